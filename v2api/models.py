@@ -1,0 +1,103 @@
+"""Registry metadata. Postgres is the truth for what a repository can see; blob bytes live on
+disk under v2api/storage/paths.py and a row never points at a file that is not there."""
+
+import uuid
+
+from django.db import models
+
+
+class Repository(models.Model):
+    name = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "repositories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Blob(models.Model):
+    """Content-addressed bytes on disk, shared by every repository that links them."""
+
+    digest = models.CharField(max_length=200, unique=True)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.digest
+
+
+class RepositoryBlob(models.Model):
+    """A repository may serve this blob: it was pushed or mounted there."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="blob_links")
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="repository_links")
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "blob"], name="unique_repository_blob")]
+
+
+class Manifest(models.Model):
+    """A manifest exactly as a client pushed it, in one repository.
+
+    Unlike blobs, manifests are kept per repository: deleting one, its tags and its referrers
+    are all questions asked of one repository, and the bytes are small enough to keep twice.
+    """
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="manifests")
+    digest = models.CharField(max_length=200)
+    media_type = models.CharField(max_length=255)
+    content = models.BinaryField()
+    size = models.IntegerField()
+    artifact_type = models.CharField(max_length=255, blank=True)
+    subject_digest = models.CharField(max_length=200, blank=True)
+    annotations = models.JSONField(default=dict, blank=True)
+    pushed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "digest"], name="unique_repository_manifest")]
+        indexes = [models.Index(fields=["repository", "subject_digest"], name="manifest_referrers")]
+
+    def __str__(self) -> str:
+        return f"{self.repository.name}@{self.digest}"
+
+
+class ManifestReference(models.Model):
+    """An edge from a manifest to what it needs: a blob (config, layer) or a child manifest (index)."""
+
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="references")
+    blob = models.ForeignKey(Blob, null=True, on_delete=models.PROTECT, related_name="manifest_references")
+    child = models.ForeignKey(Manifest, null=True, on_delete=models.CASCADE, related_name="parent_references")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(blob__isnull=False, child__isnull=True)
+                | models.Q(blob__isnull=True, child__isnull=False),
+                name="manifest_reference_one_target",
+            )
+        ]
+
+
+class Tag(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=128)
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="tags")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "name"], name="unique_repository_tag")]
+
+    def __str__(self) -> str:
+        return f"{self.repository.name}:{self.name}"
+
+
+class Upload(models.Model):
+    """A blob upload in progress. Its bytes are in uploads/<id>/data, so any process can go on with it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploads")
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)

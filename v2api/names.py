@@ -1,0 +1,29 @@
+"""Repository names and tags, checked against the distribution spec's grammars."""
+
+import re
+
+from v2api.errors import NameInvalid
+
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_REPOSITORY_NAME = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+TAG_PATTERN = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+# distribution's limit; longer names break file systems and proxies before they break us.
+MAX_NAME_LENGTH = 255
+
+
+def check_repository_name(name: str) -> str:
+    """Return `name` if it is a valid repository name; raise NameInvalid saying why otherwise."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise NameInvalid(detail={"name": name[:300], "reason": f"longer than {MAX_NAME_LENGTH} characters"})
+    if not _REPOSITORY_NAME.match(name):
+        raise NameInvalid(
+            detail={
+                "name": name,
+                "reason": "use lowercase letters, digits and separators (. _ __ -) in /-separated components",
+            }
+        )
+    return name
+
+
+def is_tag(reference: str) -> bool:
+    return bool(TAG_PATTERN.match(reference))

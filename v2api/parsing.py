@@ -1,0 +1,145 @@
+"""Reading a pushed manifest: which kind it is and what it references. No database here.
+
+The bytes are never re-serialised; this only reads them to learn the media type, the blobs
+and child manifests that must already be in the repository, and the OCI 1.1 fields
+(`subject`, `artifactType`, `annotations`) that the referrers API answers from.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from v2api import media_types
+from v2api.digests import Digest
+from v2api.errors import DigestInvalid, ManifestInvalid
+
+# Layers a registry is not expected to hold (Windows base layers): pushed manifests name them
+# with download URLs elsewhere, so their absence is not an error.
+_FOREIGN_LAYER_TYPES = frozenset(
+    {
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: Digest
+    size: int
+
+
+@dataclass
+class ParsedManifest:
+    media_type: str
+    blobs: list[Descriptor] = field(default_factory=list)
+    children: list[Descriptor] = field(default_factory=list)
+    subject: Digest | None = None
+    artifact_type: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+def parse_manifest(content: bytes, content_type: str) -> ParsedManifest:
+    """Parse and check a manifest body sent with `content_type`; raise ManifestInvalid saying what is wrong."""
+    try:
+        document = json.loads(content)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ManifestInvalid("manifest is not valid JSON", detail={"reason": str(error)}) from None
+    if not isinstance(document, dict):
+        raise ManifestInvalid("manifest must be a JSON object")
+
+    media_type = _media_type(document, content_type)
+    if media_type in media_types.SCHEMA1:
+        raise ManifestInvalid(
+            "Docker schema 1 manifests are not accepted; push with a current client (schema 2 or OCI)",
+            detail={"mediaType": media_type},
+        )
+    if document.get("schemaVersion") != 2:
+        raise ManifestInvalid("schemaVersion must be 2", detail={"schemaVersion": document.get("schemaVersion")})
+
+    parsed = ParsedManifest(media_type=media_type)
+    if media_type in media_types.IMAGE_MANIFESTS:
+        config = _descriptor(document.get("config"), "config")
+        layers = _descriptor_list(document, "layers", required=media_type == media_types.DOCKER_MANIFEST)
+        parsed.blobs = [config] + [layer for layer in layers if layer.media_type not in _FOREIGN_LAYER_TYPES]
+        # The referrers API reports the config's media type when artifactType is absent.
+        parsed.artifact_type = _optional_string(document, "artifactType") or config.media_type
+    elif media_type in media_types.INDEXES:
+        parsed.children = _descriptor_list(document, "manifests", required=True)
+        parsed.artifact_type = _optional_string(document, "artifactType")
+    else:
+        raise ManifestInvalid(
+            "unsupported manifest media type",
+            detail={
+                "mediaType": media_type,
+                "supported": sorted(media_types.IMAGE_MANIFESTS | media_types.INDEXES),
+            },
+        )
+
+    if "subject" in document:
+        parsed.subject = _descriptor(document["subject"], "subject").digest
+    parsed.annotations = _annotations(document)
+    return parsed
+
+
+def _media_type(document: dict[str, Any], content_type: str) -> str:
+    declared = content_type.split(";", 1)[0].strip().lower()
+    body_type = document.get("mediaType")
+    if body_type is not None and not isinstance(body_type, str):
+        raise ManifestInvalid("mediaType must be a string")
+    if declared not in media_types.UNSPECIFIC:
+        if body_type and body_type != declared:
+            raise ManifestInvalid(
+                "Content-Type does not match the manifest's mediaType",
+                detail={"contentType": declared, "mediaType": body_type},
+            )
+        return declared
+    if body_type:
+        return body_type
+    # An OCI manifest may omit mediaType; its shape tells which kind it is.
+    return media_types.OCI_INDEX if "manifests" in document else media_types.OCI_MANIFEST
+
+
+def _descriptor(value: Any, where: str) -> Descriptor:
+    if not isinstance(value, dict):
+        raise ManifestInvalid(f"{where} must be a descriptor object")
+    media_type, digest_text, size = value.get("mediaType"), value.get("digest"), value.get("size")
+    if not isinstance(media_type, str) or not media_type:
+        raise ManifestInvalid(f"{where} has no mediaType")
+    if not isinstance(digest_text, str):
+        raise ManifestInvalid(f"{where} has no digest")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ManifestInvalid(f"{where} has no valid size", detail={"size": size})
+    try:
+        digest = Digest.parse(digest_text)
+    except DigestInvalid as error:
+        raise ManifestInvalid(f"{where} has an invalid digest", detail=error.detail) from None
+    return Descriptor(media_type, digest, size)
+
+
+def _descriptor_list(document: dict[str, Any], key: str, required: bool) -> list[Descriptor]:
+    value = document.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise ManifestInvalid(f"{key} must be a list of descriptors")
+    return [_descriptor(item, f"{key}[{position}]") for position, item in enumerate(value)]
+
+
+def _optional_string(document: dict[str, Any], key: str) -> str:
+    value = document.get(key, "")
+    if not isinstance(value, str):
+        raise ManifestInvalid(f"{key} must be a string")
+    return value
+
+
+def _annotations(document: dict[str, Any]) -> dict[str, str]:
+    value = document.get("annotations") or {}
+    if not isinstance(value, dict) or not all(
+        isinstance(key, str) and isinstance(item, str) for key, item in value.items()
+    ):
+        raise ManifestInvalid("annotations must map strings to strings")
+    return value

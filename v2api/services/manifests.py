@@ -1,0 +1,193 @@
+"""Manifests: push, resolve, delete, and the referrers of a subject (end-3, end-7, end-9, end-12)."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from v2api import media_types
+from v2api.digests import Digest
+from v2api.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    MultipleErrors,
+    RegistryError,
+    SizeInvalid,
+)
+from v2api.models import Blob, Manifest, ManifestReference, Repository, Tag
+from v2api.names import is_tag
+from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
+from v2api.services.repositories import get_or_create_repository
+
+
+@dataclass(frozen=True)
+class PushedManifest:
+    digest: Digest
+    subject: Digest | None
+
+
+def parse_reference(reference: str) -> Digest | str:
+    """A manifest reference is a digest or a tag; raise ManifestInvalid if it is neither."""
+    if ":" in reference:
+        return Digest.parse(reference)
+    if not is_tag(reference):
+        raise ManifestInvalid("invalid tag", detail={"tag": reference})
+    return reference
+
+
+def resolve_manifest(repository_name: str, reference: Digest | str, with_content: bool) -> Manifest:
+    """end-3: the manifest a tag or digest names in this repository, in one indexed query.
+
+    `with_content=False` (HEAD) leaves the bytes in the database. Raises ManifestUnknown.
+    """
+    manifests = Manifest.objects.filter(repository__name=repository_name)
+    if isinstance(reference, Digest):
+        manifests = manifests.filter(digest=str(reference))
+    else:
+        manifests = manifests.filter(tags__name=reference)
+    fields = ["digest", "media_type", "size"] + (["content"] if with_content else [])
+    manifest = manifests.only(*fields).first()
+    if manifest is None:
+        raise ManifestUnknown(detail={"reference": str(reference)})
+    return manifest
+
+
+def accepts(media_type: str, accepted: list[str]) -> bool:
+    """Whether a client's Accept list admits a stored manifest's media type.
+
+    No Accept header, or a wildcard, takes anything: curl and old clients send none.
+    """
+    if not accepted:
+        return True
+    return any(item in ("*/*", "application/*", media_type) for item in accepted)
+
+
+def put_manifest(repository_name: str, reference: Digest | str, content: bytes, content_type: str) -> PushedManifest:
+    """end-7: store a manifest exactly as sent and point the tag (if any) at it.
+
+    Every blob and child manifest it names must already be in the repository; all that are
+    missing are reported at once (MANIFEST_BLOB_UNKNOWN). Raises ManifestInvalid, DigestInvalid,
+    SizeInvalid.
+    """
+    if len(content) > settings.REGISTRY_MAX_MANIFEST_BYTES:
+        raise SizeInvalid(
+            f"manifest is larger than the {settings.REGISTRY_MAX_MANIFEST_BYTES} bytes this registry accepts",
+            status=413,
+        )
+    algorithm = reference.algorithm if isinstance(reference, Digest) else "sha256"
+    digest = Digest.of_bytes(content, algorithm)
+    if isinstance(reference, Digest) and reference != digest:
+        raise DigestInvalid(detail={"expected": str(reference), "actual": str(digest)})
+    parsed = parse_manifest(content, content_type)
+
+    repository = get_or_create_repository(repository_name)
+    with transaction.atomic():
+        blobs = _blobs_in_repository(repository, parsed.blobs)
+        children = _children_in_repository(repository, parsed.children)
+        missing: list[RegistryError] = [
+            ManifestBlobUnknown(detail={"digest": str(descriptor.digest)})
+            for descriptor in parsed.blobs + parsed.children
+            if str(descriptor.digest) not in blobs and str(descriptor.digest) not in children
+        ]
+        if missing:
+            raise MultipleErrors(missing)
+        manifest = _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
+        if isinstance(reference, str):
+            Tag.objects.update_or_create(repository=repository, name=reference, defaults={"manifest": manifest})
+    return PushedManifest(digest=digest, subject=parsed.subject)
+
+
+def delete_manifest(repository_name: str, reference: Digest | str) -> None:
+    """end-9: by digest, delete the manifest and every tag on it; by tag, delete only the tag.
+
+    Blob files stay: freeing disk is the garbage collector's work. Raises ManifestUnknown.
+    """
+    if isinstance(reference, str):
+        deleted, _ = Tag.objects.filter(repository__name=repository_name, name=reference).delete()
+    else:
+        deleted, _ = Manifest.objects.filter(repository__name=repository_name, digest=str(reference)).delete()
+    if not deleted:
+        raise ManifestUnknown(detail={"reference": str(reference)})
+
+
+def list_referrers(repository_name: str, subject: Digest, artifact_type: str | None) -> list[dict[str, object]]:
+    """end-12: descriptors of the manifests in this repository whose `subject` is `subject`."""
+    manifests = Manifest.objects.filter(repository__name=repository_name, subject_digest=str(subject))
+    if artifact_type:
+        manifests = manifests.filter(artifact_type=artifact_type)
+    descriptors: list[dict[str, object]] = []
+    for manifest in manifests.order_by("pushed_at", "id").only(
+        "media_type", "digest", "size", "artifact_type", "annotations"
+    ):
+        descriptor: dict[str, object] = {
+            "mediaType": manifest.media_type,
+            "digest": manifest.digest,
+            "size": manifest.size,
+        }
+        if manifest.artifact_type:
+            descriptor["artifactType"] = manifest.artifact_type
+        if manifest.annotations:
+            descriptor["annotations"] = manifest.annotations
+        descriptors.append(descriptor)
+    return descriptors
+
+
+def referrers_index(descriptors: list[dict[str, object]]) -> dict[str, object]:
+    return {"schemaVersion": 2, "mediaType": media_types.OCI_INDEX, "manifests": descriptors}
+
+
+def _blobs_in_repository(repository: Repository, descriptors: list[Descriptor]) -> dict[str, Blob]:
+    digests = {str(descriptor.digest) for descriptor in descriptors}
+    if not digests:
+        return {}
+    found = {
+        blob.digest: blob for blob in Blob.objects.filter(digest__in=digests, repository_links__repository=repository)
+    }
+    for descriptor in descriptors:
+        blob = found.get(str(descriptor.digest))
+        if blob is not None and blob.size != descriptor.size:
+            raise ManifestInvalid(
+                "a descriptor's size does not match the blob",
+                detail={"digest": blob.digest, "descriptor_size": descriptor.size, "blob_size": blob.size},
+            )
+    return found
+
+
+def _children_in_repository(repository: Repository, descriptors: list[Descriptor]) -> dict[str, Manifest]:
+    digests = {str(descriptor.digest) for descriptor in descriptors}
+    if not digests:
+        return {}
+    return {
+        manifest.digest: manifest
+        for manifest in Manifest.objects.filter(repository=repository, digest__in=digests).only("id", "digest")
+    }
+
+
+def _get_or_create_manifest(
+    repository: Repository,
+    digest: Digest,
+    content: bytes,
+    parsed: ParsedManifest,
+    blobs: dict[str, Blob],
+    children: dict[str, Manifest],
+) -> Manifest:
+    manifest, created = Manifest.objects.get_or_create(
+        repository=repository,
+        digest=str(digest),
+        defaults={
+            "media_type": parsed.media_type,
+            "content": content,
+            "size": len(content),
+            "artifact_type": parsed.artifact_type,
+            "subject_digest": str(parsed.subject) if parsed.subject else "",
+            "annotations": parsed.annotations,
+        },
+    )
+    if created:
+        ManifestReference.objects.bulk_create(
+            [ManifestReference(manifest=manifest, blob=blob) for blob in blobs.values()]
+            + [ManifestReference(manifest=manifest, child=child) for child in children.values()]
+        )
+    return manifest

@@ -1,0 +1,100 @@
+"""Blob uploads: monolithic, chunked and streamed, continued by any process (end-4a … end-13)."""
+
+import uuid
+from collections.abc import Iterable
+
+from v2api.digests import Digest
+from v2api.errors import BlobUploadInvalid, BlobUploadUnknown
+from v2api.models import Blob, Upload
+from v2api.services.blobs import link_blob
+from v2api.services.repositories import get_or_create_repository
+from v2api.storage import blobstore
+
+
+def start_upload(repository_name: str) -> Upload:
+    """end-4a: `POST /v2/<name>/blobs/uploads/` opens an upload session."""
+    repository = get_or_create_repository(repository_name)
+    upload = Upload(id=uuid.uuid4(), repository=repository)
+    # File first, row second: a row never names a missing file.
+    blobstore.create_upload(str(upload.id))
+    upload.save(force_insert=True)
+    return upload
+
+
+def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> Blob:
+    """end-4b: `POST /v2/<name>/blobs/uploads/?digest=` carries the whole blob in one request.
+
+    Raises DigestInvalid if the body does not hash to `digest`.
+    """
+    repository = get_or_create_repository(repository_name)
+    size = blobstore.store_blob(body, digest)
+    return link_blob(repository, digest, size)
+
+
+def get_upload(repository_name: str, upload_id: str) -> Upload:
+    """The upload with this id in this repository; raises BlobUploadUnknown."""
+    try:
+        uuid.UUID(upload_id)
+    except ValueError:
+        raise BlobUploadUnknown(detail={"upload": upload_id}) from None
+    upload = Upload.objects.filter(id=upload_id, repository__name=repository_name).first()
+    if upload is None:
+        raise BlobUploadUnknown(detail={"upload": upload_id})
+    return upload
+
+
+def upload_offset(upload: Upload) -> int:
+    """end-13: how many bytes the upload holds, whichever process received them."""
+    return blobstore.upload_size(str(upload.id))
+
+
+def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], start: int | None) -> tuple[Upload, int]:
+    """end-5: `PATCH` a chunk onto an upload; return the upload and its new size.
+
+    `start` is the first byte of a `Content-Range`; a chunk that does not begin where the upload
+    ends raises BlobUploadInvalid with 416 and the current range, as the spec asks.
+    """
+    upload = get_upload(repository_name, upload_id)
+    try:
+        size = blobstore.append_to_upload(str(upload.id), body, start)
+    except blobstore.ChunkOutOfOrder as error:
+        raise BlobUploadInvalid(
+            "chunk out of order",
+            detail={"expected_start": error.upload_size, "received_start": start},
+            status=416,
+            headers=upload_range_headers(repository_name, upload, error.upload_size),
+        ) from None
+    # The row's updated_at marks activity, so stale-upload cleanup spares uploads in use.
+    upload.save(update_fields=["updated_at"])
+    return upload, size
+
+
+def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_chunk: Iterable[bytes] | None) -> Blob:
+    """end-6: `PUT …?digest=` closes an upload, with or without a last chunk.
+
+    Raises DigestInvalid when the bytes do not hash to `digest`; the upload stays open then.
+    """
+    upload = get_upload(repository_name, upload_id)
+    if final_chunk is not None:
+        blobstore.append_to_upload(str(upload.id), final_chunk, None)
+    size = blobstore.commit_upload(str(upload.id), digest)
+    blob = link_blob(upload.repository, digest, size)
+    upload.delete()
+    return blob
+
+
+def cancel_upload(repository_name: str, upload_id: str) -> None:
+    """`DELETE /v2/<name>/blobs/uploads/<id>` (Docker Registry API v2) drops an upload and its bytes."""
+    upload = get_upload(repository_name, upload_id)
+    upload.delete()
+    blobstore.delete_upload(upload_id)
+
+
+def upload_range_headers(repository_name: str, upload: Upload, size: int) -> dict[str, str]:
+    """The headers that tell a client where an upload stands (Location is made absolute by the view)."""
+    # distribution answers "0-0" for an empty upload; clients parse the end as an inclusive offset.
+    return {
+        "Location": f"/v2/{repository_name}/blobs/uploads/{upload.id}",
+        "Range": f"0-{max(size - 1, 0)}",
+        "Docker-Upload-UUID": str(upload.id),
+    }

@@ -1,0 +1,171 @@
+"""What every /v2/ view shares: OCI errors, the API version header, raw request bodies."""
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from v2api.digests import Digest
+from v2api.errors import BlobUploadInvalid, PaginationNumberInvalid, SizeInvalid, Unsupported, exception_handler
+from v2api.names import check_repository_name
+
+READ_SIZE = 1024 * 1024
+
+
+class RegistryView(APIView):
+    """Base of every /v2/ endpoint: bytes in, bytes out, errors as OCI JSON."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes: list[Any] = []
+    renderer_classes: list[Any] = []
+
+    def get_exception_handler(self) -> Callable[..., HttpResponse]:
+        return exception_handler
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # Responses are built by hand with their own media types; DRF has nothing to render.
+        return None, None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if "name" in kwargs:
+            check_repository_name(kwargs["name"])
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Docker-Distribution-API-Version"] = "registry/2.0"
+        if request.method == "HEAD" and not response.streaming and response.content:
+            # An error answered to HEAD keeps its status and headers but carries no body.
+            response["Content-Length"] = str(len(response.content))
+            response.content = b""
+        location = response.get("Location")
+        if location and location.startswith("/"):
+            response["Location"] = absolute_url(request._request, location)
+        return response
+
+
+class ApiVersionView(RegistryView):
+    def get(self, request: Request) -> HttpResponse:
+        """end-1: `GET /v2/` says this is a registry speaking API v2."""
+        return json_response({})
+
+
+class UnknownEndpointView(RegistryView):
+    """Any other path under /v2/, whatever the method: a 404 in OCI form rather than an HTML page."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        raise Unsupported("no such endpoint", detail={"path": request.path}, status=404)
+
+
+def absolute_url(request: HttpRequest, path: str) -> str:
+    """Registries answer with absolute Locations; REGISTRY_PUBLIC_URL wins over the request's Host."""
+    if settings.REGISTRY_PUBLIC_URL:
+        return settings.REGISTRY_PUBLIC_URL + path
+    return request.build_absolute_uri(path)
+
+
+def json_response(body: object, status: int = 200, content_type: str = "application/json") -> HttpResponse:
+    return HttpResponse(json.dumps(body), status=status, content_type=content_type)
+
+
+def empty_response(status: int, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(status=status)
+    response["Content-Length"] = "0"
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def request_body(request: Request) -> Iterator[bytes]:
+    """The raw request body, a buffer at a time.
+
+    docker and podman send PATCH bodies with `Transfer-Encoding: chunked` and no
+    Content-Length; Django reads those as empty, so they are read from the WSGI input
+    (gunicorn de-chunks it) until it ends. A body shorter than its Content-Length means the
+    client went away: that raises, and the caller keeps nothing of it.
+    """
+    django_request = request._request
+    meta = django_request.META
+    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        stream = meta["wsgi.input"]
+        while chunk := stream.read(READ_SIZE):
+            yield chunk
+        return
+    remaining = content_length(request)
+    while remaining > 0:
+        chunk = django_request.read(min(READ_SIZE, remaining))
+        if not chunk:
+            raise BlobUploadInvalid("request body ended before its Content-Length", detail={"missing": remaining})
+        remaining -= len(chunk)
+        yield chunk
+
+
+def has_body(request: Request) -> bool:
+    meta = request._request.META
+    return content_length(request) > 0 or "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
+def content_length(request: Request) -> int:
+    value = request._request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(value)
+    except ValueError:
+        raise SizeInvalid("Content-Length is not a number", detail={"Content-Length": value}) from None
+    if length < 0:
+        raise SizeInvalid("Content-Length is negative", detail={"Content-Length": value})
+    return length
+
+
+def read_limited_body(request: Request, limit: int) -> bytes:
+    """A small body read whole (manifests); raises SizeInvalid (413) past `limit` bytes."""
+    parts: list[bytes] = []
+    received = 0
+    for chunk in request_body(request):
+        received += len(chunk)
+        if received > limit:
+            raise SizeInvalid(f"body is larger than the {limit} bytes accepted here", status=413)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def digest_parameter(request: Request, name: str = "digest") -> Digest | None:
+    value = request.query_params.get(name)
+    return Digest.parse(value) if value is not None else None
+
+
+def page_parameters(request: Request) -> tuple[str | None, int | None]:
+    """`last` and `n` of a paginated list; raises PaginationNumberInvalid for a bad `n`."""
+    last = request.query_params.get("last") or None
+    raw_limit = request.query_params.get("n")
+    if raw_limit is None or raw_limit == "":
+        return last, None
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise PaginationNumberInvalid(detail={"n": raw_limit}) from None
+    if limit < 0:
+        raise PaginationNumberInvalid(detail={"n": raw_limit})
+    return last, limit
+
+
+def next_page_link(path: str, last: str, limit: int | None) -> str:
+    query = {"last": last} if limit is None else {"n": str(limit), "last": last}
+    return f'<{path}?{urlencode(query)}>; rel="next"'
+
+
+def release_database_connection() -> None:
+    """Give the database connection back before a long download streams.
+
+    The response is streamed after the view returns and the connection would otherwise stay
+    held until the last byte leaves; inside a transaction (tests) there is nothing to release.
+    """
+    if not connection.in_atomic_block:
+        connection.close()

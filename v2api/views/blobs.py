@@ -1,0 +1,90 @@
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from rest_framework.request import Request
+
+from v2api.digests import Digest
+from v2api.errors import BlobUnknown
+from v2api.services import blobs as blob_service
+from v2api.storage import blobstore
+from v2api.views.base import RegistryView, empty_response, release_database_connection
+
+# Below this a download is over before holding the database connection costs anything.
+RELEASE_CONNECTION_ABOVE = 4 * 1024 * 1024
+
+
+class BlobView(RegistryView):
+    def head(self, request: Request, name: str, digest: str) -> HttpResponse:
+        """end-2: `HEAD /v2/<name>/blobs/<digest>`; answered from the database, no file opened."""
+        blob = blob_service.stat_blob(name, Digest.parse(digest))
+        return empty_response(
+            200,
+            {
+                "Content-Length": str(blob.size),
+                "Docker-Content-Digest": blob.digest,
+                "Content-Type": "application/octet-stream",
+                "Accept-Ranges": "bytes",
+            },
+        )
+
+    def get(self, request: Request, name: str, digest: str) -> HttpResponse | StreamingHttpResponse:
+        """end-2: `GET /v2/<name>/blobs/<digest>`, whole or one byte range (206, 416)."""
+        parsed = Digest.parse(digest)
+        blob = blob_service.stat_blob(name, parsed)
+        byte_range = parse_range(request.headers.get("Range", ""), blob.size)
+        try:
+            handle = blobstore.open_blob(parsed)
+        except FileNotFoundError:
+            raise BlobUnknown("blob is recorded but its file is missing", detail={"digest": blob.digest}) from None
+        if blob.size > RELEASE_CONNECTION_ABOVE:
+            release_database_connection()
+        response: HttpResponse | FileResponse | StreamingHttpResponse
+        if byte_range is None:
+            # FileResponse lets gunicorn hand the file to sendfile(2).
+            response = FileResponse(handle, content_type="application/octet-stream")
+            response["Content-Length"] = str(blob.size)
+        elif byte_range == UNSATISFIABLE:
+            handle.close()
+            return empty_response(416, {"Content-Range": f"bytes */{blob.size}"})
+        else:
+            start, end = byte_range
+            handle.seek(start)
+            response = StreamingHttpResponse(
+                blobstore.read_blob_chunks(handle, end - start + 1),
+                status=206,
+                content_type="application/octet-stream",
+            )
+            response["Content-Length"] = str(end - start + 1)
+            response["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
+        response["Docker-Content-Digest"] = blob.digest
+        response["Accept-Ranges"] = "bytes"
+        return response
+
+    def delete(self, request: Request, name: str, digest: str) -> HttpResponse:
+        """end-10: `DELETE /v2/<name>/blobs/<digest>` unlinks the blob from this repository."""
+        blob_service.unlink_blob(name, Digest.parse(digest))
+        return empty_response(202)
+
+
+UNSATISFIABLE = (-1, -1)
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One `bytes=` range as (first, last), UNSATISFIABLE, or None to send the whole blob.
+
+    Several ranges, or a header we cannot read, are ignored as RFC 9110 allows.
+    """
+    if not header.startswith("bytes=") or "," in header:
+        return None
+    first_text, _, last_text = header[len("bytes=") :].strip().partition("-")
+    try:
+        if first_text == "":
+            suffix = int(last_text)
+            if suffix <= 0:
+                return UNSATISFIABLE
+            return max(size - suffix, 0), size - 1
+        first = int(first_text)
+        last = int(last_text) if last_text else size - 1
+    except ValueError:
+        return None
+    if first < 0 or first >= size or last < first:
+        return UNSATISFIABLE
+    return first, min(last, size - 1)

@@ -1,0 +1,74 @@
+from django.conf import settings
+from django.http import HttpResponse
+from rest_framework.request import Request
+
+from v2api.digests import Digest
+from v2api.errors import ManifestUnknown
+from v2api.models import Manifest
+from v2api.services import manifests as manifest_service
+from v2api.views.base import RegistryView, empty_response, json_response, read_limited_body
+
+
+class ManifestView(RegistryView):
+    def head(self, request: Request, name: str, reference: str) -> HttpResponse:
+        """end-3: `HEAD /v2/<name>/manifests/<reference>`; the bytes stay in the database."""
+        manifest = self._acceptable(request, name, reference, with_content=False)
+        return empty_response(200, manifest_headers(manifest.media_type, manifest.digest, manifest.size))
+
+    def get(self, request: Request, name: str, reference: str) -> HttpResponse:
+        """end-3: `GET /v2/<name>/manifests/<reference>`, the bytes exactly as pushed."""
+        manifest = self._acceptable(request, name, reference, with_content=True)
+        response = HttpResponse(bytes(manifest.content), content_type=manifest.media_type)
+        for header, value in manifest_headers(manifest.media_type, manifest.digest, manifest.size).items():
+            response[header] = value
+        return response
+
+    def put(self, request: Request, name: str, reference: str) -> HttpResponse:
+        """end-7: `PUT /v2/<name>/manifests/<reference>` by tag or by digest."""
+        parsed_reference = manifest_service.parse_reference(reference)
+        content = read_limited_body(request, settings.REGISTRY_MAX_MANIFEST_BYTES)
+        pushed = manifest_service.put_manifest(name, parsed_reference, content, request.headers.get("Content-Type", ""))
+        headers = {"Location": f"/v2/{name}/manifests/{pushed.digest}", "Docker-Content-Digest": str(pushed.digest)}
+        if pushed.subject is not None:
+            # Tells the client this registry keeps the referrers index itself (OCI 1.1).
+            headers["OCI-Subject"] = str(pushed.subject)
+        return empty_response(201, headers)
+
+    def delete(self, request: Request, name: str, reference: str) -> HttpResponse:
+        """end-9: `DELETE` by digest removes the manifest and its tags; by tag, only the tag."""
+        manifest_service.delete_manifest(name, manifest_service.parse_reference(reference))
+        return empty_response(202)
+
+    def _acceptable(self, request: Request, name: str, reference: str, with_content: bool) -> Manifest:
+        manifest = manifest_service.resolve_manifest(name, manifest_service.parse_reference(reference), with_content)
+        accepted = accept_list(request)
+        if not manifest_service.accepts(manifest.media_type, accepted):
+            raise ManifestUnknown(
+                "the manifest exists, but not in a media type the client accepts",
+                detail={"mediaType": manifest.media_type, "accepted": accepted},
+            )
+        return manifest
+
+
+class ReferrersView(RegistryView):
+    def get(self, request: Request, name: str, digest: str) -> HttpResponse:
+        """end-12a/12b: `GET /v2/<name>/referrers/<digest>[?artifactType=]`, an OCI index."""
+        artifact_type = request.query_params.get("artifactType") or None
+        descriptors = manifest_service.list_referrers(name, Digest.parse(digest), artifact_type)
+        response = json_response(
+            manifest_service.referrers_index(descriptors), content_type="application/vnd.oci.image.index.v1+json"
+        )
+        if artifact_type:
+            response["OCI-Filters-Applied"] = "artifactType"
+        return response
+
+
+def manifest_headers(media_type: str, digest: str, size: int) -> dict[str, str]:
+    return {"Content-Type": media_type, "Docker-Content-Digest": digest, "Content-Length": str(size)}
+
+
+def accept_list(request: Request) -> list[str]:
+    """The media types of every Accept header; skopeo and podman send six separate lines,
+    which WSGI joins with commas."""
+    header = request._request.META.get("HTTP_ACCEPT", "")
+    return [item.split(";", 1)[0].strip() for item in header.split(",") if item.strip()]
