@@ -1,0 +1,132 @@
+"""A live registry for real clients: gunicorn on a free port, its own database and storage.
+
+The server runs in a separate process against a database of its own (not pytest-django's
+test database, whose transactions would hide its writes), made fresh once per session.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+import pytest
+import requests
+from django.conf import settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+E2E_DATABASE = "harbor_lite_e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _database_url(name: str) -> str:
+    database = settings.DATABASES["default"]
+    user = database.get("USER") or "postgres"
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    host = database.get("HOST") or "127.0.0.1"
+    port = database.get("PORT") or "5432"
+    return f"postgres://{user}{password}@{host}:{port}/{name}"
+
+
+def _recreate_database(name: str) -> None:
+    database = settings.DATABASES["default"]
+    connection = psycopg2.connect(
+        dbname="postgres",
+        user=database.get("USER") or "postgres",
+        password=database.get("PASSWORD") or None,
+        host=database.get("HOST") or "127.0.0.1",
+        port=database.get("PORT") or "5432",
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+
+
+@dataclass
+class LiveRegistry:
+    """A registry served by gunicorn; `restart()` stops it and starts it again on the same data."""
+
+    data_dir: Path
+    environment: dict[str, str]
+    port: int = field(default_factory=_free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        """host:port as image references name it (skopeo, podman, docker)."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    @property
+    def storage_root(self) -> Path:
+        return self.data_dir / "storage"
+
+    def start(self) -> None:
+        log = open(self.data_dir / "server.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "registry_ui/gunicorn_conf.py", "registry_ui.wsgi"],
+            cwd=REPO_ROOT,
+            env={**self.environment, "REGISTRY_BIND": self.host},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the registry exited; see {self.data_dir / 'server.log'}")
+            try:
+                if requests.get(f"{self.url}/v2/", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the registry did not answer within 30 s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
+    data_dir = tmp_path_factory.mktemp("live-registry")
+    _recreate_database(E2E_DATABASE)
+    environment = {
+        **os.environ,
+        "DATABASE_URL": _database_url(E2E_DATABASE),
+        "REGISTRY_DATA_DIR": str(data_dir),
+        "WEB_CONCURRENCY": "2",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO_ROOT, env=environment, check=True
+    )
+    registry = LiveRegistry(data_dir=data_dir, environment=environment)
+    registry.start()
+    yield registry
+    registry.stop()
