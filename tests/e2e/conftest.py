@@ -82,14 +82,15 @@ class LiveRegistry:
         return self.data_dir / "storage"
 
     def start(self) -> None:
-        log = open(self.data_dir / "server.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "registry_ui/gunicorn_conf.py", "registry_ui.wsgi"],
-            cwd=REPO_ROOT,
-            env={**self.environment, "REGISTRY_BIND": self.host},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.data_dir / "server.log", "ab") as log:
+            # The child keeps its own copy of the log descriptor.
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "registry_ui/gunicorn_conf.py", "registry_ui.wsgi"],
+                cwd=REPO_ROOT,
+                env={**self.environment, "REGISTRY_BIND": self.host},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
