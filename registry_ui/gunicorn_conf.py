@@ -13,3 +13,5 @@ keepalive = 75
 # Large headers: docker sends long Accept lists and bearer tokens.
 limit_request_field_size = 16384
 accesslog = "-"
+# One fixed socket path per host would be shared by every instance (tests start several).
+control_socket_disable = True
