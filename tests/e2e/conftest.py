@@ -19,7 +19,9 @@ import requests
 from django.conf import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-E2E_DATABASE = "harbor_lite_e2e"
+# One database per test session: several sessions (one per client) may run at once on a
+# machine, and each drops and recreates its own database at the start.
+E2E_DATABASE = f"harbor_lite_e2e_{os.getpid()}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -43,7 +45,7 @@ def _database_url(name: str) -> str:
     return f"postgres://{user}{password}@{host}:{port}/{name}"
 
 
-def _recreate_database(name: str) -> None:
+def _recreate_database(name: str, create: bool = True) -> None:
     database = settings.DATABASES["default"]
     connection = psycopg2.connect(
         dbname="postgres",
@@ -55,7 +57,8 @@ def _recreate_database(name: str) -> None:
     connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            cursor.execute(f'CREATE DATABASE "{name}"')
     connection.close()
 
 
@@ -131,3 +134,4 @@ def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegi
     registry.start()
     yield registry
     registry.stop()
+    _recreate_database(E2E_DATABASE, create=False)
