@@ -1,10 +1,18 @@
 """Shared fixtures. Tests run on the real local Postgres (never SQLite, never a mock)."""
 
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+
+from v2api import media_types
+from v2api.digests import Digest
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,3 +36,131 @@ def storage_root(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-d
 @pytest.fixture
 def client() -> Client:
     return Client()
+
+
+@pytest.fixture
+def repository_name() -> str:
+    """A two-component name, as most pushed images have."""
+    return "library/alpine"
+
+
+def digest_of(data: bytes, algorithm: str = "sha256") -> str:
+    return str(Digest.of_bytes(data, algorithm))
+
+
+def path_of(location: str) -> str:
+    """The path and query of an absolute Location, ready for the test client."""
+    parts = urlsplit(location)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def error_codes(response: Any) -> list[str]:
+    """The OCI error codes of a /v2/ error body, in order."""
+    return [error["code"] for error in json.loads(response.content)["errors"]]
+
+
+def descriptor(media_type: str, data: bytes) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": digest_of(data), "size": len(data)}
+
+
+def manifest_bytes(document: dict[str, Any]) -> bytes:
+    """Serialise a manifest the way no re-serialiser would (indent 3, a trailing newline), so a
+    registry that rewrites the bytes is caught by a digest or byte comparison."""
+    return (json.dumps(document, indent=3) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class PushedManifest:
+    digest: str
+    content: bytes
+    media_type: str
+
+
+@dataclass(frozen=True)
+class PushedImage(PushedManifest):
+    config_digest: str
+    layer_digests: list[str]
+
+
+PushBlob = Callable[..., str]
+PushManifest = Callable[..., PushedManifest]
+PushImage = Callable[..., PushedImage]
+
+
+@pytest.fixture
+def push_blob(db: None, client: Client) -> PushBlob:
+    """Push bytes through the API (POST an upload, PUT ?digest= with the body); return the digest."""
+
+    def push(name: str, data: bytes, algorithm: str = "sha256") -> str:
+        digest = digest_of(data, algorithm)
+        started = client.post(f"/v2/{name}/blobs/uploads/")
+        assert started.status_code == 202, started.content
+        finished = client.put(
+            path_of(started["Location"]) + f"?digest={digest}", data=data, content_type="application/octet-stream"
+        )
+        assert finished.status_code == 201, finished.content
+        return digest
+
+    return push
+
+
+@pytest.fixture
+def push_manifest(db: None, client: Client) -> PushManifest:
+    """PUT a manifest document (serialised by `manifest_bytes`) by tag or, without one, by its digest."""
+
+    def push(name: str, document: dict[str, Any], media_type: str, tag: str | None = None) -> PushedManifest:
+        content = manifest_bytes(document)
+        digest = digest_of(content)
+        response = client.put(f"/v2/{name}/manifests/{tag or digest}", data=content, content_type=media_type)
+        assert response.status_code == 201, response.content
+        assert response["Docker-Content-Digest"] == digest
+        return PushedManifest(digest=digest, content=content, media_type=media_type)
+
+    return push
+
+
+@pytest.fixture
+def push_image(push_blob: PushBlob, push_manifest: PushManifest) -> PushImage:
+    """Push a config, its layers and an image manifest naming them; return what was pushed.
+
+    `extra` adds top-level manifest fields (artifactType, subject, annotations).
+    """
+
+    def push(
+        name: str,
+        tag: str | None = None,
+        layers: Sequence[bytes] = (b"layer one",),
+        media_type: str = media_types.OCI_MANIFEST,
+        config: bytes = b'{"architecture": "amd64", "os": "linux"}',
+        config_media_type: str | None = None,
+        **extra: Any,
+    ) -> PushedImage:
+        docker = media_type == media_types.DOCKER_MANIFEST
+        if config_media_type is None:
+            config_media_type = (
+                "application/vnd.docker.container.image.v1+json"
+                if docker
+                else "application/vnd.oci.image.config.v1+json"
+            )
+        layer_type = (
+            "application/vnd.docker.image.rootfs.diff.tar.gzip" if docker else "application/vnd.oci.image.layer.v1.tar"
+        )
+        config_digest = push_blob(name, config)
+        layer_digests = [push_blob(name, layer) for layer in layers]
+        document: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "config": descriptor(config_media_type, config),
+            "layers": [descriptor(layer_type, layer) for layer in layers],
+            **extra,
+        }
+        pushed = push_manifest(name, document, media_type, tag)
+        return PushedImage(
+            digest=pushed.digest,
+            content=pushed.content,
+            media_type=media_type,
+            config_digest=config_digest,
+            layer_digests=layer_digests,
+        )
+
+    return push
