@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Iterable
 
 from v2api.digests import Digest
-from v2api.errors import BlobUploadInvalid, BlobUploadUnknown
+from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid
 from v2api.models import Blob, Upload
 from v2api.services.blobs import link_blob
 from v2api.services.repositories import get_or_create_repository
@@ -72,12 +72,19 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
 def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_chunk: Iterable[bytes] | None) -> Blob:
     """end-6: `PUT …?digest=` closes an upload, with or without a last chunk.
 
-    Raises DigestInvalid when the bytes do not hash to `digest`; the upload stays open then.
+    Raises DigestInvalid when the bytes do not hash to `digest`; the upload stays open then,
+    as it was before this request (without its last chunk), so the client can resend the PUT.
     """
     upload = get_upload(repository_name, upload_id)
+    offset = blobstore.upload_size(str(upload.id))
     if final_chunk is not None:
         blobstore.append_to_upload(str(upload.id), final_chunk, None)
-    size = blobstore.commit_upload(str(upload.id), digest)
+    try:
+        size = blobstore.commit_upload(str(upload.id), digest)
+    except DigestInvalid:
+        if final_chunk is not None:
+            blobstore.truncate_upload(str(upload.id), offset)
+        raise
     blob = link_blob(upload.repository, digest, size)
     upload.delete()
     return blob

@@ -117,6 +117,15 @@ def append_to_upload(upload_id: str, chunks: Iterable[bytes], expected_offset: i
         return size
 
 
+def truncate_upload(upload_id: str, size: int) -> None:
+    """Cut an upload back to `size` bytes, dropping a last chunk whose request was refused."""
+    path = paths.upload_data_path(_root(), upload_id)
+    with open(path, "r+b") as data:
+        fcntl.flock(data, fcntl.LOCK_EX)
+        data.truncate(size)
+    _running_hashes.forget(upload_id)
+
+
 def delete_upload(upload_id: str) -> None:
     _running_hashes.forget(upload_id)
     shutil.rmtree(paths.upload_dir(_root(), upload_id), ignore_errors=True)
