@@ -1,0 +1,32 @@
+"""python-dxf against the live registry: the one common client that deletes a blob."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+import requests
+from dxf import DXF
+
+from tests.e2e.conftest import LiveRegistry
+
+
+def test_a_blob_deleted_with_dxf_is_gone_from_that_repository_only(live_registry: LiveRegistry, tmp_path: Path) -> None:
+    payload = os.urandom(300 * 1024)
+    digest = "sha256:" + hashlib.sha256(payload).hexdigest()
+    (tmp_path / "blob").write_bytes(payload)
+    kept = DXF(live_registry.host, "dxf/kept", insecure=True)
+    deleted = DXF(live_registry.host, "dxf/deleted", insecure=True)
+    # dxf uploads monolithically: POST, then PUT ?digest= carrying the whole body.
+    assert kept.push_blob(str(tmp_path / "blob")) == digest
+    assert deleted.push_blob(str(tmp_path / "blob")) == digest
+    assert deleted.blob_size(digest) == len(payload)
+
+    deleted.del_blob(digest)
+
+    response = requests.head(f"{live_registry.url}/v2/dxf/deleted/blobs/{digest}", timeout=10)
+    assert response.status_code == 404
+    with pytest.raises(requests.HTTPError) as raised:
+        deleted.blob_size(digest)
+    assert raised.value.response.status_code == 404
+    assert b"".join(kept.pull_blob(digest)) == payload
