@@ -1,0 +1,265 @@
+"""The real docker engine (dockerd 20.10, CLI 28) against the live registry: push, pull, run, retag, mount.
+
+dockerd runs as root with vfs storage and no bridge network under a short /tmp directory; an
+image reaches it offline as a docker-archive that skopeo writes from an OCI layout. 127.0.0.0/8
+is an insecure registry by default, so plain HTTP needs no daemon flag.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.access_log import AccessLog, LoggedRequest
+from tests.e2e.conftest import LiveRegistry
+from tests.e2e.images import build_image
+
+REPOSITORY = "docker-e2e/hello"
+LOADED = "e2e/hello:v1"
+GREETING = "hello from harbor-lite"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_USER_AGENT = "docker/"
+_PUSHED_DIGEST = re.compile(r"^v\d+: digest: (sha256:[0-9a-f]{64}) size: \d+$", re.MULTILINE)
+
+
+@dataclass
+class Docker:
+    """The docker CLI talking to our own dockerd; `run` returns stdout and fails the test on a non-zero exit."""
+
+    root: Path
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DOCKER_HOST": f"unix://{self.root / 'docker.sock'}",
+            "DOCKER_CONFIG": str(self.root / "config"),
+        }
+
+    def run(self, *arguments: str) -> str:
+        completed = self.try_run(*arguments)
+        assert completed.returncode == 0, f"docker {' '.join(arguments)} failed:\n{completed.stderr}"
+        return completed.stdout
+
+    def try_run(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", *arguments], env=self.environment, capture_output=True, text=True, timeout=120)
+
+
+@dataclass(frozen=True)
+class PushedImage:
+    reference: str
+    digest: str
+    image_id: str
+    output: str
+    log: list[LoggedRequest]
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Docker]:
+    """A dockerd of our own, started as CLIENTS.md shows and stopped by its pid file."""
+    # Short: the socket path has a length limit (about 108 bytes).
+    root = Path(tempfile.mkdtemp(prefix="dk", dir="/tmp"))
+    (root / "config").mkdir()
+    client = Docker(root)
+    with open(root / "dockerd.log", "wb") as log:
+        process = subprocess.Popen(
+            [
+                "dockerd",
+                "--data-root",
+                str(root / "data"),
+                "--exec-root",
+                str(root / "exec"),
+                "--pidfile",
+                str(root / "docker.pid"),
+                "-H",
+                f"unix://{root / 'docker.sock'}",
+                "--storage-driver",
+                "vfs",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--ip-forward=false",
+                "--ip-masq=false",
+            ],  # fmt: skip
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while client.try_run("version").returncode != 0:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dockerd did not start:\n{(root / 'dockerd.log').read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield client
+    finally:
+        if process.poll() is None:
+            os.kill(int((root / "docker.pid").read_text()), signal.SIGTERM)
+            process.wait(timeout=30)
+        shutil.rmtree(root)
+
+
+@pytest.fixture(scope="module")
+def loaded_image(dockerd: Docker, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A runnable busybox image loaded into dockerd offline; returns its image id."""
+    directory = tmp_path_factory.mktemp("docker-image")
+    layout = build_image(directory / "layout", tag="v1", runnable=True)
+    archive = directory / "image.tar"
+    subprocess.run(
+        ["skopeo", "copy", "--quiet", layout.reference, f"docker-archive:{archive}:{LOADED}"], check=True, timeout=60
+    )
+    assert f"Loaded image: {LOADED}" in dockerd.run("load", "--input", str(archive))
+    return dockerd.run("image", "inspect", "--format", "{{.Id}}", LOADED).strip()
+
+
+@pytest.fixture(scope="module")
+def pushed_image(dockerd: Docker, live_registry: LiveRegistry, loaded_image: str) -> PushedImage:
+    """The loaded image, `docker push`ed as docker-e2e/hello:v1."""
+    reference = f"{live_registry.host}/{REPOSITORY}:v1"
+    log = AccessLog(live_registry.data_dir / "server.log")
+    dockerd.run("tag", LOADED, reference)
+    output = dockerd.run("push", reference)
+    logged = log.wait_for(lambda logged: any(_is_manifest_put(request, REPOSITORY, "v1") for request in logged))
+    pushed = _PUSHED_DIGEST.search(output)
+    assert pushed is not None, output
+    return PushedImage(reference, pushed.group(1), loaded_image, output, logged)
+
+
+@pytest.fixture(scope="module")
+def pulled_image(dockerd: Docker, live_registry: LiveRegistry, pushed_image: PushedImage) -> list[LoggedRequest]:
+    """Every local copy removed, then `docker pull`ed back; returns the requests docker made."""
+    dockerd.run("rmi", "--force", pushed_image.image_id)
+    assert dockerd.try_run("image", "inspect", pushed_image.image_id).returncode != 0
+    log = AccessLog(live_registry.data_dir / "server.log")
+    dockerd.run("pull", pushed_image.reference)
+    _, manifest = registry_manifest(live_registry, REPOSITORY, "v1")
+    blobs = 1 + len(manifest["layers"])
+    logged = log.wait_for(
+        lambda logged: sum(request.path.startswith(f"/v2/{REPOSITORY}/blobs/") for request in logged) >= blobs
+    )
+    return [request for request in logged if request.user_agent.startswith(DOCKER_USER_AGENT)]
+
+
+def test_docker_pushes_an_image_whose_tag_resolves_to_the_digest_docker_reports(
+    live_registry: LiveRegistry, pushed_image: PushedImage
+) -> None:
+    digest, manifest = registry_manifest(live_registry, REPOSITORY, "v1")
+
+    assert digest == pushed_image.digest
+    # docker pushes what `docker load` stored: a Docker v2 schema 2 manifest, whose config is the image id.
+    assert manifest["mediaType"] == DOCKER_MANIFEST
+    assert manifest["config"]["digest"] == pushed_image.image_id
+    assert requests.get(f"{live_registry.url}/v2/{REPOSITORY}/tags/list", timeout=10).json()["tags"] == ["v1"]
+
+
+def test_docker_uploads_every_blob_with_a_chunked_patch_and_a_put_that_succeed(
+    live_registry: LiveRegistry, pushed_image: PushedImage
+) -> None:
+    # docker streams every blob, the config too, in one PATCH with Transfer-Encoding: chunked and
+    # neither Content-Length nor Content-Type; the PUT checks the digest of what arrived.
+    _, manifest = registry_manifest(live_registry, REPOSITORY, "v1")
+    blobs = [manifest["config"]["digest"]] + [layer["digest"] for layer in manifest["layers"]]
+    mine = [request for request in pushed_image.log if request.is_for(REPOSITORY)]
+
+    assert all(request.user_agent.startswith(DOCKER_USER_AGENT) for request in mine)
+    patches = [request for request in mine if request.method == "PATCH"]
+    assert len(patches) == len(blobs)
+    assert {request.status for request in patches} == {202}
+    finished = {request.query["digest"]: request.status for request in mine if "digest" in request.query}
+    assert finished == dict.fromkeys(blobs, 201)
+    assert [request.status for request in mine if _is_manifest_put(request, REPOSITORY, "v1")] == [201]
+    assert pushed_image.output.count("Pushed") == len(manifest["layers"])
+
+
+def test_docker_pulls_the_image_back_with_the_same_id_and_repo_digest(
+    dockerd: Docker, live_registry: LiveRegistry, pushed_image: PushedImage, pulled_image: list[LoggedRequest]
+) -> None:
+    inspected = json.loads(dockerd.run("image", "inspect", pushed_image.reference))[0]
+
+    assert inspected["Id"] == pushed_image.image_id
+    assert inspected["RepoDigests"] == [f"{live_registry.host}/{REPOSITORY}@{pushed_image.digest}"]
+
+
+def test_docker_pull_resolves_the_tag_with_head_then_gets_the_manifest_by_digest(
+    pushed_image: PushedImage, pulled_image: list[LoggedRequest]
+) -> None:
+    manifests = [
+        (request.method, request.path.rsplit("/", 1)[1], request.status)
+        for request in pulled_image
+        if request.path.startswith(f"/v2/{REPOSITORY}/manifests/")
+    ]
+
+    assert manifests == [("HEAD", "v1", 200), ("GET", pushed_image.digest, 200)]
+    assert {request.status for request in pulled_image if request.is_for(REPOSITORY)} == {200}
+
+
+def test_the_pulled_image_runs_and_prints_its_greeting(
+    dockerd: Docker, pushed_image: PushedImage, pulled_image: list[LoggedRequest]
+) -> None:
+    output = dockerd.run("run", "--rm", "--network", "none", pushed_image.reference)
+
+    assert output.strip() == GREETING
+
+
+def test_pushing_a_second_tag_finds_every_layer_already_in_the_repository(
+    dockerd: Docker, live_registry: LiveRegistry, pushed_image: PushedImage, pulled_image: list[LoggedRequest]
+) -> None:
+    reference = f"{live_registry.host}/{REPOSITORY}:v2"
+    log = AccessLog(live_registry.data_dir / "server.log")
+
+    dockerd.run("tag", pushed_image.reference, reference)
+    output = dockerd.run("push", reference)
+
+    logged = log.wait_for(lambda logged: any(_is_manifest_put(request, REPOSITORY, "v2") for request in logged))
+    assert output.count("Layer already exists") == len(registry_manifest(live_registry, REPOSITORY, "v1")[1]["layers"])
+    assert [request for request in logged if request.method in ("POST", "PATCH")] == []
+    assert f"v2: digest: {pushed_image.digest}" in output
+    assert requests.get(f"{live_registry.url}/v2/{REPOSITORY}/tags/list", timeout=10).json()["tags"] == ["v1", "v2"]
+
+
+def test_pushing_to_another_repository_mounts_the_layers_from_the_repository_it_was_pulled_from(
+    dockerd: Docker, live_registry: LiveRegistry, pushed_image: PushedImage, pulled_image: list[LoggedRequest]
+) -> None:
+    other = "docker-e2e/copy"
+    reference = f"{live_registry.host}/{other}:v1"
+    log = AccessLog(live_registry.data_dir / "server.log")
+
+    dockerd.run("tag", pushed_image.reference, reference)
+    output = dockerd.run("push", reference)
+
+    logged = log.wait_for(lambda logged: any(_is_manifest_put(request, other, "v1") for request in logged))
+    _, manifest = registry_manifest(live_registry, other, "v1")
+    layers = {layer["digest"] for layer in manifest["layers"]}
+    assert output.count(f"Mounted from {REPOSITORY}") == len(layers)
+    mounts = {
+        request.query["mount"]: request for request in logged if request.is_for(other) and "mount" in request.query
+    }
+    assert set(mounts) == layers
+    assert {(request.query["from"], request.status) for request in mounts.values()} == {(REPOSITORY, 201)}
+    # Observed: docker never mounts the image config; it uploads it again, which is harmless.
+    uploaded = {request.query["digest"] for request in logged if request.is_for(other) and "digest" in request.query}
+    assert uploaded.isdisjoint(layers)
+    assert f"v1: digest: {pushed_image.digest}" in output
+
+
+def registry_manifest(live_registry: LiveRegistry, repository: str, reference: str) -> tuple[str, dict[str, Any]]:
+    """The digest the registry answers for `reference` and the manifest it serves."""
+    response = requests.get(
+        f"{live_registry.url}/v2/{repository}/manifests/{reference}", headers={"Accept": DOCKER_MANIFEST}, timeout=10
+    )
+    response.raise_for_status()
+    return response.headers["Docker-Content-Digest"], response.json()
+
+
+def _is_manifest_put(request: LoggedRequest, repository: str, tag: str) -> bool:
+    return request.method == "PUT" and request.path == f"/v2/{repository}/manifests/{tag}"
