@@ -23,13 +23,17 @@ import requests
 
 from tests.e2e.access_log import AccessLog, LoggedRequest
 from tests.e2e.conftest import LiveRegistry
-from tests.e2e.images import build_image
+from tests.e2e.images import build_image, build_index
 
 REPOSITORY = "docker-e2e/hello"
 LOADED = "e2e/hello:v1"
 GREETING = "hello from harbor-lite"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_USER_AGENT = "docker/"
+# As CLIENTS.md starts it: vfs storage, and no bridge network, iptables or forwarding to set up.
+DOCKERD_FLAGS = (
+    "--storage-driver=vfs --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false"
+)
 _PUSHED_DIGEST = re.compile(r"^v\d+: digest: (sha256:[0-9a-f]{64}) size: \d+$", re.MULTILINE)
 
 
@@ -76,22 +80,12 @@ def dockerd() -> Iterator[Docker]:
         process = subprocess.Popen(
             [
                 "dockerd",
-                "--data-root",
-                str(root / "data"),
-                "--exec-root",
-                str(root / "exec"),
-                "--pidfile",
-                str(root / "docker.pid"),
-                "-H",
-                f"unix://{root / 'docker.sock'}",
-                "--storage-driver",
-                "vfs",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--ip-forward=false",
-                "--ip-masq=false",
-            ],  # fmt: skip
+                f"--data-root={root / 'data'}",
+                f"--exec-root={root / 'exec'}",
+                f"--pidfile={root / 'docker.pid'}",
+                f"--host=unix://{root / 'docker.sock'}",
+                *DOCKERD_FLAGS.split(),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -250,6 +244,48 @@ def test_pushing_to_another_repository_mounts_the_layers_from_the_repository_it_
     uploaded = {request.query["digest"] for request in logged if request.is_for(other) and "digest" in request.query}
     assert uploaded.isdisjoint(layers)
     assert f"v1: digest: {pushed_image.digest}" in output
+
+
+def test_docker_pulls_and_runs_an_oci_image_that_skopeo_pushed(
+    dockerd: Docker, live_registry: LiveRegistry, tmp_path: Path
+) -> None:
+    layout = build_image(tmp_path / "layout", tag="v1", runnable=True)
+    reference = f"{live_registry.host}/docker-e2e/from-skopeo:v1"
+    subprocess.run(
+        ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", layout.reference, f"docker://{reference}"],
+        check=True,
+        timeout=60,
+    )
+
+    output = dockerd.run("pull", reference)
+
+    assert f"Digest: {layout.manifest.digest}" in output
+    assert dockerd.run("run", "--rm", "--network", "none", reference).strip() == GREETING
+
+
+def test_docker_pulls_the_child_of_a_multi_arch_index_for_the_platform_it_asks_for(
+    dockerd: Docker, live_registry: LiveRegistry, tmp_path: Path
+) -> None:
+    layout = build_index(tmp_path / "layout", tag="v1", architectures=("amd64", "arm64"))
+    reference = f"{live_registry.host}/docker-e2e/multi:v1"
+    subprocess.run(
+        ["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", layout.reference, f"docker://{reference}"],
+        check=True,
+        timeout=60,
+    )
+
+    amd64 = dockerd.run("pull", "--platform", "linux/amd64", reference)
+    amd64_image = json.loads(dockerd.run("image", "inspect", reference))[0]
+    arm64 = dockerd.run("pull", "--platform", "linux/arm64", reference)
+    arm64_image = json.loads(dockerd.run("image", "inspect", reference))[0]
+
+    # The digest docker reports is the index's, whichever child it took.
+    assert f"Digest: {layout.manifest.digest}" in amd64
+    assert f"Digest: {layout.manifest.digest}" in arm64
+    assert (amd64_image["Architecture"], arm64_image["Architecture"]) == ("amd64", "arm64")
+    # Observed: docker records the index digest on the first image pulled only; the arm64 image,
+    # pulled second under the same tag, lists no RepoDigests.
+    assert amd64_image["RepoDigests"] == [f"{live_registry.host}/docker-e2e/multi@{layout.manifest.digest}"]
 
 
 def registry_manifest(live_registry: LiveRegistry, repository: str, reference: str) -> tuple[str, dict[str, Any]]:

@@ -29,6 +29,12 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     ]
 )
+INDEX_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
 # What containers/image (podman, skopeo, buildah) puts in User-Agent.
 CONTAINERS_USER_AGENT = "containers/"
 
@@ -68,16 +74,29 @@ class PushedImage:
     log: list[LoggedRequest]
 
 
-@pytest.fixture(scope="module")
-def podman() -> Iterator[Podman]:
+def _new_podman() -> Podman:
     # Short: the run root holds sockets and lock files.
     root = Path(tempfile.mkdtemp(prefix="pm", dir="/tmp"))
     client = Podman(root)
     client.storage_conf.write_text(
         f'[storage]\ndriver = "vfs"\ngraphroot = "{root / "graph"}"\nrunroot = "{root / "run"}"\n'
     )
+    return client
+
+
+@pytest.fixture(scope="module")
+def podman() -> Iterator[Podman]:
+    client = _new_podman()
     yield client
-    shutil.rmtree(root)
+    shutil.rmtree(client.root)
+
+
+@pytest.fixture
+def another_podman() -> Iterator[Podman]:
+    """A second podman with an empty store, like another machine pulling."""
+    client = _new_podman()
+    yield client
+    shutil.rmtree(client.root)
 
 
 @pytest.fixture(scope="module")
@@ -211,10 +230,60 @@ def test_podman_search_lists_repositories_from_the_catalog(
     assert [request.status for request in catalog] == [200]
 
 
-def registry_manifest(live_registry: LiveRegistry, repository: str, reference: str) -> tuple[str, dict[str, Any]]:
+def test_podman_pushes_a_manifest_list_that_another_podman_pulls_for_its_platform(
+    podman: Podman, another_podman: Podman, live_registry: LiveRegistry, tmp_path: Path
+) -> None:
+    repository = "podman-e2e/multi"
+    podman.run("manifest", "create", "localhost/e2e/multi:v1")
+    for architecture in ("amd64", "arm64"):
+        layout = build_image(tmp_path / architecture, tag="v1", layer_sizes=(16 * 1024,), architecture=architecture)
+        local = f"localhost/e2e/{architecture}:v1"
+        subprocess.run(["skopeo", "copy", "--quiet", layout.reference, podman.store + local], check=True, timeout=60)
+        podman.run("manifest", "add", "localhost/e2e/multi:v1", f"containers-storage:{local}")
+    digest_file = podman.root / "list-digest"
+    reference = f"{live_registry.host}/{repository}:v1"
+    log = AccessLog(live_registry.data_dir / "server.log")
+
+    podman.run(
+        "manifest",
+        "push",
+        "--quiet",
+        "--all",
+        "--tls-verify=false",
+        f"--digestfile={digest_file}",
+        "localhost/e2e/multi:v1",
+        f"docker://{reference}",
+    )
+
+    digest, index = registry_manifest(live_registry, repository, "v1", INDEX_TYPES)
+    assert digest == digest_file.read_text().strip()
+    # Observed: podman keeps the list locally as a Docker manifest list but pushes an OCI index.
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    children = {child["platform"]["architecture"]: child["digest"] for child in index["manifests"]}
+    assert sorted(children) == ["amd64", "arm64"]
+    logged = log.wait_for(lambda logged: any(_is_manifest_put(request, "v1", repository) for request in logged))
+    manifest_puts = [
+        (request.path.rsplit("/", 1)[1], request.status)
+        for request in logged
+        if request.method == "PUT" and "/manifests/" in request.path
+    ]
+    # Every child by digest first, then the index by tag.
+    assert sorted(manifest_puts[:2]) == sorted((child, 201) for child in children.values())
+    assert manifest_puts[2:] == [("v1", 201)]
+
+    another_podman.run("pull", "--quiet", "--tls-verify=false", "--arch", "arm64", reference)
+
+    inspected = json.loads(another_podman.run("image", "inspect", reference))[0]
+    assert inspected["Architecture"] == "arm64"
+    assert f"{live_registry.host}/{repository}@{children['arm64']}" in inspected["RepoDigests"]
+
+
+def registry_manifest(
+    live_registry: LiveRegistry, repository: str, reference: str, accept: str = MANIFEST_TYPES
+) -> tuple[str, dict[str, Any]]:
     """The digest the registry answers for `reference` and the manifest it serves."""
     response = requests.get(
-        f"{live_registry.url}/v2/{repository}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES}, timeout=10
+        f"{live_registry.url}/v2/{repository}/manifests/{reference}", headers={"Accept": accept}, timeout=10
     )
     response.raise_for_status()
     return response.headers["Docker-Content-Digest"], response.json()
