@@ -26,6 +26,7 @@ from tests.e2e.conftest import LiveRegistry
 from tests.e2e.images import build_image, build_index
 
 REPOSITORY = "docker-e2e/hello"
+LARGE_LAYER = 5 * 1024 * 1024
 LOADED = "e2e/hello:v1"
 GREETING = "hello from harbor-lite"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -107,7 +108,9 @@ def dockerd() -> Iterator[Docker]:
 def loaded_image(dockerd: Docker, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A runnable busybox image loaded into dockerd offline; returns its image id."""
     directory = tmp_path_factory.mktemp("docker-image")
-    layout = build_image(directory / "layout", tag="v1", runnable=True)
+    # One layer larger than the server's 1 MiB read buffer, so a chunked body is read in several
+    # parts, and larger than 4 MiB, so its download gives the database connection back first.
+    layout = build_image(directory / "layout", tag="v1", layer_sizes=(64 * 1024, LARGE_LAYER), runnable=True)
     archive = directory / "image.tar"
     subprocess.run(
         ["skopeo", "copy", "--quiet", layout.reference, f"docker-archive:{archive}:{LOADED}"], check=True, timeout=60

@@ -1,4 +1,4 @@
-"""podman 4.3 against the live registry: push, pull, push a new tag, push to a second repository, search.
+"""podman 4.3 against the live registry: push, pull, a new tag, a second repository, search, manifest lists.
 
 podman keeps its images in a vfs store of its own under a short /tmp directory; images reach it
 offline from an OCI layout through skopeo's `containers-storage:` transport.
@@ -23,6 +23,7 @@ from tests.e2e.conftest import LiveRegistry
 from tests.e2e.images import build_image
 
 REPOSITORY = "podman-e2e/hello"
+LARGE_LAYER = 5 * 1024 * 1024
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.oci.image.manifest.v1+json",
@@ -102,7 +103,8 @@ def another_podman() -> Iterator[Podman]:
 @pytest.fixture(scope="module")
 def pushed_image(podman: Podman, live_registry: LiveRegistry, tmp_path_factory: pytest.TempPathFactory) -> PushedImage:
     """An image loaded offline into podman's store, then `podman push`ed as podman-e2e/hello:v1."""
-    layout = build_image(tmp_path_factory.mktemp("podman-layout"), tag="v1")
+    # One layer larger than the server's 1 MiB read buffer, so a chunked body is read in several parts.
+    layout = build_image(tmp_path_factory.mktemp("podman-layout"), tag="v1", layer_sizes=(64 * 1024, LARGE_LAYER))
     subprocess.run(
         ["skopeo", "copy", "--quiet", layout.reference, f"{podman.store}localhost/e2e/hello:v1"],
         check=True,
@@ -129,8 +131,9 @@ def test_podman_pushes_an_image_whose_tag_resolves_to_the_digest_podman_reports(
 def test_podman_uploads_every_blob_with_a_patch_and_a_put_that_succeed(
     live_registry: LiveRegistry, pushed_image: PushedImage
 ) -> None:
-    # podman streams each layer in one PATCH with Transfer-Encoding: chunked (no Content-Length);
-    # the access log cannot show headers, but a 202 and a digest-checked PUT show the body arrived.
+    # podman streams each layer in one PATCH with Transfer-Encoding: chunked (no Content-Length; the
+    # config goes with a Content-Length). The access log shows no headers, but a 202 and a PUT
+    # that checks the digest show that the whole body arrived.
     _, manifest = registry_manifest(live_registry, REPOSITORY, "v1")
     blobs = [manifest["config"]["digest"]] + [layer["digest"] for layer in manifest["layers"]]
     mine = [request for request in pushed_image.log if request.is_for(REPOSITORY)]
