@@ -86,3 +86,19 @@ def test_a_head_error_keeps_its_status_and_carries_no_body() -> None:
     assert response.status_code == 404
     assert response.content == b""
     assert int(response["Content-Length"]) > 0
+
+
+def test_an_unexpected_failure_is_a_generic_500_and_its_traceback_is_logged(
+    client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("v2api.views.catalog.list_repositories", broken)
+
+    response = client.get("/v2/_catalog")
+
+    assert response.status_code == 500
+    assert error_codes(response) == ["UNKNOWN"]
+    assert b"secret internals" not in response.content
+    assert "RuntimeError: secret internals" in caplog.text
