@@ -4,7 +4,7 @@
 import secrets
 from pathlib import Path
 
-from registry_ui.env import database_from_url, env_bool, env_int, env_list, env_secret, env_str
+from registry_ui.env import database_from_url, env_bool, env_choice, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("REGISTRY_DATA_DIR", str(BASE_DIR / "data")))
@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "accounts",
     "v2api",
 ]
 
@@ -70,6 +71,17 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Redis when REDIS_URL is set (production, tests); the embedded run needs no server and keeps
+# its cache (login-failure counters) per process.
+REDIS_URL = env_str("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -104,3 +116,18 @@ REGISTRY_PUBLIC_URL = env_str("REGISTRY_PUBLIC_URL", "").rstrip("/")
 REGISTRY_MAX_MANIFEST_BYTES = env_int("REGISTRY_MAX_MANIFEST_BYTES", 4 * 1024 * 1024, minimum=1024)
 # The largest page of tags or repositories one request returns, whatever `n` asks for.
 REGISTRY_MAX_PAGE_SIZE = env_int("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)
+
+# --- Accounts and tokens (Docker token auth) -------------------------------------------------
+# The `service` clients name in token requests and tokens name in `aud`.
+REGISTRY_TOKEN_SERVICE = env_str("REGISTRY_TOKEN_SERVICE", "harbor-lite")
+REGISTRY_TOKEN_ISSUER = env_str("REGISTRY_TOKEN_ISSUER", "harbor-lite-token-service")
+REGISTRY_TOKEN_TTL = env_int("REGISTRY_TOKEN_TTL", 300, minimum=60)
+REGISTRY_REFRESH_TOKEN_TTL = env_int("REGISTRY_REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=300)
+REGISTRY_TOKEN_ALGORITHM = env_choice("REGISTRY_TOKEN_ALGORITHM", "ES256", ("ES256", "RS256"))
+# PEM private keys; the newest signs, all verify. One is made on first start if there is none.
+REGISTRY_SIGNING_KEY_DIR = Path(env_str("REGISTRY_SIGNING_KEY_DIR", str(DATA_DIR / "keys")))
+# Whether a system administrator's push into a missing project creates it.
+REGISTRY_ADMINS_CREATE_PROJECTS = env_bool("REGISTRY_ADMINS_CREATE_PROJECTS", True)
+REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = env_int("REGISTRY_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
+REGISTRY_LOGIN_FAILURES_PER_ADDRESS = env_int("REGISTRY_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
+REGISTRY_LOGIN_FAILURE_WINDOW = env_int("REGISTRY_LOGIN_FAILURE_WINDOW", 300, minimum=1)

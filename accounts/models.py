@@ -1,0 +1,85 @@
+"""Who may do what: projects (the first component of a repository name), members with roles,
+robot accounts for CI and personal access tokens. Users are Django's own."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    GUEST = "guest", "Guest (pull)"
+    DEVELOPER = "developer", "Developer (pull, push)"
+    MAINTAINER = "maintainer", "Maintainer (pull, push, delete)"
+    ADMIN = "admin", "Project admin (all, and manage members and robots)"
+
+
+class Project(models.Model):
+    """`team-a/api/server` lives in project `team-a`."""
+
+    name = models.CharField(max_length=255, unique=True)
+    public = models.BooleanField(default=False, help_text="Anyone, even anonymous, may pull.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_project_member")]
+
+
+class Credential(models.Model):
+    """What robot accounts and personal tokens share: a hashed secret that can expire or be revoked."""
+
+    name = models.CharField(max_length=64)
+    secret_hash = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RobotAccount(Credential):
+    """A project's machine user for CI. It logs in as `robot$<project>+<name>`."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="robots")
+    description = models.CharField(max_length=255, blank=True)
+    can_pull = models.BooleanField(default=True)
+    can_push = models.BooleanField(default=False)
+    can_delete = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_project_robot")]
+
+    @property
+    def username(self) -> str:
+        return f"robot${self.project.name}+{self.name}"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class PersonalAccessToken(Credential):
+    """A password substitute for scripts and `docker login`, revocable on its own."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="unique_user_token_name")]
+
+    def __str__(self) -> str:
+        return f"{self.user}/{self.name}"

@@ -1,0 +1,118 @@
+"""The one answer to "may this caller pull, push or delete in this repository?", used by the
+token endpoint, the registry, the dashboard and the management API alike."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.db.models import Q, QuerySet
+
+from accounts.models import Membership, Project, RobotAccount, Role
+from accounts.scopes import DELETE, PULL, PUSH, REPOSITORY_ACTIONS
+
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    Role.GUEST: frozenset({PULL}),
+    Role.DEVELOPER: frozenset({PULL, PUSH}),
+    Role.MAINTAINER: frozenset({PULL, PUSH, DELETE}),
+    Role.ADMIN: frozenset({PULL, PUSH, DELETE}),
+}
+NOTHING: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a user, a robot account, or nobody (anonymous)."""
+
+    subject: str
+    user: User | None = None
+    robot: RobotAccount | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user is None and self.robot is None
+
+    @property
+    def is_system_admin(self) -> bool:
+        return self.user is not None and bool(getattr(self.user, "is_superuser", False))
+
+    @classmethod
+    def for_user(cls, user: AbstractBaseUser | AnonymousUser) -> "Principal":
+        if not user.is_authenticated:
+            return ANONYMOUS
+        assert isinstance(user, User)
+        return cls(subject=user.get_username(), user=user)
+
+
+ANONYMOUS = Principal(subject="")
+
+
+def project_name_of(repository_name: str) -> str:
+    """`team-a/api/server` lives in project `team-a`."""
+    return repository_name.split("/", 1)[0]
+
+
+def allowed_actions(principal: Principal, repository_name: str) -> frozenset[str]:
+    """The repository actions (pull, push, delete) `principal` may take on `repository_name`."""
+    project = Project.objects.filter(name=project_name_of(repository_name)).first()
+    if project is None:
+        return REPOSITORY_ACTIONS if may_create_project(principal, project_name_of(repository_name)) else NOTHING
+    return _actions_in_project(principal, project)
+
+
+def may_create_project(principal: Principal, project_name: str) -> bool:
+    """Pushing into a missing project creates it for system admins (if the setting allows) and
+    for a user pushing into the personal project named after them."""
+    if principal.user is None:
+        return False
+    if principal.is_system_admin and settings.REGISTRY_ADMINS_CREATE_PROJECTS:
+        return True
+    return project_name == principal.user.get_username()
+
+
+def missing_project_message(principal: Principal, repository_name: str) -> str:
+    project = project_name_of(repository_name)
+    personal = f" You may push to {principal.subject}/<name>, your personal project." if principal.user else ""
+    return f"project {project!r} does not exist; a system administrator can create it.{personal}"
+
+
+def pullable_projects(principal: Principal) -> "QuerySet[Project] | None":
+    """The projects whose repositories `principal` may pull; None means every one (system admins)."""
+    if principal.is_system_admin:
+        return None
+    visible = Q(public=True)
+    if principal.robot is not None and principal.robot.can_pull and principal.robot.is_active:
+        visible |= Q(id=principal.robot.project_id)
+    elif principal.user is not None:
+        visible |= Q(memberships__user=principal.user)
+    return Project.objects.filter(visible).distinct()
+
+
+def _actions_in_project(principal: Principal, project: Project) -> frozenset[str]:
+    actions: set[str] = {PULL} if project.public else set()
+    if principal.robot is not None:
+        robot = principal.robot
+        if robot.project_id == project.id and robot.is_active:
+            actions |= _robot_actions(robot)
+        return frozenset(actions)
+    if principal.user is None:
+        return frozenset(actions)
+    if principal.is_system_admin:
+        return REPOSITORY_ACTIONS
+    role = Membership.objects.filter(project=project, user=principal.user).values_list("role", flat=True).first()
+    if role is not None:
+        actions |= ROLE_ACTIONS[role]
+    return frozenset(actions)
+
+
+def _robot_actions(robot: RobotAccount) -> set[str]:
+    grants = ((PULL, robot.can_pull), (PUSH, robot.can_push), (DELETE, robot.can_delete))
+    return {action for action, granted in grants if granted}
+
+
+def can_manage_project(principal: Principal, project: Project) -> bool:
+    """Project admins and system admins manage members and robot accounts."""
+    if principal.is_system_admin:
+        return True
+    if principal.user is None:
+        return False
+    return Membership.objects.filter(project=project, user=principal.user, role=Role.ADMIN).exists()

@@ -1,0 +1,36 @@
+"""Failed logins are counted per account and per client address in the cache (Redis in
+production), and past a limit the next attempt is refused for the rest of the window."""
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+class LoginThrottled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed logins; retry after {retry_after} s")
+
+
+def _keys(username: str, address: str) -> list[tuple[str, int]]:
+    return [
+        (f"login-failures:account:{username.lower()}", settings.REGISTRY_LOGIN_FAILURES_PER_ACCOUNT),
+        (f"login-failures:address:{address}", settings.REGISTRY_LOGIN_FAILURES_PER_ADDRESS),
+    ]
+
+
+def check(username: str, address: str) -> None:
+    """Raise LoginThrottled if this account or this address failed too often lately."""
+    counts = cache.get_many([key for key, _ in _keys(username, address)])
+    for key, limit in _keys(username, address):
+        if counts.get(key, 0) >= limit:
+            raise LoginThrottled(settings.REGISTRY_LOGIN_FAILURE_WINDOW)
+
+
+def record_failure(username: str, address: str) -> None:
+    for key, _ in _keys(username, address):
+        # add() starts the window on the first failure; incr() keeps its expiry.
+        if not cache.add(key, 1, timeout=settings.REGISTRY_LOGIN_FAILURE_WINDOW):
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.add(key, 1, timeout=settings.REGISTRY_LOGIN_FAILURE_WINDOW)

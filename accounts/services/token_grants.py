@@ -1,0 +1,35 @@
+"""What a token grants: the intersection of what was asked and what the caller may do.
+A partial grant is not an error; the registry refuses what the token lacks."""
+
+from accounts.permissions import Principal, allowed_actions
+from accounts.scopes import CATALOG, Scope
+from v2api.errors import NameInvalid
+from v2api.names import check_repository_name
+
+
+def parse_requested_scopes(values: list[str]) -> list[Scope]:
+    """Every `scope` parameter; OAuth2 clients put several in one, separated by spaces."""
+    scopes = []
+    for value in values:
+        for text in value.split():
+            scope = Scope.parse(text)
+            if scope is not None:
+                scopes.append(scope.expanded())
+    return scopes
+
+
+def grant(principal: Principal, requested: list[Scope]) -> list[Scope]:
+    granted: list[Scope] = []
+    for scope in requested:
+        if scope.type == "repository":
+            try:
+                check_repository_name(scope.name)
+            except NameInvalid:
+                continue
+            actions = scope.actions & allowed_actions(principal, scope.name)
+            if actions:
+                granted.append(Scope(scope.type, scope.name, actions))
+        elif scope == CATALOG:
+            # Everyone may ask for the catalog; it lists only what the caller may pull.
+            granted.append(CATALOG)
+    return granted
