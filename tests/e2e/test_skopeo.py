@@ -11,6 +11,8 @@ import requests
 from tests.e2e.conftest import LiveRegistry
 from tests.e2e.images import OCI_INDEX, OCI_MANIFEST, OciLayout, build_image, build_index
 
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
 # skopeo and podman remember in which repositories they pushed or pulled each blob, and mount
 # only from those; an old cache names repositories of earlier sessions (CLIENTS.md).
 BLOB_INFO_CACHE = Path("/var/lib/containers/cache/blob-info-cache-v1.boltdb")
@@ -170,7 +172,7 @@ def test_delete_by_tag_removes_the_manifest_and_every_tag_on_it(live_registry: L
         assert response.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
     tags = requests.get(f"{repository}/tags/list", timeout=10)
     assert tags.status_code == 200
-    assert tags.json()["tags"] in ([], None)
+    assert tags.json() == {"name": "skopeo/deleted", "tags": []}
     listed = json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/deleted"))
     assert not listed["Tags"]
 
@@ -217,3 +219,75 @@ def test_copy_between_repositories_mounts_every_blob_instead_of_uploading_it(
         skopeo("inspect", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/mount-target:v1")
     )
     assert inspected["Digest"] == image.manifest.digest
+
+
+def test_an_image_converted_to_docker_schema_2_comes_back_with_its_docker_media_type(
+    live_registry: LiveRegistry, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "source", tag="v1")
+    reference = f"docker://{live_registry.host}/skopeo/docker-format:v1"
+
+    push(image, reference, "--format", "v2s2")
+
+    raw = skopeo("inspect", "--tls-verify=false", "--raw", reference)
+    assert json.loads(raw)["mediaType"] == DOCKER_MANIFEST
+    response = requests.get(
+        f"{live_registry.url}/v2/skopeo/docker-format/manifests/v1", headers={"Accept": DOCKER_MANIFEST}, timeout=10
+    )
+    assert response.headers["Content-Type"] == DOCKER_MANIFEST
+    assert response.content == raw.encode()
+    # The layers are the same bytes; only the manifest and config descriptors changed.
+    assert json.loads(skopeo("inspect", "--tls-verify=false", reference))["Layers"] == [
+        layer.digest for layer in image.layers
+    ]
+
+
+def test_a_schema_1_push_is_refused_with_a_message_the_user_can_act_on(
+    live_registry: LiveRegistry, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "source", tag="v1")
+
+    completed = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--dest-tls-verify=false",
+            "--format",
+            "v2s1",
+            image.reference,
+            f"docker://{live_registry.host}/skopeo/schema-1:v1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode != 0
+    assert "manifest invalid" in completed.stderr
+    assert "schema 1" in completed.stderr
+
+
+def test_sync_copies_every_tag_of_a_repository(live_registry: LiveRegistry, tmp_path: Path) -> None:
+    for tag in ("v1", "v2"):
+        push(build_image(tmp_path / tag, tag=tag), f"docker://{live_registry.host}/skopeo/sync-source:{tag}")
+
+    skopeo(
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        f"{live_registry.host}/skopeo/sync-source",
+        f"{live_registry.host}/skopeo/synced",
+    )
+
+    for tag in ("v1", "v2"):
+        source = json.loads(
+            skopeo("inspect", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/sync-source:{tag}")
+        )
+        copied = json.loads(
+            skopeo("inspect", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/synced/sync-source:{tag}")
+        )
+        assert copied["Digest"] == source["Digest"]
