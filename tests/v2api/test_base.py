@@ -102,3 +102,11 @@ def test_an_unexpected_failure_is_a_generic_500_and_its_traceback_is_logged(
     assert error_codes(response) == ["UNKNOWN"]
     assert b"secret internals" not in response.content
     assert "RuntimeError: secret internals" in caplog.text
+
+
+def test_options_answers_the_allowed_methods(client: Client) -> None:
+    response = client.options("/v2/library/alpine/manifests/latest")
+
+    assert response.status_code == 200
+    assert set(response["Allow"].split(", ")) == {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+    assert response.content == b""

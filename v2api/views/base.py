@@ -39,6 +39,11 @@ class RegistryView(APIView):
         if "name" in kwargs:
             check_repository_name(kwargs["name"])
 
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+        """OPTIONS names the methods a path takes. DRF's own answer is rendered metadata, and these
+        views have no renderer: it would be a 500."""
+        return empty_response(200, {"Allow": ", ".join(self.allowed_methods)})
+
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Docker-Distribution-API-Version"] = "registry/2.0"
