@@ -4,7 +4,9 @@ import hashlib
 import os
 import socket
 import ssl
+import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -49,6 +51,54 @@ def test_a_patch_sent_with_chunked_transfer_encoding_is_stored_whole(live_regist
     pulled = requests.get(finished.headers["Location"], timeout=30)
     assert pulled.status_code == 200
     assert pulled.content == content
+
+
+def cut_off_patch(live_registry: LiveRegistry, location: str, headers: bytes, partial_body: bytes) -> None:
+    """Send the start of a PATCH and hang up, as an interrupted push does."""
+    request_line = f"PATCH {urlsplit(location).path} HTTP/1.1\r\nHost: {live_registry.host}\r\n".encode()
+    with socket.create_connection(("127.0.0.1", live_registry.port), timeout=5) as connection:
+        connection.sendall(request_line + headers + b"\r\n" + partial_body)
+        # Give the server time to start reading the body before the connection closes.
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_patch_cut_off_half_way_leaves_the_upload_as_it_was(live_registry: LiveRegistry, framing: str) -> None:
+    content = os.urandom(MIB)
+    repository = f"raw/cut-off-{framing}"
+    location = start_upload(live_registry, repository)
+    since = (live_registry.data_dir / "server.log").stat().st_size
+    if framing == "content-length":
+        cut_off_patch(live_registry, location, f"Content-Length: {len(content)}\r\n".encode(), content[:400_000])
+    else:
+        chunk = b"%x\r\n" % 400_000 + content[:400_000] + b"\r\n"
+        cut_off_patch(live_registry, location, b"Transfer-Encoding: chunked\r\n", chunk)
+
+    status = wait_for_upload_size(location, 0)
+    assert status.headers["Range"] == "0-0"
+    resent = requests.patch(location, data=iter([content[:400_000], content[400_000:]]), timeout=30)
+    assert resent.headers["Range"] == f"0-{len(content) - 1}"
+    finish_upload(resent.headers["Location"], sha256_digest(content))
+    assert requests.get(f"{live_registry.url}/v2/{repository}/blobs/{sha256_digest(content)}", timeout=10).content == (
+        content
+    )
+    log = (live_registry.data_dir / "server.log").read_bytes()[since:].decode(errors="replace")
+    # The client went away; that is a bad request, not an error of the server's.
+    assert f'"PATCH /v2/{repository}/blobs/uploads/' in log
+    assert "Traceback" not in log
+    assert " 500 " not in log
+
+
+def wait_for_upload_size(location: str, size: int) -> requests.Response:
+    """The upload's status once the server has dropped the cut-off chunk (it notices the
+    hang-up a moment after the client leaves)."""
+    deadline = time.monotonic() + 5
+    while True:
+        status = requests.get(location, timeout=10)
+        assert status.status_code == 204
+        if status.headers["Range"] == f"0-{max(size - 1, 0)}" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
 
 
 def tls_client_hello(live_registry: LiveRegistry) -> None:

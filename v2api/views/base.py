@@ -94,16 +94,24 @@ def request_body(request: Request) -> Iterator[bytes]:
 
     docker and podman send PATCH bodies with `Transfer-Encoding: chunked` and no
     Content-Length; Django reads those as empty, so they are read from the WSGI input
-    (gunicorn de-chunks it) until it ends. A body shorter than its Content-Length means the
-    client went away: that raises, and the caller keeps nothing of it.
+    (gunicorn de-chunks it) until it ends. A body shorter than its Content-Length, or a chunked
+    body cut off before its last chunk, means the client went away: that raises, and the caller
+    keeps nothing of it.
     """
     django_request = request._request
     meta = django_request.META
     if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
         stream = meta["wsgi.input"]
-        while chunk := stream.read(READ_SIZE):
+        while True:
+            try:
+                chunk = stream.read(READ_SIZE)
+            except OSError:
+                # gunicorn raises NoMoreData (an OSError) when the connection closes mid-body,
+                # e.g. a docker push interrupted; that is the client's doing, not a server error.
+                raise BlobUploadInvalid("request body ended before its last chunk") from None
+            if not chunk:
+                return
             yield chunk
-        return
     remaining = content_length(request)
     while remaining > 0:
         chunk = django_request.read(min(READ_SIZE, remaining))
