@@ -101,7 +101,8 @@ class LiveRegistry:
             try:
                 if requests.get(f"{self.url}/v2/", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # A worker's first request imports Django; on a busy machine that passes 1 s.
                 pass
             time.sleep(0.1)
         raise RuntimeError("the registry did not answer within 30 s")
