@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
@@ -11,6 +12,7 @@ import requests
 from dxf import DXF
 
 from tests.e2e.conftest import LiveRegistry
+from tests.e2e.images import OCI_MANIFEST, build_image
 
 
 def test_a_blob_deleted_with_dxf_is_gone_from_that_repository_only(live_registry: LiveRegistry, tmp_path: Path) -> None:
@@ -34,3 +36,27 @@ def test_a_blob_deleted_with_dxf_is_gone_from_that_repository_only(live_registry
     assert raised.value.response.status_code == 404
     # The other repository still serves it; dxf checks the digest of what it pulls.
     assert b"".join(cast(Iterable[bytes], kept.pull_blob(digest))) == payload
+
+
+def test_dxf_lists_every_tag_following_the_next_page_links(live_registry: LiveRegistry, tmp_path: Path) -> None:
+    image = build_image(tmp_path / "source", tag="v1")
+    subprocess.run(
+        ["skopeo", "copy", "--dest-tls-verify=false", image.reference, f"docker://{live_registry.host}/dxf/paged:v1"],
+        check=True,
+        capture_output=True,
+    )
+    manifest = (image.path / "blobs" / "sha256" / image.manifest.digest.removeprefix("sha256:")).read_bytes()
+    tags = ["v1", "v2", "v3", "v4", "v5"]
+    for tag in tags[1:]:
+        response = requests.put(
+            f"{live_registry.url}/v2/dxf/paged/manifests/{tag}",
+            data=manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+            timeout=10,
+        )
+        assert response.status_code == 201
+
+    # Two tags a page: dxf follows the `Link: <…?n=2&last=v2>; rel="next"` header twice.
+    listed = DXF(live_registry.host, "dxf/paged", insecure=True).list_aliases(batch_size=2)
+
+    assert listed == tags

@@ -148,3 +148,22 @@ def test_an_artifact_can_refer_to_another_artifact(live_registry: LiveRegistry, 
     )
     assert empty.status_code == 200
     assert empty.json() == {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+
+
+def test_oras_deletes_a_tag_by_deleting_the_manifest_it_names(live_registry: LiveRegistry, tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "notes.txt").write_text("release notes\n")
+    pushed = push_artifact(live_registry, "oras/deleted:v1", [tmp_path / "notes" / "notes.txt"])
+    client = oras_client(live_registry)
+    assert client.get_tags(f"{live_registry.host}/oras/deleted") == ["v1"]
+
+    # oras HEADs the tag for its digest, then DELETEs the manifest by digest and expects 202.
+    assert client.delete_tag(f"{live_registry.host}/oras/deleted", "v1") is True
+
+    assert client.get_tags(f"{live_registry.host}/oras/deleted") == []
+    gone = requests.get(
+        f"{live_registry.url}/v2/oras/deleted/manifests/{pushed.headers['Docker-Content-Digest']}",
+        headers={"Accept": OCI_MANIFEST},
+        timeout=10,
+    )
+    assert gone.status_code == 404
