@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "accounts",
     "v2api",
 ]
@@ -97,6 +98,17 @@ STATIC_ROOT = DATA_DIR / "static"
 
 REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
+    # Only the management API (/api/v1/) is described; v2api views are excluded by its hook.
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Harbor-lite management API",
+    "DESCRIPTION": "Users, projects, members, robot accounts and personal access tokens.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["accounts.api.schema.only_management_api"],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {
