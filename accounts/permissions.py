@@ -116,3 +116,12 @@ def can_manage_project(principal: Principal, project: Project) -> bool:
     if principal.user is None:
         return False
     return Membership.objects.filter(project=project, user=principal.user, role=Role.ADMIN).exists()
+
+
+def can_see_members(principal: Principal, project: Project) -> bool:
+    """Members of a project (any role) and system admins see who else belongs to it."""
+    if principal.is_system_admin:
+        return True
+    if principal.user is None:
+        return False
+    return Membership.objects.filter(project=project, user=principal.user).exists()
