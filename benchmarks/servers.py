@@ -1,0 +1,256 @@
+"""Start and stop the two registries under test, and watch their memory.
+
+Both listen on 127.0.0.1 only, on a free port, with their data in a temporary directory the
+caller removes. Harbor-lite runs exactly as deployed (gunicorn with registry_ui/gunicorn_conf.py)
+on a Postgres database of its own that is dropped and made again for each run.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_BINARY = Path("/usr/bin/docker-registry")
+BENCH_DATABASE = "harbor_lite_bench"
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running registry: its process (for gunicorn, the master) and where it logs."""
+
+    label: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    # Processes seen in its tree (pid: start time), so that stop() can make sure none outlives
+    # the master, and never signals a later process that happens to reuse a pid.
+    seen: dict[int, int] = field(default_factory=dict)
+
+    def process_tree(self) -> list[int]:
+        """The server's process and its descendants (gunicorn's master and workers)."""
+        children_of: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                children_of.setdefault(_parent_of(int(entry)), []).append(int(entry))
+        tree: list[int] = []
+        pending = [self.process.pid]
+        while pending and len(tree) < 1000:
+            pid = pending.pop()
+            tree.append(pid)
+            pending.extend(children_of.get(pid, []))
+        for pid in tree:
+            self.seen.setdefault(pid, _start_time_of(pid))
+        return tree
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        # gunicorn's workers leave on their own once the master is gone; give them a moment, then
+        # end any that stayed, one by one and only if it is still the process we saw.
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for pid, start_time in self.seen.items():
+            while time.monotonic() < deadline and _still_running(pid, start_time):
+                time.sleep(0.1)
+            if _still_running(pid, start_time):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+# Indexes into the fields of /proc/<pid>/stat that follow the command name (state is 0).
+STAT_PARENT = 1
+STAT_START_TIME = 19
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """Fields of /proc/<pid>/stat after the command name; empty once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The command name may hold spaces and parens; the fields after its last paren do not.
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _parent_of(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[STAT_PARENT]) if len(fields) > STAT_PARENT else -1
+
+
+def _start_time_of(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[STAT_START_TIME]) if len(fields) > STAT_START_TIME else -1
+
+
+def _still_running(pid: int, start_time: int) -> bool:
+    """The same process (not a reused pid) and not a zombie waiting to be reaped."""
+    fields = _stat_fields(pid)
+    return len(fields) > STAT_START_TIME and fields[0] != "Z" and int(fields[STAT_START_TIME]) == start_time
+
+
+def _wait_until_ready(server: Server) -> Server:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.label} exited at start; see {server.log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/v2/", timeout=1) as response:
+                if response.status == 200:
+                    server.process_tree()
+                    return server
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"{server.label} did not answer within {START_TIMEOUT_SECONDS:.0f} s; see {server.log_path}")
+
+
+def recreate_database(admin_url: str, name: str, create: bool = True) -> None:
+    """Drop `name` (closing its sessions) and, unless told not to, create it empty."""
+    connection = psycopg2.connect(admin_url)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if create:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        connection.close()
+
+
+def database_url(admin_url: str, name: str) -> str:
+    """The admin URL (…/postgres) pointed at another database on the same server."""
+    base = admin_url.rsplit("/", 1)[0] if admin_url.count("/") > 2 else admin_url
+    return f"{base}/{name}"
+
+
+def start_harbor_lite(work_dir: Path, admin_url: str) -> Server:
+    """gunicorn with the production settings file, on a fresh database, migrated first."""
+    recreate_database(admin_url, BENCH_DATABASE)
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(admin_url, BENCH_DATABASE),
+        "REGISTRY_DATA_DIR": str(work_dir / "harbor-lite"),
+        "REGISTRY_BIND": f"127.0.0.1:{port}",
+        "DEBUG": "false",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=REPO_ROOT,
+        env=environment,
+        check=True,
+        timeout=300,
+    )
+    log_path = work_dir / "harbor-lite.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "registry_ui/gunicorn_conf.py", "registry_ui.wsgi"],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return _wait_until_ready(Server("harbor-lite", port, process, log_path))
+
+
+REFERENCE_CONFIG = """\
+version: 0.1
+log:
+  level: info
+  fields:
+    service: registry
+storage:
+  # As in the Debian package's own config: blob descriptors cached in memory.
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+def start_reference(work_dir: Path) -> Server:
+    """Debian's docker-registry (CNCF distribution 2.8.2) with filesystem storage, deletes on."""
+    port = free_port()
+    root = work_dir / "reference-storage"
+    root.mkdir(parents=True)
+    config_path = work_dir / "reference-config.yml"
+    config_path.write_text(REFERENCE_CONFIG.format(root=root, port=port))
+    log_path = work_dir / "reference.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [str(REFERENCE_BINARY), "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT
+        )
+    return _wait_until_ready(Server("reference", port, process, log_path))
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler:
+    """Samples VmRSS of a server's process tree in a thread while a `with` block runs.
+
+    Keeps the peak of the sum over the tree and the peak of any one process.
+    """
+
+    INTERVAL_SECONDS = 0.05
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.peak_total_kib = 0
+        self.peak_process_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        sizes = [_rss_kib(pid) for pid in self.server.process_tree()]
+        self.peak_total_kib = max(self.peak_total_kib, sum(sizes))
+        self.peak_process_kib = max(self.peak_process_kib, *sizes, 0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL_SECONDS):
+            self.sample()
+
+    def __enter__(self) -> "RssSampler":
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sample()
