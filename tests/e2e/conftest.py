@@ -128,11 +128,14 @@ def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegi
         "REGISTRY_DATA_DIR": str(data_dir),
         "WEB_CONCURRENCY": "2",
     }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO_ROOT, env=environment, check=True
-    )
     registry = LiveRegistry(data_dir=data_dir, environment=environment)
-    registry.start()
-    yield registry
-    registry.stop()
-    _recreate_database(E2E_DATABASE, create=False)
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO_ROOT, env=environment, check=True
+        )
+        registry.start()
+        yield registry
+    finally:
+        # Also when the start fails half way: no gunicorn and no database outlives the session.
+        registry.stop()
+        _recreate_database(E2E_DATABASE, create=False)
