@@ -33,6 +33,12 @@ def storage_root(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-d
     return root
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+    """The slow default hasher costs ~0.2 s a password; tests check logins, not hashing strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def client() -> Client:
     return Client()
