@@ -147,6 +147,15 @@ def test_a_manifest_naming_missing_blobs_lists_every_missing_digest(
     }
 
 
+def test_a_refused_manifest_leaves_no_empty_repository_in_the_catalog(client: Client) -> None:
+    content = manifest_bytes(image_document([b"never pushed"]))
+
+    response = put(client, "refused/app", "latest", content, media_types.OCI_MANIFEST)
+
+    assert response.status_code == 400
+    assert "refused/app" not in json.loads(client.get("/v2/_catalog").content)["repositories"]
+
+
 def test_a_manifest_naming_blobs_of_another_repository_is_manifest_blob_unknown(
     client: Client, repository_name: str, push_blob: PushBlob
 ) -> None:

@@ -82,10 +82,9 @@ def put_manifest(repository_name: str, reference: Digest | str, content: bytes, 
         raise DigestInvalid(detail={"expected": str(reference), "actual": str(digest)})
     parsed = parse_manifest(content, content_type)
 
-    repository = get_or_create_repository(repository_name)
     with transaction.atomic():
-        blobs = _blobs_in_repository(repository, parsed.blobs)
-        children = _children_in_repository(repository, parsed.children)
+        blobs = _blobs_in_repository(repository_name, parsed.blobs)
+        children = _children_in_repository(repository_name, parsed.children)
         missing: list[RegistryError] = [
             ManifestBlobUnknown(detail={"digest": str(descriptor.digest)})
             for descriptor in parsed.blobs + parsed.children
@@ -93,6 +92,8 @@ def put_manifest(repository_name: str, reference: Digest | str, content: bytes, 
         ]
         if missing:
             raise MultipleErrors(missing)
+        # Only now: a refused push leaves no empty repository behind in the catalog.
+        repository = get_or_create_repository(repository_name)
         manifest = _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
         if isinstance(reference, str):
             Tag.objects.update_or_create(repository=repository, name=reference, defaults={"manifest": manifest})
@@ -138,12 +139,13 @@ def referrers_index(descriptors: list[dict[str, object]]) -> dict[str, object]:
     return {"schemaVersion": 2, "mediaType": media_types.OCI_INDEX, "manifests": descriptors}
 
 
-def _blobs_in_repository(repository: Repository, descriptors: list[Descriptor]) -> dict[str, Blob]:
+def _blobs_in_repository(repository_name: str, descriptors: list[Descriptor]) -> dict[str, Blob]:
     digests = {str(descriptor.digest) for descriptor in descriptors}
     if not digests:
         return {}
     found = {
-        blob.digest: blob for blob in Blob.objects.filter(digest__in=digests, repository_links__repository=repository)
+        blob.digest: blob
+        for blob in Blob.objects.filter(digest__in=digests, repository_links__repository__name=repository_name)
     }
     for descriptor in descriptors:
         blob = found.get(str(descriptor.digest))
@@ -155,13 +157,15 @@ def _blobs_in_repository(repository: Repository, descriptors: list[Descriptor]) 
     return found
 
 
-def _children_in_repository(repository: Repository, descriptors: list[Descriptor]) -> dict[str, Manifest]:
+def _children_in_repository(repository_name: str, descriptors: list[Descriptor]) -> dict[str, Manifest]:
     digests = {str(descriptor.digest) for descriptor in descriptors}
     if not digests:
         return {}
     return {
         manifest.digest: manifest
-        for manifest in Manifest.objects.filter(repository=repository, digest__in=digests).only("id", "digest")
+        for manifest in Manifest.objects.filter(repository__name=repository_name, digest__in=digests).only(
+            "id", "digest"
+        )
     }
 
 

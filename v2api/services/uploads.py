@@ -57,6 +57,10 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
     upload = get_upload(repository_name, upload_id)
     try:
         size = blobstore.append_to_upload(str(upload.id), body, start)
+    except blobstore.UploadMissing:
+        raise BlobUploadUnknown(
+            "the upload was finished or cancelled meanwhile", detail={"upload": upload_id}
+        ) from None
     except blobstore.ChunkOutOfOrder as error:
         raise BlobUploadInvalid(
             "chunk out of order",
@@ -77,10 +81,15 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
     """
     upload = get_upload(repository_name, upload_id)
     offset = blobstore.upload_size(str(upload.id))
-    if final_chunk is not None:
-        blobstore.append_to_upload(str(upload.id), final_chunk, None)
     try:
+        if final_chunk is not None:
+            blobstore.append_to_upload(str(upload.id), final_chunk, None)
         size = blobstore.commit_upload(str(upload.id), digest)
+    except blobstore.UploadMissing:
+        # A concurrent PUT finished it (or a DELETE cancelled it) between our read and now.
+        raise BlobUploadUnknown(
+            "the upload was finished or cancelled meanwhile", detail={"upload": upload_id}
+        ) from None
     except DigestInvalid:
         if final_chunk is not None:
             blobstore.truncate_upload(str(upload.id), offset)

@@ -32,6 +32,10 @@ class ChunkOutOfOrder(Exception):
         super().__init__(upload_size)
 
 
+class UploadMissing(Exception):
+    """The upload's bytes are gone: another request finished or cancelled it."""
+
+
 def _root() -> Path:
     return Path(settings.REGISTRY_STORAGE_ROOT)
 
@@ -93,6 +97,8 @@ def append_to_upload(upload_id: str, chunks: Iterable[bytes], expected_offset: i
     Raises ChunkOutOfOrder when `expected_offset` is not the current size.
     """
     path = paths.upload_data_path(_root(), upload_id)
+    if not path.exists():
+        raise UploadMissing(upload_id)
     with open(path, "ab") as data:
         fcntl.flock(data, fcntl.LOCK_EX)
         offset = os.fstat(data.fileno()).st_size
@@ -137,7 +143,10 @@ def commit_upload(upload_id: str, digest: Digest) -> int:
     Raises DigestInvalid (and keeps the upload) when the bytes do not match.
     """
     source = paths.upload_data_path(_root(), upload_id)
-    size = source.stat().st_size
+    try:
+        size = source.stat().st_size
+    except FileNotFoundError:
+        raise UploadMissing(upload_id) from None
     hasher = _running_hashes.take(upload_id, size) if digest.algorithm == "sha256" else None
     if hasher is None:
         hasher = _hash_file(source, digest.algorithm)
