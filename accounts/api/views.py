@@ -1,0 +1,319 @@
+"""The management API's endpoints under /api/v1/. Each asks accounts/permissions.py who may do
+what, about the Principal that accounts/api/authentication.py found."""
+
+from typing import Any, NoReturn
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import APIException
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from accounts.api import serializers
+from accounts.api.authentication import LoginAuthentication, principal_of
+from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
+from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount
+from accounts.permissions import Principal, can_manage_project, can_see_members, pullable_projects
+from v2api.models import Repository
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class ManagementView(GenericAPIView):  # type: ignore[type-arg]
+    """What every /api/v1/ endpoint shares: who may call, JSON in and out."""
+
+    # Basic first: its challenge is the one a 401 answers with.
+    authentication_classes = [LoginAuthentication, SessionAuthentication]
+    permission_classes: list[type[BasePermission]] = [SignedIn]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    @property
+    def principal(self) -> Principal:
+        return principal_of(self.request)
+
+    def deny(self, message: str) -> NoReturn:
+        """403, or 401 for a caller who did not sign in."""
+        self.permission_denied(self.request, message=message)
+        raise AssertionError("permission_denied raises")  # pragma: no cover
+
+    def save_or_conflict(self, serializer: BaseSerializer[Any], **extra: Any) -> None:
+        """Save; a concurrent request that created the same row first is a 409, never a 500."""
+        try:
+            with transaction.atomic():
+                serializer.save(**extra)
+        except IntegrityError:
+            raise Conflict("It already exists; another request created it just now.") from None
+
+    def is_schema_generation(self) -> bool:
+        return getattr(self, "swagger_fake_view", False)
+
+
+class ProjectScopedView(ManagementView):
+    """An endpoint under /projects/<project_name>/: the project must be one the caller can see
+    (404 otherwise, so private projects stay unlisted)."""
+
+    _project: Project | None = None
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            self._project = get_object_or_404(visible_projects(self.principal), name=self.kwargs["project_name"])
+        return self._project
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        if not self.is_schema_generation():
+            context["project"] = self.project
+        return context
+
+    def require_manager(self) -> None:
+        if not can_manage_project(self.principal, self.project):
+            self.deny(f"Only admins of project {self.project.name} and system administrators may do this.")
+
+
+def visible_projects(principal: Principal) -> QuerySet[Project]:
+    pullable = pullable_projects(principal)
+    return Project.objects.all() if pullable is None else pullable
+
+
+PROJECT_NAME = OpenApiParameter("project_name", str, OpenApiParameter.PATH, description="The project's name.")
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+class UserViewSet(
+    ManagementView, mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """`/api/v1/users/`: system administrators list, create and change users."""
+
+    permission_classes = [SystemAdmin]
+    queryset = User.objects.order_by("username")
+    lookup_field = "id"
+    lookup_url_kwarg = "user_id"
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        if self.action == "partial_update":
+            return serializers.UserUpdateSerializer
+        return serializers.UserSerializer
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.save_or_conflict(serializer)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`PATCH /api/v1/users/<id>/`: deactivate, reset the password, make or unmake an admin."""
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+
+class MeView(ManagementView):
+    """`GET /api/v1/users/me/`: the user who is calling."""
+
+    permission_classes = [SignedInUser]
+    serializer_class = serializers.UserSerializer
+
+    def get(self, request: Request) -> Response:
+        return Response(self.get_serializer(self.principal.user).data)
+
+
+class TokenViewSet(
+    ManagementView, mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """`/api/v1/users/me/tokens/`: the caller's own personal access tokens."""
+
+    permission_classes = [SignedInUser]
+    lookup_field = "id"
+    lookup_url_kwarg = "token_id"
+
+    def get_queryset(self) -> QuerySet[PersonalAccessToken]:
+        if self.is_schema_generation():
+            return PersonalAccessToken.objects.none()
+        return PersonalAccessToken.objects.filter(user=self.principal.user).order_by("created_at", "id")
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        return serializers.TokenCreatedSerializer if self.action == "create" else serializers.TokenSerializer
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "user": self.principal.user}
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.save_or_conflict(serializer)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`DELETE /api/v1/users/me/tokens/<id>/`: revoke the token; it can no longer log in."""
+        revoke(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def revoke(credential: RobotAccount | PersonalAccessToken) -> None:
+    """Revoking twice keeps the first time."""
+    type(credential).objects.filter(id=credential.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+# --- projects --------------------------------------------------------------------------------
+
+
+class ProjectViewSet(ManagementView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """`/api/v1/projects/`: the projects the caller can see (public ones, their own, all for admins)."""
+
+    lookup_field = "name"
+    lookup_url_kwarg = "project_name"
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action in ("create", "destroy"):
+            return [SystemAdmin()]
+        if self.action == "partial_update":
+            return [SignedIn()]
+        # Anyone, even anonymous, sees the public projects, as anyone may pull from them.
+        return [AllowAny()]
+
+    def get_queryset(self) -> QuerySet[Project]:
+        if self.is_schema_generation():
+            return Project.objects.none()
+        return visible_projects(self.principal).order_by("name")
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        if self.action == "partial_update":
+            return serializers.ProjectUpdateSerializer
+        return serializers.ProjectSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`POST /api/v1/projects/`: a system administrator creates a project."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.save_or_conflict(serializer)
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`PATCH /api/v1/projects/<name>/`: project admins and system administrators make it public or private."""
+        project = self.get_object()
+        if not can_manage_project(self.principal, project):
+            self.deny(f"Only admins of project {project.name} and system administrators may change it.")
+        serializer = self.get_serializer(project, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`DELETE /api/v1/projects/<name>/`: a system administrator deletes an empty project."""
+        project = self.get_object()
+        if Repository.objects.filter(name__startswith=f"{project.name}/").exists():
+            raise Conflict(f"Project {project.name} still holds repositories; delete them first.")
+        project.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[PROJECT_NAME]),
+    create=extend_schema(parameters=[PROJECT_NAME]),
+    retrieve=extend_schema(parameters=[PROJECT_NAME]),
+    partial_update=extend_schema(parameters=[PROJECT_NAME]),
+    destroy=extend_schema(parameters=[PROJECT_NAME], responses={204: None}),
+)
+class MemberViewSet(
+    ProjectScopedView,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """`/api/v1/projects/<name>/members/`: members see the list; project admins and system
+    administrators add members, change their roles and remove them."""
+
+    lookup_field = "user__username"
+    lookup_url_kwarg = "username"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if self.action in ("list", "retrieve"):
+            if not can_see_members(self.principal, self.project):
+                self.deny(f"Only members of project {self.project.name} may see its members.")
+        else:
+            self.require_manager()
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        if self.is_schema_generation():
+            return Membership.objects.none()
+        return self.project.memberships.select_related("user").order_by("user__username")
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        if self.action == "partial_update":
+            return serializers.MemberUpdateSerializer
+        return serializers.MemberSerializer
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.save_or_conflict(serializer, project=self.project)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`PATCH /api/v1/projects/<name>/members/<username>/`: change a member's role."""
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+
+# --- robot accounts --------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[PROJECT_NAME]),
+    create=extend_schema(parameters=[PROJECT_NAME]),
+    retrieve=extend_schema(parameters=[PROJECT_NAME]),
+    destroy=extend_schema(parameters=[PROJECT_NAME], responses={204: None}),
+)
+class RobotViewSet(
+    ProjectScopedView,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """`/api/v1/projects/<name>/robots/`: project admins and system administrators list, create and
+    revoke a project's robot accounts."""
+
+    lookup_field = "name"
+    lookup_url_kwarg = "robot_name"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.require_manager()
+
+    def get_queryset(self) -> QuerySet[RobotAccount]:
+        if self.is_schema_generation():
+            return RobotAccount.objects.none()
+        return self.project.robots.select_related("project").order_by("name")
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        return serializers.RobotCreatedSerializer if self.action == "create" else serializers.RobotSerializer
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.save_or_conflict(serializer)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`DELETE /api/v1/projects/<name>/robots/<robot>/`: revoke the robot; it can no longer log in."""
+        revoke(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
