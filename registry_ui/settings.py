@@ -106,6 +106,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Users, projects, members, robot accounts and personal access tokens.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is public; with DRF's default Basic it would check passwords outside the login throttle.
+    "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "PREPROCESSING_HOOKS": ["accounts.api.schema.only_management_api"],
     "COMPONENT_SPLIT_REQUEST": True,
