@@ -268,6 +268,14 @@ def test_a_system_admin_may_not_deactivate_themselves(api: Api, root: User) -> N
     assert response.json() == {"is_active": ["You cannot deactivate your own account."]}
 
 
+def test_a_system_admin_may_not_take_away_their_own_admin_rights(api: Api, root: User) -> None:
+    response = api("patch", f"users/{root.id}/", root, {"is_admin": False})
+    assert response.status_code == 400
+    assert list(response.json()) == ["is_admin"]
+    root.refresh_from_db()
+    assert root.is_superuser
+
+
 def test_a_username_is_not_changed_by_an_update(api: Api, root: User, alice: User) -> None:
     api("patch", f"users/{alice.id}/", root, {"username": "alicia"})
     alice.refresh_from_db()
@@ -773,3 +781,8 @@ def test_the_schema_says_a_new_robot_answer_carries_its_secret(api: Api) -> None
     created = document["paths"]["/api/v1/projects/{project_name}/robots/"]["post"]["responses"]["201"]
     reference = created["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert "secret" in document["components"]["schemas"][reference]["properties"]
+
+
+def test_the_schema_checks_no_password_so_none_escapes_the_login_throttle(api: Api, alice: User) -> None:
+    assert api("get", "schema/?format=json", ("alice", "wrong")).status_code == 200
+    assert logs_in("alice", PASSWORD)
