@@ -118,6 +118,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # A registry answers 401 and 404 all day (challenges, existence checks); only 5xx is news.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }
 
 # --- The registry ---------------------------------------------------------------------------

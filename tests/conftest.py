@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run on the real local Postgres (never SQLite, never a mock)."""
 
+import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -9,8 +10,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.test import Client
 
+from accounts.scopes import Scope
+from accounts.tokens import issue_access_token, keyring
 from v2api import media_types
 from v2api.digests import Digest
 
@@ -39,8 +44,46 @@ def fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def signing_keys(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
+    """Each test signs tokens with keys of its own, made on first use."""
+    directory = tmp_path / "keys"
+    settings.REGISTRY_SIGNING_KEY_DIR = directory
+    keyring.refresh()
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def clean_login_counters() -> None:
+    """Failed-login counters live in Redis; one test's failures must not throttle the next."""
+    cache.clear()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def basic_auth(username: str, password: str = PASSWORD) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def bearer_auth(user: User | None, *scopes: Scope) -> str:
+    """An Authorization header with a token granting exactly `scopes`, as /auth/token would issue it."""
+    return "Bearer " + issue_access_token(user.username if user else "", list(scopes)).token
+
+
 @pytest.fixture
-def client() -> Client:
+def admin_user(db: None) -> User:
+    return User.objects.create_superuser("root", password=PASSWORD, email="")
+
+
+@pytest.fixture
+def client(admin_user: User) -> Client:
+    """A /v2/ client logged in (HTTP Basic) as a system administrator, who may do anything."""
+    return Client(HTTP_AUTHORIZATION=basic_auth(admin_user.username))
+
+
+@pytest.fixture
+def anonymous_client() -> Client:
     return Client()
 
 

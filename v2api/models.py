@@ -2,12 +2,16 @@
 disk under v2api/storage/paths.py and a row never points at a file that is not there."""
 
 import uuid
+from typing import Any
 
 from django.db import models
 
 
 class Repository(models.Model):
     name = models.CharField(max_length=255, unique=True)
+    # The first path component (the project), kept as a column so listings filter by project
+    # through an index instead of by name prefix.
+    namespace = models.CharField(max_length=255, db_index=True, editable=False, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -15,6 +19,10 @@ class Repository(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.namespace = self.name.split("/", 1)[0]
+        super().save(*args, **kwargs)
 
 
 class Blob(models.Model):

@@ -1,26 +1,14 @@
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
+from django.test import Client
 
-from accounts.tokens import keyring
-
-PASSWORD = "correct horse battery staple"
+from tests.conftest import PASSWORD
 
 
-@pytest.fixture(autouse=True)
-def signing_keys(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
-    """Each test signs with keys of its own, made on first use."""
-    directory = tmp_path / "keys"
-    settings.REGISTRY_SIGNING_KEY_DIR = directory
-    keyring.refresh()
-    return directory
-
-
-@pytest.fixture(autouse=True)
-def clean_login_counters() -> None:
-    cache.clear()
+@pytest.fixture
+def client() -> Client:
+    """Token endpoint and management API tests state their credentials request by request."""
+    return Client()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.models import Membership, Project, Role
 from accounts.tokens import verify_access_token, verify_refresh_token
-from tests.accounts.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -5,6 +5,7 @@ test database, whose transactions would hide its writes), made fresh once per se
 """
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -84,6 +85,28 @@ class LiveRegistry:
     def storage_root(self) -> Path:
         return self.data_dir / "storage"
 
+    @property
+    def admin_credentials(self) -> tuple[str, str]:
+        """The system administrator `manage.py ensureadmin` made, who may push anywhere."""
+        return self.environment["REGISTRY_ADMIN_USERNAME"], self.environment["REGISTRY_ADMIN_PASSWORD"]
+
+    @property
+    def admin_creds(self) -> str:
+        """`user:password`, as skopeo's --creds takes it."""
+        return ":".join(self.admin_credentials)
+
+    def manage(self, *arguments: str) -> str:
+        """Run a management command against this registry's database and data; return its output."""
+        finished = subprocess.run(
+            [sys.executable, "manage.py", *arguments],
+            cwd=REPO_ROOT,
+            env=self.environment,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return finished.stdout
+
     def start(self) -> None:
         with open(self.data_dir / "server.log", "ab") as log:
             # The child keeps its own copy of the log descriptor.
@@ -99,7 +122,8 @@ class LiveRegistry:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the registry exited; see {self.data_dir / 'server.log'}")
             try:
-                if requests.get(f"{self.url}/v2/", timeout=1).status_code == 200:
+                # 401: up, and asking for credentials as it should.
+                if requests.get(f"{self.url}/v2/", timeout=1).status_code == 401:
                     return
             except (requests.ConnectionError, requests.Timeout):
                 # A worker's first request imports Django; on a busy machine that passes 1 s.
@@ -127,12 +151,13 @@ def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegi
         "DATABASE_URL": _database_url(E2E_DATABASE),
         "REGISTRY_DATA_DIR": str(data_dir),
         "WEB_CONCURRENCY": "2",
+        "REGISTRY_ADMIN_USERNAME": "e2e-admin",
+        "REGISTRY_ADMIN_PASSWORD": secrets.token_urlsafe(16),
     }
     registry = LiveRegistry(data_dir=data_dir, environment=environment)
     try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO_ROOT, env=environment, check=True
-        )
+        registry.manage("migrate", "--noinput", "-v0")
+        registry.manage("ensureadmin")
         registry.start()
         yield registry
     finally:

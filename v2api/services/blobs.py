@@ -1,6 +1,7 @@
 """Blobs a repository may serve: lookup, linking, cross-repository mounts and unlinking."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from v2api.digests import Digest
 from v2api.errors import BlobUnknown
@@ -32,14 +33,20 @@ def link_blob(repository: Repository, digest: Digest, size: int) -> Blob:
     return blob
 
 
-def mount_blob(repository: Repository, digest: Digest, source_name: str | None) -> Blob | None:
-    """end-11: link a blob that `source_name` (or, without it, any repository) already serves.
+def mount_blob(
+    repository: Repository, digest: Digest, source_name: str | None, readable_namespaces: QuerySet | None
+) -> Blob | None:
+    """end-11: link a blob that `source_name` already serves into `repository`.
 
-    Returns None when there is nothing to mount, and the caller starts an ordinary upload.
+    Without a source, any repository in `readable_namespaces` (None: any at all) will do, so a
+    mount never hands out a blob the caller could not pull. Returns None when there is nothing
+    to mount, and the caller starts an ordinary upload.
     """
     links = RepositoryBlob.objects.filter(blob__digest=str(digest))
     if source_name is not None:
         links = links.filter(repository__name=source_name)
+    elif readable_namespaces is not None:
+        links = links.filter(repository__namespace__in=readable_namespaces)
     link = links.select_related("blob").first()
     if link is None or not blobstore.blob_exists(digest):
         return None

@@ -1,6 +1,7 @@
 """Repositories and the catalog."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from v2api.models import Repository
 from v2api.services.pagination import Page, keyset_page
@@ -19,6 +20,10 @@ def get_or_create_repository(name: str) -> Repository:
         return Repository.objects.get(name=name)
 
 
-def list_repositories(last: str | None, limit: int | None) -> Page:
-    """`GET /v2/_catalog` (Docker Registry API v2): repository names in lexical order after `last`."""
-    return keyset_page(Repository.objects.all(), "name", last, limit)
+def list_repositories(last: str | None, limit: int | None, readable_namespaces: QuerySet | None) -> Page:
+    """`GET /v2/_catalog` (Docker Registry API v2): repository names in lexical order after `last`,
+    only in `readable_namespaces` (None: all)."""
+    repositories = Repository.objects.all()
+    if readable_namespaces is not None:
+        repositories = repositories.filter(namespace__in=readable_namespaces)
+    return keyset_page(repositories, "name", last, limit)

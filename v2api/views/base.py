@@ -12,8 +12,17 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from accounts.scopes import DELETE, PULL, PUSH, Scope, repository_scope
+from v2api.auth import Caller, authenticate_request, authorize, challenge
 from v2api.digests import Digest
-from v2api.errors import BlobUploadInvalid, PaginationNumberInvalid, SizeInvalid, Unsupported, exception_handler
+from v2api.errors import (
+    BlobUploadInvalid,
+    PaginationNumberInvalid,
+    SizeInvalid,
+    Unauthorized,
+    Unsupported,
+    exception_handler,
+)
 from v2api.names import check_repository_name
 
 READ_SIZE = 1024 * 1024
@@ -34,10 +43,28 @@ class RegistryView(APIView):
         # Responses are built by hand with their own media types; DRF has nothing to render.
         return None, None
 
+    # The repository action each method needs; a view that is all push (uploads) empties it.
+    action_by_method: dict[str, str] = {"GET": PULL, "HEAD": PULL, "DELETE": DELETE}
+    caller: Caller
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if "name" in kwargs:
             check_repository_name(kwargs["name"])
+        if request.method == "OPTIONS":
+            return
+        self.caller = authenticate_request(request._request)
+        scope = self.required_scope(request, kwargs)
+        if scope is not None:
+            authorize(request._request, self.caller, scope)
+        elif not self.caller.presented_credentials:
+            # `GET /v2/` without credentials: the challenge tells docker login where to get a token.
+            raise Unauthorized(headers={"WWW-Authenticate": challenge(request._request, None)})
+
+    def required_scope(self, request: Request, kwargs: dict[str, Any]) -> Scope | None:
+        """What the request needs: by default an action on the repository in the path."""
+        action = self.action_by_method.get(str(request.method), PUSH)
+        return repository_scope(kwargs["name"], action)
 
     def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         """OPTIONS names the methods a path takes. DRF's own answer is rendered metadata, and these
@@ -58,6 +85,10 @@ class RegistryView(APIView):
 
 
 class ApiVersionView(RegistryView):
+    def required_scope(self, request: Request, kwargs: dict[str, Any]) -> Scope | None:
+        # Any identity will do, even an anonymous token; only no credentials at all is challenged.
+        return None
+
     def get(self, request: Request) -> HttpResponse:
         """end-1: `GET /v2/` says this is a registry speaking API v2."""
         return json_response({})

@@ -3,6 +3,9 @@ import re
 from django.http import HttpResponse
 from rest_framework.request import Request
 
+from accounts.permissions import pullable_project_names
+from accounts.scopes import PULL, repository_scope
+from v2api.auth import may
 from v2api.digests import Digest
 from v2api.errors import BlobUploadInvalid, DigestInvalid
 from v2api.names import check_repository_name
@@ -16,6 +19,8 @@ _CONTENT_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)$")
 
 
 class UploadStartView(RegistryView):
+    action_by_method: dict[str, str] = {}
+
     def post(self, request: Request, name: str) -> HttpResponse:
         """end-4a/4b/11: start an upload, upload a whole blob with `?digest=`, or mount with `?mount=`."""
         mount = digest_parameter(request, "mount")
@@ -23,7 +28,11 @@ class UploadStartView(RegistryView):
             source = request.query_params.get("from")
             if source is not None:
                 check_repository_name(source)
-            if blob_service.mount_blob(get_or_create_repository(name), mount, source) is not None:
+            # Without pull on the source the mount is quietly not done: the client uploads instead.
+            may_mount = source is None or may(self.caller, repository_scope(source, PULL))
+            readable = pullable_project_names(self.caller.live_principal()) if source is None else None
+            target = get_or_create_repository(name)
+            if may_mount and blob_service.mount_blob(target, mount, source, readable) is not None:
                 return blob_created(name, mount)
         digest = digest_parameter(request, "digest")
         if digest is not None and mount is None:
@@ -34,6 +43,9 @@ class UploadStartView(RegistryView):
 
 
 class UploadView(RegistryView):
+    # Even reading an upload's status is part of pushing.
+    action_by_method: dict[str, str] = {}
+
     def get(self, request: Request, name: str, upload_id: str) -> HttpResponse:
         """end-13: `GET` an upload's status: how many bytes it holds."""
         upload = upload_service.get_upload(name, upload_id)
