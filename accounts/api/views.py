@@ -6,12 +6,12 @@ from typing import Any, NoReturn
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission
@@ -42,6 +42,14 @@ class ManagementView(GenericAPIView):  # type: ignore[type-arg]
     permission_classes: list[type[BasePermission]] = [SignedIn]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
+    # The 404 detail, formatted with the URL's parameters.
+    not_found = "Not found."
+
+    def get_object(self) -> Any:
+        try:
+            return super().get_object()
+        except Http404:
+            raise NotFound(self.not_found.format(**self.kwargs)) from None
 
     @property
     def principal(self) -> Principal:
@@ -73,7 +81,10 @@ class ProjectScopedView(ManagementView):
     @property
     def project(self) -> Project:
         if self._project is None:
-            self._project = get_object_or_404(visible_projects(self.principal), name=self.kwargs["project_name"])
+            name = self.kwargs["project_name"]
+            self._project = visible_projects(self.principal).filter(name=name).first()
+            if self._project is None:
+                raise NotFound(PROJECT_NOT_FOUND.format(project_name=name))
         return self._project
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -92,6 +103,7 @@ def visible_projects(principal: Principal) -> QuerySet[Project]:
     return Project.objects.all() if pullable is None else pullable
 
 
+PROJECT_NOT_FOUND = "There is no project {project_name}, or you may not see it."
 PROJECT_NAME = OpenApiParameter("project_name", str, OpenApiParameter.PATH, description="The project's name.")
 
 
@@ -107,6 +119,7 @@ class UserViewSet(
     queryset = User.objects.order_by("username")
     lookup_field = "id"
     lookup_url_kwarg = "user_id"
+    not_found = "There is no user with id {user_id}."
 
     def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         if self.action == "partial_update":
@@ -142,6 +155,7 @@ class TokenViewSet(
     permission_classes = [SignedInUser]
     lookup_field = "id"
     lookup_url_kwarg = "token_id"
+    not_found = "You have no token with id {token_id}."
 
     def get_queryset(self) -> QuerySet[PersonalAccessToken]:
         if self.is_schema_generation():
@@ -177,6 +191,7 @@ class ProjectViewSet(ManagementView, mixins.ListModelMixin, mixins.RetrieveModel
 
     lookup_field = "name"
     lookup_url_kwarg = "project_name"
+    not_found = PROJECT_NOT_FOUND
 
     def get_permissions(self) -> list[BasePermission]:
         if self.action in ("create", "destroy"):
@@ -246,6 +261,7 @@ class MemberViewSet(
 
     lookup_field = "user__username"
     lookup_url_kwarg = "username"
+    not_found = "{username} is not a member of project {project_name}."
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -297,6 +313,7 @@ class RobotViewSet(
 
     lookup_field = "name"
     lookup_url_kwarg = "robot_name"
+    not_found = "Project {project_name} has no robot named {robot_name}."
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

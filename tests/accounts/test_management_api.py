@@ -344,7 +344,9 @@ def test_listing_projects_takes_as_many_queries_for_three_projects_as_for_one(
 
 
 def test_a_private_project_is_404_for_an_outsider(api: Api, carol: User, team: Project) -> None:
-    assert api("get", "projects/team/", carol).status_code == 404
+    response = api("get", "projects/team/", carol)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "There is no project team, or you may not see it."}
 
 
 def test_a_member_reads_their_private_project(api: Api, dave: User, team: Project) -> None:
@@ -461,7 +463,9 @@ def test_an_outsider_may_not_see_the_members_of_a_public_project(api: Api, carol
 
 
 def test_the_members_of_a_private_project_are_404_for_an_outsider(api: Api, carol: User, team: Project) -> None:
-    assert api("get", "projects/team/members/", carol).status_code == 404
+    response = api("get", "projects/team/members/", carol)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "There is no project team, or you may not see it."}
 
 
 def test_an_anonymous_caller_may_not_see_members(api: Api, shared: Project) -> None:
@@ -546,7 +550,9 @@ def test_a_project_admin_removes_a_member(api: Api, alice: User, dave: User) -> 
 
 
 def test_removing_someone_who_is_not_a_member_is_404(api: Api, alice: User, team: Project, carol: User) -> None:
-    assert api("delete", "projects/team/members/carol/", alice).status_code == 404
+    response = api("delete", "projects/team/members/carol/", alice)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "carol is not a member of project team."}
 
 
 # --- robot accounts --------------------------------------------------------------------------
