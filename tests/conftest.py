@@ -83,6 +83,12 @@ def client(admin_user: User) -> Client:
 
 
 @pytest.fixture
+def pushing_client(admin_user: User) -> Client:
+    """The administrator's client the push fixtures use, whatever `client` a test folder defines."""
+    return Client(HTTP_AUTHORIZATION=basic_auth(admin_user.username))
+
+
+@pytest.fixture
 def anonymous_client() -> Client:
     return Client()
 
@@ -137,14 +143,14 @@ PushImage = Callable[..., PushedImage]
 
 
 @pytest.fixture
-def push_blob(db: None, client: Client) -> PushBlob:
+def push_blob(db: None, pushing_client: Client) -> PushBlob:
     """Push bytes through the API (POST an upload, PUT ?digest= with the body); return the digest."""
 
     def push(name: str, data: bytes, algorithm: str = "sha256") -> str:
         digest = digest_of(data, algorithm)
-        started = client.post(f"/v2/{name}/blobs/uploads/")
+        started = pushing_client.post(f"/v2/{name}/blobs/uploads/")
         assert started.status_code == 202, started.content
-        finished = client.put(
+        finished = pushing_client.put(
             path_of(started["Location"]) + f"?digest={digest}", data=data, content_type="application/octet-stream"
         )
         assert finished.status_code == 201, finished.content
@@ -154,13 +160,13 @@ def push_blob(db: None, client: Client) -> PushBlob:
 
 
 @pytest.fixture
-def push_manifest(db: None, client: Client) -> PushManifest:
+def push_manifest(db: None, pushing_client: Client) -> PushManifest:
     """PUT a manifest document (serialised by `manifest_bytes`) by tag or, without one, by its digest."""
 
     def push(name: str, document: dict[str, Any], media_type: str, tag: str | None = None) -> PushedManifest:
         content = manifest_bytes(document)
         digest = digest_of(content)
-        response = client.put(f"/v2/{name}/manifests/{tag or digest}", data=content, content_type=media_type)
+        response = pushing_client.put(f"/v2/{name}/manifests/{tag or digest}", data=content, content_type=media_type)
         assert response.status_code == 201, response.content
         assert response["Docker-Content-Digest"] == digest
         return PushedManifest(digest=digest, content=content, media_type=media_type)
