@@ -35,10 +35,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "accounts",
     "v2api",
+    "registry_ui",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Right after security: the dashboard's CSS and JS are served by the app itself (no CDN, no
+    # separate web server needed on a LAN), before sessions and auth do any work for them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -62,6 +66,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "registry_ui.context_processors.registry",
             ],
         },
     },
@@ -95,6 +100,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise reads the app's static folders directly, so the embedded run needs no collectstatic.
+WHITENOISE_USE_FINDERS = True
+
+# The dashboard's login pages; /v2/ and /api/v1/ authenticate on their own and never redirect.
+LOGIN_URL = "ui:login"
+LOGIN_REDIRECT_URL = "ui:home"
+LOGOUT_REDIRECT_URL = "ui:login"
 
 REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
