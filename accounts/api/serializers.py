@@ -1,27 +1,38 @@
 """What the management API reads and writes. Rules that belong to a model stay on the model;
 these check what a request may ask for and name the field that is wrong."""
 
-import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from accounts.api.authentication import principal_of
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount, Role
-from accounts.services.credentials import new_secret
+from accounts.services import robots
 from v2api.errors import NameInvalid
 from v2api.names import check_repository_name
 
-ROBOT_SECRET_PREFIX = "hl_robot_"
-TOKEN_SECRET_PREFIX = "hl_pat_"
-# Robot names end up in `robot$<project>+<name>`: no `+`, `$` or `/`, so the login name parses back.
-ROBOT_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+def _api_error(check: Callable[[], Any]) -> Any:
+    """Run a service call; its Django ValidationError becomes DRF's, keeping the field messages."""
+    try:
+        return check()
+    except DjangoValidationError as error:
+        detail = error.message_dict if hasattr(error, "error_dict") else error.messages
+        raise serializers.ValidationError(detail) from None
+
+
+def _field_error(check: Callable[[], Any]) -> None:
+    """Run a one-field service check inside `validate_<field>`: only the messages, not the field name."""
+    try:
+        check()
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from None
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
@@ -156,8 +167,7 @@ class MemberUpdateSerializer(MemberSerializer):
 
 
 def _check_future(value: datetime | None) -> datetime | None:
-    if value is not None and value <= timezone.now():
-        raise serializers.ValidationError("The expiry must lie in the future.")
+    _field_error(lambda: robots.check_expiry(value))
     return value
 
 
@@ -185,11 +195,7 @@ class RobotSerializer(serializers.ModelSerializer[RobotAccount]):
         read_only_fields = ["created_at", "revoked_at", "last_used_at"]
 
     def validate_name(self, value: str) -> str:
-        if not ROBOT_NAME.match(value):
-            raise serializers.ValidationError("Use lowercase letters and digits, separated by single '.', '_' or '-'.")
-        project: Project = self.context["project"]
-        if project.robots.filter(name=value).exists():
-            raise serializers.ValidationError(f"Project {project.name} already has a robot named {value}.")
+        _field_error(lambda: robots.check_robot_name(self.context["project"], value))
         return value
 
     def validate_expires_at(self, value: datetime | None) -> datetime | None:
@@ -205,8 +211,10 @@ class RobotCreatedSerializer(RobotSerializer):
         fields = [*RobotSerializer.Meta.fields, "secret"]
 
     def create(self, validated_data: dict[str, Any]) -> RobotAccount:
-        self._secret, secret_hash = new_secret(ROBOT_SECRET_PREFIX)
-        return RobotAccount.objects.create(project=self.context["project"], secret_hash=secret_hash, **validated_data)
+        # The same code path as the dashboard's "New robot account" form.
+        created: robots.NewRobot = _api_error(lambda: robots.create_robot(self.context["project"], **validated_data))
+        self._secret = created.secret
+        return created.robot
 
     def get_secret(self, robot: RobotAccount) -> str:
         return self._secret
@@ -223,9 +231,7 @@ class TokenSerializer(serializers.ModelSerializer[PersonalAccessToken]):
         read_only_fields = ["id", "created_at", "revoked_at", "last_used_at"]
 
     def validate_name(self, value: str) -> str:
-        user: User = self.context["user"]
-        if user.access_tokens.filter(name=value).exists():
-            raise serializers.ValidationError(f"You already have a token named {value}.")
+        _field_error(lambda: robots.check_token_name(self.context["user"], value))
         return value
 
     def validate_expires_at(self, value: datetime | None) -> datetime | None:
@@ -243,8 +249,11 @@ class TokenCreatedSerializer(TokenSerializer):
         fields = [*TokenSerializer.Meta.fields, "secret"]
 
     def create(self, validated_data: dict[str, Any]) -> PersonalAccessToken:
-        self._secret, secret_hash = new_secret(TOKEN_SECRET_PREFIX)
-        return PersonalAccessToken.objects.create(user=self.context["user"], secret_hash=secret_hash, **validated_data)
+        created: robots.NewToken = _api_error(
+            lambda: robots.create_personal_token(self.context["user"], **validated_data)
+        )
+        self._secret = created.secret
+        return created.token
 
     def get_secret(self, token: PersonalAccessToken) -> str:
         return self._secret

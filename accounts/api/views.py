@@ -7,7 +7,6 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import Http404
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -25,6 +24,7 @@ from accounts.api.authentication import LoginAuthentication, principal_of
 from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount
 from accounts.permissions import Principal, can_manage_project, can_see_members, pullable_projects
+from accounts.services.robots import revoke
 from v2api.models import Repository
 
 
@@ -176,11 +176,6 @@ class TokenViewSet(
         """`DELETE /api/v1/users/me/tokens/<id>/`: revoke the token; it can no longer log in."""
         revoke(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def revoke(credential: RobotAccount | PersonalAccessToken) -> None:
-    """Revoking twice keeps the first time."""
-    type(credential).objects.filter(id=credential.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 # --- projects --------------------------------------------------------------------------------

@@ -1,9 +1,14 @@
-"""Projects: created on first push where the rules allow it."""
+"""Projects: created on first push where the rules allow it, or by a system administrator;
+made public or private; deleted once empty."""
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Project, Role
 from accounts.permissions import Principal, may_create_project, project_name_of
+from v2api.errors import NameInvalid
+from v2api.models import Repository
+from v2api.names import check_repository_name
 
 
 def ensure_project_for_push(principal: Principal, repository_name: str) -> None:
@@ -22,3 +27,49 @@ def ensure_project_for_push(principal: Principal, repository_name: str) -> None:
     except IntegrityError:
         # A concurrent push created it first.
         pass
+
+
+PROJECT_NAME_RULE = "Use lowercase letters and digits, separated by single '.', '_', '__' or '-'; no '/'."
+
+
+def check_project_name(name: str) -> None:
+    """Raise ValidationError({"name": …}) unless `name` is one repository-name component, and free."""
+    try:
+        check_repository_name(name)
+    except NameInvalid:
+        raise ValidationError({"name": PROJECT_NAME_RULE}) from None
+    if "/" in name:
+        raise ValidationError({"name": PROJECT_NAME_RULE})
+    if Project.objects.filter(name=name).exists():
+        raise ValidationError({"name": "A project with this name already exists."})
+
+
+def create_project(name: str, *, public: bool = False) -> Project:
+    """A system administrator makes a project. Raises ValidationError (bad or taken name)."""
+    check_project_name(name)
+    try:
+        with transaction.atomic():
+            return Project.objects.create(name=name, public=public)
+    except IntegrityError:
+        raise ValidationError({"name": "A project with this name already exists."}) from None
+
+
+def set_project_public(project: Project, public: bool) -> None:
+    """Public: anyone, even anonymous, may pull its repositories."""
+    Project.objects.filter(id=project.id).update(public=public)
+    project.public = public
+
+
+def delete_empty_project(project: Project) -> None:
+    """Delete a project that holds no repositories (its members and robots go with it).
+
+    Raises ProjectNotEmpty otherwise; deleting images is a job of its own, never a side effect.
+    """
+    with transaction.atomic():
+        if Repository.objects.filter(namespace=project.name).exists():
+            raise ProjectNotEmpty(f"Project {project.name} still holds repositories; delete them first.")
+        Project.objects.filter(id=project.id).delete()
+
+
+class ProjectNotEmpty(Exception):
+    pass
