@@ -4,7 +4,10 @@
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from registry_ui.env import database_from_url, env_bool, env_choice, env_int, env_list, env_secret, env_str
+from registry_ui.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("REGISTRY_DATA_DIR", str(BASE_DIR / "data")))
@@ -39,6 +42,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id and the client's address hold for everything below, logs included.
+    "registry_ui.request_ids.RequestIdMiddleware",
+    "registry_ui.middleware.ForwardedClientAddressMiddleware",
+    "registry_ui.middleware.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Right after security: the dashboard's CSS and JS are served by the app itself (no CDN, no
     # separate web server needed on a LAN), before sessions and auth do any work for them.
@@ -125,14 +132,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # A registry answers 401 and 404 all day (challenges, existence checks); only 5xx is news.
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
+# Plain text for the embedded run; LOG_FORMAT=json (docker-compose.yml) gives one JSON object per
+# line with the request id, for a log collector. registry_ui/logs.py builds both.
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOGGING = logging_config(LOG_FORMAT, env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")))
 
 # --- The registry ---------------------------------------------------------------------------
 # Blobs and uploads in progress; see v2api/storage/paths.py for the layout below it.
@@ -183,3 +186,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 3600
 CELERY_TASK_SOFT_TIME_LIMIT = 3300
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# --- Production: behind nginx, several web containers -----------------------------------------
+# Blob downloads handed to nginx: a GET answers `X-Accel-Redirect: <prefix>/<path under the
+# storage root>` and nginx sends the file from its `internal` location of that prefix
+# (deploy/nginx). Empty: the application sends the bytes itself. Never set it without that proxy:
+# clients would get empty blobs.
+REGISTRY_ACCEL_REDIRECT_PREFIX = env_str("REGISTRY_ACCEL_REDIRECT_PREFIX", "").rstrip("/")
+if REGISTRY_ACCEL_REDIRECT_PREFIX and not REGISTRY_ACCEL_REDIRECT_PREFIX.startswith("/"):
+    raise ImproperlyConfigured(f"REGISTRY_ACCEL_REDIRECT_PREFIX={REGISTRY_ACCEL_REDIRECT_PREFIX!r} must start with /")
+# Believe the proxy's X-Forwarded-Proto, X-Forwarded-Host and X-Real-IP. Only behind a proxy that
+# sets them (ours does): otherwise any client could claim https or another address.
+REGISTRY_TRUST_PROXY_HEADERS = env_bool("REGISTRY_TRUST_PROXY_HEADERS", False)
+if REGISTRY_TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True

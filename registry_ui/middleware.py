@@ -1,0 +1,123 @@
+"""Middleware that watches each request once and feeds the metrics and the access log, and the
+one that believes the proxy about the client's address."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
+
+from registry_ui import metrics
+from registry_ui.access_log import log_registry_access
+from v2api.views.blobs import PROXIED_BYTES_HEADER
+
+_UPLOAD_ROUTES = frozenset({"v2:upload-start", "v2:upload"})
+_BLOB_ROUTE = "v2:blob"
+UNMATCHED_ROUTE = "unmatched"
+
+
+class _CountingStream:
+    """Wraps wsgi.input to count the bytes a view reads: chunked bodies carry no Content-Length."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk: bytes = self.stream.read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        line: bytes = self.stream.readline(size)
+        self.bytes_read += len(line)
+        return line
+
+
+def route_name(request: HttpRequest) -> str:
+    """The URL pattern's name (`v2:blob`), never the raw path: one time series per endpoint."""
+    match = request.resolver_match
+    return match.view_name if match is not None and match.view_name else UNMATCHED_ROUTE
+
+
+class RequestObservationMiddleware:
+    """Times each request, counts blob bytes in and out, and writes the registry access line."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
+        # Decided from the path because the route is resolved only inside get_response.
+        is_upload = request.method in {"POST", "PATCH", "PUT"} and "/blobs/uploads" in request.path
+        counting: _CountingStream | None = None
+        if is_upload and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            # docker and podman stream chunked PATCH bodies, which the upload view reads from wsgi.input.
+            counting = _CountingStream(request.META["wsgi.input"])
+            request.META["wsgi.input"] = counting
+        if is_upload:
+            metrics.UPLOAD_REQUESTS_IN_PROGRESS.inc()
+        try:
+            response = self.get_response(request)
+        finally:
+            if is_upload:
+                metrics.UPLOAD_REQUESTS_IN_PROGRESS.dec()
+
+        route = route_name(request)
+        method = str(request.method)
+        metrics.record_request(route, method, response.status_code, time.perf_counter() - started)
+
+        bytes_in = 0
+        if route in _UPLOAD_ROUTES and response.status_code < 400:
+            bytes_in = counting.bytes_read if counting is not None else _content_length(request)
+            metrics.record_blob_bytes_received(bytes_in)
+
+        served_by = "application"
+        if response.has_header(PROXIED_BYTES_HEADER):
+            served_by = "proxy"
+            bytes_out = int(response[PROXIED_BYTES_HEADER])
+            # Only for us: it never leaves the application.
+            del response[PROXIED_BYTES_HEADER]
+        elif method == "HEAD" or response.status_code >= 300:
+            bytes_out = 0
+        else:
+            bytes_out = _response_length(response)
+        if route == _BLOB_ROUTE and method == "GET" and bytes_out:
+            metrics.record_blob_bytes_sent(bytes_out, served_by)
+
+        log_registry_access(request, response, route, bytes_in, bytes_out, served_by)
+        return response
+
+
+class ForwardedClientAddressMiddleware:
+    """Behind nginx every request comes from nginx's address; with REGISTRY_TRUST_PROXY_HEADERS the
+    address nginx saw (X-Real-IP, which nginx sets and a client cannot) becomes REMOTE_ADDR, so the
+    per-address login throttle and the logs see real clients. Off, the header is ignored: anyone
+    could send it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if settings.REGISTRY_TRUST_PROXY_HEADERS:
+            forwarded = request.META.get("HTTP_X_REAL_IP", "").strip()
+            if forwarded:
+                request.META["REMOTE_ADDR"] = forwarded
+        return self.get_response(request)
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return max(int(request.headers.get("Content-Length") or 0), 0)
+    except ValueError:
+        return 0
+
+
+def _response_length(response: HttpResponseBase) -> int:
+    if response.has_header("Content-Length"):
+        try:
+            return int(response["Content-Length"])
+        except ValueError:
+            return 0
+    return 0 if response.streaming else len(getattr(response, "content", b""))
