@@ -15,3 +15,29 @@ limit_request_field_size = 16384
 accesslog = "-"
 # One fixed socket path per host would be shared by every instance (tests start several).
 control_socket_disable = True
+
+# LOG_FORMAT=json (docker-compose.yml): gunicorn's own lines and its access lines as JSON objects,
+# like the application's, with the request id the application echoed (registry_ui/logs.py).
+if os.environ.get("LOG_FORMAT", "text") == "json":
+    from registry_ui.logs import gunicorn_logging_config
+
+    logconfig_dict = gunicorn_logging_config(os.environ.get("LOG_LEVEL", "INFO"))
+
+
+# Prometheus multiprocess mode: each worker writes its samples to files in this folder and
+# /metrics adds them up. Files of a previous run would be added too, so the master empties it.
+def on_starting(server: object) -> None:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(directory, name))
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A dead worker's live gauges (uploads in progress) must not count any more."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(getattr(worker, "pid", 0))
