@@ -2,6 +2,7 @@
 (see .env.example); the defaults give the embedded single-machine run."""
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -185,7 +186,30 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 3600
 CELERY_TASK_SOFT_TIME_LIMIT = 3300
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# --- Freeing disk ----------------------------------------------------------------------------
+# What was uploaded, mounted or linked this recently is never collected: a push in flight
+# (layers up, manifest not yet) must not lose its blobs.
+REGISTRY_GC_GRACE_SECONDS = env_int("REGISTRY_GC_GRACE_SECONDS", 2 * 3600, minimum=0)
+REGISTRY_GC_INTERVAL_SECONDS = env_int("REGISTRY_GC_INTERVAL_SECONDS", 6 * 3600, minimum=60)
+# Uploads nobody touched for this long are abandoned.
+REGISTRY_STALE_UPLOAD_SECONDS = env_int("REGISTRY_STALE_UPLOAD_SECONDS", 24 * 3600, minimum=60)
+REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS = env_int("REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS", 3600, minimum=60)
+REGISTRY_RETENTION_INTERVAL_SECONDS = env_int("REGISTRY_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "collect-garbage": {
+        "task": "v2api.tasks.collect_garbage_on_schedule",
+        "schedule": timedelta(seconds=REGISTRY_GC_INTERVAL_SECONDS),
+    },
+    "purge-stale-uploads": {
+        "task": "v2api.tasks.purge_stale_uploads_on_schedule",
+        "schedule": timedelta(seconds=REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS),
+    },
+    "apply-retention": {
+        "task": "v2api.tasks.apply_retention_on_schedule",
+        "schedule": timedelta(seconds=REGISTRY_RETENTION_INTERVAL_SECONDS),
+    },
+}
 
 # --- Production: behind nginx, several web containers -----------------------------------------
 # Blob downloads handed to nginx: a GET answers `X-Accel-Redirect: <prefix>/<path under the

@@ -4,6 +4,7 @@ disk under v2api/storage/paths.py and a row never points at a file that is not t
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 
@@ -109,3 +110,82 @@ class Upload(models.Model):
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploads")
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class RetentionPolicy(models.Model):
+    """How a project cleans itself: retention rules on tags, and whether untagged manifests go."""
+
+    project = models.OneToOneField("accounts.Project", on_delete=models.CASCADE, related_name="retention_policy")
+    # Rules run on beat's schedule only when enabled; a simulation works either way.
+    enabled = models.BooleanField(default=False)
+    # The garbage collector removes untagged manifests that nothing tagged needs (never an index's
+    # child or a referrer of something kept).
+    delete_untagged = models.BooleanField(default=False)
+    # Tags matching this glob (e.g. "v*,release-*") are never removed by a rule.
+    always_keep_tags = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"retention of {self.project}"
+
+
+class RetentionRule(models.Model):
+    """Among the tags this rule selects, keep the N most recently pushed, or those pushed within N days.
+
+    A tag that some rule selects but no rule keeps is removed; a tag no rule selects is left alone.
+    """
+
+    policy = models.ForeignKey(RetentionPolicy, on_delete=models.CASCADE, related_name="rules")
+    # Globs on the repository path inside the project ("**" is every one) and on the tag.
+    repositories = models.CharField(max_length=255, default="**")
+    tags = models.CharField(max_length=255, default="*")
+    keep_most_recent = models.PositiveIntegerField(null=True, blank=True)
+    keep_days = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(keep_most_recent__isnull=False, keep_days__isnull=True)
+                | models.Q(keep_most_recent__isnull=True, keep_days__isnull=False),
+                name="retention_rule_one_criterion",
+            )
+        ]
+
+
+class Job(models.Model):
+    """A background job and its record: deletion, garbage collection, upload purge or retention."""
+
+    class Kind(models.TextChoices):
+        DELETION = "deletion"
+        GARBAGE_COLLECTION = "garbage_collection"
+        PURGE_UPLOADS = "purge_uploads"
+        RETENTION = "retention"
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    dry_run = models.BooleanField(default=False)
+    parameters = models.JSONField(default=dict, blank=True)
+    # Counts and bytes when done (e.g. blobs_deleted, bytes_freed); errors met on the way.
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    phase = models.CharField(max_length=64, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="registry_jobs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at"], name="job_newest_first")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"

@@ -1,7 +1,17 @@
-"""Blobs a repository may serve: lookup, linking, cross-repository mounts and unlinking."""
+"""Blobs a repository may serve: lookup, recording, cross-repository mounts and unlinking.
+
+Recording a blob and the garbage collector deleting one meet on the blob's row: whoever
+installs a file or links a blob holds the row with `FOR NO KEY UPDATE`; the collector takes
+`FOR UPDATE SKIP LOCKED`, re-checks, and moves the file away before it commits. So a blob
+row that a push or mount just used is never deleted under it, and a committed row always
+has its file.
+"""
+
+from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from v2api.digests import Digest
 from v2api.errors import BlobUnknown
@@ -21,15 +31,18 @@ def stat_blob(repository_name: str, digest: Digest) -> Blob:
     return blob
 
 
-def link_blob(repository: Repository, digest: Digest, size: int) -> Blob:
-    """Record a blob whose file is in place and let `repository` serve it. Safe to repeat."""
-    blob = _get_or_create_blob(digest, size)
-    try:
-        with transaction.atomic():
-            RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
-    except IntegrityError:
-        # A concurrent push of the same layer linked it first; the link is what we wanted.
-        pass
+def record_blob(repository: Repository, digest: Digest, size: int, install_file: Callable[[], None]) -> Blob:
+    """Record a verified blob and let `repository` serve it; `install_file` puts its bytes in place.
+
+    The row is locked (or inserted) before the file moves, in one transaction: see the module
+    docstring. Safe to repeat: the same digest is the same bytes.
+    """
+    with transaction.atomic():
+        blob = _lock_blob(digest)
+        if blob is None:
+            blob = _insert_blob(digest, size)
+        install_file()
+        _link(repository, blob)
     return blob
 
 
@@ -47,10 +60,14 @@ def mount_blob(
         links = links.filter(repository__name=source_name)
     elif readable_namespaces is not None:
         links = links.filter(repository__namespace__in=readable_namespaces)
-    link = links.select_related("blob").first()
-    if link is None or not blobstore.blob_exists(digest):
+    if not links.exists():
         return None
-    return link_blob(repository, digest, link.blob.size)
+    with transaction.atomic():
+        blob = _lock_blob(digest)
+        if blob is None or not blobstore.blob_exists(digest):
+            return None
+        _link(repository, blob)
+    return blob
 
 
 def unlink_blob(repository_name: str, digest: Digest) -> None:
@@ -63,12 +80,28 @@ def unlink_blob(repository_name: str, digest: Digest) -> None:
         raise BlobUnknown(detail={"digest": str(digest)})
 
 
-def _get_or_create_blob(digest: Digest, size: int) -> Blob:
-    blob = Blob.objects.filter(digest=str(digest)).first()
-    if blob is not None:
-        return blob
+def _lock_blob(digest: Digest) -> Blob | None:
+    return Blob.objects.select_for_update(no_key=True).filter(digest=str(digest)).first()
+
+
+def _insert_blob(digest: Digest, size: int) -> Blob:
     try:
         with transaction.atomic():
             return Blob.objects.create(digest=str(digest), size=size)
     except IntegrityError:
-        return Blob.objects.get(digest=str(digest))
+        # A concurrent push of the same layer inserted it first; take its row.
+        blob = _lock_blob(digest)
+        assert blob is not None
+        return blob
+
+
+def _link(repository: Repository, blob: Blob) -> None:
+    """Link, or refresh the link's time: a blob pushed or mounted again is inside the grace window again."""
+    try:
+        with transaction.atomic():
+            link, created = RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
+            if not created:
+                RepositoryBlob.objects.filter(id=link.id).update(linked_at=timezone.now())
+    except IntegrityError:
+        # A concurrent push of the same layer linked it first; the link is what we wanted.
+        pass

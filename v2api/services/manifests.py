@@ -1,4 +1,5 @@
-"""Manifests: push, resolve, delete, and the referrers of a subject (end-3, end-7, end-9, end-12)."""
+"""Manifests: push, resolve, and the referrers of a subject (end-3, end-7, end-12); deleting is
+services/deletion.py."""
 
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from v2api.errors import (
     RegistryError,
     SizeInvalid,
 )
-from v2api.models import Blob, Manifest, ManifestReference, Repository, Tag
+from v2api.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from v2api.names import is_tag
 from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
 from v2api.services.repositories import get_or_create_repository
@@ -100,19 +101,6 @@ def put_manifest(repository_name: str, reference: Digest | str, content: bytes, 
     return PushedManifest(digest=digest, subject=parsed.subject)
 
 
-def delete_manifest(repository_name: str, reference: Digest | str) -> None:
-    """end-9: by digest, delete the manifest and every tag on it; by tag, delete only the tag.
-
-    Blob files stay: freeing disk is the garbage collector's work. Raises ManifestUnknown.
-    """
-    if isinstance(reference, str):
-        deleted, _ = Tag.objects.filter(repository__name=repository_name, name=reference).delete()
-    else:
-        deleted, _ = Manifest.objects.filter(repository__name=repository_name, digest=str(reference)).delete()
-    if not deleted:
-        raise ManifestUnknown(detail={"reference": str(reference)})
-
-
 def list_referrers(repository_name: str, subject: Digest, artifact_type: str | None) -> list[dict[str, object]]:
     """end-12: descriptors of the manifests in this repository whose `subject` is `subject`."""
     manifests = Manifest.objects.filter(repository__name=repository_name, subject_digest=str(subject))
@@ -143,10 +131,15 @@ def _blobs_in_repository(repository_name: str, descriptors: list[Descriptor]) ->
     digests = {str(descriptor.digest) for descriptor in descriptors}
     if not digests:
         return {}
-    found = {
-        blob.digest: blob
-        for blob in Blob.objects.filter(digest__in=digests, repository_links__repository__name=repository_name)
-    }
+    # Locking the links (in id order, against deadlocks between pushes) keeps the collector from
+    # unlinking a blob between this check and the references this push is about to insert.
+    links = (
+        RepositoryBlob.objects.select_for_update(no_key=True, of=("self",))
+        .filter(repository__name=repository_name, blob__digest__in=digests)
+        .select_related("blob")
+        .order_by("id")
+    )
+    found = {link.blob.digest: link.blob for link in links}
     for descriptor in descriptors:
         blob = found.get(str(descriptor.digest))
         if blob is not None and blob.size != descriptor.size:
@@ -161,12 +154,15 @@ def _children_in_repository(repository_name: str, descriptors: list[Descriptor])
     digests = {str(descriptor.digest) for descriptor in descriptors}
     if not digests:
         return {}
-    return {
-        manifest.digest: manifest
-        for manifest in Manifest.objects.filter(repository__name=repository_name, digest__in=digests).only(
-            "id", "digest"
-        )
-    }
+    # Locked for the same reason as blob links: the collector's untagged cleanup must not take a
+    # child this index is about to reference.
+    children = (
+        Manifest.objects.select_for_update(no_key=True, of=("self",))
+        .filter(repository__name=repository_name, digest__in=digests)
+        .only("id", "digest")
+        .order_by("id")
+    )
+    return {manifest.digest: manifest for manifest in children}
 
 
 def _get_or_create_manifest(
@@ -177,7 +173,7 @@ def _get_or_create_manifest(
     blobs: dict[str, Blob],
     children: dict[str, Manifest],
 ) -> Manifest:
-    manifest, created = Manifest.objects.get_or_create(
+    manifest, created = Manifest.objects.select_for_update(no_key=True).get_or_create(
         repository=repository,
         digest=str(digest),
         defaults={

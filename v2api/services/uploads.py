@@ -2,11 +2,16 @@
 
 import uuid
 from collections.abc import Iterable
+from datetime import timedelta
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
 
 from v2api.digests import Digest
 from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid
 from v2api.models import Blob, Upload
-from v2api.services.blobs import link_blob
+from v2api.services.blobs import record_blob
 from v2api.services.repositories import get_or_create_repository
 from v2api.storage import blobstore
 
@@ -27,8 +32,11 @@ def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> 
     Raises DigestInvalid if the body does not hash to `digest`.
     """
     repository = get_or_create_repository(repository_name)
-    size = blobstore.store_blob(body, digest)
-    return link_blob(repository, digest, size)
+    staged = blobstore.stage_blob(body, digest)
+    try:
+        return record_blob(repository, digest, staged.size, lambda: blobstore.install_staged(staged, digest))
+    finally:
+        blobstore.discard_staged(staged)
 
 
 def get_upload(repository_name: str, upload_id: str) -> Upload:
@@ -84,7 +92,8 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
     try:
         if final_chunk is not None:
             blobstore.append_to_upload(str(upload.id), final_chunk, None)
-        size = blobstore.commit_upload(str(upload.id), digest)
+        size = blobstore.verify_upload(str(upload.id), digest)
+        blob = record_blob(upload.repository, digest, size, lambda: blobstore.install_upload(str(upload.id), digest))
     except blobstore.UploadMissing:
         # A concurrent PUT finished it (or a DELETE cancelled it) between our read and now.
         raise BlobUploadUnknown(
@@ -94,7 +103,6 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
         if final_chunk is not None:
             blobstore.truncate_upload(str(upload.id), offset)
         raise
-    blob = link_blob(upload.repository, digest, size)
     upload.delete()
     return blob
 
@@ -114,3 +122,29 @@ def upload_range_headers(repository_name: str, upload: Upload, size: int) -> dic
         "Range": f"0-{max(size - 1, 0)}",
         "Docker-Upload-UUID": str(upload.id),
     }
+
+
+def purge_stale_uploads(max_age: timedelta, dry_run: bool = False) -> dict[str, int]:
+    """Drop uploads nobody touched for `max_age`, with their bytes, and files in uploads/ or
+    staging/ that no upload row owns (left by a crash). Safe to run at any time: an upload in
+    use is skipped (its row is locked by the request using it, or it was touched recently)."""
+    cutoff = timezone.now() - max_age
+    stale = Upload.objects.filter(updated_at__lt=cutoff)
+    purged = {"uploads_deleted": 0, "bytes_freed": 0, "orphan_files_deleted": 0}
+    for upload_id in stale.values_list("id", flat=True):
+        with transaction.atomic():
+            upload = Upload.objects.select_for_update(skip_locked=True).filter(id=upload_id, updated_at__lt=cutoff)
+            if not upload.exists():
+                continue
+            purged["uploads_deleted"] += 1
+            purged["bytes_freed"] += blobstore.upload_size(str(upload_id))
+            if not dry_run:
+                upload.delete()
+                transaction.on_commit(partial(blobstore.delete_upload, str(upload_id)))
+    known = {str(upload_id) for upload_id in Upload.objects.values_list("id", flat=True)}
+    for orphan, size in blobstore.files_older_than(cutoff.timestamp(), keep_uploads=known):
+        purged["orphan_files_deleted"] += 1
+        purged["bytes_freed"] += size
+        if not dry_run:
+            blobstore.remove_leftover(orphan)
+    return purged

@@ -12,6 +12,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -137,10 +138,10 @@ def delete_upload(upload_id: str) -> None:
     shutil.rmtree(paths.upload_dir(_root(), upload_id), ignore_errors=True)
 
 
-def commit_upload(upload_id: str, digest: Digest) -> int:
-    """Verify a finished upload against `digest`, move it into place and return its size.
+def verify_upload(upload_id: str, digest: Digest) -> int:
+    """Check that a finished upload hashes to `digest` and return its size.
 
-    Raises DigestInvalid (and keeps the upload) when the bytes do not match.
+    Raises UploadMissing, or DigestInvalid (the upload stays as it is).
     """
     source = paths.upload_data_path(_root(), upload_id)
     try:
@@ -151,13 +152,32 @@ def commit_upload(upload_id: str, digest: Digest) -> int:
     if hasher is None:
         hasher = _hash_file(source, digest.algorithm)
     _check_digest(hasher, digest)
-    _install(source, digest)
-    delete_upload(upload_id)
     return size
 
 
-def store_blob(chunks: Iterable[bytes], digest: Digest) -> int:
-    """Write a whole blob sent in one request; verify, install, and return its size.
+def install_upload(upload_id: str, digest: Digest) -> None:
+    """Move a verified upload to its blob path and drop the upload's folder.
+
+    Callers hold the blob's database row locked, so the garbage collector cannot be removing
+    a file of the same digest at the same time.
+    """
+    source = paths.upload_data_path(_root(), upload_id)
+    if not source.exists():
+        raise UploadMissing(upload_id)
+    _install(source, digest)
+    delete_upload(upload_id)
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    """A single-request upload, written and verified in staging/, not yet in place."""
+
+    path: Path
+    size: int
+
+
+def stage_blob(chunks: Iterable[bytes], digest: Digest) -> StagedBlob:
+    """Write a whole blob sent in one request to staging/ and verify it.
 
     Raises DigestInvalid when the bytes do not match; nothing is kept then.
     """
@@ -174,11 +194,86 @@ def store_blob(chunks: Iterable[bytes], digest: Digest) -> int:
                 size += len(chunk)
             temporary.flush()
             _check_digest(hasher, digest)
-            _install(temporary_path, digest)
         except BaseException:
             temporary_path.unlink(missing_ok=True)
             raise
-    return size
+    return StagedBlob(temporary_path, size)
+
+
+def install_staged(staged: StagedBlob, digest: Digest) -> None:
+    """Move a staged, verified blob to its path (with the blob's row locked, as install_upload)."""
+    _install(staged.path, digest)
+
+
+def discard_staged(staged: StagedBlob) -> None:
+    staged.path.unlink(missing_ok=True)
+
+
+def trash_blob(digest: Digest) -> Path | None:
+    """Move a blob's file out of blobs/ into trash/, where nothing serves it; None if it is not there.
+
+    The collector does this before its transaction commits and empties the trash after: if the
+    commit fails, restore_blob puts the file back, so a row never outlives its file.
+    """
+    source = paths.blob_path(_root(), digest)
+    target = paths.trash_path(_root(), digest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, target)
+    except FileNotFoundError:
+        return None
+    return target
+
+
+def restore_blob(trashed: Path, digest: Digest) -> None:
+    target = paths.blob_path(_root(), digest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(trashed, target)
+
+
+def empty_trash(trashed: Path) -> None:
+    trashed.unlink(missing_ok=True)
+
+
+def trashed_blobs() -> list[tuple[Path, Digest]]:
+    """Files a collector moved to trash/ and did not get to delete or restore (it was killed)."""
+    trash = paths.trash_dir(_root())
+    if not trash.is_dir():
+        return []
+    found = []
+    for path in trash.iterdir():
+        try:
+            found.append((path, paths.digest_of_trashed(path)))
+        except ValueError:
+            continue
+    return found
+
+
+def files_older_than(timestamp: float, keep_uploads: set[str]) -> Iterator[tuple[Path, int]]:
+    """Upload folders (other than `keep_uploads`) and staged files untouched since `timestamp`,
+    with their sizes: what a crashed or abandoned request left behind."""
+    uploads = paths.uploads_root(_root())
+    if uploads.is_dir():
+        for folder in uploads.iterdir():
+            if folder.name in keep_uploads:
+                continue
+            data = folder / "data"
+            newest = max((entry.stat().st_mtime for entry in [folder, *folder.iterdir()]), default=0.0)
+            if newest < timestamp:
+                yield folder, data.stat().st_size if data.exists() else 0
+    staging = paths.staging_dir(_root())
+    if staging.is_dir():
+        for staged in staging.iterdir():
+            status = staged.stat()
+            if status.st_mtime < timestamp:
+                yield staged, status.st_size
+
+
+def remove_leftover(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def blob_exists(digest: Digest) -> bool:

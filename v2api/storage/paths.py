@@ -5,6 +5,8 @@
             blobs/<algorithm>/<hex[:2]>/<hex>   immutable bytes, named by their digest
             uploads/<upload-id>/data            a chunked upload in progress, appended chunk by chunk
             staging/<random>                    a single-request upload in flight
+            trash/<algorithm>-<hex>             a blob the collector is deleting, out of reach
+            locks/<name>.lock                   singleton jobs on a single host (SQLite runs)
 
 Everything lives on one filesystem, so a finished upload or a staged file moves into `blobs/`
 with one atomic rename. The two-character fan-out keeps directories small at millions of blobs.
@@ -14,6 +16,7 @@ Which repository may see a blob, and every manifest, live in the database, not h
 from pathlib import Path
 
 from v2api.digests import Digest
+from v2api.errors import DigestInvalid
 
 LAYOUT_VERSION = "layout-v1"
 
@@ -30,8 +33,12 @@ def blob_path(storage_root: Path, digest: Digest) -> Path:
     return blobs_root(storage_root) / digest.algorithm / digest.hex[:2] / digest.hex
 
 
+def uploads_root(storage_root: Path) -> Path:
+    return layout_root(storage_root) / "uploads"
+
+
 def upload_dir(storage_root: Path, upload_id: str) -> Path:
-    return layout_root(storage_root) / "uploads" / upload_id
+    return uploads_root(storage_root) / upload_id
 
 
 def upload_data_path(storage_root: Path, upload_id: str) -> Path:
@@ -40,3 +47,26 @@ def upload_data_path(storage_root: Path, upload_id: str) -> Path:
 
 def staging_dir(storage_root: Path) -> Path:
     return layout_root(storage_root) / "staging"
+
+
+def trash_dir(storage_root: Path) -> Path:
+    return layout_root(storage_root) / "trash"
+
+
+def trash_path(storage_root: Path, digest: Digest) -> Path:
+    return trash_dir(storage_root) / f"{digest.algorithm}-{digest.hex}"
+
+
+def digest_of_trashed(path: Path) -> Digest:
+    """The digest a trash/ file name stands for; ValueError if it is not one of ours."""
+    algorithm, separator, encoded = path.name.partition("-")
+    if not separator:
+        raise ValueError(path.name)
+    try:
+        return Digest.parse(f"{algorithm}:{encoded}")
+    except DigestInvalid:
+        raise ValueError(path.name) from None
+
+
+def locks_dir(storage_root: Path) -> Path:
+    return layout_root(storage_root) / "locks"

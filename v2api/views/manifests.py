@@ -6,6 +6,7 @@ from v2api.digests import Digest
 from v2api.errors import ManifestUnknown
 from v2api.models import Manifest
 from v2api.services import manifests as manifest_service
+from v2api.services.deletion import delete_by_reference
 from v2api.views.base import RegistryView, empty_response, json_response, read_limited_body
 
 
@@ -35,8 +36,8 @@ class ManifestView(RegistryView):
         return empty_response(201, headers)
 
     def delete(self, request: Request, name: str, reference: str) -> HttpResponse:
-        """end-9: `DELETE` by digest removes the manifest and its tags; by tag, only the tag."""
-        manifest_service.delete_manifest(name, manifest_service.parse_reference(reference))
+        """end-9: `DELETE` by digest removes the image and its tags; by tag, only the tag."""
+        delete_by_reference(name, manifest_service.parse_reference(reference))
         return empty_response(202)
 
     def _acceptable(self, request: Request, name: str, reference: str, with_content: bool) -> Manifest:

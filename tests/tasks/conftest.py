@@ -1,0 +1,21 @@
+from pathlib import Path
+
+import pytest
+
+from v2api.digests import Digest
+from v2api.storage import paths
+
+
+def blob_file(storage_root: Path, digest: str) -> Path:
+    return paths.blob_path(storage_root, Digest.parse(digest))
+
+
+def bytes_on_disk(storage_root: Path) -> int:
+    """What the blob store holds, measured on disk."""
+    blobs = paths.blobs_root(storage_root)
+    return sum(path.stat().st_size for path in blobs.rglob("*") if path.is_file()) if blobs.exists() else 0
+
+
+@pytest.fixture
+def disk(storage_root: Path):  # type: ignore[no-untyped-def]
+    return lambda: bytes_on_disk(storage_root)

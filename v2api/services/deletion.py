@@ -1,0 +1,206 @@
+"""Deleting tags, images and repositories, and saying beforehand what that frees.
+
+One code path for the API's DELETE, the dashboard and deletion jobs. Deleting never removes
+a file: rows go here, and the garbage collector frees the disk of whatever nothing needs.
+An image goes with what exists only for it: the children of an index that nothing else
+tags or references, and its referrers (signatures, SBOMs), which mean nothing without it.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from v2api.digests import Digest
+from v2api.errors import ManifestUnknown, NameUnknown
+from v2api.models import Blob, Manifest, ManifestReference, Repository, RetentionPolicy, Tag
+from v2api.services.gc import untagged_garbage
+from v2api.storage import blobstore
+
+
+@dataclass
+class DeletionPlan:
+    """What a deletion removes, and the bytes the next garbage collection frees because of it."""
+
+    repository: str
+    tags: list[str] = field(default_factory=list)
+    manifests: list[str] = field(default_factory=list)
+    bytes_freed: int = 0
+    manifest_ids: set[int] = field(default_factory=set, repr=False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "repository": self.repository,
+            "tags_deleted": len(self.tags),
+            "manifests_deleted": len(self.manifests),
+            "bytes_to_free": self.bytes_freed,
+            "tags": self.tags,
+            "manifests": self.manifests,
+        }
+
+
+def plan_deletion(
+    repository_name: str,
+    tags: Iterable[str] = (),
+    digests: Iterable[str] = (),
+    whole_repository: bool = False,
+    images_left_untagged: bool = False,
+) -> DeletionPlan:
+    """What deleting these tags, images (by digest) or the whole repository would remove and free.
+
+    With `images_left_untagged`, an image whose every tag goes (and that no index keeps) goes
+    too, as retention does. Raises NameUnknown for a missing repository; unknown tags and
+    digests are simply not in the plan.
+    """
+    plan = plan_rows(repository_name, tags, digests, whole_repository, images_left_untagged)
+    plan.bytes_freed = bytes_only_needed_by(plan.manifest_ids)
+    return plan
+
+
+def plan_rows(
+    repository_name: str,
+    tags: Iterable[str] = (),
+    digests: Iterable[str] = (),
+    whole_repository: bool = False,
+    images_left_untagged: bool = False,
+) -> DeletionPlan:
+    """plan_deletion without the bytes, for callers that add up several repositories first."""
+    repository = Repository.objects.filter(name=repository_name).first()
+    if repository is None:
+        raise NameUnknown(detail={"name": repository_name})
+    manifests = Manifest.objects.filter(repository=repository)
+    if whole_repository:
+        doomed = set(manifests.values_list("id", flat=True))
+        doomed_tags = list(Tag.objects.filter(repository=repository).values_list("name", flat=True))
+    else:
+        named_tags = set(Tag.objects.filter(repository=repository, name__in=list(tags)).values_list("name", flat=True))
+        roots = set(manifests.filter(digest__in=list(digests)).values_list("id", flat=True))
+        if images_left_untagged:
+            roots |= _untagged_by(repository, named_tags)
+        doomed = _with_dependents(repository, roots)
+        doomed_tags = sorted(
+            named_tags | set(Tag.objects.filter(manifest_id__in=doomed).values_list("name", flat=True))
+        )
+        doomed |= _left_untagged(repository, doomed, doomed_tags)
+    return DeletionPlan(
+        repository=repository_name,
+        tags=doomed_tags,
+        manifests=sorted(manifests.filter(id__in=doomed).values_list("digest", flat=True)),
+        manifest_ids=doomed,
+    )
+
+
+def delete_by_reference(repository_name: str, reference: Digest | str) -> DeletionPlan:
+    """end-9: by digest, delete the image and every tag on it; by tag, delete only the tag.
+
+    Raises ManifestUnknown when there is no such tag or manifest.
+    """
+    if isinstance(reference, str):
+        plan = execute_deletion(repository_name, tags=[reference])
+    else:
+        plan = execute_deletion(repository_name, digests=[str(reference)])
+    if not plan.tags and not plan.manifests:
+        raise ManifestUnknown(detail={"reference": str(reference)})
+    return plan
+
+
+def execute_deletion(
+    repository_name: str,
+    tags: Iterable[str] = (),
+    digests: Iterable[str] = (),
+    whole_repository: bool = False,
+    images_left_untagged: bool = False,
+) -> DeletionPlan:
+    """Delete what plan_deletion names, in one transaction. Deleting what is gone already is no error."""
+    arguments = (repository_name, list(tags), list(digests), whole_repository, images_left_untagged)
+    try:
+        with transaction.atomic():
+            repository = Repository.objects.get(name=repository_name)
+            # Lock what the plan names, then plan again: an index push that was about to reference
+            # one of these has either committed (and the new plan sees it) or now waits for us.
+            first = plan_rows(*arguments)
+            list(Manifest.objects.select_for_update().filter(id__in=first.manifest_ids).values_list("id"))
+            plan = plan_deletion(*arguments)
+            Tag.objects.filter(repository=repository, name__in=plan.tags).delete()
+            # Manifests take their references with them (CASCADE); blob rows stay for the collector.
+            Manifest.objects.filter(repository=repository, digest__in=plan.manifests).delete()
+            if whole_repository:
+                upload_ids = [str(upload_id) for upload_id in repository.uploads.values_list("id", flat=True)]
+                repository.delete()
+                transaction.on_commit(lambda: _drop_uploads(upload_ids))
+    except (NameUnknown, Repository.DoesNotExist):
+        return DeletionPlan(repository=repository_name)
+    return plan
+
+
+def _drop_uploads(upload_ids: list[str]) -> None:
+    for upload_id in upload_ids:
+        blobstore.delete_upload(upload_id)
+
+
+def _untagged_by(repository: Repository, tag_names: set[str]) -> set[int]:
+    """Manifests that lose every tag when `tag_names` go, and that no index keeps as a child."""
+    losing = set(Tag.objects.filter(repository=repository, name__in=tag_names).values_list("manifest_id", flat=True))
+    keeping_a_tag = Tag.objects.filter(manifest_id__in=losing).exclude(name__in=tag_names)
+    children = ManifestReference.objects.filter(child_id__in=losing)
+    return (
+        losing
+        - set(keeping_a_tag.values_list("manifest_id", flat=True))
+        - set(children.values_list("child_id", flat=True))
+    )
+
+
+def _with_dependents(repository: Repository, roots: set[int]) -> set[int]:
+    """The manifests plus the index children only they need and every referrer of them."""
+    doomed = set(roots)
+    pending = list(roots)
+    while pending:
+        parent_ids = pending
+        pending = []
+        for child_id in ManifestReference.objects.filter(manifest_id__in=parent_ids, child__isnull=False).values_list(
+            "child_id", flat=True
+        ):
+            if child_id in doomed:
+                continue
+            other_parents = ManifestReference.objects.filter(child_id=child_id).exclude(manifest_id__in=doomed)
+            if not other_parents.exists() and not Tag.objects.filter(manifest_id=child_id).exists():
+                doomed.add(child_id)
+                pending.append(child_id)
+        digests = Manifest.objects.filter(id__in=parent_ids).values_list("digest", flat=True)
+        for referrer_id in Manifest.objects.filter(repository=repository, subject_digest__in=list(digests)).values_list(
+            "id", flat=True
+        ):
+            if referrer_id not in doomed:
+                doomed.add(referrer_id)
+                pending.append(referrer_id)
+    return doomed
+
+
+def _left_untagged(repository: Repository, doomed: set[int], doomed_tags: list[str]) -> set[int]:
+    """Manifests the collector removes after this deletion (not before it), in a project that
+    deletes untagged manifests: those only the doomed tags kept, and what only they needed."""
+    namespace = [repository.namespace]
+    if not RetentionPolicy.objects.filter(project__name=repository.namespace, delete_untagged=True).exists():
+        return set()
+    tag_ids = Tag.objects.filter(repository=repository, name__in=doomed_tags).values_list("id", flat=True)
+    # Grace does not matter here: it decides when the collector frees them, not whether.
+    now = timezone.now()
+    after = untagged_garbage(now, namespace, ignoring_tags=list(tag_ids))
+    before = untagged_garbage(now, namespace)
+    return (after - before) - doomed
+
+
+def bytes_only_needed_by(doomed: set[int]) -> int:
+    """Bytes of the blobs the doomed manifests reference and no other manifest anywhere does."""
+    if not doomed:
+        return 0
+    needed_elsewhere = ManifestReference.objects.filter(blob__isnull=False).exclude(manifest_id__in=doomed)
+    total = (
+        Blob.objects.filter(manifest_references__manifest_id__in=doomed)
+        .exclude(id__in=needed_elsewhere.values("blob_id"))
+        .distinct()
+        .values("id", "size")
+    )
+    return int(Blob.objects.filter(id__in=total.values("id")).aggregate(total=Sum("size"))["total"] or 0)
