@@ -9,4 +9,6 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # The HTML dashboard: last, so every route above keeps its exact path.
+    path("", include("registry_ui.dashboard_urls")),
 ]

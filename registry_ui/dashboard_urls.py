@@ -1,0 +1,55 @@
+"""Routes of the HTML dashboard (namespace `ui`), mounted at the site root next to /v2/, /auth/
+and /api/v1/. Repository names contain slashes, so image pages sit behind a `/-/` separator:
+`-` alone is not a valid name component, so it cannot be part of a repository's name."""
+
+from django.urls import path
+
+from registry_ui.views import administration, auth, guide, home, projects, repositories
+
+app_name = "ui"
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("login/", auth.login, name="login"),
+    path("logout/", auth.logout, name="logout"),
+    path("account/password/", auth.change_password, name="change-password"),
+    path("search/", home.search, name="search"),
+    path("setup/", guide.setup_guide, name="setup"),
+    path("projects/<str:project_name>/", projects.project_detail, name="project-detail"),
+    path("projects/<str:project_name>/members/", projects.project_members, name="project-members"),
+    path("projects/<str:project_name>/members/add/", projects.add_member, name="member-add"),
+    path(
+        "projects/<str:project_name>/members/<str:username>/role/",
+        projects.change_member_role,
+        name="member-role",
+    ),
+    path(
+        "projects/<str:project_name>/members/<str:username>/remove/",
+        projects.remove_member,
+        name="member-remove",
+    ),
+    path("projects/<str:project_name>/robots/", projects.project_robots, name="project-robots"),
+    path("projects/<str:project_name>/robots/create/", projects.create_robot, name="robot-create"),
+    path(
+        "projects/<str:project_name>/robots/<str:robot_name>/revoke/",
+        projects.revoke_robot,
+        name="robot-revoke",
+    ),
+    # The image routes come first: `<path:name>` alone would swallow `/-/manifests/...`.
+    path(
+        "repositories/<path:name>/-/manifests/<str:digest>/raw",
+        repositories.raw_manifest,
+        name="image-raw",
+    ),
+    path("repositories/<path:name>/-/manifests/<str:digest>/", repositories.image_detail, name="image-detail"),
+    path("repositories/<path:name>/", repositories.repository_detail, name="repository-detail"),
+    path("admin/users/", administration.user_list, name="admin-users"),
+    path("admin/users/create/", administration.create_user, name="admin-user-create"),
+    path("admin/users/<int:user_id>/active/", administration.set_user_active, name="admin-user-active"),
+    path("admin/users/<int:user_id>/admin/", administration.set_user_admin, name="admin-user-admin"),
+    path("admin/users/<int:user_id>/password/", administration.reset_password, name="admin-user-password"),
+    path("admin/projects/", administration.project_list, name="admin-projects"),
+    path("admin/projects/create/", administration.create_project, name="admin-project-create"),
+    path("admin/projects/<str:project_name>/public/", administration.set_project_public, name="admin-project-public"),
+    path("admin/projects/<str:project_name>/delete/", administration.delete_project, name="admin-project-delete"),
+]

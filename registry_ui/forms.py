@@ -1,0 +1,101 @@
+"""The dashboard's forms. They check the shape of what was typed; the rules (who may, what is
+taken, what is valid) are the services' and come back as ValidationErrors that `apply_errors`
+puts on the right field."""
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from accounts.models import Role
+from accounts.services import login_throttle
+from accounts.views import client_address
+from registry_ui.listings import REPOSITORY_SORTS
+
+
+def apply_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: on its field when the form has one, else on top."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, counted by the same throttle as `docker login` and the API."""
+
+    def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        self.fields["username"].widget.attrs.update({"autocomplete": "username", "autocapitalize": "none"})
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        address = client_address(self.request) if self.request is not None else ""
+        try:
+            login_throttle.check(username, address)
+        except login_throttle.LoginThrottled as throttled:
+            raise ValidationError(
+                f"Too many failed logins. Try again in {throttled.retry_after // 60 or 1} minutes.", code="throttled"
+            ) from None
+        try:
+            return super().clean()
+        except ValidationError:
+            login_throttle.record_failure(username, address)
+            raise
+
+
+class RepositoryFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=255, label="Filter by name")
+    sort = forms.ChoiceField(required=False, choices=list(REPOSITORY_SORTS.items()))
+    after = forms.CharField(required=False, max_length=600, widget=forms.HiddenInput)
+
+    def value(self, field: str) -> str:
+        return str(self.cleaned_data.get(field) or "") if self.is_valid() else ""
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=255, label="Search repositories")
+
+
+class AddMemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
+
+
+class ChangeRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class RobotForm(forms.Form):
+    name = forms.CharField(max_length=64, help_text="Lowercase letters and digits, separated by '.', '_' or '-'.")
+    description = forms.CharField(max_length=255, required=False)
+    can_pull = forms.BooleanField(required=False, initial=True, label="Pull")
+    can_push = forms.BooleanField(required=False, label="Push")
+    can_delete = forms.BooleanField(required=False, label="Delete")
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires",
+        help_text="Leave empty for a robot that never expires.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
+class CreateUserForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
+    is_admin = forms.BooleanField(required=False, label="System administrator")
+
+
+class ResetPasswordForm(forms.Form):
+    password = forms.CharField(
+        label="New password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False
+    )
+
+
+class CreateProjectForm(forms.Form):
+    name = forms.CharField(max_length=255)
+    public = forms.BooleanField(required=False, help_text="Anyone, even without logging in, may pull.")

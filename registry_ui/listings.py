@@ -1,0 +1,192 @@
+"""What the dashboard lists: projects with their repository counts, a project's repositories with
+tag counts and last push, search across repositories, and a repository's tags.
+
+Read-only queries, kept out of the views so they stay thin. Lists page by keyset (`WHERE key >
+last ORDER BY key LIMIT n+1`), so page 200 of a project with thousands of repositories costs what
+page 1 costs, and counts are computed only for the rows on the page.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, DateTimeField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import Project
+from accounts.permissions import Principal, pullable_projects
+from registry_ui.images import platforms_of_manifests
+from v2api.models import Manifest, Repository, Tag
+
+PAGE_SIZE = 50
+SEARCH_LIMIT = 50
+# The sort orders a project's repository list offers; the first is the default.
+REPOSITORY_SORTS = {"name": "Name", "recent": "Last push"}
+
+
+def visible_projects(principal: Principal) -> QuerySet[Project]:
+    """Projects whose repositories `principal` may pull: public ones, their own, all for system admins."""
+    pullable = pullable_projects(principal)
+    return Project.objects.all() if pullable is None else pullable
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    project: Project
+    repository_count: int
+
+
+def project_summaries(principal: Principal) -> list[ProjectSummary]:
+    """Every project the principal can see, by name, with how many repositories it holds (two queries)."""
+    projects = list(visible_projects(principal).order_by("name"))
+    counts = dict(
+        Repository.objects.filter(namespace__in=[project.name for project in projects])
+        .values("namespace")
+        .annotate(count=Count("id"))
+        .values_list("namespace", "count")
+    )
+    return [ProjectSummary(project, counts.get(project.name, 0)) for project in projects]
+
+
+@dataclass(frozen=True)
+class RepositoryRow:
+    name: str
+    tag_count: int
+    last_pushed_at: datetime | None
+
+    @property
+    def name_in_project(self) -> str:
+        return self.name.split("/", 1)[1] if "/" in self.name else self.name
+
+
+@dataclass(frozen=True)
+class RepositoryPage:
+    rows: list[RepositoryRow]
+    next_cursor: str | None
+
+
+def _last_push() -> Coalesce:
+    """When new content last arrived: the newest manifest, or the repository's creation if none."""
+    newest = (
+        Manifest.objects.filter(repository=OuterRef("pk"))
+        .order_by()
+        .values("repository")
+        .annotate(newest=Max("pushed_at"))
+        .values("newest")
+    )
+    return Coalesce(Subquery(newest, output_field=DateTimeField()), "created_at")
+
+
+def repository_page(project_name: str, query: str, sort: str, cursor: str | None) -> RepositoryPage:
+    """One page of a project's repositories whose name contains `query`, by name or newest push first."""
+    repositories = Repository.objects.filter(namespace=project_name)
+    if query:
+        repositories = repositories.filter(name__icontains=query)
+    if sort == "recent":
+        repositories = repositories.annotate(last_push=_last_push())
+        after = _parse_recent_cursor(cursor)
+        if after is not None:
+            pushed, name = after
+            repositories = repositories.filter(Q(last_push__lt=pushed) | Q(last_push=pushed, name__gt=name))
+        repositories = repositories.order_by("-last_push", "name")
+    else:
+        if cursor:
+            repositories = repositories.filter(name__gt=cursor)
+        repositories = repositories.order_by("name")
+    page = list(repositories.values_list("id", "name")[: PAGE_SIZE + 1])
+    rows = _rows_for([name for _, name in page[:PAGE_SIZE]])
+    next_cursor = None
+    if len(page) > PAGE_SIZE and rows:
+        last = rows[-1]
+        next_cursor = f"{last.last_pushed_at.isoformat()}|{last.name}" if sort == "recent" else last.name  # type: ignore[union-attr]
+    return RepositoryPage(rows, next_cursor)
+
+
+def search_repositories(principal: Principal, query: str) -> list[RepositoryRow]:
+    """Repositories the principal may pull whose name contains `query`, the first SEARCH_LIMIT by name."""
+    repositories = Repository.objects.filter(name__icontains=query)
+    pullable = pullable_projects(principal)
+    if pullable is not None:
+        repositories = repositories.filter(namespace__in=pullable.values("name"))
+    return _rows_for(list(repositories.order_by("name").values_list("name", flat=True)[:SEARCH_LIMIT]))
+
+
+def _rows_for(names: list[str]) -> list[RepositoryRow]:
+    """Tag counts and last pushes for just these repositories, in their order (one query)."""
+    if not names:
+        return []
+    tag_counts = Tag.objects.filter(repository=OuterRef("pk")).order_by().values("repository")
+    found = {
+        name: (tag_count, last_push)
+        for name, tag_count, last_push in Repository.objects.filter(name__in=names)
+        .annotate(
+            tag_count=Coalesce(Subquery(tag_counts.annotate(n=Count("id")).values("n")), 0),
+            last_push=_last_push(),
+        )
+        .values_list("name", "tag_count", "last_push")
+    }
+    return [RepositoryRow(name, *found[name]) for name in names if name in found]
+
+
+def _parse_recent_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """A cursor someone edited by hand starts again at the first page instead of failing."""
+    if not cursor or "|" not in cursor:
+        return None
+    pushed_text, name = cursor.split("|", 1)
+    try:
+        pushed = parse_datetime(pushed_text)
+    except ValueError:
+        return None
+    return (pushed, name) if pushed is not None else None
+
+
+@dataclass(frozen=True)
+class TagRow:
+    name: str
+    digest: str
+    media_type: str
+    pushed_at: datetime
+    platforms: list[str]
+
+    @property
+    def short_digest(self) -> str:
+        return short_digest(self.digest)
+
+
+@dataclass(frozen=True)
+class TagPage:
+    rows: list[TagRow]
+    next_cursor: str | None
+    total: int
+
+
+def tag_page(repository: Repository, cursor: str | None) -> TagPage:
+    """One page of a repository's tags by name, each with its manifest and platforms."""
+    tags = Tag.objects.filter(repository=repository)
+    total = tags.count()
+    if cursor:
+        tags = tags.filter(name__gt=cursor)
+    page = list(
+        tags.select_related("manifest")
+        .only("name", "updated_at", "manifest__digest", "manifest__media_type", "manifest__content")
+        .order_by("name")[: PAGE_SIZE + 1]
+    )
+    shown = page[:PAGE_SIZE]
+    platforms = platforms_of_manifests([tag.manifest for tag in shown])
+    rows = [
+        TagRow(
+            name=tag.name,
+            digest=tag.manifest.digest,
+            media_type=tag.manifest.media_type,
+            pushed_at=tag.updated_at,
+            platforms=platforms.get(tag.manifest.digest, []),
+        )
+        for tag in shown
+    ]
+    return TagPage(rows, shown[-1].name if len(page) > PAGE_SIZE else None, total)
+
+
+def short_digest(digest: str) -> str:
+    """`sha256:0123456789ab`: the algorithm and 12 hex digits, as docker prints image ids."""
+    algorithm, _, hex_part = digest.partition(":")
+    return f"{algorithm}:{hex_part[:12]}"

@@ -1,0 +1,47 @@
+"""Permission lookups every dashboard view starts with. Something the user may not see answers
+404, as if it did not exist, so private project and repository names never leak."""
+
+from django.http import Http404, HttpRequest
+
+from accounts.models import Project
+from accounts.permissions import Principal, can_manage_project
+from registry_ui.listings import visible_projects
+from v2api.models import Manifest, Repository
+
+
+def principal_of(request: HttpRequest) -> Principal:
+    return Principal.for_user(request.user)
+
+
+def get_project_for_user(request: HttpRequest, name: str) -> Project:
+    """The project `name` if the user may pull from it; 404 otherwise."""
+    project = visible_projects(principal_of(request)).filter(name=name).first()
+    if project is None:
+        raise Http404(f"There is no project {name}, or you may not see it.")
+    return project
+
+
+def get_repository_for_user(request: HttpRequest, name: str) -> Repository:
+    """The repository `name` if it exists in a project the user may pull from; 404 otherwise."""
+    project_name = name.split("/", 1)[0]
+    repository = Repository.objects.filter(name=name).first()
+    if repository is None or not visible_projects(principal_of(request)).filter(name=project_name).exists():
+        raise Http404(f"There is no repository {name}, or you may not see it.")
+    return repository
+
+
+def get_manifest_in(repository: Repository, digest: str) -> Manifest:
+    manifest = Manifest.objects.filter(repository=repository, digest=digest).first()
+    if manifest is None:
+        raise Http404(f"{repository.name} has no manifest {digest}; it may have been deleted.")
+    return manifest
+
+
+def may_manage(request: HttpRequest, project: Project) -> bool:
+    return can_manage_project(principal_of(request), project)
+
+
+def require_system_admin(request: HttpRequest) -> None:
+    """Administration pages do not exist for anyone else."""
+    if not principal_of(request).is_system_admin:
+        raise Http404("There is no such page.")

@@ -1,0 +1,32 @@
+"""Logging in and out of the dashboard, and changing one's own password."""
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.views import LoginView, LogoutView
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+
+from registry_ui.forms import LoginForm
+
+# Django's own views: they keep the session-fixation, redirect-safety and CSRF handling right.
+login = LoginView.as_view(
+    template_name="accounts/login.html", authentication_form=LoginForm, redirect_authenticated_user=True
+)
+logout = LogoutView.as_view()
+
+
+@sensitive_post_parameters()
+@login_required
+def change_password(request: HttpRequest) -> HttpResponse:
+    """`/account/password/`: the signed-in user sets a new password, knowing the old one."""
+    form = PasswordChangeForm(request.user, request.POST or None)  # type: ignore[arg-type]
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        # Keep this session signed in; the user's other sessions end with the old password.
+        update_session_auth_hash(request, user)
+        messages.success(request, "Your password has been changed.")
+        return redirect("ui:home")
+    return render(request, "accounts/change_password.html", {"form": form})

@@ -1,0 +1,30 @@
+"""The home page (projects the user can see) and the search across repositories."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from registry_ui.forms import SearchForm
+from registry_ui.listings import SEARCH_LIMIT, project_summaries, search_repositories
+from registry_ui.views.access import principal_of
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """`/`: the projects the user may pull from, with repository counts and visibility."""
+    principal = principal_of(request)
+    return render(request, "registry_ui/home.html", {"projects": project_summaries(principal)})
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    """`/search/?q=`: repositories whose name contains `q`, in projects the user may pull from."""
+    principal = principal_of(request)
+    form = SearchForm(request.GET)
+    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    results = search_repositories(principal, query) if query else []
+    return render(
+        request,
+        "registry_ui/search.html",
+        {"form": form, "query": query, "results": results, "limit": SEARCH_LIMIT},
+    )

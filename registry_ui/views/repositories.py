@@ -1,0 +1,57 @@
+"""A repository's tags, and one image (manifest) in it."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from registry_ui.images import image_details
+from registry_ui.listings import tag_page
+from registry_ui.views.access import get_manifest_in, get_repository_for_user
+
+
+@login_required
+def repository_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """`/repositories/<name>/`: tags with digest, platforms and push time, paged by tag name."""
+    repository = get_repository_for_user(request, name)
+    after = request.GET.get("after", "")[:128]
+    page = tag_page(repository, after or None)
+    # TODO(phase 2, deletion): multi-select "untag" / "delete image" with a confirmation page
+    # showing the bytes freed, once v2api's deletion jobs and space accounting land.
+    return render(
+        request,
+        "registry_ui/repository.html",
+        {
+            "repository": repository,
+            "project_name": repository.namespace,
+            "name_in_project": repository.name.split("/", 1)[-1],
+            "page": page,
+            "is_first_page": not after,
+        },
+    )
+
+
+@login_required
+def image_detail(request: HttpRequest, name: str, digest: str) -> HttpResponse:
+    """`/repositories/<name>/-/manifests/<digest>/`: layers, config, platforms, referrers, raw JSON."""
+    repository = get_repository_for_user(request, name)
+    manifest = get_manifest_in(repository, digest)
+    return render(
+        request,
+        "registry_ui/image.html",
+        {
+            "repository": repository,
+            "project_name": repository.namespace,
+            "name_in_project": repository.name.split("/", 1)[-1],
+            "image": image_details(repository, manifest),
+        },
+    )
+
+
+@login_required
+def raw_manifest(request: HttpRequest, name: str, digest: str) -> HttpResponse:
+    """`/repositories/<name>/-/manifests/<digest>/raw`: the exact bytes the digest covers."""
+    repository = get_repository_for_user(request, name)
+    manifest = get_manifest_in(repository, digest)
+    response = HttpResponse(bytes(manifest.content), content_type="text/plain; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,102 @@
+"""One image: layers, config, history, platforms of an index, referrers, the raw manifest."""
+
+import json
+from collections.abc import Callable
+
+from django.contrib.auth.models import User
+from django.test import Client
+
+from accounts.models import Project
+from tests.conftest import PushedImage, PushImage, PushManifest, descriptor
+from v2api import media_types
+
+AsUser = Callable[[User], Client]
+
+
+def url(image: PushedImage, name: str = "team/app") -> str:
+    return f"/repositories/{name}/-/manifests/{image.digest}/"
+
+
+def test_the_image_page_needs_a_login(client: Client, app_image: PushedImage) -> None:
+    assert client.get(url(app_image))["Location"].startswith("/login/")
+
+
+def test_an_outsider_gets_404(as_user: AsUser, carol: User, app_image: PushedImage) -> None:
+    assert as_user(carol).get(url(app_image)).status_code == 404
+
+
+def test_a_deleted_manifest_is_a_clear_404(as_user: AsUser, alice: User, app_image: PushedImage) -> None:
+    response = as_user(alice).get("/repositories/team/app/-/manifests/sha256:" + "0" * 64 + "/")
+    assert response.status_code == 404
+    assert b"it may have been deleted" in response.content
+
+
+def test_a_collaborator_sees_layers_config_and_history(as_user: AsUser, bob: User, app_image: PushedImage) -> None:
+    text = as_user(bob).get(url(app_image)).content.decode()
+    assert media_types.OCI_MANIFEST in text
+    assert "16\xa0bytes" in text and "9\xa0bytes" in text
+    assert "linux/arm64/v8" in text
+    assert "/usr/bin/app" in text and "--serve" in text
+    assert "MODE=prod" in text
+    assert "org.opencontainers.image.source=https://git.lan/app" in text
+    assert "8080/tcp" in text
+    assert "RUN apk add --no-cache curl" in text
+    assert "no layer" in text
+    assert f"docker pull testserver/team/app@{app_image.digest}" in text
+
+
+def test_referrers_are_listed_with_their_artifact_type(
+    as_user: AsUser, alice: User, app_image: PushedImage, push_image: PushImage
+) -> None:
+    signature = push_image(
+        "team/app",
+        None,
+        layers=(b"signature bytes",),
+        config=b"{}",
+        config_media_type=media_types.OCI_EMPTY,
+        artifactType="application/vnd.dev.cosign.artifact.sig.v1+json",
+        subject=descriptor(media_types.OCI_MANIFEST, app_image.content),
+    )
+    text = as_user(alice).get(url(app_image)).content.decode()
+    assert "application/vnd.dev.cosign.artifact.sig.v1+json" in text
+    assert signature.digest[:19] in text
+    artifact = as_user(alice).get(url(signature)).content.decode()
+    assert "not a container image configuration" in artifact
+    assert f'href="{url(app_image)}"' in artifact
+
+
+def test_an_index_lists_its_platforms_with_links(
+    as_user: AsUser, alice: User, team: Project, push_image: PushImage, push_manifest: PushManifest
+) -> None:
+    amd = push_image("team/multi", None)
+    index = push_manifest(
+        "team/multi",
+        {
+            "schemaVersion": 2,
+            "mediaType": media_types.OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": media_types.OCI_MANIFEST,
+                    "digest": amd.digest,
+                    "size": len(amd.content),
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                }
+            ],
+        },
+        media_types.OCI_INDEX,
+        "latest",
+    )
+    text = as_user(alice).get(f"/repositories/team/multi/-/manifests/{index.digest}/").content.decode()
+    assert "multi-platform index" in text
+    assert "linux/amd64" in text
+    assert f'href="/repositories/team/multi/-/manifests/{amd.digest}/"' in text
+
+
+def test_the_raw_manifest_is_the_exact_pushed_bytes(as_user: AsUser, alice: User, app_image: PushedImage) -> None:
+    client = as_user(alice)
+    page = client.get(url(app_image)).content.decode()
+    assert "&quot;schemaVersion&quot;: 2" in page
+    raw = client.get(url(app_image) + "raw")
+    assert raw.content == app_image.content
+    assert json.loads(raw.content)["schemaVersion"] == 2
+    assert as_user(alice).get("/repositories/team/app/-/manifests/sha256:" + "1" * 64 + "/raw").status_code == 404
