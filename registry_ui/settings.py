@@ -2,6 +2,7 @@
 (see .env.example); the defaults give the embedded single-machine run."""
 
 import secrets
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,6 +111,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 # WhiteNoise reads the app's static folders directly, so the embedded run needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
+# ...so a missing STATIC_ROOT (no collectstatic run) is normal, not worth a warning at every start.
+warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 
 # The dashboard's login pages; /v2/ and /api/v1/ authenticate on their own and never redirect.
 LOGIN_URL = "ui:login"
