@@ -21,6 +21,11 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+# In multiprocess mode each metric opens its file as it is made, so the folder must exist first;
+# gunicorn's conf also makes it, but manage.py and the Celery worker import this module too.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 REQUESTS = Counter(
     "registry_http_requests_total",
     "HTTP requests answered, by route name, method and status.",
