@@ -296,3 +296,31 @@ def test_the_celery_worker_takes_a_task_from_redis_and_runs_it_on_postgres(stack
     while f"{task}[{task_id}] succeeded" not in stack.worker_log.read_text(errors="replace"):
         assert time.monotonic() < deadline, stack.worker_log.read_text(errors="replace")[-3000:]
         time.sleep(0.2)
+
+
+def test_the_generated_ca_is_what_makes_a_verifying_client_trust_the_registry(
+    stack: Stack, pushed: str, tmp_path: Path
+) -> None:
+    # Observed: dockerd counts 127.0.0.0/8 as an insecure registry and skips certificate checks
+    # there (a login succeeds with no CA at all), so the certificate chain is proven with skopeo,
+    # which verifies on loopback too: refused without the CA, accepted with it.
+    username, password = stack.admin_credentials
+    command = ["skopeo", "inspect", "--tls-verify=true", "--creds", f"{username}:{password}"]
+    reference = f"docker://{stack.host}/{REPOSITORY}:v1"
+    # --cert-dir replaces the default folders: skopeo also reads /etc/docker/certs.d, where the
+    # session's fixture put the CA for docker.
+    empty, trusting = tmp_path / "empty", tmp_path / "trusting"
+    empty.mkdir()
+    trusting.mkdir()
+    (trusting / "ca.crt").write_bytes(stack.ca_certificate.read_bytes())
+
+    without_ca = subprocess.run(
+        [*command, "--cert-dir", str(empty), reference], capture_output=True, text=True, timeout=60
+    )
+    with_ca = subprocess.run(
+        [*command, "--cert-dir", str(trusting), reference], capture_output=True, text=True, timeout=60
+    )
+
+    assert without_ca.returncode != 0 and "certificate signed by unknown authority" in without_ca.stderr
+    assert with_ca.returncode == 0, with_ca.stderr
+    assert json.loads(with_ca.stdout)["Digest"] == pushed
