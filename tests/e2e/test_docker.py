@@ -52,13 +52,21 @@ class Docker:
             "DOCKER_CONFIG": str(self.root / "config"),
         }
 
-    def run(self, *arguments: str) -> str:
-        completed = self.try_run(*arguments)
+    def run(self, *arguments: str, stdin: str | None = None) -> str:
+        completed = self.try_run(*arguments, stdin=stdin)
         assert completed.returncode == 0, f"docker {' '.join(arguments)} failed:\n{completed.stderr}"
         return completed.stdout
 
-    def try_run(self, *arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *arguments], env=self.environment, capture_output=True, text=True, timeout=120)
+    def try_run(self, *arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker", *arguments], env=self.environment, input=stdin, capture_output=True, text=True, timeout=120
+        )
+
+    def login(self, live_registry: LiveRegistry) -> None:
+        """`docker login`: the CLI asks dockerd to check the credentials, then stores them in DOCKER_CONFIG."""
+        username, password = live_registry.admin_credentials
+        output = self.run("login", live_registry.host, "-u", username, "--password-stdin", stdin=password)
+        assert "Login Succeeded" in output, output
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,9 @@ class PushedImage:
 
 
 @pytest.fixture(scope="session")
-def dockerd() -> Iterator[Docker]:
-    """A dockerd of our own, started as CLIENTS.md shows and stopped by its pid file."""
+def dockerd(live_registry: LiveRegistry) -> Iterator[Docker]:
+    """A dockerd of our own, started as CLIENTS.md shows and stopped by its pid file, logged in to
+    the live registry as its administrator."""
     # Short: the socket path has a length limit (about 108 bytes).
     root = Path(tempfile.mkdtemp(prefix="dk", dir="/tmp"))
     (root / "config").mkdir()
@@ -96,6 +105,7 @@ def dockerd() -> Iterator[Docker]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"dockerd did not start:\n{(root / 'dockerd.log').read_text()[-3000:]}")
             time.sleep(0.2)
+        client.login(live_registry)
         yield client
     finally:
         if process.poll() is None:
@@ -156,7 +166,9 @@ def test_docker_pushes_an_image_whose_tag_resolves_to_the_digest_docker_reports(
     # docker pushes what `docker load` stored: a Docker v2 schema 2 manifest, whose config is the image id.
     assert manifest["mediaType"] == DOCKER_MANIFEST
     assert manifest["config"]["digest"] == pushed_image.image_id
-    assert requests.get(f"{live_registry.url}/v2/{REPOSITORY}/tags/list", timeout=10).json()["tags"] == ["v1"]
+    assert requests.get(
+        f"{live_registry.url}/v2/{REPOSITORY}/tags/list", auth=live_registry.admin_credentials, timeout=10
+    ).json()["tags"] == ["v1"]
 
 
 def test_docker_uploads_every_blob_with_a_chunked_patch_and_a_put_that_succeed(
@@ -221,7 +233,9 @@ def test_pushing_a_second_tag_finds_every_layer_already_in_the_repository(
     assert output.count("Layer already exists") == len(registry_manifest(live_registry, REPOSITORY, "v1")[1]["layers"])
     assert [request for request in logged if request.method in ("POST", "PATCH")] == []
     assert f"v2: digest: {pushed_image.digest}" in output
-    assert requests.get(f"{live_registry.url}/v2/{REPOSITORY}/tags/list", timeout=10).json()["tags"] == ["v1", "v2"]
+    assert requests.get(
+        f"{live_registry.url}/v2/{REPOSITORY}/tags/list", auth=live_registry.admin_credentials, timeout=10
+    ).json()["tags"] == ["v1", "v2"]
 
 
 def test_pushing_to_another_repository_mounts_the_layers_from_the_repository_it_was_pulled_from(
@@ -255,7 +269,15 @@ def test_docker_pulls_and_runs_an_oci_image_that_skopeo_pushed(
     layout = build_image(tmp_path / "layout", tag="v1", runnable=True)
     reference = f"{live_registry.host}/docker-e2e/from-skopeo:v1"
     subprocess.run(
-        ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", layout.reference, f"docker://{reference}"],
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            f"--dest-creds={live_registry.admin_creds}",
+            layout.reference,
+            f"docker://{reference}",
+        ],
         check=True,
         timeout=60,
     )
@@ -272,7 +294,16 @@ def test_docker_pulls_the_child_of_a_multi_arch_index_for_the_platform_it_asks_f
     layout = build_index(tmp_path / "layout", tag="v1", architectures=("amd64", "arm64"))
     reference = f"{live_registry.host}/docker-e2e/multi:v1"
     subprocess.run(
-        ["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", layout.reference, f"docker://{reference}"],
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--all",
+            "--dest-tls-verify=false",
+            f"--dest-creds={live_registry.admin_creds}",
+            layout.reference,
+            f"docker://{reference}",
+        ],
         check=True,
         timeout=60,
     )
@@ -294,7 +325,10 @@ def test_docker_pulls_the_child_of_a_multi_arch_index_for_the_platform_it_asks_f
 def registry_manifest(live_registry: LiveRegistry, repository: str, reference: str) -> tuple[str, dict[str, Any]]:
     """The digest the registry answers for `reference` and the manifest it serves."""
     response = requests.get(
-        f"{live_registry.url}/v2/{repository}/manifests/{reference}", headers={"Accept": DOCKER_MANIFEST}, timeout=10
+        f"{live_registry.url}/v2/{repository}/manifests/{reference}",
+        headers={"Accept": DOCKER_MANIFEST},
+        auth=live_registry.admin_credentials,
+        timeout=10,
     )
     response.raise_for_status()
     return response.headers["Docker-Content-Digest"], response.json()

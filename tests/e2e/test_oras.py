@@ -18,9 +18,49 @@ SBOM_TYPE = "application/vnd.example.sbom.v1+json"
 SIGNATURE_TYPE = "application/vnd.example.signature.v1+json"
 
 
-def oras_client(live_registry: LiveRegistry) -> oras.client.OrasClient:
-    # No auth yet, so oras's habit of reusing its first pull-only token (CLIENTS.md) cannot bite.
-    return oras.client.OrasClient(hostname=live_registry.host, insecure=True)
+def oras_client(
+    live_registry: LiveRegistry, repository: str | None = None, actions: str = ""
+) -> oras.client.OrasClient:
+    """An oras client logged in as the administrator, as `oras login` does.
+
+    `login()` keeps the credentials for the token service and writes them to a docker config
+    file, here one in the registry's temporary directory rather than ~/.docker/config.json.
+
+    oras-py's token reuse bug (CLIENTS.md): once it holds a token it answers every later 401 with
+    that same token, so a push that starts with a blob HEAD gets a pull-only token and then its
+    POST to the uploads fails with 401 insufficient_scope, twice, and the push with it. For pushes
+    and deletes the test therefore asks the token service itself for `actions` on `repository`,
+    with the same credentials, and hands the token to oras (`set_token_auth`). Pulls and tag
+    listings need one scope only, and oras runs the token flow itself.
+    """
+    client = oras.client.OrasClient(hostname=live_registry.host, insecure=True)
+    username, password = live_registry.admin_credentials
+    client.login(
+        username=username,
+        password=password,
+        hostname=live_registry.host,
+        config_path=str(live_registry.data_dir / "oras" / "config.json"),
+    )
+    if repository is not None:
+        client.auth.set_token_auth(bearer_token(live_registry, f"repository:{repository}:{actions}"))
+    return client
+
+
+def bearer_token(live_registry: LiveRegistry, scope: str) -> str:
+    """A token from the realm and service that the registry's challenge names."""
+    challenged = requests.get(f"{live_registry.url}/v2/", timeout=10)
+    assert challenged.status_code == 401
+    scheme, _, parameters = challenged.headers["WWW-Authenticate"].partition(" ")
+    assert scheme == "Bearer"
+    challenge = requests.utils.parse_dict_header(parameters)
+    issued = requests.get(
+        challenge["realm"],
+        params={"service": challenge["service"], "scope": scope},
+        auth=live_registry.admin_credentials,
+        timeout=10,
+    )
+    assert issued.status_code == 200, issued.text
+    return str(issued.json()["token"])
 
 
 def push_artifact(
@@ -38,7 +78,8 @@ def push_artifact(
         config_path = files[0].parent / "config.json"
         config_path.write_text("{}")
         config = f"{config_path}:{artifact_type}"
-    return oras_client(live_registry).push(
+    repository = target.split(":")[0]
+    return oras_client(live_registry, repository, "pull,push").push(
         target=f"{live_registry.host}/{target}",
         files=[str(path) for path in files],
         manifest_config=config,
@@ -84,6 +125,7 @@ def test_an_artifact_pushed_with_a_subject_is_listed_among_its_referrers(
             "skopeo",
             "copy",
             "--dest-tls-verify=false",
+            f"--dest-creds={live_registry.admin_creds}",
             image.reference,
             f"docker://{live_registry.host}/oras/signed:v1",
         ],
@@ -107,7 +149,7 @@ def test_an_artifact_pushed_with_a_subject_is_listed_among_its_referrers(
         assert pushed.status_code == 201
         assert pushed.headers["OCI-Subject"] == image.manifest.digest
     referrers_url = f"{live_registry.url}/v2/oras/signed/referrers/{image.manifest.digest}"
-    listed = requests.get(referrers_url, timeout=10)
+    listed = requests.get(referrers_url, auth=live_registry.admin_credentials, timeout=10)
     assert listed.status_code == 200
     assert listed.headers["Content-Type"] == OCI_INDEX
     referrers = {entry["digest"]: entry for entry in listed.json()["manifests"]}
@@ -116,7 +158,9 @@ def test_an_artifact_pushed_with_a_subject_is_listed_among_its_referrers(
     assert referrers[sbom.headers["Docker-Content-Digest"]]["mediaType"] == OCI_MANIFEST
     assert referrers[signature.headers["Docker-Content-Digest"]]["artifactType"] == SIGNATURE_TYPE
 
-    filtered = requests.get(referrers_url, params={"artifactType": SBOM_TYPE}, timeout=10)
+    filtered = requests.get(
+        referrers_url, params={"artifactType": SBOM_TYPE}, auth=live_registry.admin_credentials, timeout=10
+    )
     assert filtered.status_code == 200
     assert filtered.headers["OCI-Filters-Applied"] == "artifactType"
     assert [entry["digest"] for entry in filtered.json()["manifests"]] == [sbom.headers["Docker-Content-Digest"]]
@@ -132,7 +176,10 @@ def test_an_artifact_can_refer_to_another_artifact(live_registry: LiveRegistry, 
     # oras-py's Subject.from_manifest re-serialises the manifest and so gets a different digest;
     # the descriptor is built from what the registry said instead.
     manifest = requests.get(
-        f"{live_registry.url}/v2/oras/chain/manifests/{base_digest}", headers={"Accept": OCI_MANIFEST}, timeout=10
+        f"{live_registry.url}/v2/oras/chain/manifests/{base_digest}",
+        headers={"Accept": OCI_MANIFEST},
+        auth=live_registry.admin_credentials,
+        timeout=10,
     )
     subject = oras.oci.Subject(mediaType=OCI_MANIFEST, digest=base_digest, size=len(manifest.content))
 
@@ -141,10 +188,14 @@ def test_an_artifact_can_refer_to_another_artifact(live_registry: LiveRegistry, 
     )
 
     assert referrer.headers["OCI-Subject"] == base_digest
-    listed = requests.get(f"{live_registry.url}/v2/oras/chain/referrers/{base_digest}", timeout=10).json()
+    listed = requests.get(
+        f"{live_registry.url}/v2/oras/chain/referrers/{base_digest}", auth=live_registry.admin_credentials, timeout=10
+    ).json()
     assert [entry["digest"] for entry in listed["manifests"]] == [referrer.headers["Docker-Content-Digest"]]
     empty = requests.get(
-        f"{live_registry.url}/v2/oras/chain/referrers/{referrer.headers['Docker-Content-Digest']}", timeout=10
+        f"{live_registry.url}/v2/oras/chain/referrers/{referrer.headers['Docker-Content-Digest']}",
+        auth=live_registry.admin_credentials,
+        timeout=10,
     )
     assert empty.status_code == 200
     assert empty.json() == {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
@@ -154,7 +205,7 @@ def test_oras_deletes_a_tag_by_deleting_the_manifest_it_names(live_registry: Liv
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "notes.txt").write_text("release notes\n")
     pushed = push_artifact(live_registry, "oras/deleted:v1", [tmp_path / "notes" / "notes.txt"])
-    client = oras_client(live_registry)
+    client = oras_client(live_registry, "oras/deleted", "pull,delete")
     assert client.get_tags(f"{live_registry.host}/oras/deleted") == ["v1"]
 
     # oras HEADs the tag for its digest, then DELETEs the manifest by digest and expects 202.
@@ -164,6 +215,7 @@ def test_oras_deletes_a_tag_by_deleting_the_manifest_it_names(live_registry: Liv
     gone = requests.get(
         f"{live_registry.url}/v2/oras/deleted/manifests/{pushed.headers['Docker-Content-Digest']}",
         headers={"Accept": OCI_MANIFEST},
+        auth=live_registry.admin_credentials,
         timeout=10,
     )
     assert gone.status_code == 404

@@ -55,16 +55,31 @@ class Podman:
         """skopeo's name for this storage: `containers-storage:[vfs@GRAPHROOT+RUNROOT]`."""
         return f"containers-storage:[vfs@{self.root / 'graph'}+{self.root / 'run'}]"
 
+    @property
+    def auth_file(self) -> Path:
+        """Where `podman login` keeps the credentials, instead of $XDG_RUNTIME_DIR/containers/auth.json."""
+        return self.root / "auth.json"
+
     def run(self, *arguments: str) -> str:
         completed = subprocess.run(
             ["podman", *arguments],
-            env={**os.environ, "CONTAINERS_STORAGE_CONF": str(self.storage_conf)},
+            env={
+                **os.environ,
+                "CONTAINERS_STORAGE_CONF": str(self.storage_conf),
+                "REGISTRY_AUTH_FILE": str(self.auth_file),
+            },
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert completed.returncode == 0, f"podman {' '.join(arguments)} failed:\n{completed.stderr}"
         return completed.stdout
+
+    def login(self, live_registry: LiveRegistry) -> None:
+        username, password = live_registry.admin_credentials
+        output = self.run("login", "--tls-verify=false", "-u", username, "-p", password, live_registry.host)
+        assert "Login Succeeded" in output, output
+        assert live_registry.host in json.loads(self.auth_file.read_text())["auths"]
 
 
 @dataclass(frozen=True)
@@ -86,16 +101,18 @@ def _new_podman() -> Podman:
 
 
 @pytest.fixture(scope="module")
-def podman() -> Iterator[Podman]:
+def podman(live_registry: LiveRegistry) -> Iterator[Podman]:
     client = _new_podman()
+    client.login(live_registry)
     yield client
     shutil.rmtree(client.root)
 
 
 @pytest.fixture
-def another_podman() -> Iterator[Podman]:
-    """A second podman with an empty store, like another machine pulling."""
+def another_podman(live_registry: LiveRegistry) -> Iterator[Podman]:
+    """A second podman with an empty store and its own login, like another machine pulling."""
     client = _new_podman()
+    client.login(live_registry)
     yield client
     shutil.rmtree(client.root)
 
@@ -125,7 +142,9 @@ def test_podman_pushes_an_image_whose_tag_resolves_to_the_digest_podman_reports(
     digest, _ = registry_manifest(live_registry, REPOSITORY, "v1")
 
     assert digest == pushed_image.digest
-    assert requests.get(f"{live_registry.url}/v2/{REPOSITORY}/tags/list", timeout=10).json()["tags"] == ["v1"]
+    assert requests.get(
+        f"{live_registry.url}/v2/{REPOSITORY}/tags/list", auth=live_registry.admin_credentials, timeout=10
+    ).json()["tags"] == ["v1"]
 
 
 def test_podman_uploads_every_blob_with_a_patch_and_a_put_that_succeed(
@@ -148,7 +167,9 @@ def test_podman_uploads_every_blob_with_a_patch_and_a_put_that_succeed(
     assert finished == dict.fromkeys(blobs, 201)
     assert [request.status for request in mine if _is_manifest_put(request, "v1")] == [201]
     for blob in blobs:
-        stored = requests.get(f"{live_registry.url}/v2/{REPOSITORY}/blobs/{blob}", timeout=10)
+        stored = requests.get(
+            f"{live_registry.url}/v2/{REPOSITORY}/blobs/{blob}", auth=live_registry.admin_credentials, timeout=10
+        )
         assert stored.status_code == 200
         assert "sha256:" + hashlib.sha256(stored.content).hexdigest() == blob
 
@@ -191,7 +212,9 @@ def test_pushing_a_new_tag_of_the_same_repository_uploads_no_blob_again(
 
     logged = log.wait_for(lambda logged: any(_is_manifest_put(request, "v2") for request in logged))
     assert [request.method for request in logged if request.method in ("POST", "PATCH")] == []
-    assert requests.get(f"{live_registry.url}/v2/{REPOSITORY}/tags/list", timeout=10).json()["tags"] == ["v1", "v2"]
+    assert requests.get(
+        f"{live_registry.url}/v2/{REPOSITORY}/tags/list", auth=live_registry.admin_credentials, timeout=10
+    ).json()["tags"] == ["v1", "v2"]
     assert registry_manifest(live_registry, REPOSITORY, "v2")[0] == pushed_image.digest
 
 
@@ -229,8 +252,23 @@ def test_podman_search_lists_repositories_from_the_catalog(
     found = podman.run("search", "--tls-verify=false", "--format", "{{.Name}}", f"{live_registry.host}/podman-e2e")
 
     assert f"{live_registry.host}/{REPOSITORY}" in found.split()
-    catalog = [request for request in log.requests() if request.path == "/v2/_catalog"]
-    assert [request.status for request in catalog] == [200]
+    logged = log.wait_for(
+        lambda logged: any(request.path == "/v2/_catalog" and request.status == 200 for request in logged)
+    )
+    catalog = [
+        (request.path, request.status, request.query.get("scope"))
+        for request in logged
+        if request.path in ("/v2/_catalog", "/auth/token")
+    ]
+    # Observed: podman first fetches a token without a scope (as `podman login` does) and tries the
+    # catalog with it; the 401 insufficient_scope challenge names registry:catalog:*, podman asks
+    # for that, and the catalog answers once, with 200.
+    assert catalog == [
+        ("/auth/token", 200, None),
+        ("/v2/_catalog", 401, None),
+        ("/auth/token", 200, "registry:catalog:*"),
+        ("/v2/_catalog", 200, None),
+    ], logged
 
 
 def test_podman_pushes_a_manifest_list_that_another_podman_pulls_for_its_platform(
@@ -286,7 +324,10 @@ def registry_manifest(
 ) -> tuple[str, dict[str, Any]]:
     """The digest the registry answers for `reference` and the manifest it serves."""
     response = requests.get(
-        f"{live_registry.url}/v2/{repository}/manifests/{reference}", headers={"Accept": accept}, timeout=10
+        f"{live_registry.url}/v2/{repository}/manifests/{reference}",
+        headers={"Accept": accept},
+        auth=live_registry.admin_credentials,
+        timeout=10,
     )
     response.raise_for_status()
     return response.headers["Docker-Content-Digest"], response.json()

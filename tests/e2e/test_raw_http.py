@@ -1,7 +1,9 @@
 """The wire as clients speak it, with `requests` and raw sockets against the live registry."""
 
+import base64
 import hashlib
 import os
+import re
 import socket
 import ssl
 import time
@@ -17,14 +19,16 @@ MIB = 1024 * 1024
 
 
 def start_upload(live_registry: LiveRegistry, repository: str) -> str:
-    response = requests.post(f"{live_registry.url}/v2/{repository}/blobs/uploads/", timeout=10)
+    response = requests.post(
+        f"{live_registry.url}/v2/{repository}/blobs/uploads/", auth=live_registry.admin_credentials, timeout=10
+    )
     assert response.status_code == 202
     assert response.headers["Location"].startswith(live_registry.url)
     return response.headers["Location"]
 
 
-def finish_upload(location: str, digest: str) -> requests.Response:
-    response = requests.put(location, params={"digest": digest}, timeout=30)
+def finish_upload(live_registry: LiveRegistry, location: str, digest: str) -> requests.Response:
+    response = requests.put(location, params={"digest": digest}, auth=live_registry.admin_credentials, timeout=30)
     assert response.status_code == 201, response.text
     assert response.headers["Docker-Content-Digest"] == digest
     return response
@@ -41,21 +45,25 @@ def test_a_patch_sent_with_chunked_transfer_encoding_is_stored_whole(live_regist
 
     # A generator body makes requests send `Transfer-Encoding: chunked` with no Content-Length
     # and no Content-Type, as docker and podman send their layers.
-    patched = requests.patch(location, data=iter(pieces), timeout=30)
+    patched = requests.patch(location, data=iter(pieces), auth=live_registry.admin_credentials, timeout=30)
 
     assert patched.request.headers["Transfer-Encoding"] == "chunked"
     assert "Content-Length" not in patched.request.headers
     assert patched.status_code == 202, patched.text
     assert patched.headers["Range"] == f"0-{len(content) - 1}"
-    finished = finish_upload(patched.headers["Location"], sha256_digest(content))
-    pulled = requests.get(finished.headers["Location"], timeout=30)
+    finished = finish_upload(live_registry, patched.headers["Location"], sha256_digest(content))
+    pulled = requests.get(finished.headers["Location"], auth=live_registry.admin_credentials, timeout=30)
     assert pulled.status_code == 200
     assert pulled.content == content
 
 
 def cut_off_patch(live_registry: LiveRegistry, location: str, headers: bytes, partial_body: bytes) -> None:
     """Send the start of a PATCH and hang up, as an interrupted push does."""
-    request_line = f"PATCH {urlsplit(location).path} HTTP/1.1\r\nHost: {live_registry.host}\r\n".encode()
+    # Logged in, so the server gets as far as reading the body (a 401 would come before it).
+    basic = base64.b64encode(live_registry.admin_creds.encode()).decode()
+    request_line = (
+        f"PATCH {urlsplit(location).path} HTTP/1.1\r\nHost: {live_registry.host}\r\nAuthorization: Basic {basic}\r\n"
+    ).encode()
     with socket.create_connection(("127.0.0.1", live_registry.port), timeout=5) as connection:
         connection.sendall(request_line + headers + b"\r\n" + partial_body)
         # Give the server time to start reading the body before the connection closes.
@@ -74,27 +82,33 @@ def test_a_patch_cut_off_half_way_leaves_the_upload_as_it_was(live_registry: Liv
         chunk = b"%x\r\n" % 400_000 + content[:400_000] + b"\r\n"
         cut_off_patch(live_registry, location, b"Transfer-Encoding: chunked\r\n", chunk)
 
-    status = wait_for_upload_size(location, 0)
+    status = wait_for_upload_size(live_registry, location, 0)
     assert status.headers["Range"] == "0-0"
-    resent = requests.patch(location, data=iter([content[:400_000], content[400_000:]]), timeout=30)
-    assert resent.headers["Range"] == f"0-{len(content) - 1}"
-    finish_upload(resent.headers["Location"], sha256_digest(content))
-    assert requests.get(f"{live_registry.url}/v2/{repository}/blobs/{sha256_digest(content)}", timeout=10).content == (
-        content
+    resent = requests.patch(
+        location, data=iter([content[:400_000], content[400_000:]]), auth=live_registry.admin_credentials, timeout=30
     )
+    assert resent.headers["Range"] == f"0-{len(content) - 1}"
+    finish_upload(live_registry, resent.headers["Location"], sha256_digest(content))
+    assert requests.get(
+        f"{live_registry.url}/v2/{repository}/blobs/{sha256_digest(content)}",
+        auth=live_registry.admin_credentials,
+        timeout=10,
+    ).content == (content)
     log = (live_registry.data_dir / "server.log").read_bytes()[since:].decode(errors="replace")
     # The client went away; that is a bad request, not an error of the server's.
-    assert f'"PATCH /v2/{repository}/blobs/uploads/' in log
+    # It was let in (Basic credentials on the raw socket) and answered 400, then the resend 202.
+    patches = re.findall(rf'"PATCH /v2/{re.escape(repository)}/blobs/uploads/\S+ HTTP/1.1" (\d{{3}}) ', log)
+    assert patches == ["400", "202"], log
     assert "Traceback" not in log
     assert " 500 " not in log
 
 
-def wait_for_upload_size(location: str, size: int) -> requests.Response:
+def wait_for_upload_size(live_registry: LiveRegistry, location: str, size: int) -> requests.Response:
     """The upload's status once the server has dropped the cut-off chunk (it notices the
     hang-up a moment after the client leaves)."""
     deadline = time.monotonic() + 5
     while True:
-        status = requests.get(location, timeout=10)
+        status = requests.get(location, auth=live_registry.admin_credentials, timeout=10)
         assert status.status_code == 204
         if status.headers["Range"] == f"0-{max(size - 1, 0)}" or time.monotonic() > deadline:
             return status
@@ -137,7 +151,7 @@ def test_tls_handshakes_and_garbage_on_the_port_leave_the_server_answering(live_
             garbage(live_registry, b"GET /v2/ HTTP/9.9\r\nHost\r\n\r\n")
             garbage(live_registry, b"\x00" * 100_000)
 
-        response = requests.get(f"{live_registry.url}/v2/", timeout=5)
+        response = requests.get(f"{live_registry.url}/v2/", auth=live_registry.admin_credentials, timeout=5)
 
     assert response.status_code == 200
     assert response.headers["Docker-Distribution-API-Version"] == "registry/2.0"
@@ -148,16 +162,29 @@ def test_a_50_mib_blob_pushed_in_one_patch_comes_back_identical(live_registry: L
     digest = sha256_digest(content)
     location = start_upload(live_registry, "raw/large")
 
-    patched = requests.patch(location, data=content, headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    patched = requests.patch(
+        location,
+        data=content,
+        headers={"Content-Type": "application/octet-stream"},
+        auth=live_registry.admin_credentials,
+        timeout=60,
+    )
     assert patched.status_code == 202, patched.text
     assert patched.headers["Range"] == f"0-{len(content) - 1}"
-    finish_upload(patched.headers["Location"], digest)
+    finish_upload(live_registry, patched.headers["Location"], digest)
     del content
 
-    head = requests.head(f"{live_registry.url}/v2/raw/large/blobs/{digest}", timeout=10)
+    head = requests.head(
+        f"{live_registry.url}/v2/raw/large/blobs/{digest}", auth=live_registry.admin_credentials, timeout=10
+    )
     assert head.status_code == 200
     assert head.headers["Content-Length"] == str(50 * MIB)
-    with requests.get(f"{live_registry.url}/v2/raw/large/blobs/{digest}", stream=True, timeout=60) as pulled:
+    with requests.get(
+        f"{live_registry.url}/v2/raw/large/blobs/{digest}",
+        stream=True,
+        auth=live_registry.admin_credentials,
+        timeout=60,
+    ) as pulled:
         assert pulled.status_code == 200
         assert pulled.headers["Content-Length"] == str(50 * MIB)
         assert pulled.headers["Docker-Content-Digest"] == digest
@@ -178,6 +205,7 @@ def single_request_push(live_registry: LiveRegistry, repository: str, content: b
         params={"digest": digest},
         data=content,
         headers={"Content-Type": "application/octet-stream"},
+        auth=live_registry.admin_credentials,
         timeout=10,
     )
     assert response.status_code == 201, response.text
@@ -186,7 +214,7 @@ def single_request_push(live_registry: LiveRegistry, repository: str, content: b
 
 def ranges(live_registry: LiveRegistry, url: str, *headers: str) -> Iterator[requests.Response]:
     for header in headers:
-        yield requests.get(url, headers={"Range": header}, timeout=10)
+        yield requests.get(url, headers={"Range": header}, auth=live_registry.admin_credentials, timeout=10)
 
 
 def test_a_range_get_returns_only_the_requested_bytes(live_registry: LiveRegistry) -> None:

@@ -25,8 +25,32 @@ def skopeo(*arguments: str) -> str:
     return completed.stdout
 
 
-def push(layout: OciLayout, destination: str, *options: str) -> None:
-    skopeo("copy", "--dest-tls-verify=false", *options, layout.reference, destination)
+def push(live_registry: LiveRegistry, layout: OciLayout, destination: str, *options: str) -> None:
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        f"--dest-creds={live_registry.admin_creds}",
+        *options,
+        layout.reference,
+        destination,
+    )
+
+
+def registry_options(live_registry: LiveRegistry) -> tuple[str, str]:
+    """What inspect, list-tags and delete need to reach the registry as the administrator."""
+    return "--tls-verify=false", f"--creds={live_registry.admin_creds}"
+
+
+def copy_within(live_registry: LiveRegistry, command: str, *arguments: str) -> str:
+    """`skopeo copy` (or `sync`) from the registry to itself, logged in on both sides."""
+    return skopeo(
+        command,
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        f"--src-creds={live_registry.admin_creds}",
+        f"--dest-creds={live_registry.admin_creds}",
+        *arguments,
+    )
 
 
 def layout_manifest(path: Path) -> tuple[str, bytes]:
@@ -69,11 +93,12 @@ def test_an_image_copied_in_and_back_out_keeps_its_manifest_and_layers(
     live_registry: LiveRegistry, tmp_path: Path
 ) -> None:
     image = build_image(tmp_path / "source", tag="v1")
-    push(image, f"docker://{live_registry.host}/skopeo/round-trip:v1")
+    push(live_registry, image, f"docker://{live_registry.host}/skopeo/round-trip:v1")
 
     skopeo(
         "copy",
         "--src-tls-verify=false",
+        f"--src-creds={live_registry.admin_creds}",
         f"docker://{live_registry.host}/skopeo/round-trip:v1",
         f"oci:{tmp_path / 'pulled'}:v1",
     )
@@ -92,9 +117,11 @@ def test_copy_all_pushes_a_multi_arch_index_with_every_child_and_pulls_it_back(
 ) -> None:
     index = build_index(tmp_path / "source", tag="multi", architectures=("amd64", "arm64", "s390x"))
     repository = f"{live_registry.url}/v2/skopeo/multi-arch"
-    push(index, f"docker://{live_registry.host}/skopeo/multi-arch:multi", "--all")
+    push(live_registry, index, f"docker://{live_registry.host}/skopeo/multi-arch:multi", "--all")
 
-    pushed = requests.get(f"{repository}/manifests/multi", headers={"Accept": OCI_INDEX}, timeout=10)
+    pushed = requests.get(
+        f"{repository}/manifests/multi", headers={"Accept": OCI_INDEX}, auth=live_registry.admin_credentials, timeout=10
+    )
     assert pushed.status_code == 200
     assert pushed.headers["Content-Type"] == OCI_INDEX
     assert pushed.headers["Docker-Content-Digest"] == index.manifest.digest
@@ -103,7 +130,10 @@ def test_copy_all_pushes_a_multi_arch_index_with_every_child_and_pulls_it_back(
     assert [child["platform"]["architecture"] for child in children] == ["amd64", "arm64", "s390x"]
     for child in children:
         response = requests.get(
-            f"{repository}/manifests/{child['digest']}", headers={"Accept": OCI_MANIFEST}, timeout=10
+            f"{repository}/manifests/{child['digest']}",
+            headers={"Accept": OCI_MANIFEST},
+            auth=live_registry.admin_credentials,
+            timeout=10,
         )
         assert response.status_code == 200
         assert response.content == layout_blob(index.path, child["digest"])
@@ -112,6 +142,7 @@ def test_copy_all_pushes_a_multi_arch_index_with_every_child_and_pulls_it_back(
         "copy",
         "--all",
         "--src-tls-verify=false",
+        f"--src-creds={live_registry.admin_creds}",
         f"docker://{live_registry.host}/skopeo/multi-arch:multi",
         f"oci:{tmp_path / 'pulled'}:multi",
     )
@@ -127,10 +158,10 @@ def test_copy_all_pushes_a_multi_arch_index_with_every_child_and_pulls_it_back(
 def test_inspect_reports_the_digest_and_bytes_that_were_pushed(live_registry: LiveRegistry, tmp_path: Path) -> None:
     image = build_image(tmp_path / "source", tag="v1", architecture="arm64")
     reference = f"docker://{live_registry.host}/skopeo/inspected:v1"
-    push(image, reference)
+    push(live_registry, image, reference)
 
-    inspected = json.loads(skopeo("inspect", "--tls-verify=false", reference))
-    raw = skopeo("inspect", "--tls-verify=false", "--raw", reference)
+    inspected = json.loads(skopeo("inspect", *registry_options(live_registry), reference))
+    raw = skopeo("inspect", *registry_options(live_registry), "--raw", reference)
 
     assert inspected["Digest"] == image.manifest.digest
     assert inspected["Architecture"] == "arm64"
@@ -142,17 +173,18 @@ def test_inspect_reports_the_digest_and_bytes_that_were_pushed(live_registry: Li
 def test_list_tags_shows_every_tag_of_the_repository(live_registry: LiveRegistry, tmp_path: Path) -> None:
     first = build_image(tmp_path / "first", tag="v1")
     second = build_image(tmp_path / "second", tag="v2")
-    push(first, f"docker://{live_registry.host}/skopeo/tagged:v1")
-    push(second, f"docker://{live_registry.host}/skopeo/tagged:v2")
-    skopeo(
+    push(live_registry, first, f"docker://{live_registry.host}/skopeo/tagged:v1")
+    push(live_registry, second, f"docker://{live_registry.host}/skopeo/tagged:v2")
+    copy_within(
+        live_registry,
         "copy",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
         f"docker://{live_registry.host}/skopeo/tagged:v2",
         f"docker://{live_registry.host}/skopeo/tagged:latest",
     )
 
-    listed = json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/tagged"))
+    listed = json.loads(
+        skopeo("list-tags", *registry_options(live_registry), f"docker://{live_registry.host}/skopeo/tagged")
+    )
 
     assert listed["Repository"] == f"{live_registry.host}/skopeo/tagged"
     assert sorted(listed["Tags"]) == ["latest", "v1", "v2"]
@@ -161,19 +193,26 @@ def test_list_tags_shows_every_tag_of_the_repository(live_registry: LiveRegistry
 def test_delete_by_tag_removes_the_manifest_and_every_tag_on_it(live_registry: LiveRegistry, tmp_path: Path) -> None:
     image = build_image(tmp_path / "source", tag="v1")
     for tag in ("v1", "stable"):
-        push(image, f"docker://{live_registry.host}/skopeo/deleted:{tag}")
+        push(live_registry, image, f"docker://{live_registry.host}/skopeo/deleted:{tag}")
 
-    skopeo("delete", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/deleted:v1")
+    skopeo("delete", *registry_options(live_registry), f"docker://{live_registry.host}/skopeo/deleted:v1")
 
     repository = f"{live_registry.url}/v2/skopeo/deleted"
     for reference in ("v1", "stable", image.manifest.digest):
-        response = requests.get(f"{repository}/manifests/{reference}", headers={"Accept": OCI_MANIFEST}, timeout=10)
+        response = requests.get(
+            f"{repository}/manifests/{reference}",
+            headers={"Accept": OCI_MANIFEST},
+            auth=live_registry.admin_credentials,
+            timeout=10,
+        )
         assert response.status_code == 404
         assert response.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
-    tags = requests.get(f"{repository}/tags/list", timeout=10)
+    tags = requests.get(f"{repository}/tags/list", auth=live_registry.admin_credentials, timeout=10)
     assert tags.status_code == 200
     assert tags.json() == {"name": "skopeo/deleted", "tags": []}
-    listed = json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/deleted"))
+    listed = json.loads(
+        skopeo("list-tags", *registry_options(live_registry), f"docker://{live_registry.host}/skopeo/deleted")
+    )
     assert not listed["Tags"]
 
 
@@ -184,25 +223,27 @@ def test_copy_between_repositories_mounts_every_blob_instead_of_uploading_it(
     BLOB_INFO_CACHE.unlink(missing_ok=True)
     # The push records where the blobs live; a cache removed after it would leave skopeo
     # nothing to mount from (it learns of the source only as it downloads, too late).
-    push(image, f"docker://{live_registry.host}/skopeo/mount-source:v1")
+    push(live_registry, image, f"docker://{live_registry.host}/skopeo/mount-source:v1")
     since = log_size(live_registry)
 
-    skopeo(
+    copy_within(
+        live_registry,
         "copy",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
         f"docker://{live_registry.host}/skopeo/mount-source:v1",
         f"docker://{live_registry.host}/skopeo/mount-target:v1",
     )
 
     requests_seen = access_log(live_registry, since)
     uploads_path = "/v2/skopeo/mount-target/blobs/uploads/"
-    mounted = {
-        query_parameter(path, "mount"): status
+    # A list, not a dict: a mount first refused (401 for want of a token) and then retried would
+    # show twice. skopeo asks the token service first, so the registry never challenges it here.
+    mounted = [
+        (query_parameter(path, "mount"), status)
         for method, path, status in requests_seen
         if method == "POST" and path.startswith(uploads_path) and query_parameter(path, "mount")
-    }
-    assert mounted == {layer.digest: 201 for layer in image.layers}, requests_seen
+    ]
+    assert sorted(mounted) == sorted((layer.digest, 201) for layer in image.layers), requests_seen
+    assert [path for _, path, status in requests_seen if status == 401 and path != "/v2/"] == [], requests_seen
     assert all(
         query_parameter(path, "from") == "skopeo/mount-source" for _, path, _ in requests_seen if "mount=" in path
     )
@@ -216,7 +257,7 @@ def test_copy_between_repositories_mounts_every_blob_instead_of_uploading_it(
     assert uploaded == [image_config_digest(image)], requests_seen
     assert len(patches) == 1, requests_seen
     inspected = json.loads(
-        skopeo("inspect", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/mount-target:v1")
+        skopeo("inspect", *registry_options(live_registry), f"docker://{live_registry.host}/skopeo/mount-target:v1")
     )
     assert inspected["Digest"] == image.manifest.digest
 
@@ -227,17 +268,20 @@ def test_an_image_converted_to_docker_schema_2_comes_back_with_its_docker_media_
     image = build_image(tmp_path / "source", tag="v1")
     reference = f"docker://{live_registry.host}/skopeo/docker-format:v1"
 
-    push(image, reference, "--format", "v2s2")
+    push(live_registry, image, reference, "--format", "v2s2")
 
-    raw = skopeo("inspect", "--tls-verify=false", "--raw", reference)
+    raw = skopeo("inspect", *registry_options(live_registry), "--raw", reference)
     assert json.loads(raw)["mediaType"] == DOCKER_MANIFEST
     response = requests.get(
-        f"{live_registry.url}/v2/skopeo/docker-format/manifests/v1", headers={"Accept": DOCKER_MANIFEST}, timeout=10
+        f"{live_registry.url}/v2/skopeo/docker-format/manifests/v1",
+        headers={"Accept": DOCKER_MANIFEST},
+        auth=live_registry.admin_credentials,
+        timeout=10,
     )
     assert response.headers["Content-Type"] == DOCKER_MANIFEST
     assert response.content == raw.encode()
     # The layers are the same bytes; only the manifest and config descriptors changed.
-    assert json.loads(skopeo("inspect", "--tls-verify=false", reference))["Layers"] == [
+    assert json.loads(skopeo("inspect", *registry_options(live_registry), reference))["Layers"] == [
         layer.digest for layer in image.layers
     ]
 
@@ -252,6 +296,7 @@ def test_a_schema_1_push_is_refused_with_a_message_the_user_can_act_on(
             "skopeo",
             "copy",
             "--dest-tls-verify=false",
+            f"--dest-creds={live_registry.admin_creds}",
             "--format",
             "v2s1",
             image.reference,
@@ -269,25 +314,34 @@ def test_a_schema_1_push_is_refused_with_a_message_the_user_can_act_on(
 
 def test_sync_copies_every_tag_of_a_repository(live_registry: LiveRegistry, tmp_path: Path) -> None:
     for tag in ("v1", "v2"):
-        push(build_image(tmp_path / tag, tag=tag), f"docker://{live_registry.host}/skopeo/sync-source:{tag}")
+        push(
+            live_registry,
+            build_image(tmp_path / tag, tag=tag),
+            f"docker://{live_registry.host}/skopeo/sync-source:{tag}",
+        )
 
-    skopeo(
+    copy_within(
+        live_registry,
         "sync",
         "--src",
         "docker",
         "--dest",
         "docker",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
         f"{live_registry.host}/skopeo/sync-source",
         f"{live_registry.host}/skopeo/synced",
     )
 
     for tag in ("v1", "v2"):
         source = json.loads(
-            skopeo("inspect", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/sync-source:{tag}")
+            skopeo(
+                "inspect", *registry_options(live_registry), f"docker://{live_registry.host}/skopeo/sync-source:{tag}"
+            )
         )
         copied = json.loads(
-            skopeo("inspect", "--tls-verify=false", f"docker://{live_registry.host}/skopeo/synced/sync-source:{tag}")
+            skopeo(
+                "inspect",
+                *registry_options(live_registry),
+                f"docker://{live_registry.host}/skopeo/synced/sync-source:{tag}",
+            )
         )
         assert copied["Digest"] == source["Digest"]
