@@ -2,6 +2,7 @@
 
 import base64
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,6 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 
 from accounts.scopes import Scope
@@ -54,9 +54,15 @@ def signing_keys(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-d
 
 
 @pytest.fixture(autouse=True)
-def clean_login_counters() -> None:
-    """Failed-login counters live in Redis; one test's failures must not throttle the next."""
-    cache.clear()
+def clean_login_counters(settings) -> None:  # type: ignore[no-untyped-def]
+    """Failed-login counters live in Redis; one test's failures must not throttle the next.
+
+    A key prefix of its own per test, not a FLUSHDB: the same Redis database carries Celery's
+    queues, and other test sessions may be using it at the same time.
+    """
+    settings.CACHES = {
+        name: {**options, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for name, options in settings.CACHES.items()
+    }
 
 
 PASSWORD = "correct horse battery staple"
