@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from accounts.models import Project
 from accounts.permissions import ANONYMOUS, Principal, allowed_actions, missing_project_message, project_name_of
-from accounts.scopes import Scope
+from accounts.scopes import PULL, PUSH, Scope
 from accounts.services.credentials import authenticate_login, principal_for_subject
 from accounts.services.login_throttle import LoginThrottled
 from accounts.services.projects import ensure_project_for_push
@@ -100,6 +100,10 @@ def challenge(request: HttpRequest, scope: Scope | None, error: str | None = Non
     base = settings.REGISTRY_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
     parts = [f'realm="{base}/auth/token"', f'service="{settings.REGISTRY_TOKEN_SERVICE}"']
     if scope is not None:
+        if PUSH in scope.actions:
+            # A push also reads (HEAD before upload, GET of its own manifest): ask for both at
+            # once, as distribution does, or clients fetch a second token half way.
+            scope = Scope(scope.type, scope.name, scope.actions | {PULL})
         parts.append(f'scope="{scope}"')
     if error is not None:
         parts.append(f'error="{error}"')

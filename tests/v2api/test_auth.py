@@ -28,12 +28,12 @@ def test_the_base_endpoint_challenges_a_caller_without_credentials(anonymous_cli
     assert error_codes(response) == ["UNAUTHORIZED"]
 
 
-def test_the_challenge_names_the_exact_scope_the_request_needs(anonymous_client: Client) -> None:
+def test_the_challenge_names_the_scope_the_request_needs_with_pull_beside_push(anonymous_client: Client) -> None:
     response = anonymous_client.post("/v2/team/app/blobs/uploads/")
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == (
-        'Bearer realm="http://testserver/auth/token",service="harbor-lite",scope="repository:team/app:push"'
+        'Bearer realm="http://testserver/auth/token",service="harbor-lite",scope="repository:team/app:pull,push"'
     )
 
 

@@ -95,6 +95,19 @@ def test_a_monolithic_post_stores_the_blob_at_its_layout_path_and_stages_nothing
     assert upload_dirs(storage_root) == []
 
 
+def test_a_blob_from_a_single_request_is_readable_by_the_web_server_like_any_other(
+    client: Client, repository_name: str, storage_root: Path
+) -> None:
+    """nginx serves blobs (X-Accel-Redirect) as another user: they must not stay 0600 as staged."""
+    digest = digest_of(DATA)
+
+    client.post(
+        f"/v2/{repository_name}/blobs/uploads/?digest={digest}", data=DATA, content_type="application/octet-stream"
+    )
+
+    assert paths.blob_path(storage_root, Digest.parse(digest)).stat().st_mode & 0o777 == 0o644
+
+
 def test_a_monolithic_post_with_the_wrong_digest_is_digest_invalid_and_keeps_nothing(
     client: Client, repository_name: str, storage_root: Path
 ) -> None:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from registry_ui.metrics import record_gc_run
 from v2api.models import Job
 from v2api.services.deletion import execute_deletion, plan_deletion
 from v2api.services.gc import collect_garbage
@@ -87,7 +88,11 @@ def _run_deletion(job: Job, progress: Callable[[str, int, int], None]) -> dict[s
 
 def _run_garbage_collection(job: Job, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
     grace = timedelta(seconds=job.parameters.get("grace_seconds", settings.REGISTRY_GC_GRACE_SECONDS))
-    return collect_garbage(grace, dry_run=job.dry_run, progress=progress).as_dict()
+    started = time.monotonic()
+    report = collect_garbage(grace, dry_run=job.dry_run, progress=progress)
+    if not job.dry_run:
+        record_gc_run(report.blobs_deleted, report.bytes_freed, time.monotonic() - started)
+    return report.as_dict()
 
 
 def _run_upload_purge(job: Job, progress: Callable[[str, int, int], None]) -> dict[str, Any]:

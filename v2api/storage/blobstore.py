@@ -322,6 +322,8 @@ def _install(source: Path, digest: Digest) -> None:
         return
     with open(source, "rb") as handle:
         os.fsync(handle.fileno())
+    # Staged files are made 0600; blobs are read by whoever serves them (nginx, X-Accel-Redirect).
+    source.chmod(0o644)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(source, target)
     directory = os.open(target.parent, os.O_RDONLY)
