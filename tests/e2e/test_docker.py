@@ -6,14 +6,8 @@ is an insecure registry by default, so plain HTTP needs no daemon flag.
 """
 
 import json
-import os
 import re
-import shutil
-import signal
 import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +16,7 @@ import pytest
 import requests
 
 from tests.e2e.access_log import AccessLog, LoggedRequest
-from tests.e2e.conftest import LiveRegistry
+from tests.e2e.conftest import Docker, LiveRegistry
 from tests.e2e.images import build_image, build_index
 
 REPOSITORY = "docker-e2e/hello"
@@ -31,42 +25,7 @@ LOADED = "e2e/hello:v1"
 GREETING = "hello from harbor-lite"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_USER_AGENT = "docker/"
-# As CLIENTS.md starts it: vfs storage, and no bridge network, iptables or forwarding to set up.
-DOCKERD_FLAGS = (
-    "--storage-driver=vfs --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false"
-)
 _PUSHED_DIGEST = re.compile(r"^v\d+: digest: (sha256:[0-9a-f]{64}) size: \d+$", re.MULTILINE)
-
-
-@dataclass
-class Docker:
-    """The docker CLI talking to our own dockerd; `run` returns stdout and fails the test on a non-zero exit."""
-
-    root: Path
-
-    @property
-    def environment(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DOCKER_HOST": f"unix://{self.root / 'docker.sock'}",
-            "DOCKER_CONFIG": str(self.root / "config"),
-        }
-
-    def run(self, *arguments: str, stdin: str | None = None) -> str:
-        completed = self.try_run(*arguments, stdin=stdin)
-        assert completed.returncode == 0, f"docker {' '.join(arguments)} failed:\n{completed.stderr}"
-        return completed.stdout
-
-    def try_run(self, *arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["docker", *arguments], env=self.environment, input=stdin, capture_output=True, text=True, timeout=120
-        )
-
-    def login(self, live_registry: LiveRegistry) -> None:
-        """`docker login`: the CLI asks dockerd to check the credentials, then stores them in DOCKER_CONFIG."""
-        username, password = live_registry.admin_credentials
-        output = self.run("login", live_registry.host, "-u", username, "--password-stdin", stdin=password)
-        assert "Login Succeeded" in output, output
 
 
 @dataclass(frozen=True)
@@ -76,42 +35,6 @@ class PushedImage:
     image_id: str
     output: str
     log: list[LoggedRequest]
-
-
-@pytest.fixture(scope="session")
-def dockerd(live_registry: LiveRegistry) -> Iterator[Docker]:
-    """A dockerd of our own, started as CLIENTS.md shows and stopped by its pid file, logged in to
-    the live registry as its administrator."""
-    # Short: the socket path has a length limit (about 108 bytes).
-    root = Path(tempfile.mkdtemp(prefix="dk", dir="/tmp"))
-    (root / "config").mkdir()
-    client = Docker(root)
-    with open(root / "dockerd.log", "wb") as log:
-        process = subprocess.Popen(
-            [
-                "dockerd",
-                f"--data-root={root / 'data'}",
-                f"--exec-root={root / 'exec'}",
-                f"--pidfile={root / 'docker.pid'}",
-                f"--host=unix://{root / 'docker.sock'}",
-                *DOCKERD_FLAGS.split(),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while client.try_run("version").returncode != 0:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dockerd did not start:\n{(root / 'dockerd.log').read_text()[-3000:]}")
-            time.sleep(0.2)
-        client.login(live_registry)
-        yield client
-    finally:
-        if process.poll() is None:
-            os.kill(int((root / "docker.pid").read_text()), signal.SIGTERM)
-            process.wait(timeout=30)
-        shutil.rmtree(root)
 
 
 @pytest.fixture(scope="module")
