@@ -4,7 +4,7 @@ and /api/v1/. Repository names contain slashes, so image pages sit behind a `/-/
 
 from django.urls import path
 
-from registry_ui.views import administration, auth, guide, home, projects, repositories
+from registry_ui.views import administration, auth, deletion, guide, home, jobs, projects, repositories, retention
 
 app_name = "ui"
 
@@ -35,14 +35,29 @@ urlpatterns = [
         projects.revoke_robot,
         name="robot-revoke",
     ),
-    # The image routes come first: `<path:name>` alone would swallow `/-/manifests/...`.
+    path("projects/<str:project_name>/retention/", retention.retention, name="project-retention"),
+    path("projects/<str:project_name>/retention/policy/", retention.save_policy, name="retention-policy"),
+    path("projects/<str:project_name>/retention/rules/add/", retention.add_rule, name="retention-rule-add"),
+    path(
+        "projects/<str:project_name>/retention/rules/<int:rule_id>/remove/",
+        retention.remove_rule,
+        name="retention-rule-remove",
+    ),
+    path("projects/<str:project_name>/retention/run/", retention.run_retention, name="retention-run"),
+    # The image and deletion routes come first: `<path:name>` alone would swallow `/-/manifests/...`.
     path(
         "repositories/<path:name>/-/manifests/<str:digest>/raw",
         repositories.raw_manifest,
         name="image-raw",
     ),
     path("repositories/<path:name>/-/manifests/<str:digest>/", repositories.image_detail, name="image-detail"),
+    path("repositories/<path:name>/-/delete/", deletion.delete_in_repository, name="repository-delete"),
     path("repositories/<path:name>/", repositories.repository_detail, name="repository-detail"),
+    path("jobs/", jobs.job_list, name="jobs"),
+    path("jobs/garbage-collection/", jobs.start_garbage_collection, name="gc-start"),
+    path("jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
+    path("jobs/<int:job_id>/status", jobs.job_status_json, name="job-status"),
+    path("admin/storage/", administration.storage, name="admin-storage"),
     path("admin/users/", administration.user_list, name="admin-users"),
     path("admin/users/create/", administration.create_user, name="admin-user-create"),
     path("admin/users/<int:user_id>/active/", administration.set_user_active, name="admin-user-active"),

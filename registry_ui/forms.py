@@ -99,3 +99,84 @@ class ResetPasswordForm(forms.Form):
 class CreateProjectForm(forms.Form):
     name = forms.CharField(max_length=255)
     public = forms.BooleanField(required=False, help_text="Anyone, even without logging in, may pull.")
+
+
+class StringListField(forms.Field):
+    """Every value of a repeated parameter (`?tag=a&tag=b`), each one short, at most `max_items`."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, max_length: int, max_items: int = 500, **kwargs: Any) -> None:
+        self.max_length, self.max_items = max_length, max_items
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        values = [str(item).strip() for item in (value or []) if str(item).strip()]
+        if len(values) > self.max_items:
+            raise ValidationError(f"Select at most {self.max_items} at once.")
+        if any(len(item) > self.max_length for item in values):
+            raise ValidationError("A selected name is too long to exist.")
+        return list(dict.fromkeys(values))
+
+
+class DeletionForm(forms.Form):
+    """What to delete in one repository: tags only, whole images, or the repository itself."""
+
+    UNTAG, IMAGES, REPOSITORY = "tags", "images", "repository"
+    mode = forms.ChoiceField(
+        choices=[(UNTAG, "Untag"), (IMAGES, "Delete images"), (REPOSITORY, "Delete the repository")],
+        widget=forms.HiddenInput,
+    )
+    tag = StringListField(max_length=128)
+    digest = StringListField(max_length=200)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        mode = cleaned.get("mode")
+        if mode == self.UNTAG and not cleaned.get("tag"):
+            raise ValidationError("Select at least one tag.")
+        if mode == self.IMAGES and not cleaned.get("tag") and not cleaned.get("digest"):
+            raise ValidationError("Select at least one image.")
+        return cleaned
+
+
+class GarbageCollectionForm(forms.Form):
+    dry_run = forms.BooleanField(
+        required=False, initial=True, label="Dry run", help_text="Report what would go, delete nothing."
+    )
+
+
+class RetentionPolicyForm(forms.Form):
+    enabled = forms.BooleanField(required=False, label="Run the rules every day")
+    delete_untagged = forms.BooleanField(
+        required=False,
+        label="Delete untagged images",
+        help_text="The garbage collector removes images no tag, index or signature needs.",
+    )
+    always_keep_tags = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Always keep tags",
+        help_text="Comma-separated patterns no rule removes, e.g. v*, release-*.",
+    )
+
+
+class RetentionRuleForm(forms.Form):
+    MOST_RECENT, DAYS = "most_recent", "days"
+    repositories = forms.CharField(max_length=255, initial="**", help_text="Pattern inside the project; ** is all.")
+    tags = forms.CharField(max_length=255, initial="*", help_text="Pattern on tag names, e.g. dev-*.")
+    keep = forms.ChoiceField(
+        choices=[(MOST_RECENT, "Keep the most recently pushed"), (DAYS, "Keep those pushed within (days)")]
+    )
+    count = forms.IntegerField(min_value=0, max_value=100_000, initial=10, label="Number")
+
+    def rule_values(self) -> dict[str, Any]:
+        """The cleaned form as add_retention_rule's keyword arguments."""
+        data = self.cleaned_data
+        most_recent = data["keep"] == self.MOST_RECENT
+        return {
+            "repositories": data["repositories"],
+            "tags": data["tags"],
+            "keep_most_recent": data["count"] if most_recent else None,
+            "keep_days": None if most_recent else data["count"],
+        }

@@ -6,7 +6,7 @@ last ORDER BY key LIMIT n+1`), so page 200 of a project with thousands of reposi
 page 1 costs, and counts are computed only for the rows on the page.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db.models import Count, DateTimeField, Max, OuterRef, Q, QuerySet, Subquery
@@ -16,7 +16,9 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import Project
 from accounts.permissions import Principal, pullable_projects
 from registry_ui.images import platforms_of_manifests
+from registry_ui.space import image_sizes
 from v2api.models import Manifest, Repository, Tag
+from v2api.services.usage import Usage, project_usage, repository_usages
 
 PAGE_SIZE = 50
 SEARCH_LIMIT = 50
@@ -34,6 +36,7 @@ def visible_projects(principal: Principal) -> QuerySet[Project]:
 class ProjectSummary:
     project: Project
     repository_count: int
+    usage: Usage | None = None
 
 
 def project_summaries(principal: Principal) -> list[ProjectSummary]:
@@ -53,6 +56,7 @@ class RepositoryRow:
     name: str
     tag_count: int
     last_pushed_at: datetime | None
+    usage: Usage | None = None
 
     @property
     def name_in_project(self) -> str:
@@ -102,6 +106,18 @@ def repository_page(project_name: str, query: str, sort: str, cursor: str | None
     return RepositoryPage(rows, next_cursor)
 
 
+def with_repository_usage(rows: list[RepositoryRow]) -> list[RepositoryRow]:
+    """The rows, each with its repository's disk usage: one query for the rows shown, whatever their number."""
+    usages = repository_usages(row.name for row in rows)
+    return [replace(row, usage=usages[row.name]) for row in rows]
+
+
+def with_project_usage(summaries: list[ProjectSummary]) -> list[ProjectSummary]:
+    """The summaries, each with its project's disk usage. Two queries a project: the home page
+    lists every project, and projects are few next to repositories."""
+    return [replace(summary, usage=project_usage(summary.project.name)) for summary in summaries]
+
+
 def search_repositories(principal: Principal, query: str) -> list[RepositoryRow]:
     """Repositories the principal may pull whose name contains `query`, the first SEARCH_LIMIT by name."""
     repositories = Repository.objects.filter(name__icontains=query)
@@ -147,6 +163,7 @@ class TagRow:
     media_type: str
     pushed_at: datetime
     platforms: list[str]
+    size: int = 0
 
     @property
     def short_digest(self) -> str:
@@ -173,6 +190,7 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
     )
     shown = page[:PAGE_SIZE]
     platforms = platforms_of_manifests([tag.manifest for tag in shown])
+    sizes = image_sizes([tag.manifest_id for tag in shown])
     rows = [
         TagRow(
             name=tag.name,
@@ -180,6 +198,7 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
             media_type=tag.manifest.media_type,
             pushed_at=tag.updated_at,
             platforms=platforms.get(tag.manifest.digest, []),
+            size=sizes.get(tag.manifest_id, 0),
         )
         for tag in shown
     ]

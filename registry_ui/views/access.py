@@ -1,12 +1,14 @@
 """Permission lookups every dashboard view starts with. Something the user may not see answers
 404, as if it did not exist, so private project and repository names never leak."""
 
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 from accounts.models import Project
-from accounts.permissions import Principal, can_manage_project
+from accounts.permissions import Principal, allowed_actions, can_manage_project
+from accounts.scopes import DELETE
 from registry_ui.listings import visible_projects
-from v2api.models import Manifest, Repository
+from v2api.models import Job, Manifest, Repository
 
 
 def principal_of(request: HttpRequest) -> Principal:
@@ -45,3 +47,23 @@ def require_system_admin(request: HttpRequest) -> None:
     """Administration pages do not exist for anyone else."""
     if not principal_of(request).is_system_admin:
         raise Http404("There is no such page.")
+
+
+def may_delete(request: HttpRequest, repository_name: str) -> bool:
+    """Maintainers, project admins and system admins may delete in a repository (the `delete` action)."""
+    return DELETE in allowed_actions(principal_of(request), repository_name)
+
+
+def visible_jobs(request: HttpRequest) -> QuerySet[Job]:
+    """System admins see every job; anyone else the jobs they requested."""
+    jobs = Job.objects.select_related("requested_by")
+    if principal_of(request).is_system_admin:
+        return jobs
+    return jobs.filter(requested_by_id=request.user.pk)
+
+
+def get_job_for_user(request: HttpRequest, job_id: int) -> Job:
+    job = visible_jobs(request).filter(pk=job_id).first()
+    if job is None:
+        raise Http404(f"There is no job {job_id}, or it is not one of yours.")
+    return job

@@ -14,7 +14,8 @@ from accounts.models import Project
 from accounts.services import projects as project_services
 from accounts.services import users as user_services
 from registry_ui.forms import CreateProjectForm, CreateUserForm, ResetPasswordForm, apply_errors
-from registry_ui.listings import project_summaries
+from registry_ui.listings import project_summaries, with_project_usage
+from registry_ui.space import storage_overview
 from registry_ui.views.access import principal_of, require_system_admin
 
 
@@ -128,11 +129,14 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 
 def _render_projects(request: HttpRequest, form: CreateProjectForm, status: int = 200) -> HttpResponse:
-    # TODO(phase 2, space accounting): disk used per project and the storage chart go here.
     return render(
         request,
         "registry_ui/admin_projects.html",
-        {"projects": project_summaries(principal_of(request)), "form": form, "section": "projects"},
+        {
+            "projects": with_project_usage(project_summaries(principal_of(request))),
+            "form": form,
+            "section": "projects",
+        },
         status=status,
     )
 
@@ -185,3 +189,11 @@ def delete_project(request: HttpRequest, project_name: str) -> HttpResponse:
         else:
             messages.success(request, f"Project {project_name} deleted.")
     return redirect("ui:admin-projects")
+
+
+@login_required
+def storage(request: HttpRequest) -> HttpResponse:
+    """`/admin/storage/`: disk used per project (a shared layer counted once) as a bar chart."""
+    require_system_admin(request)
+    overview = storage_overview(with_project_usage(project_summaries(principal_of(request))))
+    return render(request, "registry_ui/admin_storage.html", {"overview": overview, "section": "storage"})

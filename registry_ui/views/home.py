@@ -5,15 +5,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from registry_ui.forms import SearchForm
-from registry_ui.listings import SEARCH_LIMIT, project_summaries, search_repositories
+from registry_ui.listings import SEARCH_LIMIT, project_summaries, search_repositories, with_project_usage
 from registry_ui.views.access import principal_of
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """`/`: the projects the user may pull from, with repository counts and visibility."""
+    """`/`: the projects the user may pull from, with repository counts, visibility and disk used."""
     principal = principal_of(request)
-    return render(request, "registry_ui/home.html", {"projects": project_summaries(principal)})
+    return render(request, "registry_ui/home.html", {"projects": with_project_usage(project_summaries(principal))})
 
 
 @login_required

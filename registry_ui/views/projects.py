@@ -1,4 +1,5 @@
-"""A project's pages: its repositories, its members and its robot accounts (tabs of one page)."""
+"""A project's pages: its repositories, its members and its robot accounts (tabs of one page;
+the retention tab is retention.py)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,11 +13,12 @@ from accounts.models import Membership, Project, RobotAccount
 from accounts.permissions import can_see_members
 from accounts.services import members, robots
 from registry_ui.forms import AddMemberForm, ChangeRoleForm, RepositoryFilterForm, RobotForm, apply_errors
-from registry_ui.listings import REPOSITORY_SORTS, repository_page
+from registry_ui.listings import REPOSITORY_SORTS, repository_page, with_repository_usage
 from registry_ui.views.access import get_project_for_user, may_manage, principal_of
+from v2api.services.usage import project_usage
 
 
-def _tabs(request: HttpRequest, project: Project) -> dict[str, bool]:
+def project_tabs(request: HttpRequest, project: Project) -> dict[str, bool]:
     """Which tabs of the project page this user gets."""
     principal = principal_of(request)
     return {"can_see_members": can_see_members(principal, project), "can_manage": may_manage(request, project)}
@@ -24,7 +26,8 @@ def _tabs(request: HttpRequest, project: Project) -> dict[str, bool]:
 
 @login_required
 def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
-    """`/projects/<name>/`: the project's repositories, filtered, sorted and paged by keyset."""
+    """`/projects/<name>/`: the project's repositories, filtered, sorted and paged by keyset, with
+    the disk each uses (computed for the rows on the page only) and the project's total."""
     project = get_project_for_user(request, project_name)
     form = RepositoryFilterForm(request.GET)
     query, sort, after = form.value("q").strip(), form.value("sort") or "name", form.value("after")
@@ -35,13 +38,15 @@ def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
         {
             "project": project,
             "page": page,
+            "rows": with_repository_usage(page.rows),
+            "usage": project_usage(project.name),
             "form": form,
             "query": query,
             "sort": sort,
             "sorts": REPOSITORY_SORTS,
             "is_first_page": not after,
             "tab": "repositories",
-            **_tabs(request, project),
+            **project_tabs(request, project),
         },
     )
 
@@ -50,7 +55,7 @@ def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
 def project_members(request: HttpRequest, project_name: str) -> HttpResponse:
     """`/projects/<name>/members/`: members and roles; project admins also add, change and remove."""
     project = get_project_for_user(request, project_name)
-    tabs = _tabs(request, project)
+    tabs = project_tabs(request, project)
     if not tabs["can_see_members"]:
         raise Http404("Only members of this project see its members.")
     return _render_members(request, project, tabs, AddMemberForm())
@@ -93,7 +98,7 @@ def add_member(request: HttpRequest, project_name: str) -> HttpResponse:
                 request, f"{membership.user.get_username()} is now a {membership.get_role_display()} of {project.name}."
             )
             return redirect("ui:project-members", project_name=project.name)
-    return _render_members(request, project, _tabs(request, project), form, status=400)
+    return _render_members(request, project, project_tabs(request, project), form, status=400)
 
 
 @login_required
@@ -136,7 +141,7 @@ def remove_member(request: HttpRequest, project_name: str, username: str) -> Htt
 def project_robots(request: HttpRequest, project_name: str) -> HttpResponse:
     """`/projects/<name>/robots/`: robot accounts, for project admins and system administrators."""
     project = get_project_for_user(request, project_name)
-    tabs = _tabs(request, project)
+    tabs = project_tabs(request, project)
     if not tabs["can_manage"]:
         raise Http404("Only project admins see its robot accounts.")
     return _render_robots(request, project, tabs, RobotForm(initial={"can_pull": True}))
@@ -173,7 +178,7 @@ def create_robot(request: HttpRequest, project_name: str) -> HttpResponse:
                 "registry_ui/robot_created.html",
                 {"project": project, "robot": created.robot, "secret": created.secret, "tab": "robots"},
             )
-    return _render_robots(request, project, _tabs(request, project), form, status=400)
+    return _render_robots(request, project, project_tabs(request, project), form, status=400)
 
 
 @login_required

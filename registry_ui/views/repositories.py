@@ -6,17 +6,18 @@ from django.shortcuts import render
 
 from registry_ui.images import image_details
 from registry_ui.listings import tag_page
-from registry_ui.views.access import get_manifest_in, get_repository_for_user
+from registry_ui.space import image_sizes
+from registry_ui.views.access import get_manifest_in, get_repository_for_user, may_delete
+from v2api.services.usage import repository_usage
 
 
 @login_required
 def repository_detail(request: HttpRequest, name: str) -> HttpResponse:
-    """`/repositories/<name>/`: tags with digest, platforms and push time, paged by tag name."""
+    """`/repositories/<name>/`: tags with digest, platforms, size and push time, paged by tag name;
+    those who may delete select tags to untag or images to delete (deletion.py confirms)."""
     repository = get_repository_for_user(request, name)
     after = request.GET.get("after", "")[:128]
     page = tag_page(repository, after or None)
-    # TODO(phase 2, deletion): multi-select "untag" / "delete image" with a confirmation page
-    # showing the bytes freed, once v2api's deletion jobs and space accounting land.
     return render(
         request,
         "registry_ui/repository.html",
@@ -26,6 +27,8 @@ def repository_detail(request: HttpRequest, name: str) -> HttpResponse:
             "name_in_project": repository.name.split("/", 1)[-1],
             "page": page,
             "is_first_page": not after,
+            "usage": repository_usage(repository.name),
+            "can_delete": may_delete(request, repository.name),
         },
     )
 
@@ -43,6 +46,8 @@ def image_detail(request: HttpRequest, name: str, digest: str) -> HttpResponse:
             "project_name": repository.namespace,
             "name_in_project": repository.name.split("/", 1)[-1],
             "image": image_details(repository, manifest),
+            "image_size": image_sizes([manifest.pk])[manifest.pk],
+            "can_delete": may_delete(request, repository.name),
         },
     )
 

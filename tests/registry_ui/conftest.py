@@ -1,8 +1,9 @@
-"""Personas for the dashboard: in the private project `team`, alice is project admin and bob a
-developer; carol belongs to no project; root is a system administrator. `team/app:1.0` is an
+"""Personas for the dashboard: in the private project `team`, alice is project admin, maya a
+maintainer and bob a developer; carol belongs to no project; root is a system administrator. `team/app:1.0` is an
 image pushed through /v2/ by the push fixtures."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -50,6 +51,17 @@ def alice(team: Project) -> User:
 @pytest.fixture
 def bob(team: Project) -> User:
     return _member("bob", team, Role.DEVELOPER)
+
+
+@pytest.fixture
+def maya(team: Project) -> User:
+    return _member("maya", team, Role.MAINTAINER)
+
+
+@pytest.fixture
+def eager_jobs(settings: Any) -> None:
+    """Jobs run inline when their request commits, as a worker would run them right after."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 @pytest.fixture

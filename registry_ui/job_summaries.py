@@ -1,0 +1,96 @@
+"""How the dashboard describes a job: a title naming what it works on, and its result as labelled
+facts. Results are each job kind's `as_dict()` (v2api/services), read generically so a new
+counter shows up without a template change."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from v2api.models import Job
+
+# Result keys holding byte counts; the page shows them human-readable and exact.
+BYTE_KEYS = frozenset({"bytes_freed", "bytes_to_free"})
+LABELS = {
+    "bytes_to_free": "Bytes the next garbage collection frees",
+    "bytes_freed": "Bytes freed",
+    "links_deleted": "Repository links deleted",
+    "dry_run": "Dry run",
+}
+# Shown in the title instead of among the facts.
+TITLE_KEYS = frozenset({"repository", "project", "dry_run"})
+FINISHED_STATES = frozenset({Job.State.SUCCEEDED, Job.State.FAILED})
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    value: Any
+    is_bytes: bool = False
+
+
+@dataclass(frozen=True)
+class ResultList:
+    label: str
+    items: list[str]
+
+
+def job_title(job: Job) -> str:
+    """`Deletion in team/app`, `Garbage collection (dry run)`, `Retention in project team`."""
+    parameters = job.parameters or {}
+    title = str(job.get_kind_display()).capitalize()  # type: ignore[attr-defined]
+    if job.kind == Job.Kind.DELETION:
+        what = "repository" if parameters.get("whole_repository") else "in"
+        title = f"Deletion {what} {parameters.get('repository', '')}"
+    elif job.kind == Job.Kind.RETENTION:
+        title = f"Retention in project {parameters.get('project', '')}"
+    return f"{title} (dry run)" if job.dry_run else title
+
+
+def result_facts(job: Job) -> list[Fact]:
+    """The result's counters by name, bytes last. Postgres' jsonb keeps keys in its own order
+    (shortest first), not the order the service wrote them."""
+    counters = [
+        (key, value)
+        for key, value in (job.result or {}).items()
+        if key not in TITLE_KEYS and isinstance(value, int | float)
+    ]
+    counters.sort(key=lambda item: (item[0] in BYTE_KEYS, item[0]))
+    return [
+        Fact(LABELS.get(key, key.replace("_", " ").capitalize()), value, key in BYTE_KEYS) for key, value in counters
+    ]
+
+
+def duration(job: Job) -> str:
+    """How long the job ran: `0.4 s`, `12 s`, `3 min 5 s`; empty until it has finished."""
+    if job.started_at is None or job.finished_at is None:
+        return ""
+    seconds = (job.finished_at - job.started_at).total_seconds()
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def result_lists(job: Job) -> list[ResultList]:
+    """What the job named one by one: tags and manifests deleted, tags per repository for retention."""
+    lists = []
+    for key, value in (job.result or {}).items():
+        if isinstance(value, list) and value:
+            lists.append(ResultList(key.replace("_", " ").capitalize(), [str(item) for item in value]))
+        elif isinstance(value, dict):
+            for repository, items in sorted(value.items()):
+                if isinstance(items, list) and items:
+                    lists.append(ResultList(f"{key.capitalize()} in {repository}", [str(item) for item in items]))
+    return lists
+
+
+def job_status(job: Job) -> dict[str, Any]:
+    """What the job page's script polls for."""
+    return {
+        "id": job.pk,
+        "state": job.state,
+        "phase": job.phase,
+        "progress_done": job.progress_done,
+        "progress_total": job.progress_total,
+        "finished": job.state in FINISHED_STATES,
+        "error": job.error,
+    }

@@ -1,0 +1,40 @@
+"""`{{ bytes|binary_size }}`: sizes as people read them, in powers of 1024 with IEC units (KiB,
+MiB, GiB), the units `du -h` and the registry's own accounting use. Django's `filesizeformat`
+also divides by 1024 but writes "KB"/"MB", which readers take for powers of 1000."""
+
+from django import template
+
+register = template.Library()
+
+UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+@register.filter
+def binary_size(value: int | None) -> str:
+    """`512 bytes`, `1.5 KiB`, `23.4 MiB`; an empty string for None."""
+    if value is None or value == "":
+        return ""
+    size = float(value)
+    if abs(size) < 1024:
+        count = int(size)
+        return f"{count}\xa0byte{'' if count == 1 else 's'}"
+    for unit in UNITS:
+        size /= 1024
+        if abs(size) < 1024 or unit == UNITS[-1]:
+            break
+    # A no-break space, as filesizeformat writes it: a size never wraps inside a table cell.
+    return f"{size:.1f}\xa0{unit}"
+
+
+@register.filter
+def percent_of(part: int, whole: int) -> str:
+    """`part` as a share of `whole`, for the width of a bar: "37.5" (never more than 100)."""
+    if not whole:
+        return "0"
+    return f"{min(100.0, max(0.0, 100.0 * part / whole)):.1f}"
+
+
+@register.filter
+def grouped(value: int | None) -> str:
+    """`1,234,567`: an exact byte count, readable."""
+    return "" if value is None else f"{int(value):,}"

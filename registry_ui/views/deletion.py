@@ -1,0 +1,91 @@
+"""Deleting tags, images or a whole repository from the dashboard: a confirmation page that says
+exactly what goes and what it frees (v2api's plan_deletion), then a deletion job."""
+
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from registry_ui.forms import DeletionForm
+from registry_ui.views.access import get_repository_for_user, may_delete
+from v2api.models import Job, Repository, Tag
+from v2api.services.deletion import plan_deletion
+from v2api.services.jobs import request_job
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user chose, as the deletion job's parameters."""
+
+    mode: str
+    tags: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+
+    @property
+    def whole_repository(self) -> bool:
+        return self.mode == DeletionForm.REPOSITORY
+
+    def job_parameters(self, repository_name: str) -> dict[str, object]:
+        return {
+            "repository": repository_name,
+            "tags": self.tags,
+            "digests": self.digests,
+            "whole_repository": self.whole_repository,
+        }
+
+
+def _selection(repository: Repository, form: DeletionForm) -> Selection:
+    mode, tags, digests = form.cleaned_data["mode"], form.cleaned_data["tag"], form.cleaned_data["digest"]
+    if mode == DeletionForm.UNTAG:
+        return Selection(mode, tags=tags)
+    if mode == DeletionForm.IMAGES:
+        # Rows on the repository page are tags; an image is what a tag points at now. The
+        # confirmation carries digests from here on, so what was confirmed is what goes even
+        # if a tag moves meanwhile.
+        tagged = Tag.objects.filter(repository=repository, name__in=tags).values_list("manifest__digest", flat=True)
+        return Selection(mode, digests=sorted(set(digests) | set(tagged)))
+    return Selection(mode)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
+    """`/repositories/<name>/-/delete/`: GET confirms what the selection removes, POST requests the job."""
+    repository = get_repository_for_user(request, name)
+    back = redirect("ui:repository-detail", name=repository.name)
+    if not may_delete(request, repository.name):
+        messages.error(
+            request,
+            f"You may not delete in {repository.name}: that takes a maintainer or admin of project "
+            f"{repository.namespace}, or a system administrator.",
+        )
+        return back
+    form = DeletionForm(request.POST if request.method == "POST" else request.GET)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(error) for error in form.non_field_errors()) or "Choose what to delete.")
+        return back
+    selection = _selection(repository, form)
+    plan = plan_deletion(
+        repository.name, tags=selection.tags, digests=selection.digests, whole_repository=selection.whole_repository
+    )
+    if not plan.tags and not plan.manifests and not selection.whole_repository:
+        messages.error(request, "Nothing to delete: what you selected was already deleted.")
+        return back
+    if request.method == "POST":
+        job = request_job(Job.Kind.DELETION, selection.job_parameters(repository.name), requested_by=request.user)  # type: ignore[arg-type]
+        messages.success(request, f"Deletion requested as job #{job.pk}.")
+        return redirect("ui:job-detail", job_id=job.pk)
+    return render(
+        request,
+        "registry_ui/delete_confirm.html",
+        {
+            "repository": repository,
+            "project_name": repository.namespace,
+            "name_in_project": repository.name.split("/", 1)[-1],
+            "selection": selection,
+            "plan": plan,
+        },
+    )

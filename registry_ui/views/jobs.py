@@ -1,0 +1,88 @@
+"""Background jobs: the list, one job with its progress and result, and starting a garbage
+collection (system administrators)."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from registry_ui.forms import GarbageCollectionForm
+from registry_ui.job_summaries import FINISHED_STATES, duration, job_status, job_title, result_facts, result_lists
+from registry_ui.views.access import get_job_for_user, principal_of, require_system_admin, visible_jobs
+from v2api.models import Job, Repository
+from v2api.services.jobs import request_job
+
+JOB_PAGE_SIZE = 50
+
+
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    """`/jobs/`: newest first, paged by id; system admins see every job and may start a collection."""
+    jobs = visible_jobs(request).order_by("-id")
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        jobs = jobs.filter(id__lt=int(before))
+    page = list(jobs[: JOB_PAGE_SIZE + 1])
+    shown = page[:JOB_PAGE_SIZE]
+    is_admin = principal_of(request).is_system_admin
+    return render(
+        request,
+        "registry_ui/jobs.html",
+        {
+            "rows": [(job, job_title(job)) for job in shown],
+            "next_before": shown[-1].pk if len(page) > JOB_PAGE_SIZE else None,
+            "is_first_page": not before,
+            "gc_form": GarbageCollectionForm() if is_admin else None,
+            "any_running": any(job.state not in FINISHED_STATES for job in shown),
+        },
+    )
+
+
+@never_cache
+@login_required
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """`/jobs/<id>/`: state, phase and progress while it runs; counts, names and errors when done."""
+    job = get_job_for_user(request, job_id)
+    repository_name = str((job.parameters or {}).get("repository", ""))
+    return render(
+        request,
+        "registry_ui/job.html",
+        {
+            "job": job,
+            "title": job_title(job),
+            "finished": job.state in FINISHED_STATES,
+            "duration": duration(job),
+            "facts": result_facts(job),
+            "lists": result_lists(job),
+            "repository_exists": bool(repository_name) and Repository.objects.filter(name=repository_name).exists(),
+            "repository_name": repository_name,
+            "project_name": repository_name.split("/", 1)[0] or str((job.parameters or {}).get("project", "")),
+        },
+    )
+
+
+@never_cache
+@login_required
+def job_status_json(request: HttpRequest, job_id: int) -> JsonResponse:
+    """`/jobs/<id>/status`: the job's state and progress as JSON, polled by the job page's script."""
+    return JsonResponse(job_status(get_job_for_user(request, job_id)))
+
+
+@login_required
+@require_POST
+def start_garbage_collection(request: HttpRequest) -> HttpResponse:
+    """POST `/jobs/garbage-collection/`: a collection now, with the configured grace window."""
+    require_system_admin(request)
+    form = GarbageCollectionForm(request.POST)
+    dry_run = form.is_valid() and form.cleaned_data["dry_run"]
+    job = request_job(
+        Job.Kind.GARBAGE_COLLECTION,
+        {"grace_seconds": settings.REGISTRY_GC_GRACE_SECONDS},
+        dry_run=dry_run,
+        requested_by=request.user,  # type: ignore[arg-type]
+    )
+    messages.success(request, f"Garbage collection{' (dry run)' if dry_run else ''} requested as job #{job.pk}.")
+    return redirect("ui:job-detail", job_id=job.pk)

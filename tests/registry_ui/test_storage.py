@@ -1,0 +1,78 @@
+"""Disk used per project and repository (v2api's accounting: a shared layer counts once) on the
+home, project and administration pages, computed only for the rows shown."""
+
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Membership, Project, Role
+from registry_ui.templatetags.sizes import binary_size
+from tests.conftest import PushImage
+from v2api.services.usage import project_usage, repository_usage, repository_usages
+
+AsUser = Callable[[User], Client]
+BIG_LAYER = b"x" * 3000
+
+
+@pytest.fixture
+def sharing(team: Project, push_image: PushImage) -> None:
+    """team/app and team/web share a big layer; ops/tool shares it across projects."""
+    Project.objects.create(name="ops")
+    push_image("team/app", "1.0", layers=(BIG_LAYER, b"app only"))
+    push_image("team/web", "1.0", layers=(BIG_LAYER, b"web only"))
+    push_image("ops/tool", "1.0", layers=(BIG_LAYER, b"tool only"), config=b'{"os": "linux"}')
+
+
+def test_repository_usages_equal_repository_usage_one_by_one(sharing: None) -> None:
+    names = ["team/app", "team/web", "ops/tool", "team/missing"]
+    assert repository_usages(names) == {name: repository_usage(name) for name in names}
+
+
+def test_home_shows_each_projects_disk_with_a_shared_layer_once(as_user: AsUser, alice: User, sharing: None) -> None:
+    text = as_user(alice).get("/").content.decode()
+    usage = project_usage("team")
+    assert usage.total_bytes < 2 * len(BIG_LAYER)
+    assert binary_size(usage.total_bytes) in text
+    assert f"{binary_size(usage.shared_bytes)} shared" in text
+
+
+def test_the_project_page_shows_disk_per_repository(as_user: AsUser, alice: User, sharing: None) -> None:
+    response = as_user(alice).get("/projects/team/")
+    usages = {row.name: row.usage for row in response.context["rows"]}
+    assert usages == {"team/app": repository_usage("team/app"), "team/web": repository_usage("team/web")}
+    assert "Disk used" in response.content.decode()
+
+
+def test_the_home_page_costs_two_queries_a_project_and_none_per_repository(
+    as_user: AsUser, root: User, team: Project, push_image: PushImage
+) -> None:
+    client = as_user(root)
+    push_image("team/app", "1.0")
+    with CaptureQueriesContext(connection) as one_project:
+        client.get("/")
+    Project.objects.create(name="ops")
+    for number in range(5):
+        push_image(f"ops/r{number}", "1.0", layers=(f"layer {number}".encode(),))
+    with CaptureQueriesContext(connection) as two_projects:
+        client.get("/")
+    assert len(two_projects) - len(one_project) == 2
+
+
+def test_the_storage_page_is_for_system_admins(as_user: AsUser, alice: User, sharing: None) -> None:
+    assert as_user(alice).get("/admin/storage/").status_code == 404
+
+
+def test_the_storage_page_charts_every_project(as_user: AsUser, root: User, sharing: None) -> None:
+    Membership.objects.create(project=Project.objects.get(name="ops"), user=root, role=Role.ADMIN)
+    response = as_user(root).get("/admin/storage/")
+    text = response.content.decode()
+    overview = response.context["overview"]
+    assert [summary.project.name for summary in overview.projects] == ["team", "ops"]
+    assert 'class="bar" style="width: 100.0%"' in text
+    assert binary_size(project_usage("ops").total_bytes) in text
+    assert 'href="/admin/storage/"' in text
+    assert "cdn" not in text and "https://" not in text
