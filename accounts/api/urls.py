@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts.api import schema, views  # noqa: F401  (schema registers how LoginAuthentication is described)
+from accounts.api import jobs, retention, schema, usage, views  # noqa: F401  (schema registers how LoginAuthentication is described)
 
 app_name = "api"
 
@@ -48,4 +48,24 @@ urlpatterns = [
         views.RobotViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         name="robot-detail",
     ),
+    path(
+        "projects/<str:project_name>/retention/",
+        retention.RetentionPolicyView.as_view(),
+        name="retention-policy",
+    ),
+    path(
+        "projects/<str:project_name>/retention/simulation/",
+        retention.RetentionSimulationView.as_view(),
+        name="retention-simulation",
+    ),
+    path("projects/<str:project_name>/usage/", usage.ProjectUsageView.as_view(), name="project-usage"),
+    # Repository names hold slashes (`team/app/server`), so <path:>; the fixed last segment ends them.
+    path("repositories/<path:repository_name>/usage/", usage.RepositoryUsageView.as_view(), name="repository-usage"),
+    path(
+        "repositories/<path:repository_name>/deletion-plan/",
+        usage.DeletionPlanView.as_view(),
+        name="repository-deletion-plan",
+    ),
+    path("jobs/", jobs.JobViewSet.as_view({"get": "list", "post": "create"}), name="job-list"),
+    path("jobs/<int:job_id>/", jobs.JobViewSet.as_view({"get": "retrieve"}), name="job-detail"),
 ]

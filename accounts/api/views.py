@@ -23,7 +23,8 @@ from accounts.api import serializers
 from accounts.api.authentication import LoginAuthentication, principal_of
 from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount
-from accounts.permissions import Principal, can_manage_project, can_see_members, pullable_projects
+from accounts.permissions import Principal, allowed_actions, can_manage_project, can_see_members, pullable_projects
+from accounts.scopes import PULL
 from accounts.services.robots import revoke
 from v2api.models import Repository
 
@@ -81,10 +82,7 @@ class ProjectScopedView(ManagementView):
     @property
     def project(self) -> Project:
         if self._project is None:
-            name = self.kwargs["project_name"]
-            self._project = visible_projects(self.principal).filter(name=name).first()
-            if self._project is None:
-                raise NotFound(PROJECT_NOT_FOUND.format(project_name=name))
+            self._project = visible_project(self.principal, self.kwargs["project_name"])
         return self._project
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -103,7 +101,26 @@ def visible_projects(principal: Principal) -> QuerySet[Project]:
     return Project.objects.all() if pullable is None else pullable
 
 
+def visible_project(principal: Principal, name: str) -> Project:
+    """The project named `name` if the caller may see it; 404 otherwise, so private projects stay unlisted."""
+    project = visible_projects(principal).filter(name=name).first()
+    if project is None:
+        raise NotFound(PROJECT_NOT_FOUND.format(project_name=name))
+    return project
+
+
+def visible_repository(principal: Principal, name: str) -> tuple[Repository, frozenset[str]]:
+    """The repository named `name` and the caller's actions on it, if they may pull it; 404 otherwise,
+    so private repositories stay unlisted."""
+    repository = Repository.objects.filter(name=name).first()
+    actions = allowed_actions(principal, name) if repository is not None else frozenset()
+    if repository is None or PULL not in actions:
+        raise NotFound(REPOSITORY_NOT_FOUND.format(repository_name=name))
+    return repository, actions
+
+
 PROJECT_NOT_FOUND = "There is no project {project_name}, or you may not see it."
+REPOSITORY_NOT_FOUND = "There is no repository {repository_name}, or you may not see it."
 PROJECT_NAME = OpenApiParameter("project_name", str, OpenApiParameter.PATH, description="The project's name.")
 
 

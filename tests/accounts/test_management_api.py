@@ -779,6 +779,13 @@ def test_the_schema_is_an_openapi_document_listing_the_management_paths(api: Api
         "/api/v1/projects/{project_name}/members/{username}/",
         "/api/v1/projects/{project_name}/robots/",
         "/api/v1/projects/{project_name}/robots/{robot_name}/",
+        "/api/v1/projects/{project_name}/retention/",
+        "/api/v1/projects/{project_name}/retention/simulation/",
+        "/api/v1/projects/{project_name}/usage/",
+        "/api/v1/repositories/{repository_name}/usage/",
+        "/api/v1/repositories/{repository_name}/deletion-plan/",
+        "/api/v1/jobs/",
+        "/api/v1/jobs/{job_id}/",
     }
 
 
