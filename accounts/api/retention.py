@@ -1,13 +1,15 @@
 """`/api/v1/projects/<name>/retention/`: a project's retention policy and rules, and a simulation of
 what they would remove (v2api/services/retention.py's plan_retention, which a run shares).
 
-Members read; project admins and system administrators write. Rules are saved disabled if need
+Members read; project admins and system administrators write, through retention_settings, the
+write path the dashboard uses too, so both refuse the same rules. Rules are saved disabled if need
 be, simulated, then enabled: beat runs only enabled policies. Serializers sit next to their
 views: the module is one resource.
 """
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -15,18 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.views import PROJECT_NAME, ProjectScopedView
+from accounts.models import Project
 from accounts.permissions import can_see_members
 from v2api.models import RetentionPolicy, RetentionRule
 from v2api.services.retention import plan_retention
+from v2api.services.retention_settings import add_retention_rule, update_retention_policy
 
 GLOBS_HELP = "Comma-separated globs; `*` also matches `/`."
-
-
-def _patterns(value: str) -> str:
-    """Comma-separated globs, at least one of them non-empty."""
-    if not any(pattern.strip() for pattern in value.split(",")):
-        raise serializers.ValidationError("Give at least one pattern, e.g. `*`.")
-    return value
 
 
 class RuleListSerializer(serializers.ListSerializer[RetentionRule]):
@@ -38,32 +35,26 @@ class RuleListSerializer(serializers.ListSerializer[RetentionRule]):
 
 
 class RetentionRuleSerializer(serializers.ModelSerializer[RetentionRule]):
-    """Among the tags it selects, keep the N most recently pushed, or those pushed within N days."""
+    """Among the tags it selects, keep the N most recently pushed, or those pushed within N days.
+
+    Only types are checked here; what makes a rule valid (exactly one of keep_most_recent and
+    keep_days, non-empty globs) is retention_settings.add_retention_rule's, as for the dashboard.
+    """
 
     class Meta:
         model = RetentionRule
         fields = ["repositories", "tags", "keep_most_recent", "keep_days"]
         list_serializer_class = RuleListSerializer
         extra_kwargs = {
-            "repositories": {"help_text": f"Repository paths inside the project (`**` is every one). {GLOBS_HELP}"},
-            "tags": {"help_text": f"The tags this rule selects. {GLOBS_HELP}"},
+            # Blank reaches the service, which says what to write instead.
+            "repositories": {
+                "allow_blank": True,
+                "help_text": f"Repository paths inside the project (`**`, the default, is every one). {GLOBS_HELP}",
+            },
+            "tags": {"allow_blank": True, "help_text": f"The tags this rule selects (default `*`). {GLOBS_HELP}"},
             "keep_most_recent": {"help_text": "Keep this many of the most recently pushed selected tags."},
-            # At least a day, as the dashboard's form says: 0 would remove every selected tag at once.
-            "keep_days": {"min_value": 1, "help_text": "Keep the selected tags pushed within this many days."},
+            "keep_days": {"help_text": "Keep the selected tags pushed within this many days (at least 1)."},
         }
-
-    def validate_repositories(self, value: str) -> str:
-        return _patterns(value)
-
-    def validate_tags(self, value: str) -> str:
-        return _patterns(value)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The model's check constraint, said before the database says it less kindly.
-        if (attrs.get("keep_most_recent") is None) == (attrs.get("keep_days") is None):
-            message = "Give exactly one of keep_most_recent and keep_days."
-            raise serializers.ValidationError({"keep_most_recent": message, "keep_days": message})
-        return attrs
 
 
 class RetentionPolicySerializer(serializers.ModelSerializer[RetentionPolicy]):
@@ -90,19 +81,35 @@ class RetentionPolicySerializer(serializers.ModelSerializer[RetentionPolicy]):
         read_only_fields = ["updated_at"]
 
     def create(self, validated_data: dict[str, Any]) -> RetentionPolicy:
-        rules = validated_data.pop("rules")
-        policy = RetentionPolicy.objects.create(**validated_data)
-        RetentionRule.objects.bulk_create(RetentionRule(policy=policy, **rule) for rule in rules)
+        """Replace the policy through the services the dashboard uses. The caller's transaction
+        (save_or_conflict) undoes everything when a rule is refused."""
+        project: Project = validated_data["project"]
+        policy = update_retention_policy(
+            project,
+            enabled=validated_data["enabled"],
+            delete_untagged=validated_data["delete_untagged"],
+            always_keep_tags=validated_data["always_keep_tags"],
+        )
+        policy.rules.all().delete()
+        errors: dict[str, Any] = {}
+        for index, rule in enumerate(validated_data["rules"]):
+            try:
+                add_retention_rule(
+                    project,
+                    repositories=rule.get("repositories", "**"),
+                    tags=rule.get("tags", "*"),
+                    keep_most_recent=rule.get("keep_most_recent"),
+                    keep_days=rule.get("keep_days"),
+                )
+            except DjangoValidationError as error:
+                # Keyed by the rule's index, as DRF reports a list item's errors.
+                errors[str(index)] = error.message_dict
+        if errors:
+            raise serializers.ValidationError({"rules": errors})
         return policy
 
     def update(self, instance: RetentionPolicy, validated_data: dict[str, Any]) -> RetentionPolicy:
-        rules = validated_data.pop("rules")
-        for field, value in validated_data.items():
-            setattr(instance, field, value)
-        instance.save()
-        instance.rules.all().delete()
-        RetentionRule.objects.bulk_create(RetentionRule(policy=instance, **rule) for rule in rules)
-        return instance
+        return self.create(validated_data)
 
 
 class RetentionSimulationSerializer(serializers.Serializer[dict[str, Any]]):
