@@ -15,6 +15,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,9 +221,46 @@ def _sign(claims: dict[str, Any]) -> str:
     )
 
 
+class _VerifiedTokens:
+    """Tokens this process has verified, until they expire: clients send the same token with every
+    request of a pull, and an ECDSA check costs more than the rest of a manifest GET."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claims: OrderedDict[tuple[str, str, str], tuple[str, dict[str, Any]]] = OrderedDict()
+
+    def get(self, cache_key: tuple[str, str, str]) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._claims.get(cache_key)
+        if entry is None:
+            return None
+        kid, claims = entry
+        # Expired, or its key retired since: verify afresh (and fail).
+        if claims["exp"] <= time.time() or keyring.verification_key(kid) is None:
+            with self._lock:
+                self._claims.pop(cache_key, None)
+            return None
+        return claims
+
+    def put(self, cache_key: tuple[str, str, str], kid: str, claims: dict[str, Any]) -> None:
+        with self._lock:
+            self._claims[cache_key] = (kid, claims)
+            while len(self._claims) > self.LIMIT:
+                self._claims.popitem(last=False)
+
+
+_verified = _VerifiedTokens()
+
+
 def _verify(token: str, audience: str) -> dict[str, Any]:
     """Check signature, issuer, audience and times. The algorithm comes from settings, never from
     the token's header, so `none` or an HMAC made with the public key are refused."""
+    cache_key = (token, audience, settings.REGISTRY_TOKEN_ISSUER)
+    cached = _verified.get(cache_key)
+    if cached is not None:
+        return cached
     try:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError as error:
@@ -231,7 +269,7 @@ def _verify(token: str, audience: str) -> dict[str, Any]:
     if key is None:
         raise InvalidToken("unknown signing key")
     try:
-        return jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             key.private_key.public_key(),
             algorithms=[settings.REGISTRY_TOKEN_ALGORITHM],
@@ -242,3 +280,5 @@ def _verify(token: str, audience: str) -> dict[str, Any]:
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(str(error)) from None
+    _verified.put(cache_key, key.kid, claims)
+    return claims

@@ -60,6 +60,15 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The /v2/ API's stack (registry_ui/wsgi.py): what observes requests, none of what serves
+# browsers. Its views are CSRF-exempt and sessionless; authentication is the registry's own.
+REGISTRY_API_MIDDLEWARE = [
+    "registry_ui.request_ids.RequestIdMiddleware",
+    "registry_ui.middleware.ForwardedClientAddressMiddleware",
+    "registry_ui.middleware.RequestObservationMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+]
+
 ROOT_URLCONF = "registry_ui.urls"
 WSGI_APPLICATION = "registry_ui.wsgi.application"
 # /v2/ paths are exact: a registry client never follows a slash-appending redirect for a PUT.

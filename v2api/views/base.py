@@ -74,9 +74,11 @@ class RegistryView(APIView):
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Docker-Distribution-API-Version"] = "registry/2.0"
+        if not response.streaming and not response.has_header("Content-Length"):
+            # Every answer says its length: the API's stack has no CommonMiddleware to add it.
+            response["Content-Length"] = str(len(response.content))
         if request.method == "HEAD" and not response.streaming and response.content:
             # An error answered to HEAD keeps its status and headers but carries no body.
-            response["Content-Length"] = str(len(response.content))
             response.content = b""
         location = response.get("Location")
         if location and location.startswith("/"):

@@ -4,7 +4,6 @@ from rest_framework.request import Request
 
 from v2api.digests import Digest
 from v2api.errors import ManifestUnknown
-from v2api.models import Manifest
 from v2api.services import manifests as manifest_service
 from v2api.services.deletion import delete_by_reference
 from v2api.views.base import RegistryView, empty_response, json_response, read_limited_body
@@ -40,7 +39,9 @@ class ManifestView(RegistryView):
         delete_by_reference(name, manifest_service.parse_reference(reference))
         return empty_response(202)
 
-    def _acceptable(self, request: Request, name: str, reference: str, with_content: bool) -> Manifest:
+    def _acceptable(
+        self, request: Request, name: str, reference: str, with_content: bool
+    ) -> manifest_service.ResolvedManifest:
         manifest = manifest_service.resolve_manifest(name, manifest_service.parse_reference(reference), with_content)
         accepted = accept_list(request)
         if not manifest_service.accepts(manifest.media_type, accepted):
