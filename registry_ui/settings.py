@@ -135,7 +135,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Harbor-lite management API",
-    "DESCRIPTION": "Users, projects, members, robot accounts and personal access tokens.",
+    "DESCRIPTION": (
+        "Users, projects, members, robot accounts and personal access tokens; jobs (deletion, garbage "
+        "collection, upload purge, retention), retention policies and space usage."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema is public; with DRF's default Basic it would check passwords outside the login throttle.
