@@ -116,6 +116,7 @@ def test_an_administrator_collects_garbage_and_reads_the_storage_and_retention_p
         log_in(page, base, "root")
         page.screenshot(path=screenshot_dir / "16-home-disk-used.png", full_page=True)
         page.get_by_role("link", name="Jobs").click()
+        page.wait_for_url(base + "/jobs/")
         page.get_by_role("button", name="Start garbage collection").click()
         page.locator(".badge-ok", has_text="succeeded").wait_for(timeout=15_000)
         assert page.get_by_role("heading", name="Garbage collection (dry run)").is_visible()
@@ -123,6 +124,7 @@ def test_an_administrator_collects_garbage_and_reads_the_storage_and_retention_p
         page.screenshot(path=screenshot_dir / "17-jobs.png", full_page=True)
 
         page.get_by_role("link", name="Storage").click()
+        page.wait_for_url(base + "/admin/storage/")
         assert page.locator(".bar-chart li").count() == 2
         page.screenshot(path=screenshot_dir / "18-admin-storage.png", full_page=True)
 
@@ -133,8 +135,10 @@ def test_an_administrator_collects_garbage_and_reads_the_storage_and_retention_p
         page.get_by_label("Tags", exact=True).fill("*")
         page.get_by_label("Number").fill("1")
         page.get_by_role("button", name="Add rule").click()
+        page.get_by_text("Rule added.").wait_for()
         page.get_by_role("button", name="Simulate").click()
-        assert page.get_by_role("heading", name="Simulation").is_visible()
+        page.get_by_role("heading", name="Simulation").wait_for()
+        assert page.get_by_text("1.0", exact=True).is_visible()
         page.screenshot(path=screenshot_dir / "20-retention-simulation.png", full_page=True)
     finally:
         context.close()
