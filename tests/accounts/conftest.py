@@ -1,8 +1,20 @@
+"""Personas and helpers for the accounts tests.
+
+root is a system admin (and pushes the test images); alice administers the private project
+`team`, maya maintains it, dave develops in it, carol belongs to nothing; `shared` is public
+and has no members.
+"""
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from tests.conftest import PASSWORD
+from accounts.models import Membership, Project, Role
+from tests.conftest import PASSWORD, basic_auth
 
 
 @pytest.fixture
@@ -14,3 +26,79 @@ def client() -> Client:
 @pytest.fixture
 def alice(db: None) -> User:
     return User.objects.create_user("alice", password=PASSWORD)
+
+
+Who = User | tuple[str, str] | None
+
+
+class Api:
+    """Calls /api/v1/ as `who`: a user (with PASSWORD), a (login, secret) pair, or anonymous (None)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def __call__(self, method: str, path: str, who: Who = None, body: Any = None) -> Any:
+        headers: dict[str, str] = {}
+        if isinstance(who, User):
+            headers["HTTP_AUTHORIZATION"] = basic_auth(who.get_username(), PASSWORD)
+        elif who is not None:
+            headers["HTTP_AUTHORIZATION"] = basic_auth(*who)
+        send = getattr(self.client, method)
+        if body is None:
+            return send("/api/v1/" + path, **headers)
+        return send("/api/v1/" + path, data=body, content_type="application/json", **headers)
+
+
+class CaptureOnCommit(Protocol):
+    def __call__(self, *, execute: bool = ...) -> AbstractContextManager[Any]: ...
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def root(admin_user: User) -> User:
+    """The system admin the push fixtures push as."""
+    return admin_user
+
+
+@pytest.fixture
+def team(alice: User) -> Project:
+    project = Project.objects.create(name="team")
+    Membership.objects.create(project=project, user=alice, role=Role.ADMIN)
+    return project
+
+
+def member(team: Project, username: str, role: str) -> User:
+    user = User.objects.create_user(username, password=PASSWORD)
+    Membership.objects.create(project=team, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def maya(team: Project) -> User:
+    return member(team, "maya", Role.MAINTAINER)
+
+
+@pytest.fixture
+def dave(team: Project) -> User:
+    return member(team, "dave", Role.DEVELOPER)
+
+
+@pytest.fixture
+def carol(db: None) -> User:
+    return User.objects.create_user("carol", password=PASSWORD)
+
+
+@pytest.fixture
+def shared(db: None) -> Project:
+    return Project.objects.create(name="shared", public=True)
+
+
+@pytest.fixture
+def eager(settings: Any, django_capture_on_commit_callbacks: CaptureOnCommit) -> Iterator[CaptureOnCommit]:
+    """Jobs run inline, as a worker would, once the request's transaction commits."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    yield django_capture_on_commit_callbacks

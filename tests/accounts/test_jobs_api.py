@@ -7,11 +7,9 @@ belongs to nothing; `shared` is public and has no members.
 """
 
 import json
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -19,9 +17,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Membership, Project, Role
-from tests.accounts.test_management_api import Api, basic
-from tests.conftest import PASSWORD, PushImage
+from accounts.models import Project
+from tests.accounts.conftest import Api, CaptureOnCommit
+from tests.conftest import PASSWORD, PushImage, basic_auth
 from tests.tasks.conftest import blob_file, bytes_on_disk
 from v2api.models import Job, RetentionPolicy, RetentionRule, Tag, Upload
 from v2api.services.jobs import request_job
@@ -30,67 +28,12 @@ pytestmark = pytest.mark.django_db
 CONFIG = b'{"architecture": "amd64", "os": "linux"}'
 
 
-class CaptureOnCommit(Protocol):
-    def __call__(self, *, execute: bool = ...) -> AbstractContextManager[Any]: ...
-
-
-@pytest.fixture
-def api(client: Any) -> Api:
-    return Api(client)
-
-
-@pytest.fixture
-def root(admin_user: User) -> User:
-    """The system admin the push fixtures push as."""
-    return admin_user
-
-
-@pytest.fixture
-def team(alice: User) -> Project:
-    project = Project.objects.create(name="team")
-    Membership.objects.create(project=project, user=alice, role=Role.ADMIN)
-    return project
-
-
-def member(team: Project, username: str, role: str) -> User:
-    user = User.objects.create_user(username, password=PASSWORD)
-    Membership.objects.create(project=team, user=user, role=role)
-    return user
-
-
-@pytest.fixture
-def maya(team: Project) -> User:
-    return member(team, "maya", Role.MAINTAINER)
-
-
-@pytest.fixture
-def dave(team: Project) -> User:
-    return member(team, "dave", Role.DEVELOPER)
-
-
-@pytest.fixture
-def carol(db: None) -> User:
-    return User.objects.create_user("carol", password=PASSWORD)
-
-
-@pytest.fixture
-def shared(db: None) -> Project:
-    return Project.objects.create(name="shared", public=True)
-
-
 @pytest.fixture
 def robot(api: Api, alice: User, team: Project) -> tuple[str, str]:
     """A robot of `team` that may pull, push and delete, as (login name, secret)."""
     body = {"name": "ci", "can_pull": True, "can_push": True, "can_delete": True}
     created = api("post", "projects/team/robots/", alice, body).json()
     return created["login_name"], created["secret"]
-
-
-@pytest.fixture
-def eager(settings: Any, django_capture_on_commit_callbacks: CaptureOnCommit) -> Iterator[CaptureOnCommit]:
-    """Jobs run inline, as a worker would, once the request's transaction commits."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    yield django_capture_on_commit_callbacks
 
 
 def start(api: Api, who: Any, body: dict[str, Any], eager: CaptureOnCommit | None = None) -> Any:
@@ -311,7 +254,7 @@ def test_a_system_admin_purges_stale_uploads(
     api: Api, root: User, eager: CaptureOnCommit, push_image: PushImage
 ) -> None:
     push_image("team/app", tag="v1")
-    started = api.client.post("/v2/team/app/blobs/uploads/", HTTP_AUTHORIZATION=basic("root", PASSWORD))
+    started = api.client.post("/v2/team/app/blobs/uploads/", HTTP_AUTHORIZATION=basic_auth("root", PASSWORD))
     assert started.status_code == 202
 
     job = job_of(start(api, root, {"kind": "purge_uploads", "max_age_seconds": 0}, eager))

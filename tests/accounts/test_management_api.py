@@ -1,10 +1,9 @@
 """`/api/v1/`: the management API for users, projects, members, robot accounts and personal tokens.
 
-Personas: root is a system admin; alice administers the private project `team`, dave develops in
-it, carol belongs to nothing; `shared` is public and has no members.
+Personas (tests/accounts/conftest.py): root is a system admin; alice administers the private
+project `team`, dave develops in it, carol belongs to nothing; `shared` is public.
 """
 
-import base64
 import json
 from datetime import timedelta
 from typing import Any
@@ -19,69 +18,13 @@ from django.utils import timezone
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount, Role
 from accounts.permissions import Principal, allowed_actions
 from accounts.services.credentials import authenticate_login, hash_secret
+from tests.accounts.conftest import Api
 from tests.conftest import PASSWORD
 from v2api.models import Repository
 
 pytestmark = pytest.mark.django_db
 
 ADDRESS = "127.0.0.1"
-Who = User | tuple[str, str] | None
-
-
-def basic(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-class Api:
-    """Calls /api/v1/ as `who`: a user (with PASSWORD), a (login, secret) pair, or anonymous (None)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def __call__(self, method: str, path: str, who: Who = None, body: Any = None) -> Any:
-        headers: dict[str, str] = {}
-        if isinstance(who, User):
-            headers["HTTP_AUTHORIZATION"] = basic(who.get_username(), PASSWORD)
-        elif who is not None:
-            headers["HTTP_AUTHORIZATION"] = basic(*who)
-        send = getattr(self.client, method)
-        if body is None:
-            return send("/api/v1/" + path, **headers)
-        return send("/api/v1/" + path, data=body, content_type="application/json", **headers)
-
-
-@pytest.fixture
-def api(client: Client) -> Api:
-    return Api(client)
-
-
-@pytest.fixture
-def root(db: None) -> User:
-    return User.objects.create_superuser("root", password=PASSWORD)
-
-
-@pytest.fixture
-def team(alice: User) -> Project:
-    project = Project.objects.create(name="team")
-    Membership.objects.create(project=project, user=alice, role=Role.ADMIN)
-    return project
-
-
-@pytest.fixture
-def dave(team: Project) -> User:
-    user = User.objects.create_user("dave", password=PASSWORD)
-    Membership.objects.create(project=team, user=user, role=Role.DEVELOPER)
-    return user
-
-
-@pytest.fixture
-def carol(db: None) -> User:
-    return User.objects.create_user("carol", password=PASSWORD)
-
-
-@pytest.fixture
-def shared(db: None) -> Project:
-    return Project.objects.create(name="shared", public=True)
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def expected(persona: str, public: bool) -> frozenset[str]:
     return PRIVATE[persona]
 
 
-def basic(username: str, secret: str) -> str:
+def basic_auth(username: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
 
 
@@ -108,7 +108,7 @@ class World:
 
 def token_for(client: Client, login: tuple[str, str] | None, scope: str) -> str | None:
     """What docker does before the request: a token for the scope, or None if the login is refused."""
-    headers: dict[str, Any] = {"HTTP_AUTHORIZATION": basic(*login)} if login else {}
+    headers: dict[str, Any] = {"HTTP_AUTHORIZATION": basic_auth(*login)} if login else {}
     response = client.get("/auth/token", {"service": "harbor-lite", "scope": scope}, **headers)
     if response.status_code == 401:
         return None

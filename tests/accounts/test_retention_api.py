@@ -7,80 +7,23 @@ public and has no members.
 """
 
 import json
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from accounts.models import Membership, Project, Role
-from tests.accounts.test_management_api import Api
-from tests.conftest import PASSWORD, PushImage
+from accounts.models import Project
+from tests.accounts.conftest import Api, CaptureOnCommit
+from tests.conftest import PushImage
 from tests.tasks.conftest import bytes_on_disk
 from v2api.models import Job, RetentionPolicy, RetentionRule, Tag
 
 pytestmark = pytest.mark.django_db
 
 RULE = {"repositories": "**", "tags": "*", "keep_most_recent": 1, "keep_days": None}
-
-
-class CaptureOnCommit(Protocol):
-    def __call__(self, *, execute: bool = ...) -> AbstractContextManager[Any]: ...
-
-
-@pytest.fixture
-def api(client: Any) -> Api:
-    return Api(client)
-
-
-@pytest.fixture
-def root(admin_user: User) -> User:
-    """The system admin the push fixtures push as."""
-    return admin_user
-
-
-@pytest.fixture
-def team(alice: User) -> Project:
-    project = Project.objects.create(name="team")
-    Membership.objects.create(project=project, user=alice, role=Role.ADMIN)
-    return project
-
-
-def member(team: Project, username: str, role: str) -> User:
-    user = User.objects.create_user(username, password=PASSWORD)
-    Membership.objects.create(project=team, user=user, role=role)
-    return user
-
-
-@pytest.fixture
-def maya(team: Project) -> User:
-    return member(team, "maya", Role.MAINTAINER)
-
-
-@pytest.fixture
-def dave(team: Project) -> User:
-    return member(team, "dave", Role.DEVELOPER)
-
-
-@pytest.fixture
-def carol(db: None) -> User:
-    return User.objects.create_user("carol", password=PASSWORD)
-
-
-@pytest.fixture
-def shared(db: None) -> Project:
-    return Project.objects.create(name="shared", public=True)
-
-
-@pytest.fixture
-def eager(settings: Any, django_capture_on_commit_callbacks: CaptureOnCommit) -> Iterator[CaptureOnCommit]:
-    """Jobs run inline, as a worker would, once the request's transaction commits."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    yield django_capture_on_commit_callbacks
 
 
 def save_policy(project: Project, *rules: dict[str, Any], **fields: Any) -> RetentionPolicy:

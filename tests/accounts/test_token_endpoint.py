@@ -14,7 +14,7 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-def basic(username: str, password: str) -> str:
+def basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
@@ -33,7 +33,7 @@ def test_it_answers_with_token_access_token_expiry_and_issue_time(client: Client
     response = client.get(
         "/auth/token",
         {"service": "harbor-lite", "scope": "repository:team/app:pull,push"},
-        HTTP_AUTHORIZATION=basic("alice", PASSWORD),
+        HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD),
     )
     assert response.status_code == 200
     body = response.json()
@@ -47,7 +47,7 @@ def test_it_answers_with_token_access_token_expiry_and_issue_time(client: Client
 
 
 def test_the_token_names_its_key_and_the_jwks_publishes_it(client: Client, alice: User) -> None:
-    token = client.get("/auth/token", HTTP_AUTHORIZATION=basic("alice", PASSWORD)).json()["token"]
+    token = client.get("/auth/token", HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD)).json()["token"]
     kid = jwt.get_unverified_header(token)["kid"]
     keys = client.get("/auth/jwks.json").json()["keys"]
     assert [key["kid"] for key in keys] == [kid]
@@ -56,7 +56,7 @@ def test_the_token_names_its_key_and_the_jwks_publishes_it(client: Client, alice
 
 
 def test_a_wrong_password_is_refused_with_401(client: Client, alice: User) -> None:
-    response = client.get("/auth/token", {"service": "harbor-lite"}, HTTP_AUTHORIZATION=basic("alice", "wrong"))
+    response = client.get("/auth/token", {"service": "harbor-lite"}, HTTP_AUTHORIZATION=basic_auth("alice", "wrong"))
     assert response.status_code == 401
     assert response.json()["errors"][0]["code"] == "UNAUTHORIZED"
 
@@ -67,7 +67,7 @@ def test_a_grant_is_the_intersection_of_what_was_asked_and_what_the_caller_may(
     body = client.get(
         "/auth/token",
         {"scope": "repository:team/app:pull,push,delete"},
-        HTTP_AUTHORIZATION=basic("alice", PASSWORD),
+        HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD),
     ).json()
     assert access_of(body) == [{"type": "repository", "name": "team/app", "actions": ["pull", "push"]}]
 
@@ -78,7 +78,7 @@ def test_two_scope_parameters_are_both_granted_as_a_cross_repository_mount_asks(
     Project.objects.create(name="shared", public=True)
     response = client.get(
         "/auth/token?scope=repository:shared/base:pull&scope=repository:team/app:pull,push",
-        HTTP_AUTHORIZATION=basic("alice", PASSWORD),
+        HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD),
     )
     assert access_of(response.json()) == [
         {"type": "repository", "name": "shared/base", "actions": ["pull"]},
@@ -89,7 +89,7 @@ def test_two_scope_parameters_are_both_granted_as_a_cross_repository_mount_asks(
 def test_the_wildcard_action_asks_for_everything_the_caller_may(client: Client, alice: User, team: Project) -> None:
     Membership.objects.filter(user=alice).update(role=Role.MAINTAINER)
     body = client.get(
-        "/auth/token", {"scope": "repository:team/app:*"}, HTTP_AUTHORIZATION=basic("alice", PASSWORD)
+        "/auth/token", {"scope": "repository:team/app:*"}, HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD)
     ).json()
     assert access_of(body) == [{"type": "repository", "name": "team/app", "actions": ["delete", "pull", "push"]}]
 
@@ -106,7 +106,7 @@ def test_an_anonymous_caller_gets_pull_on_a_public_project_and_nothing_on_a_priv
 
 def test_the_catalog_scope_is_granted(client: Client, alice: User) -> None:
     body = client.get(
-        "/auth/token", {"scope": "registry:catalog:*"}, HTTP_AUTHORIZATION=basic("alice", PASSWORD)
+        "/auth/token", {"scope": "registry:catalog:*"}, HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD)
     ).json()
     assert access_of(body) == [{"type": "registry", "name": "catalog", "actions": ["*"]}]
 
@@ -115,7 +115,7 @@ def test_dockers_extra_parameters_are_accepted(client: Client, alice: User) -> N
     response = client.get(
         "/auth/token",
         {"account": "alice", "client_id": "docker", "offline_token": "true", "service": "harbor-lite"},
-        HTTP_AUTHORIZATION=basic("alice", PASSWORD),
+        HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD),
     )
     assert response.status_code == 200
     assert verify_access_token(response.json()["token"])["sub"] == "alice"
@@ -173,7 +173,7 @@ def test_a_refresh_token_of_a_deactivated_user_is_refused(client: Client, alice:
 
 
 def test_an_access_token_is_not_accepted_as_a_refresh_token(client: Client, alice: User) -> None:
-    access = client.get("/auth/token", HTTP_AUTHORIZATION=basic("alice", PASSWORD)).json()["token"]
+    access = client.get("/auth/token", HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD)).json()["token"]
     response = client.post("/auth/token", {"grant_type": "refresh_token", "refresh_token": access})
     assert response.status_code == 400
 
@@ -187,8 +187,8 @@ def test_an_unknown_grant_type_is_refused(client: Client) -> None:
 def test_failed_logins_for_one_account_are_throttled_with_retry_after(client: Client, alice: User, settings) -> None:  # type: ignore[no-untyped-def]
     settings.REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = 3
     for _ in range(3):
-        assert client.get("/auth/token", HTTP_AUTHORIZATION=basic("alice", "wrong")).status_code == 401
-    response = client.get("/auth/token", HTTP_AUTHORIZATION=basic("alice", PASSWORD))
+        assert client.get("/auth/token", HTTP_AUTHORIZATION=basic_auth("alice", "wrong")).status_code == 401
+    response = client.get("/auth/token", HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD))
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert response.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
@@ -196,7 +196,7 @@ def test_failed_logins_for_one_account_are_throttled_with_retry_after(client: Cl
 
 def test_failed_logins_from_one_address_are_throttled_across_accounts(client: Client, alice: User, settings) -> None:  # type: ignore[no-untyped-def]
     settings.REGISTRY_LOGIN_FAILURES_PER_ADDRESS = 2
-    client.get("/auth/token", HTTP_AUTHORIZATION=basic("mallory", "x"))
-    client.get("/auth/token", HTTP_AUTHORIZATION=basic("trudy", "y"))
-    response = client.get("/auth/token", HTTP_AUTHORIZATION=basic("alice", PASSWORD))
+    client.get("/auth/token", HTTP_AUTHORIZATION=basic_auth("mallory", "x"))
+    client.get("/auth/token", HTTP_AUTHORIZATION=basic_auth("trudy", "y"))
+    response = client.get("/auth/token", HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD))
     assert response.status_code == 429
