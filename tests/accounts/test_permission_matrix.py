@@ -2,7 +2,6 @@
 way docker drives it (ask /auth/token for the scope with Basic credentials, then call /v2/
 with the token), for a public and a private project."""
 
-import base64
 import json
 from datetime import timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount, Role
 from accounts.services.credentials import new_secret
-from tests.conftest import PASSWORD, PushImage
+from tests.conftest import PASSWORD, PushImage, basic_auth
 
 PULL, PUSH, DELETE, CATALOG = "pull", "push", "delete", "catalog"
 ACTIONS = (PULL, PUSH, DELETE, CATALOG)
@@ -44,10 +43,6 @@ def expected(persona: str, public: bool) -> frozenset[str]:
     if public and persona not in REFUSED:
         return PRIVATE[persona] | {PULL, CATALOG}
     return PRIVATE[persona]
-
-
-def basic_auth(username: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
 
 
 class World:

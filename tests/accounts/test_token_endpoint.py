@@ -1,6 +1,5 @@
 """`/auth/token`: the Docker token auth spec's GET form and the OAuth2 POST form."""
 
-import base64
 
 import jwt
 import pytest
@@ -9,13 +8,9 @@ from django.test import Client
 
 from accounts.models import Membership, Project, Role
 from accounts.tokens import verify_access_token, verify_refresh_token
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, basic_auth
 
 pytestmark = pytest.mark.django_db
-
-
-def basic_auth(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def access_of(body: dict[str, object]) -> list[dict[str, object]]:
