@@ -27,15 +27,14 @@ import pytest
 import requests
 from django.conf import settings
 
+from tests.dockerd import Docker, running_dockerd
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_DATABASE = f"harbor_lite_deploy_stack_{os.getpid()}"
 # A Redis database of its own: a worker on the shared one could take another session's tasks and
 # run them against the wrong Postgres database.
 STACK_REDIS_DATABASE = 13
 ACCEL_PREFIX = "/_blob_store"
-DOCKERD_FLAGS = (
-    "--storage-driver=vfs --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false"
-)
 START_TIMEOUT = 60
 
 
@@ -316,57 +315,10 @@ def stack() -> Iterator[Stack]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@dataclass
-class Docker:
-    """The docker CLI talking to our own dockerd."""
-
-    root: Path
-
-    @property
-    def environment(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DOCKER_HOST": f"unix://{self.root / 'docker.sock'}",
-            "DOCKER_CONFIG": str(self.root / "config"),
-        }
-
-    def run(self, *arguments: str) -> str:
-        completed = self.try_run(*arguments)
-        assert completed.returncode == 0, f"docker {' '.join(arguments)} failed:\n{completed.stderr}"
-        return completed.stdout
-
-    def try_run(self, *arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *arguments], env=self.environment, capture_output=True, text=True, timeout=180)
-
-
 @pytest.fixture(scope="session")
 def dockerd() -> Iterator[Docker]:
-    """A dockerd of our own, started as CLIENTS.md shows and stopped by its pid file."""
-    # Short: the socket path has a length limit (about 108 bytes).
-    root = Path(tempfile.mkdtemp(prefix="dkd", dir="/tmp"))
-    (root / "config").mkdir()
-    client = Docker(root)
-    with open(root / "dockerd.log", "wb") as log:
-        process = subprocess.Popen(
-            [
-                "dockerd",
-                f"--data-root={root / 'data'}",
-                f"--exec-root={root / 'exec'}",
-                f"--pidfile={root / 'docker.pid'}",
-                f"--host=unix://{root / 'docker.sock'}",
-                *DOCKERD_FLAGS.split(),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until(lambda: client.try_run("version").returncode == 0, "dockerd", process, root / "dockerd.log")
-        yield client
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-        shutil.rmtree(root, ignore_errors=True)
+    with running_dockerd() as docker:
+        yield docker
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,9 @@ test database, whose transactions would hide its writes), made fresh once per se
 
 import os
 import secrets
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +18,8 @@ import psycopg2
 import pytest
 import requests
 from django.conf import settings
+
+from tests.dockerd import Docker, running_dockerd
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # One database per test session: several sessions (one per client) may run at once on a
@@ -169,77 +168,11 @@ def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegi
         _recreate_database(E2E_DATABASE, create=False)
 
 
-# As CLIENTS.md starts it: vfs storage, and no bridge network, iptables or forwarding to set up.
-DOCKERD_FLAGS = (
-    "--storage-driver=vfs --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false"
-)
-
-
-@dataclass
-class Docker:
-    """The docker CLI talking to our own dockerd; `run` returns stdout and fails the test on a non-zero exit."""
-
-    root: Path
-    # Where the CLI keeps its logins; another folder is another user at the same daemon.
-    config: Path
-
-    @property
-    def environment(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_HOST": f"unix://{self.root / 'docker.sock'}", "DOCKER_CONFIG": str(self.config)}
-
-    def as_another_user(self, config: Path) -> "Docker":
-        """The same daemon, driven by a CLI with its own login store."""
-        config.mkdir(parents=True, exist_ok=True)
-        return Docker(self.root, config)
-
-    def run(self, *arguments: str, stdin: str | None = None) -> str:
-        completed = self.try_run(*arguments, stdin=stdin)
-        assert completed.returncode == 0, f"docker {' '.join(arguments)} failed:\n{completed.stderr}"
-        return completed.stdout
-
-    def try_run(self, *arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["docker", *arguments], env=self.environment, input=stdin, capture_output=True, text=True, timeout=120
-        )
-
-    def login(self, live_registry: LiveRegistry) -> None:
-        """`docker login`: the CLI asks dockerd to check the credentials, then stores them in DOCKER_CONFIG."""
-        username, password = live_registry.admin_credentials
-        output = self.run("login", live_registry.host, "-u", username, "--password-stdin", stdin=password)
-        assert "Login Succeeded" in output, output
-
-
 @pytest.fixture(scope="session")
 def dockerd(live_registry: LiveRegistry) -> Iterator[Docker]:
-    """A dockerd of our own, started as CLIENTS.md shows and stopped by its pid file, logged in to
-    the live registry as its administrator."""
-    # Short: the socket path has a length limit (about 108 bytes).
-    root = Path(tempfile.mkdtemp(prefix="dk", dir="/tmp"))
-    (root / "config").mkdir()
-    client = Docker(root, root / "config")
-    with open(root / "dockerd.log", "wb") as log:
-        process = subprocess.Popen(
-            [
-                "dockerd",
-                f"--data-root={root / 'data'}",
-                f"--exec-root={root / 'exec'}",
-                f"--pidfile={root / 'docker.pid'}",
-                f"--host=unix://{root / 'docker.sock'}",
-                *DOCKERD_FLAGS.split(),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while client.try_run("version").returncode != 0:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dockerd did not start:\n{(root / 'dockerd.log').read_text()[-3000:]}")
-            time.sleep(0.2)
-        client.login(live_registry)
-        yield client
-    finally:
-        if process.poll() is None:
-            os.kill(int((root / "docker.pid").read_text()), signal.SIGTERM)
-            process.wait(timeout=30)
-        shutil.rmtree(root)
+    """A dockerd of our own, logged in to the live registry as its administrator."""
+    with running_dockerd() as docker:
+        username, password = live_registry.admin_credentials
+        output = docker.run("login", live_registry.host, "-u", username, "--password-stdin", stdin=password)
+        assert "Login Succeeded" in output, output
+        yield docker
