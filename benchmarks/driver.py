@@ -8,9 +8,11 @@ the same machine, so a busy machine slows both; compare ratios, not absolute num
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -18,18 +20,19 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from benchmarks import client
 from benchmarks.client import Blob, BlobMaker, Connection, Descriptor
-from benchmarks.load import run_load
+from benchmarks.load import LoadResult, run_load
 from benchmarks.report import Recorder, describe_machine, print_report, write_json
 from benchmarks.servers import (
     BENCH_DATABASE,
     REFERENCE_BINARY,
+    REPO_ROOT,
     RssSampler,
     Server,
     recreate_database,
@@ -38,6 +41,7 @@ from benchmarks.servers import (
 )
 
 MIB = 1024 * 1024
+T = TypeVar("T")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PATTERN_SIZE = 64 * MIB
 SMALL_LAYER_SIZES = (64 * 1024, 256 * 1024, 1024 * 1024)
@@ -48,12 +52,20 @@ PUSH_TIMEOUT_SECONDS = 1800.0
 LIST_REPEATS = 10
 WALK_REPEATS = 3
 
-# The hot-path figures are measured once per auth mode.
-# TODO(benchmarks): add "token" when the accounts issue lands bearer auth on /v2/: fetch one token
-# for `repository:bench/hot:pull` before the load (clients fetch once and reuse it) and send it as
-# `Authorization: Bearer` through auth_headers(). Not done yet because /v2/ has no auth to turn on.
-# The reference stays without auth in both modes: that is the issue's fair baseline.
-AUTH_MODES = ("off",)
+# The hot-path figures are measured on ours once per auth mode: "token" sends a bearer token for
+# `repository:bench/hot:pull` fetched once before the load (as clients fetch once and reuse it);
+# "off" pulls anonymously from a public project, the nearest ours comes to no auth at all. The
+# reference has no auth: it is measured once and its figures stand against both of ours.
+AUTH_MODES = ("token", "off")
+HOT_PRIVATE = "bench/hot"
+PUBLIC_PROJECT = "pub"
+HOT_PUBLIC = f"{PUBLIC_PROJECT}/hot"
+# Garbage collection: each deleted image holds this many layers and one config, all small blobs.
+GC_BLOBS_PER_IMAGE = 100
+GC_LAYER_SIZE = 512
+GC_REPOSITORIES = 16
+GC_PUSHERS = 2
+GC_TIMEOUT_SECONDS = 1800.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ class Workload:
     catalog_page_size: int
     push_clients: int
     pushes_per_client: int
+    gc_blobs: int
+    gc_grace_seconds: int
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,11 @@ class Material:
     chunked_blobs: list[Blob]
     large_blob: Blob
     images_per_client: list[list[SmallImage]]
+
+
+def connect(server: Server) -> Connection:
+    """A connection that authenticates as the benchmark's administrator where the server wants it."""
+    return Connection(server.port, server.auth)
 
 
 def seconds_of(action: Callable[..., object], *arguments: object) -> float:
@@ -125,7 +144,7 @@ def prepare_material(workload: Workload) -> Material:
 
 def measure_blob_transfers(server: Server, workload: Workload, material: Material, recorder: Recorder) -> None:
     repository = "bench/blobs"
-    connection = Connection(server.port)
+    connection = connect(server)
     try:
         monolithic, chunked = [], []
         for blob in material.monolithic_blobs:
@@ -155,42 +174,76 @@ def measure_blob_transfers(server: Server, workload: Workload, material: Materia
         recorder.record(server.label, key, f"{label} ({size_mib:.0f} MiB, median of 3)", "MiB/s", True, median_mib_s)
 
 
-def auth_headers(server: Server, auth_mode: str) -> dict[str, str]:
-    """Headers that authenticate the load generator's requests in this auth mode."""
-    if auth_mode == "off":
-        return {}
-    raise NotImplementedError(f"auth mode {auth_mode!r} (see the TODO at AUTH_MODES)")
+def create_public_project(server: Server, name: str) -> None:
+    """`POST /api/v1/projects/` as the administrator (HTTP Basic: the management API is not /v2/)."""
+    if server.auth is None:
+        return
+    body = json.dumps({"name": name, "public": True}).encode()
+    headers = {"Authorization": server.auth.basic_header(), "Content-Type": "application/json"}
+    connection = Connection(server.port)
+    try:
+        connection.request("POST", "/api/v1/projects/", body, headers, expect=(201,))
+    finally:
+        connection.close()
+
+
+def hot_targets(repository: str, layer_digest: str) -> list[tuple[str, str, str, str, str | None]]:
+    return [
+        ("manifest_get", "GET manifest by tag", "GET", f"/v2/{repository}/manifests/latest", client.OCI_MANIFEST),
+        ("blob_head", "HEAD blob", "HEAD", f"/v2/{repository}/blobs/{layer_digest}", None),
+    ]
+
+
+def hot_headers(server: Server, auth_mode: str, repository: str) -> dict[str, str]:
+    """What the load generator sends: one pull token fetched before the load, or nothing."""
+    if auth_mode == "token" and server.auth is not None:
+        return {"Authorization": f"Bearer {server.auth.token((f'repository:{repository}:pull',))}"}
+    return {}
 
 
 def measure_hot_paths(server: Server, workload: Workload, recorder: Recorder) -> None:
     """Manifest GET by tag and blob HEAD, as a CI fleet resolving one image hammers them."""
-    repository = "bench/hot"
     image = small_image((4096,))
-    connection = Connection(server.port)
+    layer_digest = image.blobs[0][1].digest
+    ours = server.auth is not None
+    # Ours: a private repository for the token figures, a public one for anonymous pulls.
+    repository_of = {"token": HOT_PRIVATE, "off": HOT_PUBLIC} if ours else {"token": HOT_PRIVATE, "off": HOT_PRIVATE}
+    create_public_project(server, PUBLIC_PROJECT)
+    connection = connect(server)
     try:
-        push_image(connection, repository, "latest", image)
+        for repository in sorted(set(repository_of.values())):
+            push_image(connection, repository, "latest", image)
     finally:
         connection.close()
-    layer_digest = image.blobs[0][1].digest
     base_url = f"http://127.0.0.1:{server.port}"
-    targets = (
-        ("manifest_get", "GET manifest by tag", "GET", f"/v2/{repository}/manifests/latest", client.OCI_MANIFEST),
-        ("blob_head", "HEAD blob", "HEAD", f"/v2/{repository}/blobs/{layer_digest}", None),
-    )
-    for auth_mode in AUTH_MODES:
-        for key, label, method, path, accept in targets:
-            headers = {**auth_headers(server, auth_mode), **({"Accept": accept} if accept else {})}
+    # The reference has no auth: one measurement stands for both modes.
+    modes = AUTH_MODES if ours else AUTH_MODES[:1]
+    for auth_mode in modes:
+        repository = repository_of[auth_mode]
+        for key, label, method, path, accept in hot_targets(repository, layer_digest):
+            headers = {**hot_headers(server, auth_mode, repository), **({"Accept": accept} if accept else {})}
+            # A request first, as the load sends it: a refusal would make the figure one of errors.
+            check = Connection(server.port)
+            try:
+                check.request(method, path, headers=headers)
+            finally:
+                check.close()
             # One second first so that both servers are past connection set-up and lazy imports.
             run_load(base_url + path, method, headers, workload.connections, 1)
             result = run_load(base_url + path, method, headers, workload.connections, workload.load_seconds)
-            where = f"{label}, auth {auth_mode}, {workload.connections} connections"
-            recorder.record(
-                server.label, f"{key}_auth_{auth_mode}_rps", where, "requests/s", True, result.requests_per_second
-            )
-            recorder.record(server.label, f"{key}_auth_{auth_mode}_p99", f"{where}, p99", "ms", False, result.p99_ms)
-            recorder.record(
-                server.label, f"{key}_auth_{auth_mode}_errors", f"{where}, errors", "requests", False, result.errors
-            )
+            for recorded_mode in AUTH_MODES if not ours else (auth_mode,):
+                record_load(server, workload, recorder, key, label, recorded_mode, result)
+
+
+def record_load(
+    server: Server, workload: Workload, recorder: Recorder, key: str, label: str, auth_mode: str, result: LoadResult
+) -> None:
+    auth = {"token": "token auth", "off": "auth off (anonymous, public project)"}[auth_mode]
+    where = f"{label}, {auth}, {workload.connections} conns"
+    prefix = f"{key}_auth_{auth_mode}"
+    recorder.record(server.label, f"{prefix}_rps", where, "requests/s", True, result.requests_per_second)
+    recorder.record(server.label, f"{prefix}_p99", f"{where}, p99", "ms", False, result.p99_ms)
+    recorder.record(server.label, f"{prefix}_errors", f"{where}, errors", "requests", False, result.errors)
 
 
 def measure_small_image_pushes(server: Server, workload: Workload, material: Material, recorder: Recorder) -> None:
@@ -198,7 +251,7 @@ def measure_small_image_pushes(server: Server, workload: Workload, material: Mat
     barrier = threading.Barrier(workload.push_clients, timeout=60)
 
     def push_all(client_index: int) -> list[float]:
-        connection = Connection(server.port)
+        connection = connect(server)
         try:
             barrier.wait()
             return [
@@ -226,7 +279,7 @@ def measure_memory(server: Server, material: Material, recorder: Recorder) -> No
     idle.sample()
     repository = "bench/large"
     blob = material.large_blob
-    connection = Connection(server.port)
+    connection = connect(server)
     try:
         with RssSampler(server) as upload:
             client.push_blob_monolithic(connection, repository, blob)
@@ -263,7 +316,7 @@ def populate(server: Server, names: list[str], source: str, base: SmallImage) ->
     def make_repository(name: str) -> None:
         connection = getattr(local, "connection", None)
         if connection is None:
-            connection = local.connection = Connection(server.port)
+            connection = local.connection = connect(server)
             with lock:
                 connections.append(connection)
         for _, descriptor in base.blobs:
@@ -301,7 +354,7 @@ def measure_catalog(server: Server, workload: Workload, recorder: Recorder) -> N
     """Catalog and tag list at growing repository counts; the repositories are added, not remade."""
     source = "bench/base"
     base = small_image((4096, 4096))
-    connection = Connection(server.port)
+    connection = connect(server)
     try:
         push_image(connection, source, "v1", base)
         made = 0
@@ -353,6 +406,234 @@ def measure_catalog(server: Server, workload: Workload, recorder: Recorder) -> N
         connection.close()
 
 
+def gc_image(index: int) -> SmallImage:
+    """An image of GC_BLOBS_PER_IMAGE small blobs: random layers and a config, all its own."""
+    layers = [os.urandom(GC_LAYER_SIZE) for _ in range(GC_BLOBS_PER_IMAGE - 1)]
+    config = client.image_config(len(layers))
+    layer_descriptors = [client.descriptor_of(layer, client.OCI_LAYER) for layer in layers]
+    config_descriptor = client.descriptor_of(config, client.OCI_CONFIG)
+    return SmallImage(
+        blobs=[*zip(layers, layer_descriptors, strict=True), (config, config_descriptor)],
+        manifest=client.image_manifest(config_descriptor, layer_descriptors),
+    )
+
+
+def run_in_pool(action: Callable[[int], T], count: int, threads: int) -> list[T]:
+    """`action(index)` for every index in 0..count on `threads` threads, in completion order."""
+    pool = ThreadPoolExecutor(threads)
+    try:
+        futures = [pool.submit(action, index) for index in range(count)]
+        return [future.result() for future in as_completed(futures, timeout=POPULATE_TIMEOUT_SECONDS)]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_garbage(server: Server, workload: Workload, recorder: Recorder) -> None:
+    """Push gc_blobs small blobs as images through the API in parallel, then delete the images:
+    their blobs are what the collection must find and free."""
+    ours = server.auth is not None
+    images = max(1, workload.gc_blobs // GC_BLOBS_PER_IMAGE)
+    local = threading.local()
+    connections: list[Connection] = []
+    lock = threading.Lock()
+
+    def connection_of_thread() -> Connection:
+        connection: Connection | None = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = connect(server)
+            with lock:
+                connections.append(connection)
+        return connection
+
+    def push(index: int) -> tuple[str, str]:
+        connection = connection_of_thread()
+        repository = f"bench/gc-{index % GC_REPOSITORIES:02d}"
+        image = gc_image(index)
+        for content, descriptor in image.blobs:
+            client.push_blob_whole(connection, repository, content, descriptor.digest, single_post=ours)
+        client.put_manifest(connection, repository, f"g{index}", image.manifest)
+        return repository, client.descriptor_of(image.manifest, client.OCI_MANIFEST).digest
+
+    def delete(index: int) -> None:
+        repository, digest = pushed[index]
+        client.delete_manifest(connection_of_thread(), repository, digest)
+
+    try:
+        started = time.perf_counter()
+        pushed = run_in_pool(push, images, POPULATE_THREADS)
+        push_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        run_in_pool(delete, len(pushed), POPULATE_THREADS)
+        delete_seconds = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            connection.close()
+    blobs = images * GC_BLOBS_PER_IMAGE
+    how = "POST ?digest=" if ours else "POST + PUT ?digest="
+    recorder.record(
+        server.label, "gc_populate_rate",
+        f"GC set-up: push {blobs:,} blobs of {GC_LAYER_SIZE} B ({how}) in {images:,} images, "
+        f"{POPULATE_THREADS} threads", "blobs/s", True, blobs / push_seconds,
+    )  # fmt: skip
+    recorder.record(server.label, "gc_populate_seconds", f"GC set-up: push {blobs:,} blobs", "s", False, push_seconds)
+    recorder.record(
+        server.label, "gc_delete_images_seconds", f"GC set-up: DELETE {images:,} images by digest", "s", False,
+        delete_seconds,
+    )  # fmt: skip
+
+
+@dataclass
+class PushTally:
+    attempted: int = 0
+    succeeded: int = 0
+    failures: list[str] = field(default_factory=list)
+    pushed: list[tuple[str, str, SmallImage]] = field(default_factory=list)
+
+
+def push_while(server: Server, running: threading.Event, tally: PushTally, lock: threading.Lock, number: int) -> None:
+    """Push fresh 3-layer images one after the other until `running` clears."""
+    connection = connect(server)
+    repository = f"bench/gc-live-{number}"
+    index = 0
+    try:
+        while running.is_set():
+            image = small_image((4096, 4096, 4096))
+            tag = f"p{index}"
+            index += 1
+            with lock:
+                tally.attempted += 1
+            try:
+                push_image(connection, repository, tag, image)
+            except Exception as error:
+                with lock:
+                    tally.failures.append(f"{type(error).__name__}: {error}")
+                connection.close()
+                connection = connect(server)
+                continue
+            with lock:
+                tally.succeeded += 1
+                tally.pushed.append((repository, tag, image))
+    finally:
+        connection.close()
+
+
+def still_intact(server: Server, pushed: list[tuple[str, str, SmallImage]]) -> int:
+    """How many of the images pushed during the collection still resolve, every blob present."""
+    connection = connect(server)
+    intact = 0
+    try:
+        for repository, tag, image in pushed:
+            try:
+                manifest = connection.request("GET", f"/v2/{repository}/manifests/{tag}",
+                                              headers={"Accept": client.OCI_MANIFEST}).body  # fmt: skip
+                for _, descriptor in image.blobs:
+                    connection.request("HEAD", f"/v2/{repository}/blobs/{descriptor.digest}")
+            except client.UnexpectedResponse as error:
+                print(f"  image {repository}:{tag} pushed during the collection is broken after it: {error}")
+                continue
+            intact += manifest == image.manifest
+    finally:
+        connection.close()
+    return intact
+
+
+def job_seconds(server: Server, output: str) -> float | None:
+    """The collection job's own run time (started_at to finished_at), without manage.py's start-up."""
+    match = re.search(r"\(job (\d+)", output)
+    if match is None or server.auth is None:
+        return None
+    connection = Connection(server.port)
+    try:
+        response = connection.request(
+            "GET", f"/api/v1/jobs/{match.group(1)}/", headers={"Authorization": server.auth.basic_header()}
+        )
+    finally:
+        connection.close()
+    job = json.loads(response.body)
+    if not job.get("started_at") or not job.get("finished_at"):
+        return None
+    return (datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])).total_seconds()
+
+
+def measure_gc_ours(server: Server, workload: Workload, recorder: Recorder) -> None:
+    """`manage.py collectgarbage --grace-seconds 0` while GC_PUSHERS clients keep pushing images."""
+    running = threading.Event()
+    running.set()
+    tally = PushTally()
+    lock = threading.Lock()
+    pushers = [
+        threading.Thread(target=push_while, args=(server, running, tally, lock, number), daemon=True)
+        for number in range(GC_PUSHERS)
+    ]
+    command = [sys.executable, "manage.py", "collectgarbage", "--grace-seconds", str(workload.gc_grace_seconds)]
+    for pusher in pushers:
+        pusher.start()
+    started = time.perf_counter()
+    try:
+        completed = subprocess.run(
+            command, cwd=REPO_ROOT, env=server.environment, capture_output=True, text=True,
+            timeout=GC_TIMEOUT_SECONDS, check=False,
+        )  # fmt: skip
+    finally:
+        elapsed = time.perf_counter() - started
+        running.clear()
+        for pusher in pushers:
+            pusher.join(timeout=PUSH_TIMEOUT_SECONDS)
+    if completed.returncode != 0:
+        raise RuntimeError(f"collectgarbage failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
+    result_match = re.search(r"^\{.*\}\s*$", completed.stdout, re.S | re.M)
+    result = json.loads(result_match.group(0)) if result_match else {}
+    intact = still_intact(server, tally.pushed)
+    record = recorder.record
+    label = server.label
+    grace = f"--grace-seconds {workload.gc_grace_seconds}"
+    record(label, "gc_seconds", f"GC: collection, wall time (ours: manage.py {grace}, online)", "s", False, elapsed)
+    own = job_seconds(server, completed.stdout)
+    if own is not None:
+        record(label, "gc_job_seconds", "GC: collection job's own run time (started to finished)", "s", False, own)
+    record(label, "gc_blobs_deleted", "GC: blobs deleted", "blobs", True, float(result.get("blobs_deleted", 0)))
+    record(label, "gc_links_deleted", "GC: repository links deleted", "links", True,
+           float(result.get("links_deleted", 0)))  # fmt: skip
+    record(label, "gc_pushes_attempted", f"GC: image pushes attempted during it ({GC_PUSHERS} pushers)", "pushes",
+           True, tally.attempted)  # fmt: skip
+    record(label, "gc_pushes_succeeded", "GC: image pushes succeeded during it", "pushes", True, tally.succeeded)
+    record(label, "gc_pushes_intact", "GC: of those, images whole after it", "pushes", True, intact)
+    for failure in tally.failures[:5]:
+        print(f"  a push during the collection failed: {failure}")
+
+
+def measure_gc_reference(server: Server, recorder: Recorder) -> None:
+    """The reference collects offline: stop it, then `docker-registry garbage-collect CONFIG`."""
+    server.stop()
+    if server.config_path is None:
+        raise RuntimeError("the reference server has no config path")
+    log_path = server.log_path.with_name("garbage-collect.log")
+    started = time.perf_counter()
+    with open(log_path, "wb") as log:
+        subprocess.run(
+            [str(REFERENCE_BINARY), "garbage-collect", str(server.config_path)],
+            stdout=log, stderr=subprocess.STDOUT, timeout=GC_TIMEOUT_SECONDS, check=True,
+        )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    summary = re.search(rb"(\d+) blobs marked, (\d+) blobs and (\d+) manifests eligible", log_path.read_bytes())
+    eligible = float(summary.group(2)) if summary else 0.0
+    recorder.record(server.label, "gc_seconds", "GC: collection, wall time (reference: offline, stopped)", "s", False,
+                    elapsed)  # fmt: skip
+    recorder.record(server.label, "gc_blobs_deleted", "GC: blobs deleted", "blobs", True, eligible)
+
+
+def measure_gc(server: Server, workload: Workload, recorder: Recorder) -> None:
+    if workload.gc_blobs <= 0:
+        return
+    make_garbage(server, workload, recorder)
+    if server.auth is not None:
+        # With a grace window, the garbage must be older than it, or nothing is collected.
+        time.sleep(workload.gc_grace_seconds + 1 if workload.gc_grace_seconds else 0)
+        measure_gc_ours(server, workload, recorder)
+    else:
+        measure_gc_reference(server, recorder)
+
+
 def measure_registry(server: Server, workload: Workload, material: Material, recorder: Recorder) -> None:
     print(f"\n== {server.label} on 127.0.0.1:{server.port}", flush=True)
     measure_blob_transfers(server, workload, material, recorder)
@@ -360,6 +641,10 @@ def measure_registry(server: Server, workload: Workload, material: Material, rec
     measure_small_image_pushes(server, workload, material, recorder)
     measure_memory(server, material, recorder)
     measure_catalog(server, workload, recorder)
+    # Last: the reference's collection stops it.
+    measure_gc(server, workload, recorder)
+    if server.auth is not None:
+        print(f"  {server.label} tokens fetched by the harness: {server.auth.fetched}", flush=True)
 
 
 def parse_workload(arguments: argparse.Namespace) -> Workload:
@@ -381,12 +666,16 @@ def parse_workload(arguments: argparse.Namespace) -> Workload:
         catalog_page_size=arguments.catalog_page_size,
         push_clients=arguments.push_clients,
         pushes_per_client=int(pick(arguments.pushes_per_client, 10, 3)),
+        gc_blobs=int(pick(arguments.gc_blobs, 100_000, 5_000)),
+        gc_grace_seconds=arguments.gc_grace_seconds,
     )
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks/run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes: 64 MiB blobs, 3 s load, 200/1000 repos")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes: 64 MiB blobs, 3 s load, 200/1000 repos, GC of 5000 blobs"
+    )
     parser.add_argument("--blob-mib", type=float, help="blob pushed and pulled (default 512, quick 64)")
     parser.add_argument("--chunk-mib", type=float, default=16, help="PATCH size of the chunked push (default 16)")
     parser.add_argument("--large-blob-mib", type=float, help="layer of the memory figures (default 2048, quick 256)")
@@ -396,6 +685,16 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--catalog-page-size", type=int, default=100, help="`n` of catalog pages (default 100)")
     parser.add_argument("--push-clients", type=int, default=8, help="parallel small-image pushers (default 8)")
     parser.add_argument("--pushes-per-client", type=int, help="small images each pusher sends (default 10, quick 3)")
+    parser.add_argument(
+        "--gc-blobs", type=int, help="blobs pushed, orphaned and collected (default 100000, quick 5000; 0 skips)"
+    )
+    parser.add_argument(
+        "--gc-grace-seconds",
+        type=int,
+        default=0,
+        help="ours: collectgarbage --grace-seconds (default 0: blobs uploaded a moment ago are garbage too, so "
+        "pushes running during the collection may fail; with N > 0 the run waits until its garbage is N s old)",
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),

@@ -2,28 +2,38 @@
 
 Both listen on 127.0.0.1 only, on a free port, with their data in a temporary directory the
 caller removes. Harbor-lite runs exactly as deployed (gunicorn with registry_ui/gunicorn_conf.py)
-on a Postgres database of its own that is dropped and made again for each run.
+on a Postgres database of its own that is dropped and made again for each run, with token auth
+on as deployed: an administrator made by `manage.py ensureadmin`, tokens from /auth/token. The
+reference runs without auth (the issue's fair baseline).
 """
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
 
+from benchmarks.client import TokenAuth
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_BINARY = Path("/usr/bin/docker-registry")
 BENCH_DATABASE = "harbor_lite_bench"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 30.0
+ADMIN_USERNAME = "bench-admin"
+# Tokens live an hour on the benchmark server (REGISTRY_TOKEN_TTL); clients still renew them.
+TOKEN_TTL_SECONDS = 3600
+TOKEN_SERVICE = "harbor-lite"
 
 
 def free_port() -> int:
@@ -40,6 +50,11 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    # Ours: the administrator's tokens, and the environment its manage.py commands need.
+    auth: TokenAuth | None = None
+    environment: dict[str, str] | None = None
+    # The reference: its config file, for `docker-registry garbage-collect`.
+    config_path: Path | None = None
     # Processes seen in its tree (pid: start time), so that stop() can make sure none outlives
     # the master, and never signals a later process that happens to reuse a pid.
     seen: dict[int, int] = field(default_factory=dict)
@@ -120,6 +135,11 @@ def _wait_until_ready(server: Server) -> Server:
                 if response.status == 200:
                     server.process_tree()
                     return server
+        except urllib.error.HTTPError as error:
+            # With auth on, an anonymous /v2/ answers the 401 challenge: it is up.
+            if error.code == 401:
+                server.process_tree()
+                return server
         except OSError:
             pass
         time.sleep(0.1)
@@ -147,23 +167,31 @@ def database_url(admin_url: str, name: str) -> str:
 
 
 def start_harbor_lite(work_dir: Path, admin_url: str) -> Server:
-    """gunicorn with the production settings file, on a fresh database, migrated first."""
+    """gunicorn with the production settings file, on a fresh database, migrated first, with an
+    administrator whose tokens the benchmark uses."""
     recreate_database(admin_url, BENCH_DATABASE)
     port = free_port()
+    password = secrets.token_urlsafe(18)
     environment = {
         **os.environ,
         "DATABASE_URL": database_url(admin_url, BENCH_DATABASE),
         "REGISTRY_DATA_DIR": str(work_dir / "harbor-lite"),
         "REGISTRY_BIND": f"127.0.0.1:{port}",
+        "REGISTRY_TOKEN_TTL": str(TOKEN_TTL_SECONDS),
+        "REGISTRY_TOKEN_SERVICE": TOKEN_SERVICE,
+        "REGISTRY_ADMIN_USERNAME": ADMIN_USERNAME,
+        "REGISTRY_ADMIN_PASSWORD": password,
         "DEBUG": "false",
     }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=REPO_ROOT,
-        env=environment,
-        check=True,
-        timeout=300,
-    )
+    for command in (["migrate", "--noinput", "-v0"], ["ensureadmin"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=REPO_ROOT,
+            env=environment,
+            check=True,
+            timeout=300,
+            stdout=subprocess.DEVNULL,
+        )
     log_path = work_dir / "harbor-lite.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -173,7 +201,8 @@ def start_harbor_lite(work_dir: Path, admin_url: str) -> Server:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    return _wait_until_ready(Server("harbor-lite", port, process, log_path))
+    auth = TokenAuth(port, ADMIN_USERNAME, password, TOKEN_SERVICE)
+    return _wait_until_ready(Server("harbor-lite", port, process, log_path, auth=auth, environment=environment))
 
 
 REFERENCE_CONFIG = """\
@@ -207,7 +236,7 @@ def start_reference(work_dir: Path) -> Server:
         process = subprocess.Popen(
             [str(REFERENCE_BINARY), "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT
         )
-    return _wait_until_ready(Server("reference", port, process, log_path))
+    return _wait_until_ready(Server("reference", port, process, log_path, config_path=config_path))
 
 
 def _rss_kib(pid: int) -> int:
