@@ -163,8 +163,16 @@ class RetentionPolicyForm(forms.Form):
 
 class RetentionRuleForm(forms.Form):
     MOST_RECENT, DAYS = "most_recent", "days"
-    repositories = forms.CharField(max_length=255, initial="**", help_text="Pattern inside the project; ** is all.")
-    tags = forms.CharField(max_length=255, initial="*", help_text="Pattern on tag names, e.g. dev-*.")
+    repositories = forms.CharField(
+        max_length=255,
+        initial="**",
+        help_text="Patterns inside the project, comma-separated; ** is all, !name excludes.",
+    )
+    tags = forms.CharField(
+        max_length=255,
+        initial="*",
+        help_text="Patterns on tag names, e.g. dev-*, or *,!release-* for all but releases.",
+    )
     keep = forms.ChoiceField(
         choices=[(MOST_RECENT, "Keep the most recently pushed"), (DAYS, "Keep those pushed within (days)")]
     )

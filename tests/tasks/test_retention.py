@@ -12,7 +12,7 @@ from accounts.models import Project
 from tests.conftest import PushImage
 from v2api.models import RetentionPolicy, RetentionRule, Tag
 from v2api.services.gc import collect_garbage
-from v2api.services.retention import apply_retention, plan_retention
+from v2api.services.retention import apply_retention, matches, plan_retention
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +94,28 @@ def test_a_dry_run_from_the_shell_lists_the_tags_and_deletes_nothing(
     assert "tags_deleted: 1" in output
     assert '"build-0"' in output
     assert Tag.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("patterns", "value", "selected"),
+    [
+        ("*", "build-1", True),
+        ("build-*,release-*", "release-2", True),
+        ("build-*", "latest", False),
+        ("*,!release-*", "release-2", False),
+        ("*,!release-*", "build-7", True),
+        ("!release-*", "build-7", False),
+        ("**", "team/web/api", True),
+        ("web/*,!web/legacy", "web/legacy", False),
+    ],
+)
+def test_rule_patterns_include_with_globs_and_exclude_with_a_bang(patterns: str, value: str, selected: bool) -> None:
+    assert matches(patterns, value) is selected
+
+
+def test_a_rule_can_exclude_repositories_from_its_reach(push_image: PushImage) -> None:
+    RetentionRule.objects.create(policy=policy(), repositories="*,!keep-all", keep_most_recent=1)
+    push_tags(push_image, "team/app", 2)
+    push_tags(push_image, "team/keep-all", 2)
+
+    assert plan_retention("team").tags_by_repository == {"team/app": ["build-0"]}

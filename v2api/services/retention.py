@@ -1,7 +1,8 @@
 """Retention rules: which tags a project keeps, which go, and what that frees.
 
 A tag that some rule selects but no rule keeps goes, unless it matches the policy's
-always-keep pattern; a tag no rule selects stays. An image left with no tag goes with its
+always-keep pattern; a tag no rule selects stays. Rules select with globs on the repository
+path and the tag, `!glob` excluding (see matches). An image left with no tag goes with its
 last tag (and what only it needed), so "keep the ten newest" frees disk. The simulation and
 the run share plan_retention, so what the simulation lists is what a run deletes.
 """
@@ -35,8 +36,12 @@ class RetentionPlan:
 
 
 def matches(patterns: str, value: str) -> bool:
-    """Comma-separated globs; `*` matches across `/` too, so `**` and `*` both mean every path."""
-    return any(fnmatchcase(value, pattern.strip()) for pattern in patterns.split(",") if pattern.strip())
+    """Comma-separated globs, `!` before one to exclude what it matches: `*,!release-*` is every
+    tag but releases. `*` matches across `/` too, so `**` and `*` both mean every path."""
+    globs = [pattern.strip() for pattern in patterns.split(",") if pattern.strip()]
+    included = any(fnmatchcase(value, glob) for glob in globs if not glob.startswith("!"))
+    excluded = any(fnmatchcase(value, glob[1:]) for glob in globs if glob.startswith("!"))
+    return included and not excluded
 
 
 def plan_retention(project_name: str, now: datetime | None = None) -> RetentionPlan:
