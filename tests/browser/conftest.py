@@ -21,7 +21,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+# Imported, not importorskip'd: a missing Playwright must fail the run, not skip the browser tests.
+from playwright import sync_api as playwright_sync  # noqa: E402
 
 
 @pytest.fixture(scope="session")

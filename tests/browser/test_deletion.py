@@ -1,12 +1,15 @@
-"""Deleting in a real browser: select one tag of two, confirm the bytes to free, watch the job
-finish, then check through /v2/ over HTTP that the tag is gone and the other still pulls. Also
+"""Deleting in a real browser: images pushed by skopeo, select one tag of two, confirm the bytes
+to free, watch the job finish, then check through /v2/ over HTTP that the tag is gone and the
+other still pulls. Also
 the jobs, retention and storage pages, with screenshots under test-output/screenshots/."""
 
 import base64
 import hashlib
 import json
+import subprocess
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,30 +19,67 @@ from django.contrib.auth.models import User
 from accounts.models import Membership, Project, Role
 from registry_ui.templatetags.sizes import binary_size
 from tests.browser.test_dashboard import LAPTOP, PHONE, log_in
-from tests.conftest import PASSWORD, PushedImage, PushImage
+from tests.conftest import PASSWORD
+from tests.e2e.images import OciLayout, build_image
 from v2api import media_types
 from v2api.services.deletion import plan_deletion
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SHARED_BASE = b"shared base layer " * 4000
+
+@dataclass(frozen=True)
+class Pushed:
+    digest: str
+
+
+def skopeo_push(live_server: Any, layout: OciLayout, target: str) -> Pushed:
+    """Push an OCI layout into the live server with skopeo, as a user's client would."""
+    host = live_server.url.removeprefix("http://")
+    reference = f"docker://{host}/{target}"
+    copied = subprocess.run(
+        ["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", f"root:{PASSWORD}", layout.reference, reference],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert copied.returncode == 0, copied.stderr
+    inspected = subprocess.run(
+        [
+            "skopeo",
+            "inspect",
+            "--tls-verify=false",
+            "--creds",
+            f"root:{PASSWORD}",
+            "--format",
+            "{{.Digest}}",
+            reference,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return Pushed(inspected.stdout.strip())
 
 
 @pytest.fixture
-def two_tags(transactional_db: None, admin_user: User, push_image: PushImage, settings: Any) -> dict[str, PushedImage]:
-    """maya maintains `team`, whose team/app has 1.0 and 2.0 sharing a base layer. Jobs run
-    inline at commit, inside the live server's request, as a worker would right after."""
+def two_tags(
+    transactional_db: None, admin_user: User, live_server: Any, settings: Any, tmp_path: Path
+) -> dict[str, Pushed]:
+    """maya maintains `team`, whose team/app has 1.0 and 2.0, pushed by skopeo; 1.0 is also
+    ops/tools:latest, so its layers are shared. Jobs run inline at commit, inside the live
+    server's request, as a worker would right after."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
     team = Project.objects.create(name="team")
     Project.objects.create(name="ops")
     maya = User.objects.create_user("maya", password=PASSWORD)
     Membership.objects.create(project=team, user=maya, role=Role.MAINTAINER)
-    push_image("ops/tools", "latest", layers=(SHARED_BASE, b"tools"))
+    first = build_image(tmp_path / "first", tag="1.0", layer_sizes=(64 * 1024, 8 * 1024))
+    second = build_image(tmp_path / "second", tag="2.0", layer_sizes=(96 * 1024, 16 * 1024))
+    skopeo_push(live_server, first, "ops/tools:latest")
     return {
-        "1.0": push_image("team/app", "1.0", layers=(SHARED_BASE, b"one point oh " * 500)),
-        "2.0": push_image(
-            "team/app", "2.0", layers=(SHARED_BASE, b"two point oh " * 3000), config=b'{"os": "linux", "x": 2}'
-        ),
+        "1.0": skopeo_push(live_server, first, "team/app:1.0"),
+        "2.0": skopeo_push(live_server, second, "team/app:2.0"),
     }
 
 
@@ -68,7 +108,7 @@ def pull(base: str, name: str, tag: str) -> None:
 
 
 def test_a_maintainer_deletes_one_tag_of_two_and_the_other_still_pulls(
-    browser: Any, live_server: Any, two_tags: dict[str, PushedImage], screenshot_dir: Path
+    browser: Any, live_server: Any, two_tags: dict[str, Pushed], screenshot_dir: Path
 ) -> None:
     base = live_server.url
     doomed = two_tags["2.0"]
@@ -107,7 +147,7 @@ def test_a_maintainer_deletes_one_tag_of_two_and_the_other_still_pulls(
 
 
 def test_an_administrator_collects_garbage_and_reads_the_storage_and_retention_pages(
-    browser: Any, live_server: Any, two_tags: dict[str, PushedImage], screenshot_dir: Path
+    browser: Any, live_server: Any, two_tags: dict[str, Pushed], screenshot_dir: Path
 ) -> None:
     base = live_server.url
     context = browser.new_context(viewport=LAPTOP)
@@ -145,7 +185,7 @@ def test_an_administrator_collects_garbage_and_reads_the_storage_and_retention_p
 
 
 def test_on_a_phone_without_javascript_a_deletion_confirms_and_the_job_page_refreshes_itself(
-    browser: Any, live_server: Any, two_tags: dict[str, PushedImage], screenshot_dir: Path
+    browser: Any, live_server: Any, two_tags: dict[str, Pushed], screenshot_dir: Path
 ) -> None:
     context = browser.new_context(viewport=PHONE, java_script_enabled=False, is_mobile=True)
     page = context.new_page()
