@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Imported, not importorskip'd: a missing Playwright must fail the run, not skip the browser tests.
+from playwright import sync_api as playwright_sync
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -20,9 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-# Imported, not importorskip'd: a missing Playwright must fail the run, not skip the browser tests.
-from playwright import sync_api as playwright_sync  # noqa: E402
 
 
 @pytest.fixture(scope="session")
