@@ -18,7 +18,7 @@ from accounts.permissions import Principal, pullable_projects
 from registry_ui.images import platforms_of_manifests
 from registry_ui.space import image_sizes
 from v2api.models import Manifest, Repository, Tag
-from v2api.services.usage import Usage, project_usage, repository_usages
+from v2api.services.usage import Usage, project_usages, repository_usages
 
 PAGE_SIZE = 50
 SEARCH_LIMIT = 50
@@ -113,9 +113,9 @@ def with_repository_usage(rows: list[RepositoryRow]) -> list[RepositoryRow]:
 
 
 def with_project_usage(summaries: list[ProjectSummary]) -> list[ProjectSummary]:
-    """The summaries, each with its project's disk usage. Two queries a project: the home page
-    lists every project, and projects are few next to repositories."""
-    return [replace(summary, usage=project_usage(summary.project.name)) for summary in summaries]
+    """The summaries, each with its project's disk usage: one query for all of them."""
+    usages = project_usages(summary.project.name for summary in summaries)
+    return [replace(summary, usage=usages[summary.project.name]) for summary in summaries]
 
 
 def search_repositories(principal: Principal, query: str) -> list[RepositoryRow]:

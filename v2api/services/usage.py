@@ -5,9 +5,10 @@ any total, and "would free" is exactly what the collector frees after the deleti
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Sum
 
-from v2api.models import Blob, Manifest, ManifestReference
+from v2api.models import Blob, Manifest, ManifestReference, Repository
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,41 @@ def repository_usages(repository_names: Iterable[str]) -> dict[str, Usage]:
         if is_shared:
             shared[name] += size
     return {name: Usage(total_bytes=totals[name], shared_bytes=shared[name]) for name in names}
+
+
+def project_usages(project_names: Iterable[str]) -> dict[str, Usage]:
+    """project_usage for each of these projects, in one query, for the home and administration lists.
+
+    Same rule: each distinct blob the manifests of a project's repositories reference counts once
+    in its total, and is shared when a manifest of a repository in another project references it.
+    Unlike repository_usages the sums are taken in the database: a project's distinct blobs can
+    run to many thousands, a page of repositories' rarely does.
+    """
+    names = list(dict.fromkeys(project_names))
+    usages = {name: Usage(total_bytes=0, shared_bytes=0) for name in names}
+    if not names:
+        return usages
+    placeholders = ", ".join(["%s"] * len(names))
+    with connection.cursor() as cursor:
+        cursor.execute(_PROJECT_USAGES_SQL.format(names=placeholders), names)
+        for name, total, shared in cursor.fetchall():
+            usages[name] = Usage(total_bytes=int(total), shared_bytes=int(shared))
+    return usages
+
+
+# Written out: the ORM cannot sum over a DISTINCT subquery. Plain SQL, so SQLite runs it too.
+_PROJECT_USAGES_SQL = (
+    "SELECT inside.namespace, SUM(b.size), SUM(CASE WHEN EXISTS ("
+    f" SELECT 1 FROM {ManifestReference._meta.db_table} o_ref"
+    f" JOIN {Manifest._meta.db_table} o_m ON o_m.id = o_ref.manifest_id"
+    f" JOIN {Repository._meta.db_table} o_r ON o_r.id = o_m.repository_id"
+    " WHERE o_ref.blob_id = inside.blob_id AND o_r.namespace <> inside.namespace"
+    ") THEN b.size ELSE 0 END) "
+    "FROM (SELECT DISTINCT r.namespace AS namespace, ref.blob_id AS blob_id"
+    f" FROM {ManifestReference._meta.db_table} ref"
+    f" JOIN {Manifest._meta.db_table} m ON m.id = ref.manifest_id"
+    f" JOIN {Repository._meta.db_table} r ON r.id = m.repository_id"
+    " WHERE ref.blob_id IS NOT NULL AND r.namespace IN ({names})) inside "
+    f"JOIN {Blob._meta.db_table} b ON b.id = inside.blob_id "
+    "GROUP BY inside.namespace"
+)
