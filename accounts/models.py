@@ -2,6 +2,7 @@
 robot accounts for CI and personal access tokens. Users are Django's own."""
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -18,8 +19,23 @@ class Project(models.Model):
 
     name = models.CharField(max_length=255, unique=True)
     public = models.BooleanField(default=False, help_text="Anyone, even anonymous, may pull.")
+    # Bytes its repositories may hold (v2api/services/quotas.py enforces it on push); None: unlimited.
+    quota_bytes = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Storage quota in bytes, a layer shared inside the project counted once; empty: unlimited.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quota_bytes__isnull=True) | models.Q(quota_bytes__gt=0),
+                name="project_quota_positive",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -2,6 +2,7 @@
 taken, what is valid) are the services' and come back as ValidationErrors that `apply_errors`
 puts on the right field."""
 
+import re
 from typing import Any
 
 from django import forms
@@ -99,6 +100,37 @@ class ResetPasswordForm(forms.Form):
 class CreateProjectForm(forms.Form):
     name = forms.CharField(max_length=255)
     public = forms.BooleanField(required=False, help_text="Anyone, even without logging in, may pull.")
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+_SIZE_FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def parse_size(text: str) -> int:
+    """`10 GiB`, `500M`, `1.5 TiB` or a plain byte count, in powers of 1024 as the dashboard
+    shows sizes (binary_size). Raises ValueError for anything else."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise ValueError(text)
+    return int(float(match.group(1)) * _SIZE_FACTORS[match.group(2).lower()])
+
+
+class QuotaForm(forms.Form):
+    quota = forms.CharField(
+        required=False,
+        max_length=32,
+        label="Quota",
+        help_text="In bytes or with a unit (500 MiB, 10 GiB, 1 TiB); empty: unlimited.",
+    )
+
+    def clean_quota(self) -> int | None:
+        text = self.cleaned_data["quota"].strip()
+        if not text:
+            return None
+        try:
+            return parse_size(text)
+        except ValueError:
+            raise ValidationError("Write a size such as 500 MiB, 10 GiB or a number of bytes.") from None
 
 
 class StringListField(forms.Field):

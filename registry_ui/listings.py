@@ -18,6 +18,7 @@ from accounts.permissions import Principal, pullable_projects
 from registry_ui.images import platforms_of_manifests
 from registry_ui.space import image_sizes
 from v2api.models import Manifest, Repository, Tag
+from v2api.services.quotas import QuotaUse
 from v2api.services.usage import Usage, project_usages, repository_usages
 
 PAGE_SIZE = 50
@@ -37,6 +38,17 @@ class ProjectSummary:
     project: Project
     repository_count: int
     usage: Usage | None = None
+
+    @property
+    def quota(self) -> QuotaUse | None:
+        """Usage against the project's quota, when it has one and its usage is known."""
+        return quota_use(self.project, self.usage)
+
+
+def quota_use(project: Project, usage: Usage | None) -> QuotaUse | None:
+    if project.quota_bytes is None or usage is None:
+        return None
+    return QuotaUse(used_bytes=usage.total_bytes, quota_bytes=project.quota_bytes)
 
 
 def project_summaries(principal: Principal) -> list[ProjectSummary]:

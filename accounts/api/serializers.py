@@ -13,7 +13,7 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.api.authentication import principal_of
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount, Role
-from accounts.services import robots
+from accounts.services import projects, robots
 from v2api.errors import NameInvalid
 from v2api.names import check_repository_name
 
@@ -113,8 +113,15 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
     class Meta:
         model = Project
-        fields = ["name", "public", "created_at"]
+        fields = ["name", "public", "quota_bytes", "created_at"]
         read_only_fields = ["created_at"]
+        extra_kwargs = {
+            "quota_bytes": {
+                "min_value": 1,
+                "help_text": "Storage quota in bytes, enforced on push (a layer shared inside the project "
+                "counts once); null: unlimited. Only system administrators set it.",
+            }
+        }
 
     def validate_name(self, value: str) -> str:
         try:
@@ -131,10 +138,17 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
 
 class ProjectUpdateSerializer(ProjectSerializer):
-    """Only `public` changes; a rename would move every repository of the project."""
+    """Only `public` and `quota_bytes` change; a rename would move every repository of the project."""
 
     # Declared fields ignore Meta.read_only_fields, so `name` is declared again, read-only.
     name = serializers.CharField(read_only=True)
+
+    def update(self, instance: Project, validated_data: dict[str, Any]) -> Project:
+        if "public" in validated_data:
+            projects.set_project_public(instance, validated_data["public"])
+        if "quota_bytes" in validated_data:
+            _api_error(lambda: projects.set_project_quota(instance, validated_data["quota_bytes"]))
+        return instance
 
 
 class MemberSerializer(serializers.ModelSerializer[Membership]):

@@ -231,10 +231,13 @@ class ProjectViewSet(ManagementView, mixins.ListModelMixin, mixins.RetrieveModel
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """`PATCH /api/v1/projects/<name>/`: project admins and system administrators make it public or private."""
+        """`PATCH /api/v1/projects/<name>/`: project admins and system administrators make it public or
+        private; only system administrators set its storage quota (`quota_bytes`, null for none)."""
         project = self.get_object()
         if not can_manage_project(self.principal, project):
             self.deny(f"Only admins of project {project.name} and system administrators may change it.")
+        if "quota_bytes" in request.data and not self.principal.is_system_admin:
+            self.deny("Only system administrators may set a project's quota.")
         serializer = self.get_serializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         serializer.save()

@@ -1,5 +1,5 @@
 """Projects: created on first push where the rules allow it, or by a system administrator;
-made public or private; deleted once empty."""
+made public or private; given a storage quota; deleted once empty."""
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -58,6 +58,19 @@ def set_project_public(project: Project, public: bool) -> None:
     """Public: anyone, even anonymous, may pull its repositories."""
     Project.objects.filter(id=project.id).update(public=public)
     project.public = public
+
+
+def set_project_quota(project: Project, quota_bytes: int | None) -> None:
+    """A system administrator limits what the project may hold, in bytes; None lifts the limit.
+
+    v2api/services/quotas.py enforces it on push. Lowering it below the current usage is allowed
+    (as in Harbor): nothing is deleted, the next push of new bytes is refused. Raises
+    ValidationError({"quota_bytes": …}) for a quota that is not a positive number of bytes.
+    """
+    if quota_bytes is not None and quota_bytes < 1:
+        raise ValidationError({"quota_bytes": "A quota is a positive number of bytes; leave it empty for no limit."})
+    Project.objects.filter(id=project.id).update(quota_bytes=quota_bytes)
+    project.quota_bytes = quota_bytes
 
 
 def delete_empty_project(project: Project) -> None:

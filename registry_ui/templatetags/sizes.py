@@ -38,3 +38,16 @@ def percent_of(part: int, whole: int) -> str:
 def grouped(value: int | None) -> str:
     """`1,234,567`: an exact byte count, readable."""
     return "" if value is None else f"{int(value):,}"
+
+
+@register.filter
+def exact_size(value: int | None) -> str:
+    """`10 GiB` when a unit divides `value` exactly, else the byte count: what a size field shows
+    so that submitting it unchanged keeps the same number (forms.parse_size reads it back)."""
+    if value is None or value == "":
+        return ""
+    count = int(value)
+    for power in range(len(UNITS), 0, -1):
+        if count and count % 1024**power == 0:
+            return f"{count // 1024**power} {UNITS[power - 1]}"
+    return str(count)

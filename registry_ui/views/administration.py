@@ -13,9 +13,10 @@ from django.views.decorators.http import require_POST
 from accounts.models import Project
 from accounts.services import projects as project_services
 from accounts.services import users as user_services
-from registry_ui.forms import CreateProjectForm, CreateUserForm, ResetPasswordForm, apply_errors
+from registry_ui.forms import CreateProjectForm, CreateUserForm, QuotaForm, ResetPasswordForm, apply_errors
 from registry_ui.listings import project_summaries, with_project_usage
 from registry_ui.space import storage_overview
+from registry_ui.templatetags.sizes import binary_size
 from registry_ui.views.access import principal_of, require_system_admin
 
 
@@ -170,6 +171,31 @@ def set_project_public(request: HttpRequest, project_name: str) -> HttpResponse:
         public = request.POST.get("public") == "1"
         project_services.set_project_public(project, public)
         messages.success(request, f"Project {project.name} is now {'public' if public else 'private'}.")
+    return redirect("ui:admin-projects")
+
+
+@login_required
+@require_POST
+def set_project_quota(request: HttpRequest, project_name: str) -> HttpResponse:
+    """POST `/admin/projects/<name>/quota/` with `quota` ("10 GiB", bytes, or empty for none)."""
+    require_system_admin(request)
+    project = Project.objects.filter(name=project_name).first()
+    form = QuotaForm(request.POST)
+    if project is None:
+        messages.error(request, f"Project {project_name} no longer exists.")
+    elif not form.is_valid():
+        messages.error(
+            request, f"Quota of {project.name}: {' '.join(str(message) for message in form.errors['quota'])}"
+        )
+    else:
+        try:
+            project_services.set_project_quota(project, form.cleaned_data["quota"])
+        except ValidationError as error:
+            messages.error(request, f"Quota of {project.name}: {' '.join(error.messages)}")
+        else:
+            quota = project.quota_bytes
+            limit = f"limited to {binary_size(quota)}" if quota is not None else "unlimited"
+            messages.success(request, f"Project {project.name} is now {limit}.")
     return redirect("ui:admin-projects")
 
 

@@ -13,7 +13,7 @@ from accounts.models import Membership, Project, RobotAccount
 from accounts.permissions import can_see_members
 from accounts.services import members, robots
 from registry_ui.forms import AddMemberForm, ChangeRoleForm, RepositoryFilterForm, RobotForm, apply_errors
-from registry_ui.listings import REPOSITORY_SORTS, repository_page, with_repository_usage
+from registry_ui.listings import REPOSITORY_SORTS, quota_use, repository_page, with_repository_usage
 from registry_ui.views.access import get_project_for_user, may_manage, principal_of
 from v2api.services.usage import project_usage
 
@@ -32,6 +32,7 @@ def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
     form = RepositoryFilterForm(request.GET)
     query, sort, after = form.value("q").strip(), form.value("sort") or "name", form.value("after")
     page = repository_page(project.name, query, sort, after or None)
+    usage = project_usage(project.name)
     return render(
         request,
         "registry_ui/project_repositories.html",
@@ -39,7 +40,8 @@ def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
             "project": project,
             "page": page,
             "rows": with_repository_usage(page.rows),
-            "usage": project_usage(project.name),
+            "usage": usage,
+            "quota": quota_use(project, usage),
             "form": form,
             "query": query,
             "sort": sort,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from v2api.digests import Digest
 from v2api.errors import BlobUnknown
 from v2api.models import Blob, Repository, RepositoryBlob
+from v2api.services.quotas import check_quota
 from v2api.storage import blobstore
 
 
@@ -69,15 +70,19 @@ def mount_blob(
 
     Without a source, any repository in `readable_namespaces` (None: any at all) will do, so a
     mount never hands out a blob the caller could not pull. Returns None when there is nothing
-    to mount, and the caller starts an ordinary upload.
+    to mount, and the caller starts an ordinary upload. Raises Denied when the blob would take
+    the target's project past its quota (quotas.py): a mount brings bytes into a project as an
+    upload does, so it is refused rather than answered with an upload that would be refused too.
     """
     links = RepositoryBlob.objects.filter(blob__digest=str(digest))
     if source_name is not None:
         links = links.filter(repository__name=source_name)
     elif readable_namespaces is not None:
         links = links.filter(repository__namespace__in=readable_namespaces)
-    if not links.exists():
+    size = links.values_list("blob__size", flat=True).first()
+    if size is None:
         return None
+    check_quota(repository, digest, size)
     with transaction.atomic():
         blob = _lock_blob(digest)
         if blob is None or not blobstore.blob_exists(digest):

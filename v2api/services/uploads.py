@@ -9,9 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from v2api.digests import Digest
-from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid
+from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, Denied, DigestInvalid
 from v2api.models import Blob, Upload
 from v2api.services.blobs import record_blob
+from v2api.services.quotas import check_quota
 from v2api.services.repositories import get_or_create_repository
 from v2api.storage import blobstore
 
@@ -29,11 +30,13 @@ def start_upload(repository_name: str) -> Upload:
 def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> Blob:
     """end-4b: `POST /v2/<name>/blobs/uploads/?digest=` carries the whole blob in one request.
 
-    Raises DigestInvalid if the body does not hash to `digest`.
+    Raises DigestInvalid if the body does not hash to `digest`, Denied if it would take the
+    project past its quota (quotas.py).
     """
     repository = get_or_create_repository(repository_name)
     staged = blobstore.stage_blob(body, digest)
     try:
+        check_quota(repository, digest, staged.size)
         return record_blob(repository, digest, staged.size, lambda: blobstore.install_staged(staged, digest))
     finally:
         blobstore.discard_staged(staged)
@@ -84,8 +87,10 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
 def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_chunk: Iterable[bytes] | None) -> Blob:
     """end-6: `PUT …?digest=` closes an upload, with or without a last chunk.
 
-    Raises DigestInvalid when the bytes do not hash to `digest`; the upload stays open then,
-    as it was before this request (without its last chunk), so the client can resend the PUT.
+    Raises DigestInvalid when the bytes do not hash to `digest`, and Denied when the blob would
+    take the project past its quota (quotas.py). The upload stays open then, as it was before
+    this request (without its last chunk), so the client can resend the PUT: after fixing the
+    digest, or once space is freed or the quota raised, as Harbor lets a refused push resume.
     """
     upload = get_upload(repository_name, upload_id)
     offset = blobstore.upload_size(str(upload.id))
@@ -93,13 +98,14 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
         if final_chunk is not None:
             blobstore.append_to_upload(str(upload.id), final_chunk, None)
         size = blobstore.verify_upload(str(upload.id), digest)
+        check_quota(upload.repository, digest, size)
         blob = record_blob(upload.repository, digest, size, lambda: blobstore.install_upload(str(upload.id), digest))
     except blobstore.UploadMissing:
         # A concurrent PUT finished it (or a DELETE cancelled it) between our read and now.
         raise BlobUploadUnknown(
             "the upload was finished or cancelled meanwhile", detail={"upload": upload_id}
         ) from None
-    except DigestInvalid:
+    except (DigestInvalid, Denied):
         if final_chunk is not None:
             blobstore.truncate_upload(str(upload.id), offset)
         raise
