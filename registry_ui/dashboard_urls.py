@@ -4,7 +4,18 @@ and /api/v1/. Repository names contain slashes, so image pages sit behind a `/-/
 
 from django.urls import path
 
-from registry_ui.views import administration, auth, deletion, guide, home, jobs, projects, repositories, retention
+from registry_ui.views import (
+    administration,
+    auth,
+    deletion,
+    guide,
+    home,
+    jobs,
+    projects,
+    repositories,
+    retention,
+    usage,
+)
 
 app_name = "ui"
 
@@ -35,6 +46,7 @@ urlpatterns = [
         projects.revoke_robot,
         name="robot-revoke",
     ),
+    path("projects/<str:project_name>/usage/", usage.project_usage_history, name="project-usage"),
     path("projects/<str:project_name>/retention/", retention.retention, name="project-retention"),
     path("projects/<str:project_name>/retention/policy/", retention.save_policy, name="retention-policy"),
     path("projects/<str:project_name>/retention/rules/add/", retention.add_rule, name="retention-rule-add"),

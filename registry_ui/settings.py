@@ -212,6 +212,8 @@ REGISTRY_GC_INTERVAL_SECONDS = env_int("REGISTRY_GC_INTERVAL_SECONDS", 6 * 3600,
 REGISTRY_STALE_UPLOAD_SECONDS = env_int("REGISTRY_STALE_UPLOAD_SECONDS", 24 * 3600, minimum=60)
 REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS = env_int("REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS", 3600, minimum=60)
 REGISTRY_RETENTION_INTERVAL_SECONDS = env_int("REGISTRY_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)
+# The daily usage snapshot per project (the Usage tab); a shorter interval updates today's row.
+REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS = env_int("REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS", 24 * 3600, minimum=60)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "collect-garbage": {
         "task": "v2api.tasks.collect_garbage_on_schedule",
@@ -224,6 +226,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "apply-retention": {
         "task": "v2api.tasks.apply_retention_on_schedule",
         "schedule": timedelta(seconds=REGISTRY_RETENTION_INTERVAL_SECONDS),
+    },
+    "record-usage-snapshots": {
+        "task": "v2api.tasks.record_usage_snapshots",
+        "schedule": timedelta(seconds=REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS),
     },
 }
 

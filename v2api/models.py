@@ -189,3 +189,24 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"
+
+
+class ProjectUsageSnapshot(models.Model):
+    """What a project held on one day, recorded by the `record_usage_snapshots` beat task.
+
+    One row per project and day: a second run on the same day updates it, so the task is safe to repeat.
+    """
+
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="usage_snapshots")
+    date = models.DateField()
+    # project_usage's total: each blob its manifests reference, once.
+    total_bytes = models.BigIntegerField()
+    repository_count = models.PositiveIntegerField()
+    tag_count = models.PositiveIntegerField()
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "date"], name="unique_project_usage_day")]
+
+    def __str__(self) -> str:
+        return f"usage of {self.project} on {self.date}"

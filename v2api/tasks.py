@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from v2api.models import Job, RetentionPolicy
-from v2api.services import jobs
+from v2api.services import jobs, usage_history
 
 
 @shared_task(name="v2api.tasks.run_job")
@@ -34,3 +34,9 @@ def apply_retention_on_schedule() -> None:
     for project_name in RetentionPolicy.objects.filter(enabled=True).values_list("project__name", flat=True):
         job = Job.objects.create(kind=Job.Kind.RETENTION, parameters={"project": project_name})
         jobs.run_job(job.id)
+
+
+@shared_task(name="v2api.tasks.record_usage_snapshots")
+def record_usage_snapshots() -> int:
+    """Today's usage snapshot of every project; a second run the same day updates the same rows."""
+    return usage_history.record_usage_snapshots()

@@ -59,6 +59,11 @@ urlpatterns = [
         name="retention-simulation",
     ),
     path("projects/<str:project_name>/usage/", usage.ProjectUsageView.as_view(), name="project-usage"),
+    path(
+        "projects/<str:project_name>/usage/history/",
+        usage.ProjectUsageHistoryView.as_view(),
+        name="project-usage-history",
+    ),
     # Repository names hold slashes (`team/app/server`), so <path:>; the fixed last segment ends them.
     path("repositories/<path:repository_name>/usage/", usage.RepositoryUsageView.as_view(), name="repository-usage"),
     path(

@@ -21,8 +21,10 @@ from accounts.api.views import (
 )
 from accounts.scopes import DELETE
 from v2api.errors import NameUnknown
+from v2api.models import ProjectUsageSnapshot
 from v2api.services.deletion import plan_deletion
 from v2api.services.usage import Usage, project_usage, repository_usage
+from v2api.services.usage_history import HISTORY_DAYS, usage_history
 
 REPOSITORY_NAME = OpenApiParameter(
     "repository_name",
@@ -48,6 +50,21 @@ class RepositoryUsageSerializer(UsageSerializer):
 
 class ProjectUsageSerializer(UsageSerializer):
     project = serializers.CharField()
+
+
+class UsageSnapshotSerializer(serializers.ModelSerializer[ProjectUsageSnapshot]):
+    """What the project held on one day, as the daily `record_usage_snapshots` task recorded it."""
+
+    class Meta:
+        model = ProjectUsageSnapshot
+        fields = ["date", "total_bytes", "repository_count", "tag_count"]
+
+
+class UsageHistorySerializer(serializers.Serializer[dict[str, Any]]):
+    project = serializers.CharField()
+    quota_bytes = serializers.IntegerField(allow_null=True, help_text="Null: no quota.")
+    days = serializers.IntegerField(help_text="The window asked for, ending today.")
+    snapshots = UsageSnapshotSerializer(many=True, help_text="Oldest first; a day without a snapshot is absent.")
 
 
 class DeletionPlanSerializer(serializers.Serializer[dict[str, Any]]):
@@ -92,6 +109,36 @@ class ProjectUsageView(ProjectScopedView):
     @extend_schema(parameters=[PROJECT_NAME])
     def get(self, request: Request, project_name: str) -> Response:
         return Response(usage_data(project_usage(self.project.name), project=self.project.name))
+
+
+HISTORY_DAYS_PARAMETER = OpenApiParameter(
+    "days", int, OpenApiParameter.QUERY, description=f"How many days back, today included (1-366; {HISTORY_DAYS})."
+)
+
+
+class ProjectUsageHistoryView(ProjectScopedView):
+    """`GET /api/v1/projects/<name>/usage/history/`: daily snapshots, for anyone who may pull from the project."""
+
+    permission_classes = [AllowAny]
+    serializer_class = UsageHistorySerializer
+
+    @extend_schema(parameters=[PROJECT_NAME, HISTORY_DAYS_PARAMETER])
+    def get(self, request: Request, project_name: str) -> Response:
+        try:
+            days = int(request.query_params.get("days", HISTORY_DAYS))
+        except ValueError:
+            days = 0
+        if not 1 <= days <= 366:
+            raise serializers.ValidationError({"days": "A whole number of days from 1 to 366."})
+        snapshots = usage_history(self.project, days)
+        return Response(
+            {
+                "project": self.project.name,
+                "quota_bytes": self.project.quota_bytes,
+                "days": days,
+                "snapshots": UsageSnapshotSerializer(snapshots, many=True).data,
+            }
+        )
 
 
 class DeletionPlanView(ManagementView):

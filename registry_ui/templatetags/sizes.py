@@ -51,3 +51,9 @@ def exact_size(value: int | None) -> str:
         if count and count % 1024**power == 0:
             return f"{count // 1024**power} {UNITS[power - 1]}"
     return str(count)
+
+
+@register.filter
+def abs_value(value: int) -> int:
+    """`{{ change|abs_value|binary_size }}`: the size of a decrease, after its own minus sign."""
+    return abs(int(value))

@@ -725,6 +725,7 @@ def test_the_schema_is_an_openapi_document_listing_the_management_paths(api: Api
         "/api/v1/projects/{project_name}/retention/",
         "/api/v1/projects/{project_name}/retention/simulation/",
         "/api/v1/projects/{project_name}/usage/",
+        "/api/v1/projects/{project_name}/usage/history/",
         "/api/v1/repositories/{repository_name}/usage/",
         "/api/v1/repositories/{repository_name}/deletion-plan/",
         "/api/v1/jobs/",

@@ -77,7 +77,7 @@ def test_home_and_project_pages_show_the_quota_bar(
     Project.objects.filter(pk=team.pk).update(quota_bytes=1024)
     client = as_user(alice)
 
-    for page in ("/", "/projects/team/"):
+    for page in ("/", "/projects/team/", "/projects/team/usage/"):
         text = client.get(page).content.decode()
         assert 'class="quota quota-' in text, page
         assert "of 1.0\xa0KiB quota" in text, page
