@@ -1,6 +1,5 @@
 """`/auth/token`: the Docker token auth spec's GET form and the OAuth2 POST form."""
 
-
 import jwt
 import pytest
 from django.contrib.auth.models import User
