@@ -3,7 +3,12 @@
 import io
 from typing import Any
 
+import pytest
+
 from registry_ui.wsgi import application
+
+# The handlers close stale database connections at the end of every request.
+pytestmark = pytest.mark.django_db
 
 
 def call(path: str) -> tuple[str, dict[str, str]]:
