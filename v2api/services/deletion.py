@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from v2api.digests import Digest
@@ -112,8 +112,13 @@ def execute_deletion(
     digests: Iterable[str] = (),
     whole_repository: bool = False,
     images_left_untagged: bool = False,
+    count_bytes: bool = False,
 ) -> DeletionPlan:
-    """Delete what plan_deletion names, in one transaction. Deleting what is gone already is no error."""
+    """Delete what plan_deletion names, in one transaction. Deleting what is gone already is no error.
+
+    `count_bytes` also records what the next collection frees (a job's result); the API's DELETE
+    skips that query over every reference in the registry.
+    """
     arguments = (repository_name, list(tags), list(digests), whole_repository, images_left_untagged)
     try:
         with transaction.atomic():
@@ -122,7 +127,9 @@ def execute_deletion(
             # one of these has either committed (and the new plan sees it) or now waits for us.
             first = plan_rows(*arguments)
             list(Manifest.objects.select_for_update().filter(id__in=first.manifest_ids).values_list("id"))
-            plan = plan_deletion(*arguments)
+            plan = plan_rows(*arguments)
+            if count_bytes:
+                plan.bytes_freed = bytes_only_needed_by(plan.manifest_ids)
             Tag.objects.filter(repository=repository, name__in=plan.tags).delete()
             # Manifests take their references with them (CASCADE); blob rows stay for the collector.
             Manifest.objects.filter(repository=repository, digest__in=plan.manifests).delete()
@@ -196,11 +203,9 @@ def bytes_only_needed_by(doomed: set[int]) -> int:
     """Bytes of the blobs the doomed manifests reference and no other manifest anywhere does."""
     if not doomed:
         return 0
-    needed_elsewhere = ManifestReference.objects.filter(blob__isnull=False).exclude(manifest_id__in=doomed)
-    total = (
-        Blob.objects.filter(manifest_references__manifest_id__in=doomed)
-        .exclude(id__in=needed_elsewhere.values("blob_id"))
-        .distinct()
-        .values("id", "size")
-    )
-    return int(Blob.objects.filter(id__in=total.values("id")).aggregate(total=Sum("size"))["total"] or 0)
+    # NOT EXISTS, looked up per candidate blob through the reference index, rather than NOT IN
+    # over every reference in the registry.
+    needed_elsewhere = ManifestReference.objects.filter(blob_id=OuterRef("id")).exclude(manifest_id__in=doomed)
+    candidates = ManifestReference.objects.filter(manifest_id__in=doomed, blob__isnull=False).values("blob_id")
+    only_these = Blob.objects.filter(id__in=candidates).exclude(Exists(needed_elsewhere))
+    return int(only_these.aggregate(total=Sum("size"))["total"] or 0)

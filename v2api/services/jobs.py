@@ -81,7 +81,7 @@ def _run_deletion(job: Job, progress: Callable[[str, int, int], None]) -> dict[s
         "digests": job.parameters.get("digests", []),
         "whole_repository": job.parameters.get("whole_repository", False),
     }
-    plan = plan_deletion(**arguments) if job.dry_run else execute_deletion(**arguments)
+    plan = plan_deletion(**arguments) if job.dry_run else execute_deletion(**arguments, count_bytes=True)
     progress("deleted", 1, 1)
     return plan.as_dict()
 
