@@ -66,6 +66,7 @@ GC_LAYER_SIZE = 512
 GC_REPOSITORIES = 16
 GC_PUSHERS = 2
 GC_TIMEOUT_SECONDS = 1800.0
+SECTIONS = ("transfers", "hot", "pushes", "memory", "catalog", "gc")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Workload:
     pushes_per_client: int
     gc_blobs: int
     gc_grace_seconds: int
+    sections: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -636,13 +638,18 @@ def measure_gc(server: Server, workload: Workload, recorder: Recorder) -> None:
 
 def measure_registry(server: Server, workload: Workload, material: Material, recorder: Recorder) -> None:
     print(f"\n== {server.label} on 127.0.0.1:{server.port}", flush=True)
-    measure_blob_transfers(server, workload, material, recorder)
-    measure_hot_paths(server, workload, recorder)
-    measure_small_image_pushes(server, workload, material, recorder)
-    measure_memory(server, material, recorder)
-    measure_catalog(server, workload, recorder)
-    # Last: the reference's collection stops it.
-    measure_gc(server, workload, recorder)
+    sections: dict[str, Callable[[], None]] = {
+        "transfers": lambda: measure_blob_transfers(server, workload, material, recorder),
+        "hot": lambda: measure_hot_paths(server, workload, recorder),
+        "pushes": lambda: measure_small_image_pushes(server, workload, material, recorder),
+        "memory": lambda: measure_memory(server, material, recorder),
+        "catalog": lambda: measure_catalog(server, workload, recorder),
+        # Last: the reference's collection stops it.
+        "gc": lambda: measure_gc(server, workload, recorder),
+    }
+    for name, measure in sections.items():
+        if name in workload.sections:
+            measure()
     if server.auth is not None:
         print(f"  {server.label} tokens fetched by the harness: {server.auth.fetched}", flush=True)
 
@@ -668,6 +675,7 @@ def parse_workload(arguments: argparse.Namespace) -> Workload:
         pushes_per_client=int(pick(arguments.pushes_per_client, 10, 3)),
         gc_blobs=int(pick(arguments.gc_blobs, 100_000, 5_000)),
         gc_grace_seconds=arguments.gc_grace_seconds,
+        sections=arguments.only,
     )
 
 
@@ -700,8 +708,18 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         help=f"an admin connection; the benchmark drops and creates {BENCH_DATABASE} there",
     )
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated sections to run, of {','.join(SECTIONS)} (default: all); figures of one "
+        "section are comparable only within a run",
+    )
     parser.add_argument("--output", type=Path, help="JSON figures (default benchmarks/results/<time>-<mode>.json)")
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    arguments.only = tuple(arguments.only.split(",")) if arguments.only else SECTIONS
+    unknown = set(arguments.only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: no section {', '.join(sorted(unknown))}; the sections are {', '.join(SECTIONS)}")
+    return arguments
 
 
 def _terminate(signum: int, frame: object) -> NoReturn:
