@@ -10,13 +10,15 @@ has its file.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.models import Project
 from v2api.digests import Digest
 from v2api.errors import BlobUnknown
 from v2api.models import Blob, Repository, RepositoryBlob
+from v2api.services.prepared import PreparedQuery
 from v2api.services.quotas import check_quota
 from v2api.storage import blobstore
 
@@ -25,26 +27,38 @@ from v2api.storage import blobstore
 class BlobRecord:
     digest: str
     size: int
+    # As on ResolvedManifest: whether anyone may pull from the repository's project.
+    project_public: bool
 
 
 def stat_blob(repository_name: str, digest: Digest) -> BlobRecord:
-    """end-2: the blob's size, if this repository links it. One indexed query; raises BlobUnknown.
-
-    Written out rather than built by the ORM each time: every layer of every pull asks this.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_STAT_SQL, [repository_name, str(digest)])
-        row = cursor.fetchone()
-    if row is None:
+    """end-2: the blob's size, if this repository links it; raises BlobUnknown."""
+    blob = find_blob(repository_name, digest)
+    if blob is None:
         raise BlobUnknown(detail={"digest": str(digest)})
-    return BlobRecord(row[0], row[1])
+    return blob
 
 
-_STAT_SQL = (
-    f"SELECT b.digest, b.size FROM {Blob._meta.db_table} b "
+def find_blob(repository_name: str, digest: Digest) -> BlobRecord | None:
+    """The blob, if this repository links it, in one indexed query; None otherwise.
+
+    Written out and prepared rather than built by the ORM each time: every layer of every pull
+    asks this.
+    """
+    row = _FIND_BLOB.fetchone([repository_name, str(digest)])
+    if row is None:
+        return None
+    return BlobRecord(row[0], row[1], project_public=bool(row[2]))
+
+
+_FIND_BLOB = PreparedQuery(
+    "find_blob",
+    f"SELECT b.digest, b.size, p.public FROM {Blob._meta.db_table} b "
     f"JOIN {RepositoryBlob._meta.db_table} l ON l.blob_id = b.id "
     f"JOIN {Repository._meta.db_table} r ON r.id = l.repository_id "
-    "WHERE r.name = %s AND b.digest = %s"
+    f"LEFT JOIN {Project._meta.db_table} p ON p.name = r.namespace "
+    "WHERE r.name = %s AND b.digest = %s",
+    ("text", "text"),
 )
 
 

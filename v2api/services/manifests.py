@@ -4,8 +4,9 @@ services/deletion.py."""
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
+from accounts.models import Project
 from v2api import media_types
 from v2api.digests import Digest
 from v2api.errors import (
@@ -20,6 +21,7 @@ from v2api.errors import (
 from v2api.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from v2api.names import is_tag
 from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
+from v2api.services.prepared import PreparedQuery
 from v2api.services.repositories import get_or_create_repository
 
 
@@ -44,41 +46,58 @@ class ResolvedManifest:
     media_type: str
     size: int
     content: bytes
+    # Whether the repository's project lets anyone pull: the hot path's anonymous check
+    # (registry_ui/hot_reads.py) comes with the row instead of costing a query of its own.
+    project_public: bool
 
 
 def resolve_manifest(repository_name: str, reference: Digest | str, with_content: bool) -> ResolvedManifest:
-    """end-3: the manifest a tag or digest names in this repository, in one indexed query.
+    """end-3: the manifest a tag or digest names in this repository; raises ManifestUnknown."""
+    manifest = find_manifest(repository_name, reference, with_content)
+    if manifest is None:
+        raise ManifestUnknown(detail={"reference": str(reference)})
+    return manifest
+
+
+def find_manifest(repository_name: str, reference: Digest | str, with_content: bool) -> ResolvedManifest | None:
+    """The manifest a tag or digest names in this repository, in one indexed query, or None.
 
     This is the registry's hottest path (every pull starts here), so the query is written out
-    rather than built by the ORM for each request: building it cost more than running it.
-    `with_content=False` (HEAD) leaves the bytes in the database. Raises ManifestUnknown.
+    and prepared rather than built by the ORM for each request: building it, then planning it,
+    each cost more than running it.
+    `with_content=False` (HEAD) leaves the bytes in the database.
     """
-    by_digest = isinstance(reference, Digest)
-    sql = _RESOLVE_SQL[(by_digest, with_content)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [repository_name, str(reference)])
-        row = cursor.fetchone()
+    row = _RESOLVE_QUERIES[(isinstance(reference, Digest), with_content)].fetchone([repository_name, str(reference)])
     if row is None:
-        raise ManifestUnknown(detail={"reference": str(reference)})
-    return ResolvedManifest(row[0], row[1], row[2], bytes(row[3]) if with_content else b"")
+        return None
+    content = bytes(row[4]) if with_content else b""
+    return ResolvedManifest(row[0], row[1], row[2], content, project_public=bool(row[3]))
 
 
 def _resolve_sql(by_digest: bool, with_content: bool) -> str:
     manifest, repository, tag = Manifest._meta.db_table, Repository._meta.db_table, Tag._meta.db_table
-    columns = "m.digest, m.media_type, m.size" + (", m.content" if with_content else "")
+    columns = "m.digest, m.media_type, m.size, p.public" + (", m.content" if with_content else "")
+    # A repository's project may be gone (deleted with the repository left); it is then not public.
+    project = f"LEFT JOIN {Project._meta.db_table} p ON p.name = r.namespace"
     if by_digest:
         return (
-            f"SELECT {columns} FROM {manifest} m JOIN {repository} r ON r.id = m.repository_id "
+            f"SELECT {columns} FROM {manifest} m JOIN {repository} r ON r.id = m.repository_id {project} "
             "WHERE r.name = %s AND m.digest = %s"
         )
     return (
         f"SELECT {columns} FROM {manifest} m JOIN {repository} r ON r.id = m.repository_id "
-        f"JOIN {tag} t ON t.manifest_id = m.id WHERE r.name = %s AND t.name = %s"
+        f"JOIN {tag} t ON t.manifest_id = m.id {project} WHERE r.name = %s AND t.name = %s"
     )
 
 
-_RESOLVE_SQL = {
-    (by_digest, content): _resolve_sql(by_digest, content) for by_digest in (True, False) for content in (True, False)
+_RESOLVE_QUERIES = {
+    (by_digest, content): PreparedQuery(
+        f"resolve_manifest_by_{'digest' if by_digest else 'tag'}{'_with_content' if content else ''}",
+        _resolve_sql(by_digest, content),
+        ("text", "text"),
+    )
+    for by_digest in (True, False)
+    for content in (True, False)
 }
 
 
