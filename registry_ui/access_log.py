@@ -44,14 +44,42 @@ def log_registry_access(
 ) -> None:
     """Write the access line for a request on a repository; other requests are left to gunicorn's log."""
     match = request.resolver_match
-    if match is None or route not in _REPOSITORY_ROUTES:
+    if match is None or route not in _REPOSITORY_ROUTES or not access_logger.isEnabledFor(logging.INFO):
         return
-    method = str(request.method)
+    write_access_line(
+        subject=caller_subject(request, response.status_code),
+        method=str(request.method),
+        route=route,
+        repository=str(match.kwargs.get("name", "")),
+        reference=str(match.kwargs.get("reference") or match.kwargs.get("digest") or ""),
+        digest=response.get("Docker-Content-Digest") or request.GET.get("digest", ""),
+        status=response.status_code,
+        bytes_in=bytes_in,
+        bytes_out=bytes_out,
+        served_by=served_by,
+        remote_addr=client_address(request),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+
+
+def write_access_line(
+    *,
+    subject: str,
+    method: str,
+    route: str,
+    repository: str,
+    reference: str,
+    digest: str,
+    status: int,
+    bytes_in: int,
+    bytes_out: int,
+    served_by: str,
+    remote_addr: str,
+    user_agent: str,
+) -> None:
+    """The line itself, also written by the hot path (registry_ui/hot_reads.py), which has no
+    Django request."""
     action = _ACTION_BY_METHOD.get(method, method.lower())
-    repository = str(match.kwargs.get("name", ""))
-    reference = str(match.kwargs.get("reference") or match.kwargs.get("digest") or "")
-    digest = response.get("Docker-Content-Digest") or request.GET.get("digest", "")
-    subject = caller_subject(request, response.status_code)
     access_logger.info(
         "%s %s %s %s%s",
         subject or "anonymous",
@@ -67,11 +95,11 @@ def log_registry_access(
             "repository": repository,
             "reference": reference,
             "digest": digest,
-            "status": response.status_code,
+            "status": status,
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,
             "served_by": served_by,
-            "remote_addr": client_address(request),
-            "user_agent": request.headers.get("User-Agent", ""),
+            "remote_addr": remote_addr,
+            "user_agent": user_agent,
         },
     )

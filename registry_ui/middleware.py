@@ -2,7 +2,7 @@
 one that believes the proxy about the client's address."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -100,11 +100,18 @@ class ForwardedClientAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if settings.REGISTRY_TRUST_PROXY_HEADERS:
-            forwarded = request.META.get("HTTP_X_REAL_IP", "").strip()
-            if forwarded:
-                request.META["REMOTE_ADDR"] = forwarded
+        request.META["REMOTE_ADDR"] = client_address_from(request.META)
         return self.get_response(request)
+
+
+def client_address_from(meta: Mapping[str, Any]) -> str:
+    """The client's address from a WSGI environ (or Django's META), the proxy's word included
+    where it is trusted."""
+    if settings.REGISTRY_TRUST_PROXY_HEADERS:
+        forwarded = str(meta.get("HTTP_X_REAL_IP", "")).strip()
+        if forwarded:
+            return forwarded
+    return str(meta.get("REMOTE_ADDR", ""))
 
 
 def _content_length(request: HttpRequest) -> int:

@@ -2,7 +2,8 @@
 
 `/v2/` requests skip what only the dashboard uses (sessions, CSRF, auth, messages, static
 files, frame options): a pull is a stream of small GETs and HEADs, and that middleware cost
-more than the query that answers them. Both stacks run the same settings and URLs.
+more than the query that answers them. Both stacks run the same settings and URLs. The
+plainest of those GETs and HEADs skip even that stack (registry_ui/hot_reads.py).
 """
 
 import os
@@ -32,10 +33,12 @@ class RegistryApiHandler(WSGIHandler):
 
 
 registry_application = RegistryApiHandler()
+# After the handlers: it imports models, which needs the apps loaded.
+from registry_ui import hot_reads  # noqa: E402
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path = environ.get("PATH_INFO", "")
     if path == "/v2" or path.startswith("/v2/"):
-        return registry_application(environ, start_response)
+        return hot_reads.answer(environ, start_response) or registry_application(environ, start_response)
     return dashboard_application(environ, start_response)

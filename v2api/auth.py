@@ -71,7 +71,7 @@ def authenticate_request(request: HttpRequest) -> Caller:
 
 def authorize(request: HttpRequest, caller: Caller, scope: Scope) -> None:
     """Let the request through if `caller` holds `scope`; raise Unauthorized or Denied otherwise."""
-    if caller.token_scopes is not None and _covers(caller.token_scopes, scope):
+    if caller.token_scopes is not None and covers(caller.token_scopes, scope):
         _create_project_on_push(caller, scope)
         return
     principal = caller.live_principal()
@@ -94,7 +94,7 @@ def authorize(request: HttpRequest, caller: Caller, scope: Scope) -> None:
 def may(caller: Caller, scope: Scope) -> bool:
     """Whether the caller holds `scope`, without raising (e.g. pull on a mount's source)."""
     if caller.token_scopes is not None:
-        return _covers(caller.token_scopes, scope)
+        return covers(caller.token_scopes, scope)
     return scope.actions <= _live_actions(caller.live_principal(), scope)
 
 
@@ -113,7 +113,8 @@ def challenge(request: HttpRequest, scope: Scope | None, error: str | None = Non
     return "Bearer " + ",".join(parts)
 
 
-def _covers(granted: list[Scope], needed: Scope) -> bool:
+def covers(granted: list[Scope], needed: Scope) -> bool:
+    """Whether a token's granted scopes hold every action of `needed`."""
     held: set[str] = set()
     for scope in granted:
         if scope.type == needed.type and scope.name == needed.name:

@@ -25,5 +25,9 @@ def check_repository_name(name: str) -> str:
     return name
 
 
+def is_repository_name(name: str) -> bool:
+    return len(name) <= MAX_NAME_LENGTH and bool(_REPOSITORY_NAME.match(name))
+
+
 def is_tag(reference: str) -> bool:
     return bool(TAG_PATTERN.match(reference))

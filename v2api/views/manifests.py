@@ -70,7 +70,10 @@ def manifest_headers(media_type: str, digest: str, size: int) -> dict[str, str]:
 
 
 def accept_list(request: Request) -> list[str]:
+    return parse_accept(request._request.META.get("HTTP_ACCEPT", ""))
+
+
+def parse_accept(header: str) -> list[str]:
     """The media types of every Accept header; skopeo and podman send six separate lines,
     which WSGI joins with commas."""
-    header = request._request.META.get("HTTP_ACCEPT", "")
     return [item.split(";", 1)[0].strip() for item in header.split(",") if item.strip()]
