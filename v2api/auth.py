@@ -69,15 +69,21 @@ def authenticate_request(request: HttpRequest) -> Caller:
     return Caller(principal=found[0], subject=found[0].subject, token_scopes=None)
 
 
-def authorize(request: HttpRequest, caller: Caller, scope: Scope) -> None:
-    """Let the request through if `caller` holds `scope`; raise Unauthorized or Denied otherwise."""
+def authorize(request: HttpRequest, caller: Caller, scope: Scope, may_create_project: bool = True) -> None:
+    """Let the request through if `caller` holds `scope`; raise Unauthorized or Denied otherwise.
+
+    A push allowed into a missing project creates it, where `may_create_project` says the
+    request can be the first of a push.
+    """
     if caller.token_scopes is not None and covers(caller.token_scopes, scope):
-        _create_project_on_push(caller, scope)
+        if may_create_project:
+            _create_project_on_push(caller, scope)
         return
     principal = caller.live_principal()
     live = _live_actions(principal, scope)
     if caller.token_scopes is None and scope.actions <= live:
-        _create_project_on_push(caller, scope)
+        if may_create_project:
+            _create_project_on_push(caller, scope)
         return
     if principal.is_anonymous or scope.actions <= live:
         error = "insufficient_scope" if caller.token_scopes is not None else None

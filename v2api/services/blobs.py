@@ -132,11 +132,10 @@ def _insert_blob(digest: Digest, size: int) -> Blob:
 
 def _link(repository: Repository, blob: Blob) -> None:
     """Link, or refresh the link's time: a blob pushed or mounted again is inside the grace window again."""
-    try:
-        with transaction.atomic():
-            link, created = RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
-            if not created:
-                RepositoryBlob.objects.filter(id=link.id).update(linked_at=timezone.now())
-    except IntegrityError:
-        # A concurrent push of the same layer linked it first; the link is what we wanted.
-        pass
+    now = timezone.now()
+    if RepositoryBlob.objects.filter(repository=repository, blob=blob).update(linked_at=now):
+        return
+    # A concurrent push of the same layer may link it first; that link is what we wanted.
+    RepositoryBlob.objects.bulk_create(
+        [RepositoryBlob(repository=repository, blob=blob, linked_at=now)], ignore_conflicts=True
+    )

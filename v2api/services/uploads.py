@@ -48,7 +48,7 @@ def get_upload(repository_name: str, upload_id: str) -> Upload:
         uuid.UUID(upload_id)
     except ValueError:
         raise BlobUploadUnknown(detail={"upload": upload_id}) from None
-    upload = Upload.objects.filter(id=upload_id, repository__name=repository_name).first()
+    upload = Upload.objects.select_related("repository").filter(id=upload_id, repository__name=repository_name).first()
     if upload is None:
         raise BlobUploadUnknown(detail={"upload": upload_id})
     return upload

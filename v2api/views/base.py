@@ -45,6 +45,8 @@ class RegistryView(APIView):
 
     # The repository action each method needs; a view that is all push (uploads) empties it.
     action_by_method: dict[str, str] = {"GET": PULL, "HEAD": PULL, "DELETE": DELETE}
+    # Whether a push here may be the first into its project, which then creates the project.
+    may_create_project = True
     caller: Caller
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -56,7 +58,7 @@ class RegistryView(APIView):
         self.caller = authenticate_request(request._request)
         scope = self.required_scope(request, kwargs)
         if scope is not None:
-            authorize(request._request, self.caller, scope)
+            authorize(request._request, self.caller, scope, may_create_project=self.may_create_project)
         elif not self.caller.presented_credentials:
             # `GET /v2/` without credentials: the challenge tells docker login where to get a token.
             raise Unauthorized(headers={"WWW-Authenticate": challenge(request._request, None)})

@@ -45,6 +45,8 @@ class UploadStartView(RegistryView):
 class UploadView(RegistryView):
     # Even reading an upload's status is part of pushing.
     action_by_method: dict[str, str] = {}
+    # The upload's POST created the project, if it was missing: no query for it on every chunk.
+    may_create_project = False
 
     def get(self, request: Request, name: str, upload_id: str) -> HttpResponse:
         """end-13: `GET` an upload's status: how many bytes it holds."""
