@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry_ui.settings")
 dashboard_application = get_wsgi_application()
@@ -33,6 +34,9 @@ class RegistryApiHandler(WSGIHandler):
 
 
 registry_application = RegistryApiHandler()
+# The URL conf imports every view. Django would import it inside the first request that needs it,
+# which took 200 ms holding the GIL: a stall for every other request of that process.
+get_resolver().url_patterns  # noqa: B018
 # After the handlers: it imports models, which needs the apps loaded.
 from registry_ui import hot_reads  # noqa: E402
 
