@@ -8,7 +8,7 @@ worker_class = "gthread"
 # Two processes a core, four threads each. A process takes whichever keep-alive connections it
 # happens to accept, and with 2 processes of 8 threads, 32 connections opened at once all went to
 # one of them in about one run in four, halving the requests served (its GIL was the limit).
-# With 4 of 4 the same load never fell below 2,600 requests/s in 13 runs (issue 6).
+# With 4 of 4 the same load stayed between 2,580 and 3,245 requests/s in 18 runs (issue 6).
 workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
 threads = int(os.environ.get("REGISTRY_THREADS", "4"))
 # Only the worker's heartbeat counts against this with gthread, not a long upload.
