@@ -408,18 +408,6 @@ def measure_catalog(server: Server, workload: Workload, recorder: Recorder) -> N
         connection.close()
 
 
-def gc_image(index: int) -> SmallImage:
-    """An image of GC_BLOBS_PER_IMAGE small blobs: random layers and a config, all its own."""
-    layers = [os.urandom(GC_LAYER_SIZE) for _ in range(GC_BLOBS_PER_IMAGE - 1)]
-    config = client.image_config(len(layers))
-    layer_descriptors = [client.descriptor_of(layer, client.OCI_LAYER) for layer in layers]
-    config_descriptor = client.descriptor_of(config, client.OCI_CONFIG)
-    return SmallImage(
-        blobs=[*zip(layers, layer_descriptors, strict=True), (config, config_descriptor)],
-        manifest=client.image_manifest(config_descriptor, layer_descriptors),
-    )
-
-
 def run_in_pool(action: Callable[[int], T], count: int, threads: int) -> list[T]:
     """`action(index)` for every index in 0..count on `threads` threads, in completion order."""
     pool = ThreadPoolExecutor(threads)
@@ -450,7 +438,8 @@ def make_garbage(server: Server, workload: Workload, recorder: Recorder) -> None
     def push(index: int) -> tuple[str, str]:
         connection = connection_of_thread()
         repository = f"bench/gc-{index % GC_REPOSITORIES:02d}"
-        image = gc_image(index)
+        # GC_BLOBS_PER_IMAGE small blobs, random layers and a config, all its own.
+        image = small_image((GC_LAYER_SIZE,) * (GC_BLOBS_PER_IMAGE - 1))
         for content, descriptor in image.blobs:
             client.push_blob_whole(connection, repository, content, descriptor.digest, single_post=ours)
         client.put_manifest(connection, repository, f"g{index}", image.manifest)

@@ -16,18 +16,6 @@ from v2api.tasks import record_usage_snapshots
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def projects(push_image: PushImage) -> list[str]:
-    """Three projects: layers shared inside one, across two, and an empty project."""
-    for name in ("team", "ops", "empty"):
-        Project.objects.create(name=name)
-    push_image("team/app", "v1", layers=[b"base" * 100, b"app"])
-    push_image("team/app", "v2", layers=[b"base" * 100, b"app 2"])
-    push_image("team/web", "v1", layers=[b"base" * 100, b"common"])
-    push_image("ops/tool", "v1", layers=[b"common", b"tool"])
-    return ["team", "ops", "empty"]
-
-
 def test_the_task_records_a_snapshot_per_project(projects: list[str]) -> None:
     assert record_usage_snapshots() == 3
 
