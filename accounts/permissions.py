@@ -19,6 +19,17 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 NOTHING: frozenset[str] = frozenset()
 
 
+def public_actions(project_public: bool) -> frozenset[str]:
+    """The public rule, written once: anyone, anonymous callers included, may pull the
+    repositories of a public project, and do nothing else there. `public_projects` is the same
+    rule as a filter on projects."""
+    return frozenset({PULL}) if project_public else NOTHING
+
+
+def public_projects() -> Q:
+    return Q(public=True)
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is asking: a user, a robot account, or nobody (anonymous)."""
@@ -51,8 +62,14 @@ def project_name_of(repository_name: str) -> str:
     return repository_name.split("/", 1)[0]
 
 
-def allowed_actions(principal: Principal, repository_name: str) -> frozenset[str]:
-    """The repository actions (pull, push, delete) `principal` may take on `repository_name`."""
+def allowed_actions(principal: Principal, repository_name: str, project_public: bool | None = None) -> frozenset[str]:
+    """The repository actions (pull, push, delete) `principal` may take on `repository_name`.
+
+    For an anonymous caller the project's public flag alone decides; a caller that already read
+    it (the registry's fast path reads it with the manifest or blob row) passes it in.
+    """
+    if principal.is_anonymous and project_public is not None:
+        return public_actions(project_public)
     project = Project.objects.filter(name=project_name_of(repository_name)).first()
     if project is None:
         return REPOSITORY_ACTIONS if may_create_project(principal, project_name_of(repository_name)) else NOTHING
@@ -85,7 +102,7 @@ def pullable_projects(principal: Principal) -> "QuerySet[Project] | None":
     """The projects whose repositories `principal` may pull; None means every one (system admins)."""
     if principal.is_system_admin:
         return None
-    visible = Q(public=True)
+    visible = public_projects()
     if principal.robot is not None and principal.robot.can_pull and principal.robot.is_active:
         visible |= Q(id=principal.robot.project_id)
     elif principal.user is not None:
@@ -94,7 +111,7 @@ def pullable_projects(principal: Principal) -> "QuerySet[Project] | None":
 
 
 def _actions_in_project(principal: Principal, project: Project) -> frozenset[str]:
-    actions: set[str] = {PULL} if project.public else set()
+    actions = set(public_actions(project.public))
     if principal.robot is not None:
         robot = principal.robot
         if robot.project_id == project.id and robot.is_active:

@@ -1,8 +1,6 @@
 """The token service of the Docker token auth flow (`/auth/token`, GET and the OAuth2 POST) and
 the public keys that verify its tokens (`/auth/jwks.json`)."""
 
-import base64
-import binascii
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +15,7 @@ from accounts.services.credentials import authenticate_login, principal_for_cred
 from accounts.services.login_throttle import LoginThrottled
 from accounts.services.token_grants import grant, parse_requested_scopes
 from accounts.tokens import InvalidToken, issue_access_token, issue_refresh_token, keyring, verify_refresh_token
+from oci.request_edge import client_address, credentials_of
 
 logger = logging.getLogger("accounts.tokens")
 
@@ -45,9 +44,9 @@ def jwks(request: HttpRequest) -> JsonResponse:
 
 def _basic_token(request: HttpRequest) -> HttpResponse:
     principal: Principal = ANONYMOUS
-    credentials = basic_credentials(request)
-    if credentials is not None:
-        found = authenticate_login(*credentials, address=client_address(request))
+    credentials = credentials_of(request.META)
+    if credentials.scheme == "basic":
+        found = authenticate_login(credentials.username, credentials.secret, address=client_address(request.META))
         if found is None:
             response = _oauth_error(401, "invalid_grant", "incorrect username or password")
             response["WWW-Authenticate"] = 'Basic realm="Harbor-lite"'
@@ -60,7 +59,7 @@ def _oauth_token(request: HttpRequest) -> HttpResponse:
     grant_type = request.POST.get("grant_type")
     if grant_type == "password":
         found = authenticate_login(
-            request.POST.get("username", ""), request.POST.get("password", ""), address=client_address(request)
+            request.POST.get("username", ""), request.POST.get("password", ""), address=client_address(request.META)
         )
         if found is None:
             return _oauth_error(401, "invalid_grant", "incorrect username or password")
@@ -101,24 +100,6 @@ def _token_response(principal: Principal, scope_values: list[str], refresh_token
     if refresh_token is not None:
         body["refresh_token"] = refresh_token
     return JsonResponse(body)
-
-
-def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
-    """The username and secret of an `Authorization: Basic` header, or None."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    username, separator, secret = decoded.partition(":")
-    return (username, secret) if separator else None
-
-
-def client_address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 _REGISTRY_CODES = {401: "UNAUTHORIZED", 429: "TOOMANYREQUESTS"}

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from accounts.models import Role
 from accounts.services import login_throttle
-from accounts.views import client_address
+from oci.request_edge import client_address
 from registry_ui.listings import REPOSITORY_SORTS
 
 
@@ -34,7 +34,7 @@ class LoginForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
-        address = client_address(self.request) if self.request is not None else ""
+        address = client_address(self.request.META) if self.request is not None else ""
         try:
             login_throttle.check(username, address)
         except login_throttle.LoginThrottled as throttled:

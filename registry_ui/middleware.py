@@ -2,18 +2,17 @@
 one that believes the proxy about the client's address."""
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
+from oci import request_edge as edge
 from registry_ui import metrics
-from registry_ui.access_log import log_registry_access
-from v2api.views.blobs import PROXIED_BYTES_HEADER
+from v2api.access_log import log_registry_access
 
-_UPLOAD_ROUTES = frozenset({"v2:upload-start", "v2:upload"})
-_BLOB_ROUTE = "v2:blob"
+_UPLOAD_ROUTES = frozenset({edge.UPLOAD_START.name, edge.UPLOAD.name})
 UNMATCHED_ROUTE = "unmatched"
 
 
@@ -74,16 +73,16 @@ class RequestObservationMiddleware:
             metrics.record_blob_bytes_received(bytes_in)
 
         served_by = "application"
-        if response.has_header(PROXIED_BYTES_HEADER):
+        if response.has_header(edge.PROXIED_BYTES_HEADER):
             served_by = "proxy"
-            bytes_out = int(response[PROXIED_BYTES_HEADER])
+            bytes_out = int(response[edge.PROXIED_BYTES_HEADER])
             # Only for us: it never leaves the application.
-            del response[PROXIED_BYTES_HEADER]
+            del response[edge.PROXIED_BYTES_HEADER]
         elif method == "HEAD" or response.status_code >= 300:
             bytes_out = 0
         else:
             bytes_out = _response_length(response)
-        if route == _BLOB_ROUTE and method == "GET" and bytes_out:
+        if route == edge.BLOB.name and method == "GET" and bytes_out:
             metrics.record_blob_bytes_sent(bytes_out, served_by)
 
         log_registry_access(request, response, route, bytes_in, bytes_out, served_by)
@@ -91,27 +90,16 @@ class RequestObservationMiddleware:
 
 
 class ForwardedClientAddressMiddleware:
-    """Behind nginx every request comes from nginx's address; with REGISTRY_TRUST_PROXY_HEADERS the
-    address nginx saw (X-Real-IP, which nginx sets and a client cannot) becomes REMOTE_ADDR, so the
-    per-address login throttle and the logs see real clients. Off, the header is ignored: anyone
-    could send it."""
+    """Settles the client's address first (oci/request_edge.py), so the per-address login
+    throttle and the logs see real clients behind nginx where REGISTRY_TRUST_PROXY_HEADERS says
+    the proxy is to be believed."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        request.META["REMOTE_ADDR"] = client_address_from(request.META)
+        edge.settle_client_address(request.META, settings.REGISTRY_TRUST_PROXY_HEADERS)
         return self.get_response(request)
-
-
-def client_address_from(meta: Mapping[str, Any]) -> str:
-    """The client's address from a WSGI environ (or Django's META), the proxy's word included
-    where it is trusted."""
-    if settings.REGISTRY_TRUST_PROXY_HEADERS:
-        forwarded = str(meta.get("HTTP_X_REAL_IP", "")).strip()
-        if forwarded:
-            return forwarded
-    return str(meta.get("REMOTE_ADDR", ""))
 
 
 def _content_length(request: HttpRequest) -> int:

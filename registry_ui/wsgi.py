@@ -3,7 +3,8 @@
 `/v2/` requests skip what only the dashboard uses (sessions, CSRF, auth, messages, static
 files, frame options): a pull is a stream of small GETs and HEADs, and that middleware cost
 more than the query that answers them. Both stacks run the same settings and URLs. The
-plainest of those GETs and HEADs skip even that stack (registry_ui/hot_reads.py).
+plainest of those GETs and HEADs are served by the registry's fast path (v2api/fast_reads.py),
+a provider behind the same gate as the full stack.
 """
 
 import os
@@ -38,11 +39,11 @@ registry_application = RegistryApiHandler()
 # which took 200 ms holding the GIL: a stall for every other request of that process.
 get_resolver().url_patterns  # noqa: B018
 # After the handlers: it imports models, which needs the apps loaded.
-from registry_ui import hot_reads  # noqa: E402
+from v2api import fast_reads  # noqa: E402
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path = environ.get("PATH_INFO", "")
     if path == "/v2" or path.startswith("/v2/"):
-        return hot_reads.answer(environ, start_response) or registry_application(environ, start_response)
+        return fast_reads.answer(environ, start_response) or registry_application(environ, start_response)
     return dashboard_application(environ, start_response)

@@ -1,12 +1,19 @@
-"""Who is calling /v2/ and whether they may: bearer tokens from /auth/token, HTTP Basic for
-curl and scripts, or nobody (who may still pull from public projects).
+"""The one gate of /v2/: who is calling (`identify`) and whether they may (`authorize`).
 
-A token is trusted for what its `access` claim grants, without a database query (the hot
-GETs stay one query). When it lacks the scope, the caller's live permissions decide between
-`401 insufficient_scope` (ask for a new token) and `403 DENIED` (no token would help).
+Every /v2/ request passes here, the full stack's views and the fast path (v2api/fast_reads.py)
+alike, so a rule added to `authorize` holds on every path: distribution's dispatcher is the
+model, with the fast path a provider behind the gate rather than a second door.
+
+A bearer token from /auth/token is trusted for what its `access` claim grants, without a
+database query (the hot GETs stay one query); HTTP Basic is checked against the accounts; no
+credentials is the anonymous caller, who may still pull from public projects. When a token lacks
+the scope, the caller's live permissions decide between `401 insufficient_scope` (ask for a new
+token) and `403 DENIED` (no token would help).
 """
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -18,8 +25,11 @@ from accounts.services.credentials import authenticate_login, principal_for_subj
 from accounts.services.login_throttle import LoginThrottled
 from accounts.services.projects import ensure_project_for_push
 from accounts.tokens import InvalidToken, granted_scopes, verify_access_token
-from accounts.views import basic_credentials, client_address
-from v2api.errors import Denied, TooManyRequests, Unauthorized
+from oci.request_edge import Credentials
+from v2api.errors import Challenge, Denied, RegistryError, TooManyRequests, Unauthorized
+
+# Where the identified caller is kept in the environ, for the access log to name.
+_CALLER_KEY = "registry.caller"
 
 
 @dataclass
@@ -41,82 +51,83 @@ class Caller:
         return self.token_scopes is not None or self.principal is not ANONYMOUS
 
 
-def authenticate_request(request: HttpRequest) -> Caller:
-    """Read the Authorization header; raise Unauthorized for a bad token or bad credentials."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer":
+@dataclass(frozen=True)
+class Decision:
+    """The gate's answer for one scope: allowed, or the error the client is to see."""
+
+    scope: Scope
+    refusal: RegistryError | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+    def enforce(self) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+
+
+def identify(credentials: Credentials, address: str) -> Caller:
+    """Who presents `credentials`; raises Unauthorized for a bad token or password, and
+    TooManyRequests while the login throttle holds the account or address."""
+    if credentials.scheme == "bearer":
         try:
-            claims = verify_access_token(value.strip())
+            claims = verify_access_token(credentials.token)
         except InvalidToken as error:
-            raise Unauthorized(
-                f"invalid token: {error}",
-                headers={"WWW-Authenticate": challenge(request, None, error="invalid_token")},
-            ) from None
-        subject = str(claims["sub"])
-        # The access log names the caller; it need not verify the token a second time.
-        request.registry_token_subject = subject  # type: ignore[attr-defined]
-        return Caller(principal=None, subject=subject, token_scopes=granted_scopes(claims))
-    credentials = basic_credentials(request)
-    if credentials is None:
-        return Caller(principal=ANONYMOUS, subject="", token_scopes=None)
-    try:
-        found = authenticate_login(*credentials, address=client_address(request))
-    except LoginThrottled as throttled:
-        raise TooManyRequests(str(throttled), headers={"Retry-After": str(throttled.retry_after)}) from None
-    if found is None:
-        raise Unauthorized("incorrect username or password", headers={"WWW-Authenticate": challenge(request, None)})
-    return Caller(principal=found[0], subject=found[0].subject, token_scopes=None)
+            raise Unauthorized(f"invalid token: {error}", challenge=Challenge(error="invalid_token")) from None
+        return Caller(principal=None, subject=str(claims["sub"]), token_scopes=granted_scopes(claims))
+    if credentials.scheme == "basic":
+        try:
+            found = authenticate_login(credentials.username, credentials.secret, address=address)
+        except LoginThrottled as throttled:
+            raise TooManyRequests(str(throttled), headers={"Retry-After": str(throttled.retry_after)}) from None
+        if found is None:
+            raise Unauthorized("incorrect username or password", challenge=Challenge())
+        return Caller(principal=found[0], subject=found[0].subject, token_scopes=None)
+    return Caller(principal=ANONYMOUS, subject="", token_scopes=None)
 
 
-def authorize(request: HttpRequest, caller: Caller, scope: Scope, may_create_project: bool = True) -> None:
-    """Let the request through if `caller` holds `scope`; raise Unauthorized or Denied otherwise.
+def authorize(caller: Caller, scope: Scope, project_public: bool | None = None) -> Decision:
+    """Whether `caller` holds `scope`: the one authorisation decision of /v2/.
 
-    A push allowed into a missing project creates it, where `may_create_project` says the
-    request can be the first of a push.
+    `project_public` is the repository's project flag when the caller already read it with the
+    row it serves (the fast path), which spares an anonymous pull its project query.
     """
     if caller.token_scopes is not None and covers(caller.token_scopes, scope):
-        if may_create_project:
-            _create_project_on_push(caller, scope)
-        return
+        return Decision(scope)
     principal = caller.live_principal()
-    live = _live_actions(principal, scope)
+    live = _live_actions(principal, scope, project_public)
     if caller.token_scopes is None and scope.actions <= live:
-        if may_create_project:
-            _create_project_on_push(caller, scope)
-        return
+        return Decision(scope)
     if principal.is_anonymous or scope.actions <= live:
-        error = "insufficient_scope" if caller.token_scopes is not None else None
-        raise Unauthorized(
-            "authentication required" if principal.is_anonymous else "the token does not grant this access",
-            detail=[scope.as_claim()],
-            headers={"WWW-Authenticate": challenge(request, scope, error=error)},
+        return Decision(
+            scope,
+            Unauthorized(
+                "authentication required" if principal.is_anonymous else "the token does not grant this access",
+                detail=[scope.as_claim()],
+                challenge=Challenge(
+                    str(_with_pull_for_push(scope)),
+                    "insufficient_scope" if caller.token_scopes is not None else None,
+                ),
+            ),
         )
     if scope.type == "repository" and not Project.objects.filter(name=project_name_of(scope.name)).exists():
-        raise Denied(missing_project_message(principal, scope.name), detail=[scope.as_claim()])
-    raise Denied(detail=[scope.as_claim()])
+        return Decision(scope, Denied(missing_project_message(principal, scope.name), detail=[scope.as_claim()]))
+    return Decision(scope, Denied(detail=[scope.as_claim()]))
 
 
 def may(caller: Caller, scope: Scope) -> bool:
     """Whether the caller holds `scope`, without raising (e.g. pull on a mount's source)."""
-    if caller.token_scopes is not None:
-        return covers(caller.token_scopes, scope)
-    return scope.actions <= _live_actions(caller.live_principal(), scope)
+    return authorize(caller, scope).allowed
 
 
-def challenge(request: HttpRequest, scope: Scope | None, error: str | None = None) -> str:
-    """The `WWW-Authenticate: Bearer …` header that sends a client to the token service."""
-    base = settings.REGISTRY_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
-    parts = [f'realm="{base}/auth/token"', f'service="{settings.REGISTRY_TOKEN_SERVICE}"']
-    if scope is not None:
-        if PUSH in scope.actions:
-            # A push also reads (HEAD before upload, GET of its own manifest): ask for both at
-            # once, as distribution does, or clients fetch a second token half way.
-            scope = Scope(scope.type, scope.name, scope.actions | {PULL})
-        parts.append(f'scope="{scope}"')
-    if error is not None:
-        parts.append(f'error="{error}"')
-    return "Bearer " + ",".join(parts)
+def create_project_on_push(caller: Caller, scope: Scope) -> None:
+    """A push allowed into a missing project creates it (a personal project, or by an admin)."""
+    if scope.type != "repository" or PUSH not in scope.actions:
+        return
+    # One indexed query on every push request; the principal is loaded only when a project is missing.
+    if not Project.objects.filter(name=project_name_of(scope.name)).exists():
+        ensure_project_for_push(caller.live_principal(), scope.name)
 
 
 def covers(granted: list[Scope], needed: Scope) -> bool:
@@ -128,16 +139,35 @@ def covers(granted: list[Scope], needed: Scope) -> bool:
     return needed.actions <= held
 
 
-def _live_actions(principal: Principal, scope: Scope) -> frozenset[str]:
+def challenge_header(request: HttpRequest, challenge: Challenge) -> str:
+    """The `WWW-Authenticate: Bearer …` header that sends a client to the token service."""
+    base = settings.REGISTRY_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
+    parts = [f'realm="{base}/auth/token"', f'service="{settings.REGISTRY_TOKEN_SERVICE}"']
+    if challenge.scope is not None:
+        parts.append(f'scope="{challenge.scope}"')
+    if challenge.error is not None:
+        parts.append(f'error="{challenge.error}"')
+    return "Bearer " + ",".join(parts)
+
+
+def remember_caller(environ: MutableMapping[str, Any], caller: Caller) -> None:
+    environ[_CALLER_KEY] = caller
+
+
+def identified_caller(environ: MutableMapping[str, Any]) -> Caller | None:
+    """The caller the gate identified for this request, if it got that far."""
+    caller = environ.get(_CALLER_KEY)
+    return caller if isinstance(caller, Caller) else None
+
+
+def _with_pull_for_push(scope: Scope) -> Scope:
+    # A push also reads (HEAD before upload, GET of its own manifest): ask for both at once, as
+    # distribution does, or clients fetch a second token half way.
+    return Scope(scope.type, scope.name, scope.actions | {PULL}) if PUSH in scope.actions else scope
+
+
+def _live_actions(principal: Principal, scope: Scope, project_public: bool | None) -> frozenset[str]:
     if scope.type == "repository":
-        return allowed_actions(principal, scope.name)
+        return allowed_actions(principal, scope.name, project_public)
     # registry:catalog:* is open to everyone; the listing shows only what the caller may pull.
     return scope.actions
-
-
-def _create_project_on_push(caller: Caller, scope: Scope) -> None:
-    if scope.type != "repository" or "push" not in scope.actions:
-        return
-    # One indexed query on every push request; the principal is loaded only when a project is missing.
-    if not Project.objects.filter(name=project_name_of(scope.name)).exists():
-        ensure_project_for_push(caller.live_principal(), scope.name)

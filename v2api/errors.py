@@ -6,6 +6,7 @@ the table gives (distribution spec, "Error Codes"; modelled on distribution's er
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpResponse
@@ -101,8 +102,22 @@ class SizeInvalid(RegistryError):
     code = "SIZE_INVALID"
 
 
+@dataclass(frozen=True)
+class Challenge:
+    """What a `WWW-Authenticate: Bearer` challenge names besides the token service: the scope to
+    ask for and why the last token failed. The view renders it, since the realm is the URL the
+    client reached (v2api/auth.py `challenge_header`)."""
+
+    scope: str | None = None
+    error: str | None = None
+
+
 class Unauthorized(RegistryError):
     code = "UNAUTHORIZED"
+
+    def __init__(self, message: str | None = None, detail: Any = None, challenge: Challenge | None = None) -> None:
+        super().__init__(message, detail)
+        self.challenge = challenge
 
 
 class Denied(RegistryError):

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services.credentials import authenticate_login
 from accounts.services.login_throttle import LoginThrottled
-from accounts.views import basic_credentials, client_address
+from oci.request_edge import client_address, credentials_of
 
 BASIC_CHALLENGE = 'Basic realm="Harbor-lite"'
 
@@ -24,11 +24,13 @@ class LoginAuthentication(BaseAuthentication):
     """HTTP Basic checked by authenticate_login, so failed attempts count toward the login throttle."""
 
     def authenticate(self, request: Request) -> tuple[User | None, Principal] | None:
-        credentials = basic_credentials(request._request)
-        if credentials is None:
+        credentials = credentials_of(request._request.META)
+        if credentials.scheme != "basic":
             return None
         try:
-            found = authenticate_login(*credentials, address=client_address(request._request))
+            found = authenticate_login(
+                credentials.username, credentials.secret, address=client_address(request._request.META)
+            )
         except LoginThrottled as throttled:
             raise Throttled(wait=throttled.retry_after, detail="Too many failed logins.") from None
         if found is None:

@@ -13,16 +13,19 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.scopes import DELETE, PULL, PUSH, Scope, repository_scope
-from v2api.auth import Caller, authenticate_request, authorize, challenge
+from oci.request_edge import client_address, credentials_of
+from v2api import auth
 from v2api.digests import Digest
 from v2api.errors import (
     BlobUploadInvalid,
+    Challenge,
     PaginationNumberInvalid,
     SizeInvalid,
     Unauthorized,
     Unsupported,
     exception_handler,
 )
+from v2api.framing import API_VERSION, API_VERSION_HEADER
 from v2api.names import check_repository_name
 
 READ_SIZE = 1024 * 1024
@@ -47,7 +50,7 @@ class RegistryView(APIView):
     action_by_method: dict[str, str] = {"GET": PULL, "HEAD": PULL, "DELETE": DELETE}
     # Whether a push here may be the first into its project, which then creates the project.
     may_create_project = True
-    caller: Caller
+    caller: auth.Caller
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -55,13 +58,24 @@ class RegistryView(APIView):
             check_repository_name(kwargs["name"])
         if request.method == "OPTIONS":
             return
-        self.caller = authenticate_request(request._request)
+        environ = request._request.META
+        self.caller = auth.identify(credentials_of(environ), client_address(environ))
+        auth.remember_caller(environ, self.caller)
         scope = self.required_scope(request, kwargs)
         if scope is not None:
-            authorize(request._request, self.caller, scope, may_create_project=self.may_create_project)
+            auth.authorize(self.caller, scope).enforce()
+            if self.may_create_project:
+                auth.create_project_on_push(self.caller, scope)
         elif not self.caller.presented_credentials:
             # `GET /v2/` without credentials: the challenge tells docker login where to get a token.
-            raise Unauthorized(headers={"WWW-Authenticate": challenge(request._request, None)})
+            raise Unauthorized(challenge=Challenge())
+
+    def handle_exception(self, exc: Exception) -> Any:
+        # The gate decides without the request; the challenge's realm is the URL this client
+        # reached, which only the request knows.
+        if isinstance(exc, Unauthorized) and exc.challenge is not None:
+            exc.headers["WWW-Authenticate"] = auth.challenge_header(self.request._request, exc.challenge)
+        return super().handle_exception(exc)
 
     def required_scope(self, request: Request, kwargs: dict[str, Any]) -> Scope | None:
         """What the request needs: by default an action on the repository in the path."""
@@ -75,7 +89,7 @@ class RegistryView(APIView):
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
-        response["Docker-Distribution-API-Version"] = "registry/2.0"
+        response[API_VERSION_HEADER] = API_VERSION
         if not response.streaming and not response.has_header("Content-Length"):
             # Every answer says its length: the API's stack has no CommonMiddleware to add it.
             response["Content-Length"] = str(len(response.content))

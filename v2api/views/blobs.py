@@ -4,32 +4,23 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from rest_framework.request import Request
 
+from oci.request_edge import PROXIED_BYTES_HEADER
 from v2api.digests import Digest
 from v2api.errors import BlobUnknown
+from v2api.framing import blob_head_headers
 from v2api.services import blobs as blob_service
 from v2api.storage import blobstore, paths
 from v2api.views.base import RegistryView, empty_response, release_database_connection
 
 # Below this a download is over before holding the database connection costs anything.
 RELEASE_CONNECTION_ABOVE = 4 * 1024 * 1024
-# On a download handed to the proxy: how many bytes the proxy will send, for the metrics and the
-# access log. The middleware that reads it removes it (registry_ui/middleware.py).
-PROXIED_BYTES_HEADER = "X-Registry-Proxied-Bytes"
 
 
 class BlobView(RegistryView):
     def head(self, request: Request, name: str, digest: str) -> HttpResponse:
         """end-2: `HEAD /v2/<name>/blobs/<digest>`; answered from the database, no file opened."""
         blob = blob_service.stat_blob(name, Digest.parse(digest))
-        return empty_response(
-            200,
-            {
-                "Content-Length": str(blob.size),
-                "Docker-Content-Digest": blob.digest,
-                "Content-Type": "application/octet-stream",
-                "Accept-Ranges": "bytes",
-            },
-        )
+        return empty_response(200, blob_head_headers(blob.digest, blob.size))
 
     def get(self, request: Request, name: str, digest: str) -> HttpResponse | StreamingHttpResponse:
         """end-2: `GET /v2/<name>/blobs/<digest>`, whole or one byte range (206, 416)."""

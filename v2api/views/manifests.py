@@ -2,8 +2,10 @@ from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.request import Request
 
+from oci.request_edge import accepted_media_types
 from v2api.digests import Digest
 from v2api.errors import ManifestUnknown
+from v2api.framing import manifest_headers
 from v2api.services import manifests as manifest_service
 from v2api.services.deletion import delete_by_reference
 from v2api.views.base import RegistryView, empty_response, json_response, read_limited_body
@@ -43,7 +45,7 @@ class ManifestView(RegistryView):
         self, request: Request, name: str, reference: str, with_content: bool
     ) -> manifest_service.ResolvedManifest:
         manifest = manifest_service.resolve_manifest(name, manifest_service.parse_reference(reference), with_content)
-        accepted = accept_list(request)
+        accepted = accepted_media_types(request._request.META)
         if not manifest_service.accepts(manifest.media_type, accepted):
             raise ManifestUnknown(
                 "the manifest exists, but not in a media type the client accepts",
@@ -63,17 +65,3 @@ class ReferrersView(RegistryView):
         if artifact_type:
             response["OCI-Filters-Applied"] = "artifactType"
         return response
-
-
-def manifest_headers(media_type: str, digest: str, size: int) -> dict[str, str]:
-    return {"Content-Type": media_type, "Docker-Content-Digest": digest, "Content-Length": str(size)}
-
-
-def accept_list(request: Request) -> list[str]:
-    return parse_accept(request._request.META.get("HTTP_ACCEPT", ""))
-
-
-def parse_accept(header: str) -> list[str]:
-    """The media types of every Accept header; skopeo and podman send six separate lines,
-    which WSGI joins with commas."""
-    return [item.split(";", 1)[0].strip() for item in header.split(",") if item.strip()]

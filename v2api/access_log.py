@@ -7,36 +7,34 @@ import logging
 from django.http import HttpRequest, HttpResponseBase
 
 from accounts.tokens import InvalidToken, verify_access_token
-from accounts.views import basic_credentials, client_address
+from oci.request_edge import REPOSITORY_ROUTES, client_address, credentials_of
+from v2api.auth import identified_caller
 
 access_logger = logging.getLogger("registry.access")
 
 _ACTION_BY_METHOD = {"GET": "pull", "HEAD": "pull", "POST": "push", "PATCH": "push", "PUT": "push", "DELETE": "delete"}
-# Routes that name a repository; /v2/, the catalog and unknown paths say nothing about an image.
-_REPOSITORY_ROUTES = frozenset({"v2:manifest", "v2:blob", "v2:upload-start", "v2:upload", "v2:tags", "v2:referrers"})
 
 
 def caller_subject(request: HttpRequest, status: int) -> str:
-    """Who made the request: the token's subject, the Basic username, or "" for anonymous.
+    """Who made the request: the caller the gate identified, or "" for anonymous.
 
     A 401 means the credentials did not check out, so nothing they claim is logged as the caller.
-    The subject of a token the view verified is reused; when the answer came before the view
-    looked at the token (a bad name, 400), it is verified here rather than decoded blindly, so a
-    forged `sub` never reaches the log.
+    When the answer came before the gate looked at the credentials (a bad name, 400), a token is
+    verified here rather than decoded blindly, so a forged `sub` never reaches the log, and an
+    unchecked password names nobody.
     """
     if status == 401:
         return ""
-    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() == "bearer":
-        verified = getattr(request, "registry_token_subject", None)
-        if verified is not None:
-            return str(verified)
-        try:
-            return str(verify_access_token(value.strip()).get("sub", ""))
-        except InvalidToken:
-            return ""
-    credentials = basic_credentials(request)
-    return credentials[0] if credentials is not None and status < 400 else ""
+    caller = identified_caller(request.META)
+    if caller is not None:
+        return caller.subject
+    credentials = credentials_of(request.META)
+    if credentials.scheme != "bearer":
+        return ""
+    try:
+        return str(verify_access_token(credentials.token).get("sub", ""))
+    except InvalidToken:
+        return ""
 
 
 def log_registry_access(
@@ -44,7 +42,7 @@ def log_registry_access(
 ) -> None:
     """Write the access line for a request on a repository; other requests are left to gunicorn's log."""
     match = request.resolver_match
-    if match is None or route not in _REPOSITORY_ROUTES or not access_logger.isEnabledFor(logging.INFO):
+    if match is None or route not in REPOSITORY_ROUTES or not access_logger.isEnabledFor(logging.INFO):
         return
     write_access_line(
         subject=caller_subject(request, response.status_code),
@@ -57,7 +55,7 @@ def log_registry_access(
         bytes_in=bytes_in,
         bytes_out=bytes_out,
         served_by=served_by,
-        remote_addr=client_address(request),
+        remote_addr=client_address(request.META),
         user_agent=request.headers.get("User-Agent", ""),
     )
 
@@ -77,8 +75,8 @@ def write_access_line(
     remote_addr: str,
     user_agent: str,
 ) -> None:
-    """The line itself, also written by the hot path (registry_ui/hot_reads.py), which has no
-    Django request."""
+    """The line itself, also written by the fast path (v2api/fast_reads.py), which has no Django
+    request."""
     action = _ACTION_BY_METHOD.get(method, method.lower())
     access_logger.info(
         "%s %s %s %s%s",
