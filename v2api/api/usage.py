@@ -11,15 +11,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.jobs import DeletionTargetSerializer
-from accounts.api.views import (
-    PROJECT_NAME,
-    REPOSITORY_NOT_FOUND,
-    ManagementView,
-    ProjectScopedView,
-    visible_repository,
-)
+from accounts.api.views import PROJECT_NAME, ManagementView, ProjectScopedView
 from accounts.scopes import DELETE
+from v2api.api.jobs import DeletionTargetSerializer
+from v2api.api.repositories import REPOSITORY_NOT_FOUND, visible_repository
 from v2api.errors import NameUnknown
 from v2api.models import ProjectUsageSnapshot
 from v2api.services.deletion import plan_deletion

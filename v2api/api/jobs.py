@@ -19,9 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.permissions import SignedInUser
-from accounts.api.views import ManagementView, visible_project, visible_repository
+from accounts.api.views import ManagementView, visible_project
 from accounts.permissions import can_manage_project
 from accounts.scopes import DELETE
+from v2api.api.repositories import visible_repository
 from v2api.digests import Digest
 from v2api.errors import DigestInvalid, NameInvalid
 from v2api.models import Job
