@@ -13,7 +13,7 @@ from registry_ui.views.access import get_repository_for_user, may_delete
 from v2api.models import Repository, Tag
 from v2api.services.deletion import plan_deletion
 from v2api.services.job_requests import DeletionRequest
-from v2api.services.jobs import request_job
+from v2api.tasks import request_job
 
 ALREADY_DELETED = "Nothing to delete: what you selected was already deleted."
 

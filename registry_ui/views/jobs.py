@@ -13,7 +13,7 @@ from registry_ui.job_summaries import FINISHED_STATES, duration, job_status, job
 from registry_ui.views.access import get_job_for_user, principal_of, require_system_admin, visible_jobs
 from v2api.models import Repository
 from v2api.services.job_requests import GarbageCollectionRequest
-from v2api.services.jobs import request_job
+from v2api.tasks import request_job
 
 JOB_PAGE_SIZE = 50
 

@@ -14,9 +14,9 @@ from registry_ui.views.access import get_project_for_user
 from registry_ui.views.projects import project_tabs
 from v2api.models import RetentionPolicy
 from v2api.services.job_requests import RetentionRequest
-from v2api.services.jobs import request_job
 from v2api.services.retention import plan_retention
 from v2api.services.retention_settings import add_retention_rule, remove_retention_rule, update_retention_policy
+from v2api.tasks import request_job
 
 
 def _managed_project(request: HttpRequest, project_name: str) -> tuple[Project, dict[str, bool]]:

@@ -18,7 +18,7 @@ from tests.conftest import PushImage
 from tests.tasks.conftest import blob_file
 from v2api.models import Job
 from v2api.services.job_requests import DeletionRequest, GarbageCollectionRequest
-from v2api.services.jobs import request_job
+from v2api.tasks import request_job
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

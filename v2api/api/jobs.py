@@ -1,7 +1,7 @@
 """`/api/v1/jobs/`: background jobs (deletion, garbage collection, upload purge, retention),
 started and listed through the management API.
 
-A job is requested through v2api/services/jobs.py's request_job, the same call the dashboard and
+A job is requested through v2api/tasks.py's request_job, the same call the dashboard and
 the schedule make; a worker runs it once the request's transaction commits. Serializers sit next
 to their views here: the module is one resource, as STYLE.md splits modules by resource.
 """
@@ -34,7 +34,7 @@ from v2api.services.job_requests import (
     check_repository,
     check_tags,
 )
-from v2api.services.jobs import request_job
+from v2api.tasks import request_job
 
 # --- serializers -----------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Background jobs: recorded in the database, run by a Celery worker, safe to run twice.
 
-A job is a row first; the task that runs it is sent only after the row commits, claims it
+A job is a row first; the task that runs it is sent only after the row commits (v2api/tasks.py's
+request_job: sending tasks is the tasks module's side, so this one never imports it), claims it
 with a conditional UPDATE (pending -> running), and records the result or the error. A second
 delivery of the same task finds the job no longer pending and does nothing.
 """
@@ -36,19 +37,10 @@ PROGRESS_INTERVAL_SECONDS = 1.0
 
 
 def record_job(job_request: JobRequest, dry_run: bool = False, requested_by: User | None = None) -> Job:
-    """Record a pending job; nothing runs it yet (request_job has a worker run it)."""
+    """Record a pending job; nothing runs it yet (v2api/tasks.py's request_job has a worker run it)."""
     return Job.objects.create(
         kind=job_request.kind, parameters=job_request.as_parameters(), dry_run=dry_run, requested_by=requested_by
     )
-
-
-def request_job(job_request: JobRequest, dry_run: bool = False, requested_by: User | None = None) -> Job:
-    """Record a job and have a worker run it once the surrounding transaction commits."""
-    from v2api.tasks import run_job_task
-
-    job = record_job(job_request, dry_run=dry_run, requested_by=requested_by)
-    run_job_task.delay_on_commit(job.id)
-    return job
 
 
 def run_job(job_id: int) -> None:

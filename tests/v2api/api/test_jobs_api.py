@@ -23,7 +23,7 @@ from tests.conftest import PASSWORD, PushImage, basic_auth
 from tests.tasks.conftest import blob_file, bytes_on_disk
 from v2api.models import Job, RetentionPolicy, RetentionRule, Tag, Upload
 from v2api.services.job_requests import GarbageCollectionRequest, RetentionRequest, UploadPurgeRequest
-from v2api.services.jobs import request_job
+from v2api.tasks import request_job
 
 pytestmark = pytest.mark.django_db
 CONFIG = b'{"architecture": "amd64", "os": "linux"}'
