@@ -32,10 +32,10 @@ from django.db import DatabaseError
 
 from accounts.scopes import PULL, repository_scope
 from accounts.tokens import InvalidToken, granted_scopes, verify_access_token
-from registry_ui import metrics
 from registry_ui.access_log import access_logger, write_access_line
 from registry_ui.middleware import client_address_from
 from registry_ui.request_ids import REQUEST_ID_HEADER, current_request_id, request_id_from
+from v2api import metrics
 from v2api.auth import covers
 from v2api.digests import Digest
 from v2api.errors import RegistryError

@@ -8,8 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
-from registry_ui import metrics
 from registry_ui.access_log import log_registry_access
+from v2api import metrics
 from v2api.views.blobs import PROXIED_BYTES_HEADER
 
 _UPLOAD_ROUTES = frozenset({"v2:upload-start", "v2:upload"})

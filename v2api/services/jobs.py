@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from registry_ui.metrics import record_gc_run
+from v2api.metrics import record_gc_run
 from v2api.models import Job
 from v2api.services.deletion import execute_deletion, plan_deletion
 from v2api.services.gc import collect_garbage
