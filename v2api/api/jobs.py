@@ -150,7 +150,7 @@ class DeletionJobSerializer(NewJobSerializer, DeletionTargetSerializer):
 
     kind = serializers.ChoiceField(choices=[Job.Kind.DELETION.value])
     repository = serializers.CharField(max_length=255, help_text="The repository's full name, e.g. `team/app`.")
-
+    # validate() is NewJobSerializer's: building the DeletionRequest checks the target as the plan's does.
     request_type = DeletionRequest
 
     def validate_repository(self, value: str) -> str:
