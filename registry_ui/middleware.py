@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 from oci import request_edge as edge
-from registry_ui import metrics
+from v2api import metrics
 from v2api.access_log import log_registry_access
 
 _UPLOAD_ROUTES = frozenset({edge.UPLOAD_START.name, edge.UPLOAD.name})

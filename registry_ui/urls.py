@@ -1,9 +1,15 @@
 from django.urls import include, path
 
+from accounts.api import urls as accounts_api
 from registry_ui import health, metrics
+from v2api.api import urls as registry_api
+
+# Each app owns the API of its objects; both answer under /api/v1/ in one `api` namespace
+# (`api:user-list`, `api:job-list`), so URL names do not say which app serves them.
+management_api = [*accounts_api.urlpatterns, *registry_api.urlpatterns]
 
 urlpatterns = [
-    path("api/v1/", include("accounts.api.urls")),
+    path("api/v1/", include((management_api, "api"))),
     path("auth/", include("accounts.urls")),
     path("v2/", include("v2api.urls")),
     path("health/live", health.live, name="health-live"),

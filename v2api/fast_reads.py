@@ -35,8 +35,7 @@ from django.db import DatabaseError
 from accounts.scopes import PULL, repository_scope
 from oci import request_edge as edge
 from oci.request_edge import REQUEST_ID_HEADER, current_request_id, request_id_from
-from registry_ui import metrics
-from v2api import auth
+from v2api import auth, metrics
 from v2api.access_log import access_logger, write_access_line
 from v2api.digests import Digest
 from v2api.errors import RegistryError

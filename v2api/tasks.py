@@ -1,10 +1,20 @@
-"""Celery tasks: thin shells that take ids and call a service (services/jobs.py)."""
+"""Celery tasks: thin shells that take ids and call a service (services/jobs.py), and request_job,
+which records a job and sends the task that runs it: the services never import this module."""
 
 from celery import shared_task
-from django.conf import settings
+from django.contrib.auth.models import User
 
 from v2api.models import Job, RetentionPolicy
 from v2api.services import jobs, usage_history
+from v2api.services.job_requests import GarbageCollectionRequest, JobRequest, RetentionRequest, UploadPurgeRequest
+
+
+def request_job(job_request: JobRequest, dry_run: bool = False, requested_by: User | None = None) -> Job:
+    """Record a job and have a worker run it once the surrounding transaction commits (until then
+    the row is invisible to the worker); the dashboard, the API and the schedule all ask here."""
+    job = jobs.record_job(job_request, dry_run=dry_run, requested_by=requested_by)
+    run_job_task.delay_on_commit(job.id)
+    return job
 
 
 @shared_task(name="v2api.tasks.run_job")
@@ -15,25 +25,18 @@ def run_job_task(job_id: int) -> None:
 
 @shared_task(name="v2api.tasks.collect_garbage_on_schedule")
 def collect_garbage_on_schedule() -> None:
-    job = Job.objects.create(
-        kind=Job.Kind.GARBAGE_COLLECTION, parameters={"grace_seconds": settings.REGISTRY_GC_GRACE_SECONDS}
-    )
-    jobs.run_job(job.id)
+    request_job(GarbageCollectionRequest())
 
 
 @shared_task(name="v2api.tasks.purge_stale_uploads_on_schedule")
 def purge_stale_uploads_on_schedule() -> None:
-    job = Job.objects.create(
-        kind=Job.Kind.PURGE_UPLOADS, parameters={"max_age_seconds": settings.REGISTRY_STALE_UPLOAD_SECONDS}
-    )
-    jobs.run_job(job.id)
+    request_job(UploadPurgeRequest())
 
 
 @shared_task(name="v2api.tasks.apply_retention_on_schedule")
 def apply_retention_on_schedule() -> None:
     for project_name in RetentionPolicy.objects.filter(enabled=True).values_list("project__name", flat=True):
-        job = Job.objects.create(kind=Job.Kind.RETENTION, parameters={"project": project_name})
-        jobs.run_job(job.id)
+        request_job(RetentionRequest(project_name))
 
 
 @shared_task(name="v2api.tasks.record_usage_snapshots")

@@ -1,11 +1,11 @@
-"""Routes of the management API, mounted at /api/v1/. Updates are PATCH only: every field is optional."""
+"""Routes of the management API for accounts' objects (users, tokens, projects, members, robots) and
+its schema, mounted at /api/v1/ under the `api` namespace next to v2api/api/urls.py's (see
+registry_ui/urls.py). Updates are PATCH only: every field is optional."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts.api import jobs, retention, schema, usage, views  # noqa: F401  (schema registers how LoginAuthentication is described)
-
-app_name = "api"
+from accounts.api import schema, views  # noqa: F401  (schema registers how LoginAuthentication is described)
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -48,29 +48,4 @@ urlpatterns = [
         views.RobotViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         name="robot-detail",
     ),
-    path(
-        "projects/<str:project_name>/retention/",
-        retention.RetentionPolicyView.as_view(),
-        name="retention-policy",
-    ),
-    path(
-        "projects/<str:project_name>/retention/simulation/",
-        retention.RetentionSimulationView.as_view(),
-        name="retention-simulation",
-    ),
-    path("projects/<str:project_name>/usage/", usage.ProjectUsageView.as_view(), name="project-usage"),
-    path(
-        "projects/<str:project_name>/usage/history/",
-        usage.ProjectUsageHistoryView.as_view(),
-        name="project-usage-history",
-    ),
-    # Repository names hold slashes (`team/app/server`), so <path:>; the fixed last segment ends them.
-    path("repositories/<path:repository_name>/usage/", usage.RepositoryUsageView.as_view(), name="repository-usage"),
-    path(
-        "repositories/<path:repository_name>/deletion-plan/",
-        usage.DeletionPlanView.as_view(),
-        name="repository-deletion-plan",
-    ),
-    path("jobs/", jobs.JobViewSet.as_view({"get": "list", "post": "create"}), name="job-list"),
-    path("jobs/<int:job_id>/", jobs.JobViewSet.as_view({"get": "retrieve"}), name="job-detail"),
 ]

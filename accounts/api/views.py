@@ -1,4 +1,5 @@
-"""The management API's endpoints under /api/v1/. Each asks accounts/permissions.py who may do
+"""The management API's endpoints for users, tokens, projects, members and robots under /api/v1/,
+and the base views v2api/api's endpoints share. Each asks accounts/permissions.py who may do
 what, about the Principal that accounts/api/authentication.py found."""
 
 from typing import Any, NoReturn
@@ -23,10 +24,9 @@ from accounts.api import serializers
 from accounts.api.authentication import LoginAuthentication, principal_of
 from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount
-from accounts.permissions import Principal, allowed_actions, can_manage_project, can_see_members, pullable_projects
-from accounts.scopes import PULL
+from accounts.permissions import Principal, can_manage_project, can_see_members, pullable_projects
+from accounts.services.projects import ProjectNotEmpty, delete_empty_project
 from accounts.services.robots import revoke
-from v2api.models import Repository
 
 
 class Conflict(APIException):
@@ -109,18 +109,7 @@ def visible_project(principal: Principal, name: str) -> Project:
     return project
 
 
-def visible_repository(principal: Principal, name: str) -> tuple[Repository, frozenset[str]]:
-    """The repository named `name` and the caller's actions on it, if they may pull it; 404 otherwise,
-    so private repositories stay unlisted."""
-    repository = Repository.objects.filter(name=name).first()
-    actions = allowed_actions(principal, name) if repository is not None else frozenset()
-    if repository is None or PULL not in actions:
-        raise NotFound(REPOSITORY_NOT_FOUND.format(repository_name=name))
-    return repository, actions
-
-
 PROJECT_NOT_FOUND = "There is no project {project_name}, or you may not see it."
-REPOSITORY_NOT_FOUND = "There is no repository {repository_name}, or you may not see it."
 PROJECT_NAME = OpenApiParameter("project_name", str, OpenApiParameter.PATH, description="The project's name.")
 
 
@@ -246,10 +235,10 @@ class ProjectViewSet(ManagementView, mixins.ListModelMixin, mixins.RetrieveModel
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """`DELETE /api/v1/projects/<name>/`: a system administrator deletes an empty project."""
-        project = self.get_object()
-        if Repository.objects.filter(name__startswith=f"{project.name}/").exists():
-            raise Conflict(f"Project {project.name} still holds repositories; delete them first.")
-        project.delete()
+        try:
+            delete_empty_project(self.get_object())
+        except ProjectNotEmpty as error:
+            raise Conflict(str(error)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

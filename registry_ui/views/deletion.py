@@ -1,53 +1,37 @@
 """Deleting tags, images or a whole repository from the dashboard: a confirmation page that says
 exactly what goes and what it frees (v2api's plan_deletion), then a deletion job."""
 
-from dataclasses import dataclass, field
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from registry_ui.forms import DeletionForm
 from registry_ui.views.access import get_repository_for_user, may_delete
-from v2api.models import Job, Repository, Tag
+from v2api.models import Repository, Tag
 from v2api.services.deletion import plan_deletion
-from v2api.services.jobs import request_job
+from v2api.services.job_requests import DeletionRequest
+from v2api.tasks import request_job
+
+ALREADY_DELETED = "Nothing to delete: what you selected was already deleted."
 
 
-@dataclass(frozen=True)
-class Selection:
-    """What the user chose, as the deletion job's parameters."""
-
-    mode: str
-    tags: list[str] = field(default_factory=list)
-    digests: list[str] = field(default_factory=list)
-
-    @property
-    def whole_repository(self) -> bool:
-        return self.mode == DeletionForm.REPOSITORY
-
-    def job_parameters(self, repository_name: str) -> dict[str, object]:
-        return {
-            "repository": repository_name,
-            "tags": self.tags,
-            "digests": self.digests,
-            "whole_repository": self.whole_repository,
-        }
-
-
-def _selection(repository: Repository, form: DeletionForm) -> Selection:
+def _selection(repository: Repository, form: DeletionForm) -> DeletionRequest | None:
+    """The deletion the form's selection asks for; None when the images selected are gone already.
+    Raises ValidationError (a name outside the grammar)."""
     mode, tags, digests = form.cleaned_data["mode"], form.cleaned_data["tag"], form.cleaned_data["digest"]
     if mode == DeletionForm.UNTAG:
-        return Selection(mode, tags=tags)
+        return DeletionRequest(repository.name, tags=tuple(tags))
     if mode == DeletionForm.IMAGES:
         # Rows on the repository page are tags; an image is what a tag points at now. The
         # confirmation carries digests from here on, so what was confirmed is what goes even
         # if a tag moves meanwhile.
         tagged = Tag.objects.filter(repository=repository, name__in=tags).values_list("manifest__digest", flat=True)
-        return Selection(mode, digests=sorted(set(digests) | set(tagged)))
-    return Selection(mode)
+        selected = tuple(sorted(set(digests) | set(tagged)))
+        return DeletionRequest(repository.name, digests=selected) if selected else None
+    return DeletionRequest(repository.name, whole_repository=True)
 
 
 @login_required
@@ -67,15 +51,22 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(str(error) for error in form.non_field_errors()) or "Choose what to delete.")
         return back
-    selection = _selection(repository, form)
+    try:
+        selection = _selection(repository, form)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return back
+    if selection is None:
+        messages.error(request, ALREADY_DELETED)
+        return back
     plan = plan_deletion(
         repository.name, tags=selection.tags, digests=selection.digests, whole_repository=selection.whole_repository
     )
     if not plan.tags and not plan.manifests and not selection.whole_repository:
-        messages.error(request, "Nothing to delete: what you selected was already deleted.")
+        messages.error(request, ALREADY_DELETED)
         return back
     if request.method == "POST":
-        job = request_job(Job.Kind.DELETION, selection.job_parameters(repository.name), requested_by=request.user)  # type: ignore[arg-type]
+        job = request_job(selection, requested_by=request.user)  # type: ignore[arg-type]
         messages.success(request, f"Deletion requested as job #{job.pk}.")
         return redirect("ui:job-detail", job_id=job.pk)
     return render(
@@ -85,6 +76,7 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
             "repository": repository,
             "project_name": repository.namespace,
             "name_in_project": repository.name.split("/", 1)[-1],
+            "mode": form.cleaned_data["mode"],
             "selection": selection,
             "plan": plan,
         },

@@ -1,7 +1,6 @@
 """Background jobs: the list, one job with its progress and result, and starting a garbage
 collection (system administrators)."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,8 +11,9 @@ from django.views.decorators.http import require_POST
 from registry_ui.forms import GarbageCollectionForm
 from registry_ui.job_summaries import FINISHED_STATES, duration, job_status, job_title, result_facts, result_lists
 from registry_ui.views.access import get_job_for_user, principal_of, require_system_admin, visible_jobs
-from v2api.models import Job, Repository
-from v2api.services.jobs import request_job
+from v2api.models import Repository
+from v2api.services.job_requests import GarbageCollectionRequest
+from v2api.tasks import request_job
 
 JOB_PAGE_SIZE = 50
 
@@ -78,11 +78,6 @@ def start_garbage_collection(request: HttpRequest) -> HttpResponse:
     require_system_admin(request)
     form = GarbageCollectionForm(request.POST)
     dry_run = form.is_valid() and form.cleaned_data["dry_run"]
-    job = request_job(
-        Job.Kind.GARBAGE_COLLECTION,
-        {"grace_seconds": settings.REGISTRY_GC_GRACE_SECONDS},
-        dry_run=dry_run,
-        requested_by=request.user,  # type: ignore[arg-type]
-    )
+    job = request_job(GarbageCollectionRequest(), dry_run=dry_run, requested_by=request.user)  # type: ignore[arg-type]
     messages.success(request, f"Garbage collection{' (dry run)' if dry_run else ''} requested as job #{job.pk}.")
     return redirect("ui:job-detail", job_id=job.pk)

@@ -12,10 +12,11 @@ from accounts.models import Project
 from registry_ui.forms import RetentionPolicyForm, RetentionRuleForm, apply_errors
 from registry_ui.views.access import get_project_for_user
 from registry_ui.views.projects import project_tabs
-from v2api.models import Job, RetentionPolicy
-from v2api.services.jobs import request_job
+from v2api.models import RetentionPolicy
+from v2api.services.job_requests import RetentionRequest
 from v2api.services.retention import plan_retention
 from v2api.services.retention_settings import add_retention_rule, remove_retention_rule, update_retention_policy
+from v2api.tasks import request_job
 
 
 def _managed_project(request: HttpRequest, project_name: str) -> tuple[Project, dict[str, bool]]:
@@ -119,6 +120,6 @@ def remove_rule(request: HttpRequest, project_name: str, rule_id: int) -> HttpRe
 def run_retention(request: HttpRequest, project_name: str) -> HttpResponse:
     """POST `/projects/<name>/retention/run/`: apply the rules now, as a retention job."""
     project, _ = _managed_project(request, project_name)
-    job = request_job(Job.Kind.RETENTION, {"project": project.name}, requested_by=request.user)  # type: ignore[arg-type]
+    job = request_job(RetentionRequest(project.name), requested_by=request.user)  # type: ignore[arg-type]
     messages.success(request, f"Retention requested as job #{job.pk}.")
     return redirect("ui:job-detail", job_id=job.pk)

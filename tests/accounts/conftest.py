@@ -1,4 +1,4 @@
-"""Personas and helpers for the accounts tests.
+"""Personas and helpers for the management API tests, here and in tests/v2api/api (its conftest imports them).
 
 root is a system admin (and pushes the test images); alice administers the private project
 `team`, maya maintains it, dave develops in it, carol belongs to nothing; `shared` is public

@@ -6,8 +6,8 @@ import re
 import pytest
 from django.test import Client
 
-from registry_ui.metrics import record_gc_run
 from tests.conftest import PushBlob, digest_of, path_of
+from v2api.metrics import record_gc_run
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,8 @@ from registry_ui.celery import app
 from tests.conftest import PushImage
 from tests.tasks.conftest import blob_file
 from v2api.models import Job
-from v2api.services.jobs import request_job
+from v2api.services.job_requests import DeletionRequest, GarbageCollectionRequest
+from v2api.tasks import request_job
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,13 +69,9 @@ def test_a_worker_runs_a_deletion_and_a_collection_and_records_them(
     doomed = push_image("team/app", tag="old", layers=[b"shared", b"doomed"], config=b"{}")
 
     deletion = wait_for(
-        request_job(
-            Job.Kind.DELETION,
-            {"repository": "team/app", "tags": ["old"], "digests": [doomed.digest]},
-            requested_by=admin_user,
-        )
+        request_job(DeletionRequest("team/app", tags=("old",), digests=(doomed.digest,)), requested_by=admin_user)
     )
-    collection = wait_for(request_job(Job.Kind.GARBAGE_COLLECTION, {"grace_seconds": 0}, requested_by=admin_user))
+    collection = wait_for(request_job(GarbageCollectionRequest(0), requested_by=admin_user))
 
     assert (deletion.state, deletion.error) == (Job.State.SUCCEEDED, "")
     assert deletion.result["tags"] == ["old"]

@@ -1,6 +1,7 @@
 """Background jobs: recorded in the database, run by a Celery worker, safe to run twice.
 
-A job is a row first; the task that runs it is sent only after the row commits, claims it
+A job is a row first; the task that runs it is sent only after the row commits (v2api/tasks.py's
+request_job: sending tasks is the tasks module's side, so this one never imports it), claims it
 with a conditional UPDATE (pending -> running), and records the result or the error. A second
 delivery of the same task finds the job no longer pending and does nothing.
 """
@@ -11,14 +12,21 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from registry_ui.metrics import record_gc_run
+from v2api.metrics import record_gc_run
 from v2api.models import Job
 from v2api.services.deletion import execute_deletion, plan_deletion
 from v2api.services.gc import collect_garbage
+from v2api.services.job_requests import (
+    DeletionRequest,
+    GarbageCollectionRequest,
+    JobRequest,
+    RetentionRequest,
+    UploadPurgeRequest,
+    job_request_of,
+)
 from v2api.services.locks import AlreadyRunning
 from v2api.services.retention import apply_retention
 from v2api.services.uploads import purge_stale_uploads
@@ -28,13 +36,11 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 1.0
 
 
-def request_job(kind: str, parameters: dict[str, Any], dry_run: bool = False, requested_by: User | None = None) -> Job:
-    """Record a job and have a worker run it once the surrounding transaction commits."""
-    from v2api.tasks import run_job_task
-
-    job = Job.objects.create(kind=kind, parameters=parameters, dry_run=dry_run, requested_by=requested_by)
-    run_job_task.delay_on_commit(job.id)
-    return job
+def record_job(job_request: JobRequest, dry_run: bool = False, requested_by: User | None = None) -> Job:
+    """Record a pending job; nothing runs it yet (v2api/tasks.py's request_job has a worker run it)."""
+    return Job.objects.create(
+        kind=job_request.kind, parameters=job_request.as_parameters(), dry_run=dry_run, requested_by=requested_by
+    )
 
 
 def run_job(job_id: int) -> None:
@@ -46,7 +52,7 @@ def run_job(job_id: int) -> None:
         return
     job = Job.objects.get(id=job_id)
     try:
-        result = _RUNNERS[job.kind](job, _progress_recorder(job.id))
+        result = _run(job_request_of(job), job.dry_run, _progress_recorder(job.id))
     except AlreadyRunning:
         _finish(job.id, Job.State.FAILED, error=f"another {job.kind.replace('_', ' ')} is running; try again later")
     except Exception as error:
@@ -74,39 +80,32 @@ def _progress_recorder(job_id: int) -> Callable[[str, int, int], None]:
     return record
 
 
-def _run_deletion(job: Job, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
-    arguments = {
-        "repository_name": job.parameters["repository"],
-        "tags": job.parameters.get("tags", []),
-        "digests": job.parameters.get("digests", []),
-        "whole_repository": job.parameters.get("whole_repository", False),
-    }
-    plan = plan_deletion(**arguments) if job.dry_run else execute_deletion(**arguments, count_bytes=True)
+def _run(job_request: JobRequest, dry_run: bool, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+    match job_request:
+        case DeletionRequest():
+            return _run_deletion(job_request, dry_run, progress)
+        case GarbageCollectionRequest():
+            return _run_garbage_collection(job_request, dry_run, progress)
+        case UploadPurgeRequest():
+            return purge_stale_uploads(timedelta(seconds=job_request.max_age_seconds), dry_run=dry_run)
+        case RetentionRequest():
+            return apply_retention(job_request.project, dry_run=dry_run).as_dict()
+
+
+def _run_deletion(
+    deletion: DeletionRequest, dry_run: bool, progress: Callable[[str, int, int], None]
+) -> dict[str, Any]:
+    target = (deletion.repository, deletion.tags, deletion.digests, deletion.whole_repository)
+    plan = plan_deletion(*target) if dry_run else execute_deletion(*target, count_bytes=True)
     progress("deleted", 1, 1)
     return plan.as_dict()
 
 
-def _run_garbage_collection(job: Job, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
-    grace = timedelta(seconds=job.parameters.get("grace_seconds", settings.REGISTRY_GC_GRACE_SECONDS))
+def _run_garbage_collection(
+    collection: GarbageCollectionRequest, dry_run: bool, progress: Callable[[str, int, int], None]
+) -> dict[str, Any]:
     started = time.monotonic()
-    report = collect_garbage(grace, dry_run=job.dry_run, progress=progress)
-    if not job.dry_run:
+    report = collect_garbage(timedelta(seconds=collection.grace_seconds), dry_run=dry_run, progress=progress)
+    if not dry_run:
         record_gc_run(report.blobs_deleted, report.bytes_freed, time.monotonic() - started)
     return report.as_dict()
-
-
-def _run_upload_purge(job: Job, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
-    max_age = timedelta(seconds=job.parameters.get("max_age_seconds", settings.REGISTRY_STALE_UPLOAD_SECONDS))
-    return purge_stale_uploads(max_age, dry_run=job.dry_run)
-
-
-def _run_retention(job: Job, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
-    return apply_retention(job.parameters["project"], dry_run=job.dry_run).as_dict()
-
-
-_RUNNERS: dict[str, Callable[[Job, Callable[[str, int, int], None]], dict[str, Any]]] = {
-    Job.Kind.DELETION: _run_deletion,
-    Job.Kind.GARBAGE_COLLECTION: _run_garbage_collection,
-    Job.Kind.PURGE_UPLOADS: _run_upload_purge,
-    Job.Kind.RETENTION: _run_retention,
-}

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Project
 from v2api.management.commands._jobs import run_and_report
-from v2api.models import Job
+from v2api.services.job_requests import RetentionRequest
 
 
 class Command(BaseCommand):
@@ -17,4 +17,4 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not Project.objects.filter(name=options["project"]).exists():
             raise CommandError(f"no project named {options['project']!r}")
-        run_and_report(self, Job.Kind.RETENTION, {"project": options["project"]}, options["dry_run"])
+        run_and_report(self, lambda: RetentionRequest(options["project"]), options["dry_run"])

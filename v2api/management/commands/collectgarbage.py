@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from v2api.management.commands._jobs import run_and_report
-from v2api.models import Job
+from v2api.services.job_requests import GarbageCollectionRequest
 
 
 class Command(BaseCommand):
@@ -20,5 +20,4 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        parameters = {"grace_seconds": options["grace_seconds"]}
-        run_and_report(self, Job.Kind.GARBAGE_COLLECTION, parameters, options["dry_run"])
+        run_and_report(self, lambda: GarbageCollectionRequest(options["grace_seconds"]), options["dry_run"])

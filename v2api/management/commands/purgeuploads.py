@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from v2api.management.commands._jobs import run_and_report
-from v2api.models import Job
+from v2api.services.job_requests import UploadPurgeRequest
 
 
 class Command(BaseCommand):
@@ -20,5 +20,4 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        parameters = {"max_age_seconds": options["max_age_seconds"]}
-        run_and_report(self, Job.Kind.PURGE_UPLOADS, parameters, options["dry_run"])
+        run_and_report(self, lambda: UploadPurgeRequest(options["max_age_seconds"]), options["dry_run"])

@@ -1,14 +1,13 @@
 """`/api/v1/jobs/`: background jobs (deletion, garbage collection, upload purge, retention),
 started and listed through the management API.
 
-A job is requested through v2api/services/jobs.py's request_job, the same call the dashboard and
+A job is requested through v2api/tasks.py's request_job, the same call the dashboard and
 the schedule make; a worker runs it once the request's transaction commits. Serializers sit next
 to their views here: the module is one resource, as STYLE.md splits modules by resource.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -19,14 +18,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.permissions import SignedInUser
-from accounts.api.views import ManagementView, visible_project, visible_repository
+from accounts.api.views import ManagementView, visible_project
 from accounts.permissions import can_manage_project
 from accounts.scopes import DELETE
-from v2api.digests import Digest
-from v2api.errors import DigestInvalid, NameInvalid
+from v2api.api.repositories import visible_repository
 from v2api.models import Job
-from v2api.names import check_repository_name, is_tag
-from v2api.services.jobs import request_job
+from v2api.services.job_requests import (
+    DeletionRequest,
+    GarbageCollectionRequest,
+    JobRequest,
+    RetentionRequest,
+    UploadPurgeRequest,
+    check_deletion_target,
+    check_digests,
+    check_repository,
+    check_tags,
+)
+from v2api.tasks import request_job
 
 # --- serializers -----------------------------------------------------------------------------
 
@@ -74,10 +82,14 @@ class NewJobSerializer(serializers.Serializer[Any]):
 
     kind: serializers.ChoiceField
     dry_run = serializers.BooleanField(default=False, help_text="Report what the job would do, and change nothing.")
+    # The fields are named as the request type's parameters, so the validated data builds it.
+    request_type: ClassVar[type[JobRequest]]
 
-    def parameters(self) -> dict[str, Any]:
-        """The job's recorded parameters, from the validated data."""
-        return {}
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The request type checks what the field types cannot ("at least one of…"); its
+        # ValidationError is keyed by field, so DRF reports it as a field error.
+        attrs["job_request"] = self.request_type.from_parameters(attrs)
+        return attrs
 
 
 class GarbageCollectionJobSerializer(NewJobSerializer):
@@ -89,10 +101,7 @@ class GarbageCollectionJobSerializer(NewJobSerializer):
         required=False,
         help_text="Keep anything uploaded, mounted or linked this recently; defaults to the registry's setting.",
     )
-
-    def parameters(self) -> dict[str, Any]:
-        # The effective value is recorded, so the job says what it ran with.
-        return {"grace_seconds": self.validated_data.get("grace_seconds", settings.REGISTRY_GC_GRACE_SECONDS)}
+    request_type = GarbageCollectionRequest
 
 
 class PurgeUploadsJobSerializer(NewJobSerializer):
@@ -104,9 +113,7 @@ class PurgeUploadsJobSerializer(NewJobSerializer):
         required=False,
         help_text="Purge uploads untouched for this long; defaults to the registry's setting.",
     )
-
-    def parameters(self) -> dict[str, Any]:
-        return {"max_age_seconds": self.validated_data.get("max_age_seconds", settings.REGISTRY_STALE_UPLOAD_SECONDS)}
+    request_type = UploadPurgeRequest
 
 
 class DeletionTargetSerializer(serializers.Serializer[Any]):
@@ -123,27 +130,18 @@ class DeletionTargetSerializer(serializers.Serializer[Any]):
     )
     whole_repository = serializers.BooleanField(default=False, help_text="Delete the repository and all it holds.")
 
+    # The rules are job_requests' (DeletionRequest's); checked field by field too, so one body
+    # reports every field's problem, as DRF does for its own field checks.
     def validate_tags(self, value: list[str]) -> list[str]:
-        invalid = [tag for tag in value if not is_tag(tag)]
-        if invalid:
-            raise serializers.ValidationError(f"Not a tag: {', '.join(invalid)}.")
+        check_tags(value)
         return value
 
     def validate_digests(self, value: list[str]) -> list[str]:
-        for digest in value:
-            try:
-                Digest.parse(digest)
-            except DigestInvalid as error:
-                raise serializers.ValidationError(f"{digest} is not a digest: {error.detail['reason']}.") from None
+        check_digests(value)
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["whole_repository"] and (attrs["tags"] or attrs["digests"]):
-            raise serializers.ValidationError(
-                {"whole_repository": "A whole repository is deleted without naming tags or digests."}
-            )
-        if not (attrs["whole_repository"] or attrs["tags"] or attrs["digests"]):
-            raise serializers.ValidationError({"tags": "Name tags or digests to delete, or set whole_repository."})
+        check_deletion_target(attrs["tags"], attrs["digests"], attrs["whole_repository"])
         return attrs
 
 
@@ -152,22 +150,12 @@ class DeletionJobSerializer(NewJobSerializer, DeletionTargetSerializer):
 
     kind = serializers.ChoiceField(choices=[Job.Kind.DELETION.value])
     repository = serializers.CharField(max_length=255, help_text="The repository's full name, e.g. `team/app`.")
+    # validate() is NewJobSerializer's: building the DeletionRequest checks the target as the plan's does.
+    request_type = DeletionRequest
 
     def validate_repository(self, value: str) -> str:
-        try:
-            check_repository_name(value)
-        except NameInvalid as error:
-            raise serializers.ValidationError(f"Not a repository name: {error.detail['reason']}.") from None
+        check_repository(value)
         return value
-
-    def parameters(self) -> dict[str, Any]:
-        data = self.validated_data
-        return {
-            "repository": data["repository"],
-            "tags": data["tags"],
-            "digests": data["digests"],
-            "whole_repository": data["whole_repository"],
-        }
 
 
 class RetentionJobSerializer(NewJobSerializer):
@@ -175,9 +163,7 @@ class RetentionJobSerializer(NewJobSerializer):
 
     kind = serializers.ChoiceField(choices=[Job.Kind.RETENTION.value])
     project = serializers.CharField(max_length=255, help_text="The project whose rules run.")
-
-    def parameters(self) -> dict[str, Any]:
-        return {"project": self.validated_data["project"]}
+    request_type = RetentionRequest
 
 
 REQUEST_SERIALIZERS: dict[str, type[NewJobSerializer]] = {
@@ -268,8 +254,7 @@ class JobViewSet(ManagementView, mixins.ListModelMixin, mixins.RetrieveModelMixi
         elif kind == Job.Kind.RETENTION:
             self._require_project_manager(serializer.validated_data["project"])
         job = request_job(
-            kind,
-            serializer.parameters(),
+            serializer.validated_data["job_request"],
             dry_run=serializer.validated_data["dry_run"],
             requested_by=self.principal.user,
         )

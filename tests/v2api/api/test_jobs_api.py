@@ -22,7 +22,8 @@ from tests.accounts.conftest import Api, CaptureOnCommit
 from tests.conftest import PASSWORD, PushImage, basic_auth
 from tests.tasks.conftest import blob_file, bytes_on_disk
 from v2api.models import Job, RetentionPolicy, RetentionRule, Tag, Upload
-from v2api.services.jobs import request_job
+from v2api.services.job_requests import GarbageCollectionRequest, RetentionRequest, UploadPurgeRequest
+from v2api.tasks import request_job
 
 pytestmark = pytest.mark.django_db
 CONFIG = b'{"architecture": "amd64", "os": "linux"}'
@@ -53,9 +54,9 @@ def job_of(response: Any) -> Job:
 
 
 def test_a_system_admin_sees_every_job_newest_first(api: Api, root: User, alice: User) -> None:
-    first = request_job(Job.Kind.GARBAGE_COLLECTION, {}, requested_by=root)
-    second = request_job(Job.Kind.RETENTION, {"project": "team"}, requested_by=alice)
-    scheduled = request_job(Job.Kind.PURGE_UPLOADS, {})
+    first = request_job(GarbageCollectionRequest(), requested_by=root)
+    second = request_job(RetentionRequest("team"), requested_by=alice)
+    scheduled = request_job(UploadPurgeRequest())
 
     response = api("get", "jobs/", root)
 
@@ -65,9 +66,9 @@ def test_a_system_admin_sees_every_job_newest_first(api: Api, root: User, alice:
 
 
 def test_a_user_sees_only_the_jobs_they_requested(api: Api, root: User, alice: User) -> None:
-    request_job(Job.Kind.GARBAGE_COLLECTION, {}, requested_by=root)
-    request_job(Job.Kind.PURGE_UPLOADS, {})
-    own = request_job(Job.Kind.RETENTION, {"project": "team"}, requested_by=alice)
+    request_job(GarbageCollectionRequest(), requested_by=root)
+    request_job(UploadPurgeRequest())
+    own = request_job(RetentionRequest("team"), requested_by=alice)
 
     response = api("get", "jobs/", alice)
 
@@ -87,7 +88,7 @@ def test_an_anonymous_caller_may_not_list_jobs(api: Api) -> None:
 
 
 def test_the_job_list_comes_a_page_at_a_time(api: Api, root: User) -> None:
-    jobs = [request_job(Job.Kind.GARBAGE_COLLECTION, {}, requested_by=root) for _ in range(3)]
+    jobs = [request_job(GarbageCollectionRequest(), requested_by=root) for _ in range(3)]
 
     body = api("get", "jobs/?limit=2", root).json()
     rest = api("get", "jobs/?limit=2&offset=2", root).json()
@@ -109,10 +110,10 @@ def test_a_page_holds_at_most_two_hundred_jobs(api: Api, root: User) -> None:
 
 
 def test_jobs_are_filtered_by_kind_and_state(api: Api, root: User) -> None:
-    wanted = request_job(Job.Kind.GARBAGE_COLLECTION, {}, requested_by=root)
+    wanted = request_job(GarbageCollectionRequest(), requested_by=root)
     Job.objects.filter(id=wanted.id).update(state=Job.State.FAILED)
-    request_job(Job.Kind.GARBAGE_COLLECTION, {}, requested_by=root)
-    request_job(Job.Kind.PURGE_UPLOADS, {}, requested_by=root)
+    request_job(GarbageCollectionRequest(), requested_by=root)
+    request_job(UploadPurgeRequest(), requested_by=root)
 
     body = api("get", "jobs/?kind=garbage_collection&state=failed", root).json()
 
@@ -131,15 +132,15 @@ def test_listing_jobs_takes_as_many_queries_for_three_jobs_as_for_one(api: Api, 
             assert api("get", "jobs/", root).status_code == 200
         return len(captured)
 
-    request_job(Job.Kind.GARBAGE_COLLECTION, {}, requested_by=root)
+    request_job(GarbageCollectionRequest(), requested_by=root)
     one = queries()
-    request_job(Job.Kind.RETENTION, {"project": "team"}, requested_by=alice)
-    request_job(Job.Kind.PURGE_UPLOADS, {})
+    request_job(RetentionRequest("team"), requested_by=alice)
+    request_job(UploadPurgeRequest())
     assert queries() == one
 
 
 def test_a_job_shows_what_was_asked_how_far_it_got_and_how_it_ended(api: Api, root: User) -> None:
-    job = request_job(Job.Kind.GARBAGE_COLLECTION, {"grace_seconds": 0}, dry_run=True, requested_by=root)
+    job = request_job(GarbageCollectionRequest(0), dry_run=True, requested_by=root)
     finished = timezone.now()
     Job.objects.filter(id=job.id).update(
         state=Job.State.SUCCEEDED,
@@ -173,14 +174,14 @@ def test_a_job_shows_what_was_asked_how_far_it_got_and_how_it_ended(api: Api, ro
 
 
 def test_someone_elses_job_is_404(api: Api, root: User, alice: User) -> None:
-    job = request_job(Job.Kind.GARBAGE_COLLECTION, {}, requested_by=root)
+    job = request_job(GarbageCollectionRequest(), requested_by=root)
     response = api("get", f"jobs/{job.id}/", alice)
     assert response.status_code == 404
     assert response.json() == {"detail": f"There is no job {job.id}, or you did not request it."}
 
 
 def test_a_system_admin_reads_anyones_job(api: Api, root: User, alice: User) -> None:
-    job = request_job(Job.Kind.RETENTION, {"project": "team"}, requested_by=alice)
+    job = request_job(RetentionRequest("team"), requested_by=alice)
     assert api("get", f"jobs/{job.id}/", root).json()["requested_by"] == "alice"
 
 

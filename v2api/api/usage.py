@@ -11,18 +11,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.jobs import DeletionTargetSerializer
-from accounts.api.views import (
-    PROJECT_NAME,
-    REPOSITORY_NOT_FOUND,
-    ManagementView,
-    ProjectScopedView,
-    visible_repository,
-)
+from accounts.api.views import PROJECT_NAME, ManagementView, ProjectScopedView
 from accounts.scopes import DELETE
+from v2api.api.jobs import DeletionTargetSerializer
+from v2api.api.repositories import REPOSITORY_NOT_FOUND, visible_repository
 from v2api.errors import NameUnknown
 from v2api.models import ProjectUsageSnapshot
 from v2api.services.deletion import plan_deletion
+from v2api.services.job_requests import DeletionRequest
 from v2api.services.usage import Usage, project_usage, repository_usage
 from v2api.services.usage_history import HISTORY_DAYS, usage_history
 
@@ -162,8 +158,14 @@ class DeletionPlanView(ManagementView):
             self.deny(f"You may not delete in {repository.name}.")
         serializer = DeletionTargetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        deletion = DeletionRequest.from_parameters({**serializer.validated_data, "repository": repository.name})
         try:
-            plan = plan_deletion(repository.name, **serializer.validated_data)
+            plan = plan_deletion(
+                deletion.repository,
+                tags=deletion.tags,
+                digests=deletion.digests,
+                whole_repository=deletion.whole_repository,
+            )
         except NameUnknown:
             # Deleted since visible_repository found it.
             raise NotFound(REPOSITORY_NOT_FOUND.format(repository_name=repository.name)) from None

@@ -1,0 +1,34 @@
+"""Routes of the management API for registry objects (retention, usage, deletion plans, jobs), mounted
+at /api/v1/ under the `api` namespace next to accounts/api/urls.py's (see registry_ui/urls.py)."""
+
+from django.urls import path
+
+from v2api.api import jobs, retention, usage
+
+urlpatterns = [
+    path(
+        "projects/<str:project_name>/retention/",
+        retention.RetentionPolicyView.as_view(),
+        name="retention-policy",
+    ),
+    path(
+        "projects/<str:project_name>/retention/simulation/",
+        retention.RetentionSimulationView.as_view(),
+        name="retention-simulation",
+    ),
+    path("projects/<str:project_name>/usage/", usage.ProjectUsageView.as_view(), name="project-usage"),
+    path(
+        "projects/<str:project_name>/usage/history/",
+        usage.ProjectUsageHistoryView.as_view(),
+        name="project-usage-history",
+    ),
+    # Repository names hold slashes (`team/app/server`), so <path:>; the fixed last segment ends them.
+    path("repositories/<path:repository_name>/usage/", usage.RepositoryUsageView.as_view(), name="repository-usage"),
+    path(
+        "repositories/<path:repository_name>/deletion-plan/",
+        usage.DeletionPlanView.as_view(),
+        name="repository-deletion-plan",
+    ),
+    path("jobs/", jobs.JobViewSet.as_view({"get": "list", "post": "create"}), name="job-list"),
+    path("jobs/<int:job_id>/", jobs.JobViewSet.as_view({"get": "retrieve"}), name="job-detail"),
+]
