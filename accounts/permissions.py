@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Membership, Project, RobotAccount, Role
 from accounts.scopes import DELETE, PULL, PUSH, REPOSITORY_ACTIONS
+from oci.names import project_name_of
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     Role.GUEST: frozenset({PULL}),
@@ -44,11 +45,6 @@ class Principal:
 
 
 ANONYMOUS = Principal(subject="")
-
-
-def project_name_of(repository_name: str) -> str:
-    """`team-a/api/server` lives in project `team-a`."""
-    return repository_name.split("/", 1)[0]
 
 
 def allowed_actions(principal: Principal, repository_name: str) -> frozenset[str]:

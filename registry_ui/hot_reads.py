@@ -32,14 +32,14 @@ from django.db import DatabaseError
 
 from accounts.scopes import PULL, repository_scope
 from accounts.tokens import InvalidToken, granted_scopes, verify_access_token
+from oci.digests import Digest, InvalidDigest
+from oci.names import is_repository_name
 from registry_ui import metrics
 from registry_ui.access_log import access_logger, write_access_line
 from registry_ui.middleware import client_address_from
 from registry_ui.request_ids import REQUEST_ID_HEADER, current_request_id, request_id_from
 from v2api.auth import covers
-from v2api.digests import Digest
 from v2api.errors import RegistryError
-from v2api.names import is_repository_name
 from v2api.services import blobs as blob_service
 from v2api.services import manifests as manifest_service
 from v2api.views.manifests import parse_accept
@@ -79,7 +79,7 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
             found = _manifest(environ, name, reference, with_content=method == "GET")
         else:
             found = _blob(name, reference)
-    except (RegistryError, DatabaseError):
+    except (RegistryError, InvalidDigest, DatabaseError):
         return None
     if found is None:
         return None

@@ -12,13 +12,14 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.models import Project
-from accounts.permissions import ANONYMOUS, Principal, allowed_actions, missing_project_message, project_name_of
+from accounts.permissions import ANONYMOUS, Principal, allowed_actions, missing_project_message
 from accounts.scopes import PULL, PUSH, Scope
 from accounts.services.credentials import authenticate_login, principal_for_subject
 from accounts.services.login_throttle import LoginThrottled
 from accounts.services.projects import ensure_project_for_push
 from accounts.tokens import InvalidToken, granted_scopes, verify_access_token
 from accounts.views import basic_credentials, client_address
+from oci.names import project_name_of
 from v2api.errors import Denied, TooManyRequests, Unauthorized
 
 

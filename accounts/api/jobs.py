@@ -22,10 +22,9 @@ from accounts.api.permissions import SignedInUser
 from accounts.api.views import ManagementView, visible_project, visible_repository
 from accounts.permissions import can_manage_project
 from accounts.scopes import DELETE
-from v2api.digests import Digest
-from v2api.errors import DigestInvalid, NameInvalid
+from oci.digests import Digest, InvalidDigest
+from oci.names import InvalidName, check_repository_name, is_tag
 from v2api.models import Job
-from v2api.names import check_repository_name, is_tag
 from v2api.services.jobs import request_job
 
 # --- serializers -----------------------------------------------------------------------------
@@ -133,7 +132,7 @@ class DeletionTargetSerializer(serializers.Serializer[Any]):
         for digest in value:
             try:
                 Digest.parse(digest)
-            except DigestInvalid as error:
+            except InvalidDigest as error:
                 raise serializers.ValidationError(f"{digest} is not a digest: {error.detail['reason']}.") from None
         return value
 
@@ -156,7 +155,7 @@ class DeletionJobSerializer(NewJobSerializer, DeletionTargetSerializer):
     def validate_repository(self, value: str) -> str:
         try:
             check_repository_name(value)
-        except NameInvalid as error:
+        except InvalidName as error:
             raise serializers.ValidationError(f"Not a repository name: {error.detail['reason']}.") from None
         return value
 

@@ -5,10 +5,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Project, Role
-from accounts.permissions import Principal, may_create_project, project_name_of
-from v2api.errors import NameInvalid
+from accounts.permissions import Principal, may_create_project
+from oci.names import InvalidName, check_repository_name, project_name_of
 from v2api.models import Repository
-from v2api.names import check_repository_name
 
 
 def ensure_project_for_push(principal: Principal, repository_name: str) -> None:
@@ -36,7 +35,7 @@ def check_project_name(name: str) -> None:
     """Raise ValidationError({"name": …}) unless `name` is one repository-name component, and free."""
     try:
         check_repository_name(name)
-    except NameInvalid:
+    except InvalidName:
         raise ValidationError({"name": PROJECT_NAME_RULE}) from None
     if "/" in name:
         raise ValidationError({"name": PROJECT_NAME_RULE})

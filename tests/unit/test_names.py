@@ -2,8 +2,7 @@
 
 import pytest
 
-from v2api.errors import NameInvalid
-from v2api.names import MAX_NAME_LENGTH, check_repository_name, is_tag
+from oci.names import MAX_NAME_LENGTH, InvalidName, check_repository_name, is_tag
 
 
 @pytest.mark.parametrize(
@@ -46,7 +45,7 @@ def test_a_name_in_the_grammar_is_accepted(name: str) -> None:
     ],
 )
 def test_a_name_outside_the_grammar_is_name_invalid(name: str) -> None:
-    with pytest.raises(NameInvalid):
+    with pytest.raises(InvalidName):
         check_repository_name(name)
 
 
@@ -57,7 +56,7 @@ def test_a_name_of_the_maximum_length_is_accepted() -> None:
 
 
 def test_a_name_longer_than_the_maximum_is_name_invalid() -> None:
-    with pytest.raises(NameInvalid):
+    with pytest.raises(InvalidName):
         check_repository_name("a" * (MAX_NAME_LENGTH + 1))
 
 

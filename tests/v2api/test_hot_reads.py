@@ -13,11 +13,11 @@ from django.db import close_old_connections, connection
 
 from accounts.models import Project
 from accounts.scopes import PULL, PUSH, repository_scope
+from oci import media_types
+from oci.digests import Digest
 from registry_ui import hot_reads
 from registry_ui.wsgi import application, registry_application
 from tests.conftest import PushImage, basic_auth, bearer_auth
-from v2api import media_types
-from v2api.digests import Digest
 from v2api.services.manifests import find_manifest
 
 PRIVATE = "team/app"

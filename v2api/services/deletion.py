@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.errors import ManifestUnknown, NameUnknown
 from v2api.models import Blob, Manifest, ManifestReference, Repository, RetentionPolicy, Tag
 from v2api.services.gc import untagged_garbage

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.models import Blob, Manifest, ManifestReference, RepositoryBlob, RetentionPolicy, Tag
 from v2api.services.locks import exclusive
 from v2api.storage import blobstore

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Project
-from v2api import media_types
-from v2api.digests import Digest
+from oci import media_types
+from oci.digests import Digest
+from oci.names import is_tag
 from v2api.errors import (
     DigestInvalid,
     ManifestBlobUnknown,
@@ -19,7 +20,6 @@ from v2api.errors import (
     SizeInvalid,
 )
 from v2api.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
-from v2api.names import is_tag
 from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
 from v2api.services.prepared import PreparedQuery
 from v2api.services.repositories import get_or_create_repository

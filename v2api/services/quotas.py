@@ -8,7 +8,7 @@ uploads.py and blobs.py ask `check_quota` right before that, so every way of pus
 from dataclasses import dataclass
 
 from accounts.models import Project
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.errors import Denied
 from v2api.models import ManifestReference, Repository
 from v2api.services.usage import project_usage

@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.scopes import DELETE, PULL, PUSH, Scope, repository_scope
+from oci.digests import Digest
+from oci.names import check_repository_name
 from v2api.auth import Caller, authenticate_request, authorize, challenge
-from v2api.digests import Digest
 from v2api.errors import (
     BlobUploadInvalid,
     PaginationNumberInvalid,
@@ -23,7 +24,6 @@ from v2api.errors import (
     Unsupported,
     exception_handler,
 )
-from v2api.names import check_repository_name
 
 READ_SIZE = 1024 * 1024
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from rest_framework.request import Request
 
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.errors import BlobUnknown
 from v2api.services import blobs as blob_service
 from v2api.storage import blobstore, paths

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.request import Request
 
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.errors import ManifestUnknown
 from v2api.services import manifests as manifest_service
 from v2api.services.deletion import delete_by_reference

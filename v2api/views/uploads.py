@@ -5,10 +5,10 @@ from rest_framework.request import Request
 
 from accounts.permissions import pullable_project_names
 from accounts.scopes import PULL, repository_scope
+from oci.digests import Digest
+from oci.names import check_repository_name
 from v2api.auth import may
-from v2api.digests import Digest
 from v2api.errors import BlobUploadInvalid, DigestInvalid
-from v2api.names import check_repository_name
 from v2api.services import blobs as blob_service
 from v2api.services import uploads as upload_service
 from v2api.services.repositories import get_or_create_repository
