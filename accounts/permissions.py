@@ -71,12 +71,6 @@ def missing_project_message(principal: Principal, repository_name: str) -> str:
     return f"project {project!r} does not exist; a system administrator can create it.{personal}"
 
 
-def pullable_project_names(principal: Principal) -> QuerySet | None:
-    """Names of the projects `principal` may pull from, for filtering listings; None means all."""
-    projects = pullable_projects(principal)
-    return None if projects is None else projects.values("name")
-
-
 def pullable_projects(principal: Principal) -> "QuerySet[Project] | None":
     """The projects whose repositories `principal` may pull; None means every one (system admins)."""
     if principal.is_system_admin:

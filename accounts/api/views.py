@@ -25,6 +25,7 @@ from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount
 from accounts.permissions import Principal, allowed_actions, can_manage_project, can_see_members, pullable_projects
 from accounts.scopes import PULL
+from accounts.services.projects import ProjectNotEmpty, delete_empty_project
 from accounts.services.robots import revoke
 from v2api.models import Repository
 
@@ -247,9 +248,10 @@ class ProjectViewSet(ManagementView, mixins.ListModelMixin, mixins.RetrieveModel
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """`DELETE /api/v1/projects/<name>/`: a system administrator deletes an empty project."""
         project = self.get_object()
-        if Repository.objects.filter(name__startswith=f"{project.name}/").exists():
-            raise Conflict(f"Project {project.name} still holds repositories; delete them first.")
-        project.delete()
+        try:
+            delete_empty_project(project)
+        except ProjectNotEmpty as refused:
+            raise Conflict(str(refused)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

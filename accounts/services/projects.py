@@ -7,7 +7,6 @@ from django.db import IntegrityError, transaction
 from accounts.models import Membership, Project, Role
 from accounts.permissions import Principal, may_create_project
 from oci.names import InvalidName, check_repository_name, project_name_of
-from v2api.models import Repository
 
 
 def ensure_project_for_push(principal: Principal, repository_name: str) -> None:
@@ -78,7 +77,7 @@ def delete_empty_project(project: Project) -> None:
     Raises ProjectNotEmpty otherwise; deleting images is a job of its own, never a side effect.
     """
     with transaction.atomic():
-        if Repository.objects.filter(namespace=project.name).exists():
+        if project.repositories.exists():
             raise ProjectNotEmpty(f"Project {project.name} still holds repositories; delete them first.")
         Project.objects.filter(id=project.id).delete()
 
