@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Membership, Project, RobotAccount, Role
 from accounts.scopes import DELETE, PULL, PUSH, REPOSITORY_ACTIONS
+from oci.names import project_name_of
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     Role.GUEST: frozenset({PULL}),
@@ -57,11 +58,6 @@ class Principal:
 ANONYMOUS = Principal(subject="")
 
 
-def project_name_of(repository_name: str) -> str:
-    """`team-a/api/server` lives in project `team-a`."""
-    return repository_name.split("/", 1)[0]
-
-
 def allowed_actions(principal: Principal, repository_name: str, project_public: bool | None = None) -> frozenset[str]:
     """The repository actions (pull, push, delete) `principal` may take on `repository_name`.
 
@@ -90,12 +86,6 @@ def missing_project_message(principal: Principal, repository_name: str) -> str:
     project = project_name_of(repository_name)
     personal = f" You may push to {principal.subject}/<name>, your personal project." if principal.user else ""
     return f"project {project!r} does not exist; a system administrator can create it.{personal}"
-
-
-def pullable_project_names(principal: Principal) -> QuerySet | None:
-    """Names of the projects `principal` may pull from, for filtering listings; None means all."""
-    projects = pullable_projects(principal)
-    return None if projects is None else projects.values("name")
 
 
 def pullable_projects(principal: Principal) -> "QuerySet[Project] | None":

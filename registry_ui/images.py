@@ -12,9 +12,8 @@ from typing import Any
 
 from django.core.cache import cache
 
-from v2api import media_types
-from v2api.digests import Digest
-from v2api.errors import DigestInvalid
+from oci import media_types
+from oci.digests import Digest, InvalidDigest
 from v2api.models import Manifest, Repository
 from v2api.services.manifests import list_referrers
 from v2api.storage import blobstore
@@ -32,7 +31,7 @@ def read_json_blob(digest: str, size: int) -> dict[str, Any] | None:
     try:
         with blobstore.open_blob(Digest.parse(digest)) as handle:
             document = json.loads(handle.read(MAX_CONFIG_BYTES + 1))
-    except (FileNotFoundError, DigestInvalid, UnicodeDecodeError, ValueError):
+    except (FileNotFoundError, InvalidDigest, UnicodeDecodeError, ValueError):
         return None
     return document if isinstance(document, dict) else None
 

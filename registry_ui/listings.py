@@ -55,12 +55,12 @@ def project_summaries(principal: Principal) -> list[ProjectSummary]:
     """Every project the principal can see, by name, with how many repositories it holds (two queries)."""
     projects = list(visible_projects(principal).order_by("name"))
     counts = dict(
-        Repository.objects.filter(namespace__in=[project.name for project in projects])
-        .values("namespace")
+        Repository.objects.filter(project__in=[project.id for project in projects])
+        .values("project_id")
         .annotate(count=Count("id"))
-        .values_list("namespace", "count")
+        .values_list("project_id", "count")
     )
-    return [ProjectSummary(project, counts.get(project.name, 0)) for project in projects]
+    return [ProjectSummary(project, counts.get(project.id, 0)) for project in projects]
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def _last_push() -> Coalesce:
 
 def repository_page(project_name: str, query: str, sort: str, cursor: str | None) -> RepositoryPage:
     """One page of a project's repositories whose name contains `query`, by name or newest push first."""
-    repositories = Repository.objects.filter(namespace=project_name)
+    repositories = Repository.objects.filter(project__name=project_name)
     if query:
         repositories = repositories.filter(name__icontains=query)
     if sort == "recent":
@@ -135,7 +135,7 @@ def search_repositories(principal: Principal, query: str) -> list[RepositoryRow]
     repositories = Repository.objects.filter(name__icontains=query)
     pullable = pullable_projects(principal)
     if pullable is not None:
-        repositories = repositories.filter(namespace__in=pullable.values("name"))
+        repositories = repositories.filter(project__in=pullable)
     return _rows_for(list(repositories.order_by("name").values_list("name", flat=True)[:SEARCH_LIMIT]))
 
 

@@ -16,8 +16,8 @@ from django.test import Client
 
 from accounts.scopes import Scope
 from accounts.tokens import issue_access_token, keyring
-from v2api import media_types
-from v2api.digests import Digest
+from oci import media_types
+from oci.digests import Digest
 
 
 def pytest_configure(config: pytest.Config) -> None:

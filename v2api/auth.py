@@ -19,12 +19,13 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.models import Project
-from accounts.permissions import ANONYMOUS, Principal, allowed_actions, missing_project_message, project_name_of
+from accounts.permissions import ANONYMOUS, Principal, allowed_actions, missing_project_message
 from accounts.scopes import PULL, PUSH, Scope
 from accounts.services.credentials import authenticate_login, principal_for_subject
 from accounts.services.login_throttle import LoginThrottled
 from accounts.services.projects import ensure_project_for_push
 from accounts.tokens import InvalidToken, granted_scopes, verify_access_token
+from oci.names import project_name_of
 from oci.request_edge import Credentials
 from v2api.errors import Challenge, Denied, RegistryError, TooManyRequests, Unauthorized
 

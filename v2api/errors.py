@@ -12,6 +12,9 @@ from typing import Any
 from django.http import HttpResponse
 from rest_framework import exceptions as drf_exceptions
 
+from oci.digests import InvalidDigest
+from oci.names import InvalidName
+
 logger = logging.getLogger(__name__)
 
 # code -> (HTTP status, default message)
@@ -154,7 +157,12 @@ class MultipleErrors(RegistryError):
         super().__init__(errors[0].message, errors[0].detail, errors[0].status, errors[0].headers)
 
 
-def _translate_framework_error(exc: Exception) -> RegistryError | None:
+def _translate_foreign_error(exc: Exception) -> RegistryError | None:
+    """The OCI error for an exception of the protocol grammar (oci) or of DRF; None for any other."""
+    if isinstance(exc, InvalidName):
+        return NameInvalid(detail=exc.detail)
+    if isinstance(exc, InvalidDigest):
+        return DigestInvalid(detail=exc.detail)
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return Unsupported(str(exc.detail))
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
@@ -175,7 +183,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
         return error_response(*exc.errors)
     if isinstance(exc, RegistryError):
         return error_response(exc)
-    translated = _translate_framework_error(exc)
+    translated = _translate_foreign_error(exc)
     if translated is not None:
         return error_response(translated)
     view = context.get("view")

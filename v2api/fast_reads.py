@@ -34,13 +34,13 @@ from django.db import DatabaseError
 
 from accounts.scopes import PULL, repository_scope
 from oci import request_edge as edge
+from oci.digests import Digest, InvalidDigest
+from oci.names import is_repository_name
 from oci.request_edge import REQUEST_ID_HEADER, current_request_id, request_id_from
 from v2api import auth, metrics
 from v2api.access_log import access_logger, write_access_line
-from v2api.digests import Digest
 from v2api.errors import RegistryError
 from v2api.framing import API_VERSION, API_VERSION_HEADER, blob_head_headers, manifest_headers
-from v2api.names import is_repository_name
 from v2api.services import blobs as blob_service
 from v2api.services import manifests as manifest_service
 
@@ -73,7 +73,7 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
             found = _blob(name, arguments["digest"])
         if found is None or not _allowed(caller, name, project_public=found[3]):
             return None
-    except (RegistryError, DatabaseError):
+    except (RegistryError, InvalidDigest, DatabaseError):
         return None
     headers, body, digest, _ = found
 

@@ -2,7 +2,6 @@
 disk under v2api/storage/paths.py and a row never points at a file that is not there."""
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -10,9 +9,9 @@ from django.db import models
 
 class Repository(models.Model):
     name = models.CharField(max_length=255, unique=True)
-    # The first path component (the project), kept as a column so listings filter by project
-    # through an index instead of by name prefix.
-    namespace = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    # The project named by the name's first component (oci.names.project_name_of), set when the
+    # repository is created (services/repositories.py). PROTECT: a project goes only once empty.
+    project = models.ForeignKey("accounts.Project", on_delete=models.PROTECT, related_name="repositories")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -20,10 +19,6 @@ class Repository(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.namespace = self.name.split("/", 1)[0]
-        super().save(*args, **kwargs)
 
 
 class Blob(models.Model):

@@ -9,9 +9,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from v2api import media_types
-from v2api.digests import Digest
-from v2api.errors import DigestInvalid, ManifestInvalid
+from oci import media_types
+from oci.digests import Digest, InvalidDigest
+from v2api.errors import ManifestInvalid
 
 # Layers a registry is not expected to hold (Windows base layers): pushed manifests name them
 # with download URLs elsewhere, so their absence is not an error.
@@ -115,7 +115,7 @@ def _descriptor(value: Any, where: str) -> Descriptor:
         raise ManifestInvalid(f"{where} has no valid size", detail={"size": size})
     try:
         digest = Digest.parse(digest_text)
-    except DigestInvalid as error:
+    except InvalidDigest as error:
         raise ManifestInvalid(f"{where} has an invalid digest", detail=error.detail) from None
     return Descriptor(media_type, digest, size)
 

@@ -14,8 +14,7 @@ from rest_framework.validators import UniqueValidator
 from accounts.api.authentication import principal_of
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount, Role
 from accounts.services import projects, robots
-from v2api.errors import NameInvalid
-from v2api.names import check_repository_name
+from oci.names import InvalidName, check_repository_name
 
 
 def _api_error(check: Callable[[], Any]) -> Any:
@@ -126,7 +125,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
     def validate_name(self, value: str) -> str:
         try:
             check_repository_name(value)
-        except NameInvalid:
+        except InvalidName:
             valid = False
         else:
             valid = "/" not in value

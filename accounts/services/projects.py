@@ -5,10 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Project, Role
-from accounts.permissions import Principal, may_create_project, project_name_of
-from v2api.errors import NameInvalid
-from v2api.models import Repository
-from v2api.names import check_repository_name
+from accounts.permissions import Principal, may_create_project
+from oci.names import InvalidName, check_repository_name, project_name_of
 
 
 def ensure_project_for_push(principal: Principal, repository_name: str) -> None:
@@ -36,7 +34,7 @@ def check_project_name(name: str) -> None:
     """Raise ValidationError({"name": …}) unless `name` is one repository-name component, and free."""
     try:
         check_repository_name(name)
-    except NameInvalid:
+    except InvalidName:
         raise ValidationError({"name": PROJECT_NAME_RULE}) from None
     if "/" in name:
         raise ValidationError({"name": PROJECT_NAME_RULE})
@@ -79,7 +77,7 @@ def delete_empty_project(project: Project) -> None:
     Raises ProjectNotEmpty otherwise; deleting images is a job of its own, never a side effect.
     """
     with transaction.atomic():
-        if Repository.objects.filter(namespace=project.name).exists():
+        if project.repositories.exists():
             raise ProjectNotEmpty(f"Project {project.name} still holds repositories; delete them first.")
         Project.objects.filter(id=project.id).delete()
 

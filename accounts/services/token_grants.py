@@ -3,8 +3,7 @@ A partial grant is not an error; the registry refuses what the token lacks."""
 
 from accounts.permissions import Principal, allowed_actions
 from accounts.scopes import CATALOG, Scope
-from v2api.errors import NameInvalid
-from v2api.names import check_repository_name
+from oci.names import InvalidName, check_repository_name
 
 
 def parse_requested_scopes(values: list[str]) -> list[Scope]:
@@ -24,7 +23,7 @@ def grant(principal: Principal, requested: list[Scope]) -> list[Scope]:
         if scope.type == "repository":
             try:
                 check_repository_name(scope.name)
-            except NameInvalid:
+            except InvalidName:
                 continue
             actions = scope.actions & allowed_actions(principal, scope.name)
             if actions:

@@ -25,9 +25,8 @@ def get_project_for_user(request: HttpRequest, name: str) -> Project:
 
 def get_repository_for_user(request: HttpRequest, name: str) -> Repository:
     """The repository `name` if it exists in a project the user may pull from; 404 otherwise."""
-    project_name = name.split("/", 1)[0]
-    repository = Repository.objects.filter(name=name).first()
-    if repository is None or not visible_projects(principal_of(request)).filter(name=project_name).exists():
+    repository = Repository.objects.select_related("project").filter(name=name).first()
+    if repository is None or not visible_projects(principal_of(request)).filter(id=repository.project_id).exists():
         raise Http404(f"There is no repository {name}, or you may not see it.")
     return repository
 

@@ -44,7 +44,7 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(
             request,
             f"You may not delete in {repository.name}: that takes a maintainer or admin of project "
-            f"{repository.namespace}, or a system administrator.",
+            f"{repository.project.name}, or a system administrator.",
         )
         return back
     form = DeletionForm(request.POST if request.method == "POST" else request.GET)
@@ -74,7 +74,7 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
         "registry_ui/delete_confirm.html",
         {
             "repository": repository,
-            "project_name": repository.namespace,
+            "project_name": repository.project.name,
             "name_in_project": repository.name.split("/", 1)[-1],
             "mode": form.cleaned_data["mode"],
             "selection": selection,

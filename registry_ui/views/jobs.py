@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from oci.names import project_name_of
 from registry_ui.forms import GarbageCollectionForm
 from registry_ui.job_summaries import FINISHED_STATES, duration, job_status, job_title, result_facts, result_lists
 from registry_ui.views.access import get_job_for_user, principal_of, require_system_admin, visible_jobs
@@ -59,7 +60,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "lists": result_lists(job),
             "repository_exists": bool(repository_name) and Repository.objects.filter(name=repository_name).exists(),
             "repository_name": repository_name,
-            "project_name": repository_name.split("/", 1)[0] or str((job.parameters or {}).get("project", "")),
+            "project_name": project_name_of(repository_name) or str((job.parameters or {}).get("project", "")),
         },
     )
 

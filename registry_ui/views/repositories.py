@@ -23,7 +23,7 @@ def repository_detail(request: HttpRequest, name: str) -> HttpResponse:
         "registry_ui/repository.html",
         {
             "repository": repository,
-            "project_name": repository.namespace,
+            "project_name": repository.project.name,
             "name_in_project": repository.name.split("/", 1)[-1],
             "page": page,
             "is_first_page": not after,
@@ -43,7 +43,7 @@ def image_detail(request: HttpRequest, name: str, digest: str) -> HttpResponse:
         "registry_ui/image.html",
         {
             "repository": repository,
-            "project_name": repository.namespace,
+            "project_name": repository.project.name,
             "name_in_project": repository.name.split("/", 1)[-1],
             "image": image_details(repository, manifest),
             "image_size": image_sizes([manifest.pk])[manifest.pk],

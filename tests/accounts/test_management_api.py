@@ -374,7 +374,7 @@ def test_a_project_admin_may_not_delete_their_project(api: Api, alice: User, tea
 
 
 def test_a_project_that_holds_repositories_is_not_deleted(api: Api, root: User, team: Project) -> None:
-    Repository.objects.create(name="team/app")
+    Repository.objects.create(name="team/app", project=team)
     response = api("delete", "projects/team/", root)
     assert response.status_code == 409
     assert response.json() == {"detail": "Project team still holds repositories; delete them first."}
@@ -382,7 +382,7 @@ def test_a_project_that_holds_repositories_is_not_deleted(api: Api, root: User, 
 
 
 def test_a_repository_of_a_similarly_named_project_does_not_block_deletion(api: Api, root: User, team: Project) -> None:
-    Repository.objects.create(name="team-b/app")
+    Repository.objects.create(name="team-b/app", project=Project.objects.create(name="team-b"))
     assert api("delete", "projects/team/", root).status_code == 204
 
 

@@ -17,11 +17,11 @@ import pytest
 from django.contrib.auth.models import User
 
 from accounts.models import Membership, Project, Role
+from oci import media_types
 from registry_ui.templatetags.sizes import binary_size
 from tests.browser.test_dashboard import LAPTOP, PHONE, log_in
 from tests.conftest import PASSWORD
 from tests.e2e.images import OciLayout, build_image
-from v2api import media_types
 from v2api.services.deletion import plan_deletion
 
 pytestmark = pytest.mark.django_db(transaction=True)

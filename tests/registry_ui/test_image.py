@@ -7,8 +7,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.models import Project
+from oci import media_types
 from tests.conftest import PushedImage, PushImage, PushManifest, descriptor
-from v2api import media_types
 
 AsUser = Callable[[User], Client]
 

@@ -53,10 +53,8 @@ def test_a_collaborator_sees_the_members_tab_but_not_the_robots_tab(as_user: AsU
     assert "/projects/team/robots/" not in page
 
 
-def test_the_list_filters_by_name(as_user: AsUser, alice: User) -> None:
-    Repository.objects.bulk_create(
-        [Repository(name=n, namespace="team") for n in ("team/api", "team/web", "team/apiary")]
-    )
+def test_the_list_filters_by_name(as_user: AsUser, alice: User, team: Project) -> None:
+    Repository.objects.bulk_create([Repository(name=n, project=team) for n in ("team/api", "team/web", "team/apiary")])
     page = as_user(alice).get("/projects/team/?q=api").content.decode()
     assert "team/api/" in page and "team/apiary/" in page
     assert "team/web/" not in page
@@ -71,11 +69,11 @@ def test_the_list_sorts_by_last_push(as_user: AsUser, alice: User, push_image: P
 
 @pytest.mark.parametrize("sort", ["name", "recent"])
 def test_pages_follow_each_other_without_gaps_or_repeats(
-    as_user: AsUser, alice: User, monkeypatch: pytest.MonkeyPatch, sort: str
+    as_user: AsUser, alice: User, team: Project, monkeypatch: pytest.MonkeyPatch, sort: str
 ) -> None:
     monkeypatch.setattr(listings, "PAGE_SIZE", 3)
     names = [f"team/r{number:02}" for number in range(8)]
-    Repository.objects.bulk_create([Repository(name=name, namespace="team") for name in names])
+    Repository.objects.bulk_create([Repository(name=name, project=team) for name in names])
     client, seen, cursor = as_user(alice), [], ""
     for _ in range(5):
         response = client.get("/projects/team/", {"sort": sort, "after": cursor})
@@ -87,8 +85,10 @@ def test_pages_follow_each_other_without_gaps_or_repeats(
     assert len(seen) == len(set(seen))
 
 
-def test_a_page_costs_the_same_few_queries_however_many_repositories(as_user: AsUser, alice: User) -> None:
-    Repository.objects.bulk_create([Repository(name=f"team/r{n:04}", namespace="team") for n in range(300)])
+def test_a_page_costs_the_same_few_queries_however_many_repositories(
+    as_user: AsUser, alice: User, team: Project
+) -> None:
+    Repository.objects.bulk_create([Repository(name=f"team/r{n:04}", project=team) for n in range(300)])
     client = as_user(alice)
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/projects/team/?sort=recent")

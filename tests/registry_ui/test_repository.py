@@ -8,9 +8,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.models import Project
+from oci import media_types
 from registry_ui import listings
 from tests.conftest import PushedImage, PushImage, PushManifest
-from v2api import media_types
 
 AsUser = Callable[[User], Client]
 

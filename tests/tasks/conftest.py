@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from accounts.models import Project
+from oci.digests import Digest
 from tests.conftest import PushImage
-from v2api.digests import Digest
 from v2api.storage import paths
 
 

@@ -12,10 +12,10 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import Project
+from oci import media_types
+from oci.digests import Digest
 from tests.conftest import PushBlob, PushImage, PushManifest, descriptor
 from tests.tasks.conftest import blob_file
-from v2api import media_types
-from v2api.digests import Digest
 from v2api.models import Blob, Job, Manifest, RetentionPolicy
 from v2api.services import jobs
 from v2api.services.deletion import plan_deletion

@@ -18,9 +18,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from oci import media_types
+from oci.digests import Digest
 from tests.conftest import basic_auth, descriptor, digest_of, manifest_bytes, path_of
-from v2api import media_types
-from v2api.digests import Digest
 from v2api.models import ManifestReference
 from v2api.services.gc import collect_garbage
 from v2api.storage import blobstore

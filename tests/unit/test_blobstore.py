@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.errors import DigestInvalid
 from v2api.storage import blobstore, paths
 

@@ -4,8 +4,7 @@ import hashlib
 
 import pytest
 
-from v2api.digests import Digest
-from v2api.errors import DigestInvalid
+from oci.digests import Digest, InvalidDigest
 
 
 def test_a_sha256_digest_parses_into_algorithm_and_hex() -> None:
@@ -44,13 +43,13 @@ def test_a_digest_prints_as_it_was_written() -> None:
     ],
 )
 def test_a_malformed_digest_is_digest_invalid(text: str) -> None:
-    with pytest.raises(DigestInvalid):
+    with pytest.raises(InvalidDigest):
         Digest.parse(text)
 
 
 @pytest.mark.parametrize("text", ["md5:" + "a" * 32, "blake3:" + "a" * 64, "sha384:" + "a" * 96])
 def test_an_unsupported_algorithm_is_digest_invalid_and_says_so(text: str) -> None:
-    with pytest.raises(DigestInvalid) as raised:
+    with pytest.raises(InvalidDigest) as raised:
         Digest.parse(text)
 
     assert "unsupported algorithm" in raised.value.detail["reason"]

@@ -6,6 +6,8 @@ import logging
 import pytest
 from rest_framework import exceptions as drf_exceptions
 
+from oci.digests import Digest
+from oci.names import check_repository_name
 from v2api import errors
 from v2api.errors import ERROR_TABLE, RegistryError, error_response, exception_handler
 
@@ -100,6 +102,26 @@ def test_framework_errors_become_oci_errors(exception: Exception, code: str, sta
 
     assert response.status_code == status
     assert [entry["code"] for entry in body(response)["errors"]] == [code]
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "code"),
+    [
+        (check_repository_name, "Team/App", "NAME_INVALID"),
+        (Digest.parse, "sha256:short", "DIGEST_INVALID"),
+    ],
+)
+def test_protocol_grammar_errors_become_oci_errors_with_their_detail(parse, text: str, code: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError) as raised:
+        parse(text)
+
+    response = exception_handler(raised.value, {})
+
+    assert response.status_code == 400
+    assert body(response) == {
+        "errors": [{"code": code, "message": ERROR_TABLE[code][1], "detail": raised.value.detail}]  # type: ignore[attr-defined]
+    }
+    assert body(response)["errors"][0]["detail"]["reason"]
 
 
 def test_too_many_requests_says_when_to_retry() -> None:

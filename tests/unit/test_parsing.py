@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from v2api import media_types
-from v2api.digests import Digest
+from oci import media_types
+from oci.digests import Digest
 from v2api.errors import ManifestInvalid
 from v2api.parsing import Descriptor, parse_manifest
 

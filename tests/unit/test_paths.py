@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.storage import paths
 
 ROOT = Path("/srv/registry")

@@ -9,6 +9,7 @@ from django.test import Client
 from accounts.models import Membership, Project, Role
 from accounts.scopes import CATALOG, PULL, PUSH, repository_scope
 from tests.conftest import PASSWORD, PushBlob, PushImage, basic_auth, bearer_auth, error_codes
+from v2api.models import Repository
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +88,19 @@ def test_pushing_into_a_missing_project_says_which_project_is_missing(anonymous_
     assert body["code"] == "DENIED"
     assert "project 'nowhere' does not exist" in body["message"]
     assert "alice/<name>" in body["message"]
+
+
+def test_a_token_for_a_project_deleted_since_creates_no_repository(anonymous_client: Client, alice: User) -> None:
+    # The token was issued while project `gone` held alice's push rights; the project went since.
+    token = bearer_auth(alice, repository_scope("gone/app", PULL, PUSH))
+
+    response = anonymous_client.post("/v2/gone/app/blobs/uploads/", HTTP_AUTHORIZATION=token)
+
+    assert response.status_code == 403
+    body = json.loads(response.content)["errors"][0]
+    assert body["code"] == "DENIED"
+    assert "project 'gone' does not exist" in body["message"]
+    assert not Repository.objects.filter(name="gone/app").exists()
 
 
 def test_a_users_first_push_creates_their_personal_project(anonymous_client: Client, alice: User) -> None:

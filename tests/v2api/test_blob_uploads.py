@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from oci.digests import Digest
 from tests.conftest import PushBlob, digest_of, error_codes, path_of
-from v2api.digests import Digest
 from v2api.storage import paths
 
 pytestmark = pytest.mark.django_db

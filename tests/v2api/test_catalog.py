@@ -6,7 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from accounts.models import Project
 from accounts.scopes import CATALOG
+from oci.names import project_name_of
 from tests.conftest import bearer_auth, error_codes
 from v2api.models import Repository
 
@@ -14,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def add_repositories(*names: str) -> None:
-    Repository.objects.bulk_create(Repository(name=name) for name in names)
+    """Repositories as pushes leave them: each in the project its name's first component names."""
+    projects = {name: Project.objects.get_or_create(name=project_name_of(name))[0] for name in names}
+    Repository.objects.bulk_create(Repository(name=name, project=projects[name]) for name in names)
 
 
 def test_the_catalog_lists_repositories_in_lexical_order(client: Client) -> None:

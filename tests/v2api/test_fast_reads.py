@@ -24,11 +24,12 @@ from django.urls import reverse
 
 from accounts.models import Project
 from accounts.scopes import PULL, PUSH, Scope, repository_scope
+from oci import media_types
 from oci import request_edge as edge
+from oci.digests import Digest
 from registry_ui.wsgi import application, registry_application
 from tests.conftest import PushImage, basic_auth, bearer_auth
-from v2api import auth, fast_reads, media_types
-from v2api.digests import Digest
+from v2api import auth, fast_reads
 from v2api.errors import Denied
 from v2api.services.manifests import find_manifest
 

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from oci import media_types
 from tests.conftest import (
     PushBlob,
     PushedManifest,
@@ -16,7 +17,6 @@ from tests.conftest import (
     error_codes,
     manifest_bytes,
 )
-from v2api import media_types
 
 pytestmark = pytest.mark.django_db
 

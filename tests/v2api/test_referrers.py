@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
+from oci import media_types
 from tests.conftest import PushedImage, PushImage, digest_of, error_codes
-from v2api import media_types
 
 pytestmark = pytest.mark.django_db
 

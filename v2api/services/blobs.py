@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Project
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.errors import BlobUnknown
 from v2api.models import Blob, Repository, RepositoryBlob
 from v2api.services.prepared import PreparedQuery
@@ -56,7 +56,7 @@ _FIND_BLOB = PreparedQuery(
     f"SELECT b.digest, b.size, p.public FROM {Blob._meta.db_table} b "
     f"JOIN {RepositoryBlob._meta.db_table} l ON l.blob_id = b.id "
     f"JOIN {Repository._meta.db_table} r ON r.id = l.repository_id "
-    f"LEFT JOIN {Project._meta.db_table} p ON p.name = r.namespace "
+    f"JOIN {Project._meta.db_table} p ON p.id = r.project_id "
     "WHERE r.name = %s AND b.digest = %s",
     ("text", "text"),
 )
@@ -78,11 +78,11 @@ def record_blob(repository: Repository, digest: Digest, size: int, install_file:
 
 
 def mount_blob(
-    repository: Repository, digest: Digest, source_name: str | None, readable_namespaces: QuerySet | None
+    repository: Repository, digest: Digest, source_name: str | None, readable_projects: QuerySet[Project] | None
 ) -> Blob | None:
     """end-11: link a blob that `source_name` already serves into `repository`.
 
-    Without a source, any repository in `readable_namespaces` (None: any at all) will do, so a
+    Without a source, any repository in `readable_projects` (None: any at all) will do, so a
     mount never hands out a blob the caller could not pull. Returns None when there is nothing
     to mount, and the caller starts an ordinary upload. Raises Denied when the blob would take
     the target's project past its quota (quotas.py): a mount brings bytes into a project as an
@@ -91,8 +91,8 @@ def mount_blob(
     links = RepositoryBlob.objects.filter(blob__digest=str(digest))
     if source_name is not None:
         links = links.filter(repository__name=source_name)
-    elif readable_namespaces is not None:
-        links = links.filter(repository__namespace__in=readable_namespaces)
+    elif readable_projects is not None:
+        links = links.filter(repository__project__in=readable_projects)
     size = links.values_list("blob__size", flat=True).first()
     if size is None:
         return None

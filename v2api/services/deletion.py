@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.errors import ManifestUnknown, NameUnknown
 from v2api.models import Blob, Manifest, ManifestReference, Repository, RetentionPolicy, Tag
 from v2api.services.gc import untagged_garbage
@@ -188,14 +188,14 @@ def _with_dependents(repository: Repository, roots: set[int]) -> set[int]:
 def _left_untagged(repository: Repository, doomed: set[int], doomed_tags: list[str]) -> set[int]:
     """Manifests the collector removes after this deletion (not before it), in a project that
     deletes untagged manifests: those only the doomed tags kept, and what only they needed."""
-    namespace = [repository.namespace]
-    if not RetentionPolicy.objects.filter(project__name=repository.namespace, delete_untagged=True).exists():
+    project_ids = [repository.project_id]
+    if not RetentionPolicy.objects.filter(project_id=repository.project_id, delete_untagged=True).exists():
         return set()
     tag_ids = Tag.objects.filter(repository=repository, name__in=doomed_tags).values_list("id", flat=True)
     # Grace does not matter here: it decides when the collector frees them, not whether.
     now = timezone.now()
-    after = untagged_garbage(now, namespace, ignoring_tags=list(tag_ids))
-    before = untagged_garbage(now, namespace)
+    after = untagged_garbage(now, project_ids, ignoring_tags=list(tag_ids))
+    before = untagged_garbage(now, project_ids)
     return (after - before) - doomed
 
 

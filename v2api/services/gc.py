@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.models import Blob, Manifest, ManifestReference, RepositoryBlob, RetentionPolicy, Tag
 from v2api.services.locks import exclusive
 from v2api.storage import blobstore
@@ -71,17 +71,17 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
 
 
 def untagged_garbage(
-    cutoff: datetime, namespaces: Iterable[str] | None = None, ignoring_tags: Iterable[int] = ()
+    cutoff: datetime, project_ids: Iterable[int] | None = None, ignoring_tags: Iterable[int] = ()
 ) -> set[int]:
     """Ids of untagged manifests, in projects that delete them, that nothing kept needs.
 
-    `namespaces` narrows the projects looked at; `ignoring_tags` (tag ids) plans a deletion:
+    `project_ids` narrows the projects looked at; `ignoring_tags` (tag ids) plans a deletion:
     those tags count as gone.
     """
     scope = RetentionPolicy.objects.filter(delete_untagged=True)
-    if namespaces is not None:
-        scope = scope.filter(project__name__in=list(namespaces))
-    in_scope = Manifest.objects.filter(repository__namespace__in=scope.values("project__name"))
+    if project_ids is not None:
+        scope = scope.filter(project_id__in=list(project_ids))
+    in_scope = Manifest.objects.filter(repository__project__in=scope.values("project_id"))
     rows = list(in_scope.values_list("id", "repository_id", "digest", "subject_digest", "pushed_at"))
     if not rows:
         return set()

@@ -17,17 +17,16 @@ from typing import Any, ClassVar, Self
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from v2api.digests import Digest
-from v2api.errors import DigestInvalid, NameInvalid
+from oci.digests import Digest, InvalidDigest
+from oci.names import InvalidName, check_repository_name, is_tag
 from v2api.models import Job
-from v2api.names import check_repository_name, is_tag
 
 
 def check_repository(name: str) -> None:
     """A repository name by the distribution spec's grammar."""
     try:
         check_repository_name(name)
-    except NameInvalid as error:
+    except InvalidName as error:
         raise ValidationError(f"Not a repository name: {error.detail['reason']}.") from None
 
 
@@ -43,7 +42,7 @@ def check_digests(digests: Iterable[str]) -> None:
     for digest in digests:
         try:
             Digest.parse(digest)
-        except DigestInvalid as error:
+        except InvalidDigest as error:
             raise ValidationError(f"{digest} is not a digest: {error.detail['reason']}.") from None
 
 

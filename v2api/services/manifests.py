@@ -7,8 +7,9 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Project
-from v2api import media_types
-from v2api.digests import Digest
+from oci import media_types
+from oci.digests import Digest
+from oci.names import is_tag
 from v2api.errors import (
     DigestInvalid,
     ManifestBlobUnknown,
@@ -19,7 +20,6 @@ from v2api.errors import (
     SizeInvalid,
 )
 from v2api.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
-from v2api.names import is_tag
 from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
 from v2api.services.prepared import PreparedQuery
 from v2api.services.repositories import get_or_create_repository
@@ -77,8 +77,7 @@ def find_manifest(repository_name: str, reference: Digest | str, with_content: b
 def _resolve_sql(by_digest: bool, with_content: bool) -> str:
     manifest, repository, tag = Manifest._meta.db_table, Repository._meta.db_table, Tag._meta.db_table
     columns = "m.digest, m.media_type, m.size, p.public" + (", m.content" if with_content else "")
-    # A repository's project may be gone (deleted with the repository left); it is then not public.
-    project = f"LEFT JOIN {Project._meta.db_table} p ON p.name = r.namespace"
+    project = f"JOIN {Project._meta.db_table} p ON p.id = r.project_id"
     if by_digest:
         return (
             f"SELECT {columns} FROM {manifest} m JOIN {repository} r ON r.id = m.repository_id {project} "

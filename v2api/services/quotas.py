@@ -8,7 +8,7 @@ uploads.py and blobs.py ask `check_quota` right before that, so every way of pus
 from dataclasses import dataclass
 
 from accounts.models import Project
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.errors import Denied
 from v2api.models import ManifestReference, Repository
 from v2api.services.usage import project_usage
@@ -43,19 +43,20 @@ def check_quota(repository: Repository, digest: Digest, size: int) -> None:
 
     The rule (Harbor's): usage plus the blob's size must stay within the quota, where a blob some
     manifest of the project already references adds nothing, as it is counted once already. A
-    project without a quota (or a repository without a project row) is unlimited and costs one
+    project without a quota is unlimited and costs one
     query. Raises Denied (403 `DENIED`), whose message docker, podman and skopeo print.
 
     Under concurrent pushes into one project each request checks the usage it sees, so the quota
     may be overshot by blobs in flight, and layers of a push count only once its manifest names
     them (project_usage counts what manifests reference); the next push then meets the quota.
     """
-    project_name = repository.namespace
-    quota_bytes = Project.objects.filter(name=project_name).values_list("quota_bytes", flat=True).first()
+    project_name, quota_bytes = (
+        Project.objects.filter(id=repository.project_id).values_list("name", "quota_bytes").get()
+    )
     if quota_bytes is None:
         return
     already_used = ManifestReference.objects.filter(
-        blob__digest=str(digest), manifest__repository__namespace=project_name
+        blob__digest=str(digest), manifest__repository__project_id=repository.project_id
     ).exists()
     if already_used:
         return

@@ -53,7 +53,7 @@ def plan_retention(project_name: str, now: datetime | None = None) -> RetentionP
         return plan
     rules = list(policy.rules.all())
     tags = list(
-        Tag.objects.filter(repository__namespace=project_name)
+        Tag.objects.filter(repository__project__name=project_name)
         .select_related("repository")
         .order_by("repository__name", "-updated_at", "name")
         .values_list("repository__name", "name", "updated_at")

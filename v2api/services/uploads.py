@@ -8,7 +8,7 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from v2api.digests import Digest
+from oci.digests import Digest
 from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, Denied, DigestInvalid
 from v2api.models import Blob, Upload
 from v2api.services.blobs import record_blob

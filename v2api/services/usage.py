@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Sum
 
+from accounts.models import Project
 from v2api.models import Blob, Manifest, ManifestReference, Repository
 
 
@@ -27,7 +28,7 @@ def repository_usage(repository_name: str) -> Usage:
 
 
 def project_usage(project_name: str) -> Usage:
-    return _usage(Manifest.objects.filter(repository__namespace=project_name))
+    return _usage(Manifest.objects.filter(repository__project__name=project_name))
 
 
 def _usage(inside: QuerySet[Manifest]) -> Usage:
@@ -85,17 +86,18 @@ def project_usages(project_names: Iterable[str]) -> dict[str, Usage]:
 
 # Written out: the ORM cannot sum over a DISTINCT subquery. Plain SQL, so SQLite runs it too.
 _PROJECT_USAGES_SQL = (
-    "SELECT inside.namespace, SUM(b.size), SUM(CASE WHEN EXISTS ("
+    "SELECT inside.project_name, SUM(b.size), SUM(CASE WHEN EXISTS ("
     f" SELECT 1 FROM {ManifestReference._meta.db_table} o_ref"
     f" JOIN {Manifest._meta.db_table} o_m ON o_m.id = o_ref.manifest_id"
     f" JOIN {Repository._meta.db_table} o_r ON o_r.id = o_m.repository_id"
-    " WHERE o_ref.blob_id = inside.blob_id AND o_r.namespace <> inside.namespace"
+    " WHERE o_ref.blob_id = inside.blob_id AND o_r.project_id <> inside.project_id"
     ") THEN b.size ELSE 0 END) "
-    "FROM (SELECT DISTINCT r.namespace AS namespace, ref.blob_id AS blob_id"
+    "FROM (SELECT DISTINCT p.id AS project_id, p.name AS project_name, ref.blob_id AS blob_id"
     f" FROM {ManifestReference._meta.db_table} ref"
     f" JOIN {Manifest._meta.db_table} m ON m.id = ref.manifest_id"
     f" JOIN {Repository._meta.db_table} r ON r.id = m.repository_id"
-    " WHERE ref.blob_id IS NOT NULL AND r.namespace IN ({names})) inside "
+    f" JOIN {Project._meta.db_table} p ON p.id = r.project_id"
+    " WHERE ref.blob_id IS NOT NULL AND p.name IN ({names})) inside "
     f"JOIN {Blob._meta.db_table} b ON b.id = inside.blob_id "
-    "GROUP BY inside.namespace"
+    "GROUP BY inside.project_id, inside.project_name"
 )

@@ -25,24 +25,20 @@ def record_usage_snapshots(day: date | None = None) -> int:
     names = [name for _, name in projects]
     usages = project_usages(names)
     repository_counts = dict(
-        Repository.objects.filter(namespace__in=names)
-        .values("namespace")
-        .annotate(count=Count("id"))
-        .values_list("namespace", "count")
+        Repository.objects.values("project_id").annotate(count=Count("id")).values_list("project_id", "count")
     )
     tag_counts = dict(
-        Tag.objects.filter(repository__namespace__in=names)
-        .values("repository__namespace")
+        Tag.objects.values("repository__project_id")
         .annotate(count=Count("id"))
-        .values_list("repository__namespace", "count")
+        .values_list("repository__project_id", "count")
     )
     snapshots = [
         ProjectUsageSnapshot(
             project_id=project_id,
             date=day,
             total_bytes=usages[name].total_bytes,
-            repository_count=repository_counts.get(name, 0),
-            tag_count=tag_counts.get(name, 0),
+            repository_count=repository_counts.get(project_id, 0),
+            tag_count=tag_counts.get(project_id, 0),
         )
         for project_id, name in projects
     ]

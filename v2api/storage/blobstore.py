@@ -19,7 +19,7 @@ from typing import BinaryIO, Protocol
 
 from django.conf import settings
 
-from v2api.digests import Digest, Hasher, new_hasher
+from oci.digests import Digest, Hasher, new_hasher
 from v2api.errors import DigestInvalid
 from v2api.storage import paths
 

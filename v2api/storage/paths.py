@@ -15,8 +15,7 @@ Which repository may see a blob, and every manifest, live in the database, not h
 
 from pathlib import Path
 
-from v2api.digests import Digest
-from v2api.errors import DigestInvalid
+from oci.digests import Digest, InvalidDigest
 
 LAYOUT_VERSION = "layout-v1"
 
@@ -64,7 +63,7 @@ def digest_of_trashed(path: Path) -> Digest:
         raise ValueError(path.name)
     try:
         return Digest.parse(f"{algorithm}:{encoded}")
-    except DigestInvalid:
+    except InvalidDigest:
         raise ValueError(path.name) from None
 
 

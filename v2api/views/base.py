@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.scopes import DELETE, PULL, PUSH, Scope, repository_scope
+from oci.digests import Digest
+from oci.names import check_repository_name
 from oci.request_edge import client_address, credentials_of
 from v2api import auth
-from v2api.digests import Digest
 from v2api.errors import (
     BlobUploadInvalid,
     Challenge,
@@ -26,7 +27,6 @@ from v2api.errors import (
     exception_handler,
 )
 from v2api.framing import API_VERSION, API_VERSION_HEADER
-from v2api.names import check_repository_name
 
 READ_SIZE = 1024 * 1024
 

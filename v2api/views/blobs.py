@@ -4,8 +4,8 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from rest_framework.request import Request
 
+from oci.digests import Digest
 from oci.request_edge import PROXIED_BYTES_HEADER
-from v2api.digests import Digest
 from v2api.errors import BlobUnknown
 from v2api.framing import blob_head_headers
 from v2api.services import blobs as blob_service

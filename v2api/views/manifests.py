@@ -2,8 +2,8 @@ from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.request import Request
 
+from oci.digests import Digest
 from oci.request_edge import accepted_media_types
-from v2api.digests import Digest
 from v2api.errors import ManifestUnknown
 from v2api.framing import manifest_headers
 from v2api.services import manifests as manifest_service

@@ -3,12 +3,12 @@ import re
 from django.http import HttpResponse
 from rest_framework.request import Request
 
-from accounts.permissions import pullable_project_names
+from accounts.permissions import pullable_projects
 from accounts.scopes import PULL, repository_scope
+from oci.digests import Digest
+from oci.names import check_repository_name
 from v2api.auth import may
-from v2api.digests import Digest
 from v2api.errors import BlobUploadInvalid, DigestInvalid
-from v2api.names import check_repository_name
 from v2api.services import blobs as blob_service
 from v2api.services import uploads as upload_service
 from v2api.services.repositories import get_or_create_repository
@@ -30,7 +30,7 @@ class UploadStartView(RegistryView):
                 check_repository_name(source)
             # Without pull on the source the mount is quietly not done: the client uploads instead.
             may_mount = source is None or may(self.caller, repository_scope(source, PULL))
-            readable = pullable_project_names(self.caller.live_principal()) if source is None else None
+            readable = pullable_projects(self.caller.live_principal()) if source is None else None
             target = get_or_create_repository(name)
             if may_mount and blob_service.mount_blob(target, mount, source, readable) is not None:
                 return blob_created(name, mount)

@@ -1,8 +1,7 @@
 """Repository names and tags, checked against the distribution spec's grammars."""
 
 import re
-
-from v2api.errors import NameInvalid
+from typing import Any
 
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 _REPOSITORY_NAME = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
@@ -11,13 +10,21 @@ TAG_PATTERN = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 MAX_NAME_LENGTH = 255
 
 
+class InvalidName(ValueError):
+    """A repository name outside the grammar; `detail` says which name and why."""
+
+    def __init__(self, detail: dict[str, Any]) -> None:
+        self.detail = detail
+        super().__init__(detail["reason"])
+
+
 def check_repository_name(name: str) -> str:
-    """Return `name` if it is a valid repository name; raise NameInvalid saying why otherwise."""
+    """Return `name` if it is a valid repository name; raise InvalidName saying why otherwise."""
     if len(name) > MAX_NAME_LENGTH:
-        raise NameInvalid(detail={"name": name[:300], "reason": f"longer than {MAX_NAME_LENGTH} characters"})
+        raise InvalidName({"name": name[:300], "reason": f"longer than {MAX_NAME_LENGTH} characters"})
     if not _REPOSITORY_NAME.match(name):
-        raise NameInvalid(
-            detail={
+        raise InvalidName(
+            {
                 "name": name,
                 "reason": "use lowercase letters, digits and separators (. _ __ -) in /-separated components",
             }
@@ -31,3 +38,9 @@ def is_repository_name(name: str) -> bool:
 
 def is_tag(reference: str) -> bool:
     return bool(TAG_PATTERN.match(reference))
+
+
+def project_name_of(repository_name: str) -> str:
+    """`team-a/api/server` lives in project `team-a`: a project holds the repositories whose
+    first path component is its name."""
+    return repository_name.split("/", 1)[0]

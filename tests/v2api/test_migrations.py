@@ -1,0 +1,93 @@
+"""A database filled by the code before Repository.project existed migrates forward, and back.
+
+The rows are made with the historical models of the migration they are made at, as the code of
+that time made them. transaction=True: Postgres will not alter a table whose deferred foreign-key
+checks are still pending in the same transaction, and a test's transaction would hold them.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from django.apps.registry import Apps
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("accounts", "0002_project_quota_bytes"), ("v2api", "0004_project_usage_snapshot")]
+AFTER = [("accounts", "0002_project_quota_bytes"), ("v2api", "0007_repository_project_required")]
+
+
+def migrate(targets: list[tuple[str, str]]) -> Apps:
+    """Migrate the test database to `targets`; the models as they stand there."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture(autouse=True)
+def back_to_the_latest_migrations() -> Iterator[None]:
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def repository_columns() -> set[str]:
+    with connection.cursor() as cursor:
+        return {column.name for column in connection.introspection.get_table_description(cursor, "v2api_repository")}
+
+
+def test_each_repository_gets_the_project_its_name_starts_with() -> None:
+    old = migrate(BEFORE)
+    team = old.get_model("accounts", "Project").objects.create(name="team", public=True)
+    for name in ("team/app", "team/web/server"):
+        old.get_model("v2api", "Repository").objects.create(name=name, namespace="team")
+
+    new = migrate(AFTER)
+
+    repositories = new.get_model("v2api", "Repository").objects.order_by("name")
+    assert [(repository.name, repository.project_id) for repository in repositories] == [
+        ("team/app", team.id),
+        ("team/web/server", team.id),
+    ]
+    assert new.get_model("accounts", "Project").objects.count() == 1
+    assert "namespace" not in repository_columns()
+    assert "project_id" in repository_columns()
+
+
+def test_a_repository_whose_project_is_missing_gets_a_private_project_without_members() -> None:
+    old = migrate(BEFORE)
+    old.get_model("v2api", "Repository").objects.create(name="library/alpine", namespace="library")
+    old.get_model("auth", "User").objects.create(username="alice")
+
+    new = migrate(AFTER)
+
+    project = new.get_model("accounts", "Project").objects.get(name="library")
+    assert not project.public
+    assert new.get_model("v2api", "Repository").objects.get(name="library/alpine").project_id == project.id
+    assert not new.get_model("accounts", "Membership").objects.exists()
+
+
+def test_a_missing_personal_project_is_created_with_its_user_as_admin() -> None:
+    # Before, the user a missing project is named after had every action in it, as its creator.
+    old = migrate(BEFORE)
+    old.get_model("v2api", "Repository").objects.create(name="alice/tools", namespace="alice")
+    alice = old.get_model("auth", "User").objects.create(username="alice")
+
+    new = migrate(AFTER)
+
+    project = new.get_model("accounts", "Project").objects.get(name="alice")
+    assert not project.public
+    memberships = new.get_model("accounts", "Membership").objects.all()
+    assert [(m.project_id, m.user_id, m.role) for m in memberships] == [(project.id, alice.id, "admin")]
+
+
+def test_migrating_back_fills_the_namespace_from_the_project_again() -> None:
+    new = migrate(AFTER)
+    ops = new.get_model("accounts", "Project").objects.create(name="ops")
+    new.get_model("v2api", "Repository").objects.create(name="ops/tool", project_id=ops.id)
+
+    old = migrate(BEFORE)
+
+    assert old.get_model("v2api", "Repository").objects.get(name="ops/tool").namespace == "ops"
+    assert "project_id" not in repository_columns()
