@@ -9,12 +9,12 @@ page 1 costs, and counts are computed only for the rows on the page.
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db.models import Count, DateTimeField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, DateTimeField, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Project
-from accounts.permissions import Principal, pullable_projects
+from accounts.permissions import Principal, visible_projects
 from registry_ui.images import platforms_of_manifests
 from registry_ui.space import image_sizes
 from v2api.models import Manifest, Repository, Tag
@@ -25,12 +25,6 @@ PAGE_SIZE = 50
 SEARCH_LIMIT = 50
 # The sort orders a project's repository list offers; the first is the default.
 REPOSITORY_SORTS = {"name": "Name", "recent": "Last push"}
-
-
-def visible_projects(principal: Principal) -> QuerySet[Project]:
-    """Projects whose repositories `principal` may pull: public ones, their own, all for system admins."""
-    pullable = pullable_projects(principal)
-    return Project.objects.all() if pullable is None else pullable
 
 
 @dataclass(frozen=True)
@@ -132,10 +126,9 @@ def with_project_usage(summaries: list[ProjectSummary]) -> list[ProjectSummary]:
 
 def search_repositories(principal: Principal, query: str) -> list[RepositoryRow]:
     """Repositories the principal may pull whose name contains `query`, the first SEARCH_LIMIT by name."""
-    repositories = Repository.objects.filter(name__icontains=query)
-    pullable = pullable_projects(principal)
-    if pullable is not None:
-        repositories = repositories.filter(namespace__in=pullable.values("name"))
+    # The repository pages' rule (can_see_repository): a repository is found where its project is visible.
+    visible = visible_projects(principal).values("name")
+    repositories = Repository.objects.filter(name__icontains=query, namespace__in=visible)
     return _rows_for(list(repositories.order_by("name").values_list("name", flat=True)[:SEARCH_LIMIT]))
 
 

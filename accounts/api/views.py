@@ -23,8 +23,14 @@ from accounts.api import serializers
 from accounts.api.authentication import LoginAuthentication, principal_of
 from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount
-from accounts.permissions import Principal, allowed_actions, can_manage_project, can_see_members, pullable_projects
-from accounts.scopes import PULL
+from accounts.permissions import (
+    Principal,
+    allowed_actions,
+    can_manage_project,
+    can_see_members,
+    can_see_repository,
+    visible_projects,
+)
 from accounts.services.robots import revoke
 from v2api.models import Repository
 
@@ -96,11 +102,6 @@ class ProjectScopedView(ManagementView):
             self.deny(f"Only admins of project {self.project.name} and system administrators may do this.")
 
 
-def visible_projects(principal: Principal) -> QuerySet[Project]:
-    pullable = pullable_projects(principal)
-    return Project.objects.all() if pullable is None else pullable
-
-
 def visible_project(principal: Principal, name: str) -> Project:
     """The project named `name` if the caller may see it; 404 otherwise, so private projects stay unlisted."""
     project = visible_projects(principal).filter(name=name).first()
@@ -113,10 +114,9 @@ def visible_repository(principal: Principal, name: str) -> tuple[Repository, fro
     """The repository named `name` and the caller's actions on it, if they may pull it; 404 otherwise,
     so private repositories stay unlisted."""
     repository = Repository.objects.filter(name=name).first()
-    actions = allowed_actions(principal, name) if repository is not None else frozenset()
-    if repository is None or PULL not in actions:
+    if repository is None or not can_see_repository(principal, name):
         raise NotFound(REPOSITORY_NOT_FOUND.format(repository_name=name))
-    return repository, actions
+    return repository, allowed_actions(principal, name)
 
 
 PROJECT_NOT_FOUND = "There is no project {project_name}, or you may not see it."

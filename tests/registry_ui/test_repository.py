@@ -11,6 +11,7 @@ from accounts.models import Project
 from registry_ui import listings
 from tests.conftest import PushedImage, PushImage, PushManifest
 from v2api import media_types
+from v2api.models import Repository
 
 AsUser = Callable[[User], Client]
 
@@ -87,3 +88,11 @@ def test_tags_page_by_name(
     second = client.get("/repositories/team/app/", {"after": first.context["page"].next_cursor})
     assert [row.name for row in second.context["page"].rows] == ["3.0"]
     assert second.context["page"].next_cursor is None
+
+
+def test_a_repository_whose_project_is_missing_is_404_even_for_a_system_admin(
+    as_user: AsUser, root: User, carol: User
+) -> None:
+    Repository.objects.create(name="carol/app")
+    for user in (carol, root):
+        assert as_user(user).get("/repositories/carol/app/").status_code == 404
