@@ -8,10 +8,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.models import Project
-from registry_ui import listings
 from tests.conftest import PushedImage, PushImage, PushManifest
 from v2api import media_types
 from v2api.models import Repository
+from v2api.services import listings
 
 AsUser = Callable[[User], Client]
 

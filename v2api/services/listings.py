@@ -1,25 +1,26 @@
 """What the dashboard lists: projects with their repository counts, a project's repositories with
-tag counts and last push, search across repositories, and a repository's tags.
+tag counts and last push, search across repositories, a repository's tags, and the storage
+overview of the administration pages.
 
-Read-only queries, kept out of the views so they stay thin. Lists page by keyset (`WHERE key >
-last ORDER BY key LIMIT n+1`), so page 200 of a project with thousands of repositories costs what
-page 1 costs, and counts are computed only for the rows on the page.
+Read-only queries the dashboard's views call, so the views compute nothing themselves. Lists
+page by keyset (`WHERE key > last ORDER BY key LIMIT n+1`), so page 200 of a project with
+thousands of repositories costs what page 1 costs, and counts are computed only for the rows
+on the page.
 """
 
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db.models import Count, DateTimeField, Max, OuterRef, Q, Subquery
+from django.db.models import Count, DateTimeField, Exists, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Project
 from accounts.permissions import Principal, visible_projects
-from registry_ui.images import platforms_of_manifests
-from registry_ui.space import image_sizes
-from v2api.models import Manifest, Repository, Tag
+from v2api.models import Blob, Manifest, ManifestReference, Repository, Tag
+from v2api.services.images import platforms_of_manifests
 from v2api.services.quotas import QuotaUse
-from v2api.services.usage import Usage, project_usages, repository_usages
+from v2api.services.usage import Usage, image_sizes, project_usages, repository_usages
 
 PAGE_SIZE = 50
 SEARCH_LIMIT = 50
@@ -214,3 +215,27 @@ def short_digest(digest: str) -> str:
     """`sha256:0123456789ab`: the algorithm and 12 hex digits, as docker prints image ids."""
     algorithm, _, hex_part = digest.partition(":")
     return f"{algorithm}:{hex_part[:12]}"
+
+
+@dataclass(frozen=True)
+class StorageOverview:
+    """The administrator's view of the disk: every blob stored, and what no manifest references
+    (bytes the next garbage collection frees once their grace window has passed)."""
+
+    projects: list[ProjectSummary]
+    stored_bytes: int
+    unreferenced_bytes: int
+
+    @property
+    def largest_project_bytes(self) -> int:
+        return max((summary.usage.total_bytes for summary in self.projects if summary.usage), default=0)
+
+
+def storage_overview(projects: list[ProjectSummary]) -> StorageOverview:
+    """Projects (with their usage) from largest to smallest, and the totals of the blob store."""
+    referenced = ManifestReference.objects.filter(blob_id=OuterRef("id"))
+    return StorageOverview(
+        projects=sorted(projects, key=lambda summary: -(summary.usage.total_bytes if summary.usage else 0)),
+        stored_bytes=int(Blob.objects.aggregate(total=Sum("size"))["total"] or 0),
+        unreferenced_bytes=int(Blob.objects.exclude(Exists(referenced)).aggregate(total=Sum("size"))["total"] or 0),
+    )
