@@ -11,13 +11,14 @@ on the page.
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db.models import Count, DateTimeField, Exists, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, DateTimeField, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Project
 from accounts.permissions import Principal, visible_projects
-from v2api.models import Blob, Manifest, ManifestReference, Repository, Tag
+from v2api.models import Blob, Manifest, Repository, Tag
+from v2api.services.garbage import collectable_bytes, total_size
 from v2api.services.images import platforms_of_manifests
 from v2api.services.quotas import QuotaUse
 from v2api.services.usage import Usage, image_sizes, project_usages, repository_usages
@@ -219,12 +220,12 @@ def short_digest(digest: str) -> str:
 
 @dataclass(frozen=True)
 class StorageOverview:
-    """The administrator's view of the disk: every blob stored, and what no manifest references
-    (bytes the next garbage collection frees once their grace window has passed)."""
+    """The administrator's view of the disk: every blob stored, and what the next garbage
+    collection frees once everything is older than the grace window (garbage.collectable_bytes)."""
 
     projects: list[ProjectSummary]
     stored_bytes: int
-    unreferenced_bytes: int
+    collectable_bytes: int
 
     @property
     def largest_project_bytes(self) -> int:
@@ -233,9 +234,8 @@ class StorageOverview:
 
 def storage_overview(projects: list[ProjectSummary]) -> StorageOverview:
     """Projects (with their usage) from largest to smallest, and the totals of the blob store."""
-    referenced = ManifestReference.objects.filter(blob_id=OuterRef("id"))
     return StorageOverview(
         projects=sorted(projects, key=lambda summary: -(summary.usage.total_bytes if summary.usage else 0)),
-        stored_bytes=int(Blob.objects.aggregate(total=Sum("size"))["total"] or 0),
-        unreferenced_bytes=int(Blob.objects.exclude(Exists(referenced)).aggregate(total=Sum("size"))["total"] or 0),
+        stored_bytes=total_size(Blob.objects.all()),
+        collectable_bytes=collectable_bytes(),
     )
