@@ -100,6 +100,23 @@ def pullable_projects(principal: Principal) -> "QuerySet[Project] | None":
     return Project.objects.filter(visible).distinct()
 
 
+def visible_projects(principal: Principal) -> QuerySet[Project]:
+    """Projects whose repositories `principal` may pull: public ones, their own (a robot's own, if it
+    may pull), every one for system admins.
+
+    The one visibility filter the dashboard and the management API share, as netbox's
+    RestrictedQuerySet.restrict(user, "view") is: a page or an endpoint narrows this queryset, it
+    never writes a rule of its own.
+    """
+    pullable = pullable_projects(principal)
+    return Project.objects.all() if pullable is None else pullable
+
+
+def can_see_repository(principal: Principal, repository_name: str) -> bool:
+    """Whether `principal` may see (and pull) the repository: its project is visible to them."""
+    return visible_projects(principal).filter(name=project_name_of(repository_name)).exists()
+
+
 def _actions_in_project(principal: Principal, project: Project) -> frozenset[str]:
     actions = set(public_actions(project.public))
     if principal.robot is not None:

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from accounts.models import Role
 from accounts.services import login_throttle
 from oci.request_edge import client_address
-from registry_ui.listings import REPOSITORY_SORTS
+from v2api.services.listings import REPOSITORY_SORTS
 
 
 def apply_errors(form: forms.Form, error: ValidationError) -> None:

@@ -2,7 +2,9 @@
 
 The bytes are never re-serialised; this only reads them to learn the media type, the blobs
 and child manifests that must already be in the repository, and the OCI 1.1 fields
-(`subject`, `artifactType`, `annotations`) that the referrers API answers from.
+(`subject`, `artifactType`, `annotations`) that the referrers API answers from. The dashboard
+reads stored manifests with the same parser (services/images.py): config, every layer, and the
+platform of each entry of an index.
 """
 
 import json
@@ -26,17 +28,37 @@ _FOREIGN_LAYER_TYPES = frozenset(
 
 
 @dataclass(frozen=True)
+class Platform:
+    """What an index entry runs on (its `platform`), or what an image config says it runs on."""
+
+    os: str
+    architecture: str
+    variant: str = ""
+
+    @property
+    def name(self) -> str:
+        """`linux/arm64/v8`."""
+        return "/".join(part for part in (self.os, self.architecture, self.variant) if part)
+
+
+@dataclass(frozen=True)
 class Descriptor:
     media_type: str
     digest: Digest
     size: int
+    # The platform an index entry names; None where it names none.
+    platform: Platform | None = None
 
 
 @dataclass
 class ParsedManifest:
     media_type: str
+    # What must already be in the repository: the config and every layer but foreign ones.
     blobs: list[Descriptor] = field(default_factory=list)
     children: list[Descriptor] = field(default_factory=list)
+    config: Descriptor | None = None
+    # Every layer, in order, foreign ones included.
+    layers: list[Descriptor] = field(default_factory=list)
     subject: Digest | None = None
     artifact_type: str = ""
     annotations: dict[str, str] = field(default_factory=dict)
@@ -64,6 +86,7 @@ def parse_manifest(content: bytes, content_type: str) -> ParsedManifest:
     if media_type in media_types.IMAGE_MANIFESTS:
         config = _descriptor(document.get("config"), "config")
         layers = _descriptor_list(document, "layers", required=media_type == media_types.DOCKER_MANIFEST)
+        parsed.config, parsed.layers = config, layers
         parsed.blobs = [config] + [layer for layer in layers if layer.media_type not in _FOREIGN_LAYER_TYPES]
         # The referrers API reports the config's media type when artifactType is absent.
         parsed.artifact_type = _optional_string(document, "artifactType") or config.media_type
@@ -117,7 +140,17 @@ def _descriptor(value: Any, where: str) -> Descriptor:
         digest = Digest.parse(digest_text)
     except InvalidDigest as error:
         raise ManifestInvalid(f"{where} has an invalid digest", detail=error.detail) from None
-    return Descriptor(media_type, digest, size)
+    return Descriptor(media_type, digest, size, read_platform(value.get("platform")))
+
+
+def read_platform(value: Any) -> Platform | None:
+    """The platform a JSON object names (an index entry's `platform`, an image config), read
+    leniently: a push is never refused over it. None when it names none."""
+    if not isinstance(value, dict):
+        return None
+    os, architecture, variant = (value.get(key) for key in ("os", "architecture", "variant"))
+    platform = Platform(*(part if isinstance(part, str) else "" for part in (os, architecture, variant)))
+    return platform if platform.name else None
 
 
 def _descriptor_list(document: dict[str, Any], key: str, required: bool) -> list[Descriptor]:

@@ -24,7 +24,7 @@ from accounts.api import serializers
 from accounts.api.authentication import LoginAuthentication, principal_of
 from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount
-from accounts.permissions import Principal, can_manage_project, can_see_members, pullable_projects
+from accounts.permissions import Principal, can_manage_project, can_see_members, visible_projects
 from accounts.services.projects import ProjectNotEmpty, delete_empty_project
 from accounts.services.robots import revoke
 
@@ -94,11 +94,6 @@ class ProjectScopedView(ManagementView):
     def require_manager(self) -> None:
         if not can_manage_project(self.principal, self.project):
             self.deny(f"Only admins of project {self.project.name} and system administrators may do this.")
-
-
-def visible_projects(principal: Principal) -> QuerySet[Project]:
-    pullable = pullable_projects(principal)
-    return Project.objects.all() if pullable is None else pullable
 
 
 def visible_project(principal: Principal, name: str) -> Project:

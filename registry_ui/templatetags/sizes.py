@@ -1,8 +1,14 @@
 """`{{ bytes|binary_size }}`: sizes as people read them, in powers of 1024 with IEC units (KiB,
 MiB, GiB), the units `du -h` and the registry's own accounting use. Django's `filesizeformat`
-also divides by 1024 but writes "KB"/"MB", which readers take for powers of 1000."""
+also divides by 1024 but writes "KB"/"MB", which readers take for powers of 1000.
+
+`{% grace_window %}`: the collector's grace window, stated wherever bytes freed are promised."""
+
+from datetime import timedelta
 
 from django import template
+
+from v2api.services.garbage import grace_window as collection_grace
 
 register = template.Library()
 
@@ -57,3 +63,18 @@ def exact_size(value: int | None) -> str:
 def abs_value(value: int) -> int:
     """`{{ change|abs_value|binary_size }}`: the size of a decrease, after its own minus sign."""
     return abs(int(value))
+
+
+@register.simple_tag
+def grace_window() -> str:
+    """`2 h`: the garbage collector's grace window (REGISTRY_GC_GRACE_SECONDS), as people read it."""
+    return duration(collection_grace())
+
+
+def duration(span: timedelta) -> str:
+    """`2 h`, `90 min`, `1 d`, `45 s`: the largest unit that divides the span exactly."""
+    seconds = int(span.total_seconds())
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds and seconds % length == 0:
+            return f"{seconds // length}\xa0{unit}"
+    return f"{seconds}\xa0s"

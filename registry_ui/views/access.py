@@ -5,9 +5,8 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 from accounts.models import Project
-from accounts.permissions import Principal, allowed_actions, can_manage_project
+from accounts.permissions import Principal, allowed_actions, can_manage_project, can_see_repository, visible_projects
 from accounts.scopes import DELETE
-from registry_ui.listings import visible_projects
 from v2api.models import Job, Manifest, Repository
 
 
@@ -25,8 +24,8 @@ def get_project_for_user(request: HttpRequest, name: str) -> Project:
 
 def get_repository_for_user(request: HttpRequest, name: str) -> Repository:
     """The repository `name` if it exists in a project the user may pull from; 404 otherwise."""
-    repository = Repository.objects.select_related("project").filter(name=name).first()
-    if repository is None or not visible_projects(principal_of(request)).filter(id=repository.project_id).exists():
+    repository = Repository.objects.filter(name=name).first()
+    if repository is None or not can_see_repository(principal_of(request), name):
         raise Http404(f"There is no repository {name}, or you may not see it.")
     return repository
 

@@ -14,10 +14,9 @@ from accounts.models import Project
 from accounts.services import projects as project_services
 from accounts.services import users as user_services
 from registry_ui.forms import CreateProjectForm, CreateUserForm, QuotaForm, ResetPasswordForm, apply_errors
-from registry_ui.listings import project_summaries, with_project_usage
-from registry_ui.space import storage_overview
 from registry_ui.templatetags.sizes import binary_size
 from registry_ui.views.access import principal_of, require_system_admin
+from v2api.services.listings import project_summaries, storage_overview, with_project_usage
 
 
 @login_required

@@ -5,8 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from registry_ui.forms import SearchForm
-from registry_ui.listings import SEARCH_LIMIT, project_summaries, search_repositories, with_project_usage
 from registry_ui.views.access import principal_of
+from v2api.services.listings import SEARCH_LIMIT, project_summaries, search_repositories, with_project_usage
 
 
 @login_required

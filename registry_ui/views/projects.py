@@ -13,8 +13,8 @@ from accounts.models import Membership, Project, RobotAccount
 from accounts.permissions import can_see_members
 from accounts.services import members, robots
 from registry_ui.forms import AddMemberForm, ChangeRoleForm, RepositoryFilterForm, RobotForm, apply_errors
-from registry_ui.listings import REPOSITORY_SORTS, quota_use, repository_page, with_repository_usage
 from registry_ui.views.access import get_project_for_user, may_manage, principal_of
+from v2api.services.listings import REPOSITORY_SORTS, quota_use, repository_page, with_repository_usage
 from v2api.services.usage import project_usage
 
 

@@ -4,11 +4,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from registry_ui.images import image_details
-from registry_ui.listings import tag_page
-from registry_ui.space import image_sizes
 from registry_ui.views.access import get_manifest_in, get_repository_for_user, may_delete
-from v2api.services.usage import repository_usage
+from v2api.services.images import image_details
+from v2api.services.listings import tag_page
+from v2api.services.usage import image_sizes, repository_usage
 
 
 @login_required

@@ -8,10 +8,10 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from registry_ui.charts import usage_chart
-from registry_ui.listings import quota_use
 from registry_ui.views.access import get_project_for_user
 from registry_ui.views.projects import project_tabs
 from v2api.models import ProjectUsageSnapshot
+from v2api.services.listings import quota_use
 from v2api.services.usage import project_usage
 from v2api.services.usage_history import HISTORY_DAYS, usage_history
 

@@ -77,6 +77,14 @@ def test_the_confirmation_says_what_goes_and_the_bytes_plan_deletion_frees(
     assert "csrfmiddlewaretoken" in text
 
 
+def test_the_confirmation_states_the_grace_window_from_the_setting(
+    as_user: AsUser, maya: User, two_tags: PushedImage, settings: Any
+) -> None:
+    settings.REGISTRY_GC_GRACE_SECONDS = 3 * 3600
+    text = as_user(maya).get(DELETE_URL, {"mode": "images", "tag": "2.0"}).content.decode()
+    assert "at the next garbage collection, once older than the 3\xa0h grace window" in text
+
+
 def test_untagging_leaves_an_image_another_tag_keeps(
     as_user: AsUser, maya: User, app_image: PushedImage, push_manifest: Any
 ) -> None:

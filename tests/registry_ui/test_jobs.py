@@ -130,3 +130,8 @@ def test_jobs_page_by_id(as_user: AsUser, alice: User, monkeypatch: Any) -> None
     assert [job.pk for job, _ in first.context["rows"]] == [created[2].pk, created[1].pk]
     second = client.get("/jobs/", {"before": first.context["next_before"]})
     assert [job.pk for job, _ in second.context["rows"]] == [created[0].pk]
+
+
+def test_the_collection_panel_states_the_grace_window_it_runs_with(as_user: AsUser, root: User, settings: Any) -> None:
+    settings.REGISTRY_GC_GRACE_SECONDS = 86400
+    assert "in the last 1\xa0d (the grace window) stays" in as_user(root).get("/jobs/").content.decode()

@@ -9,9 +9,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Project
-from registry_ui import listings
 from tests.conftest import PushedImage, PushImage
 from v2api.models import Repository
+from v2api.services import listings
 
 AsUser = Callable[[User], Client]
 

@@ -9,8 +9,8 @@ from django.test import Client
 
 from accounts.models import Project
 from oci import media_types
-from registry_ui import listings
 from tests.conftest import PushedImage, PushImage, PushManifest
+from v2api.services import listings
 
 AsUser = Callable[[User], Client]
 

@@ -2,6 +2,9 @@
 home, project and administration pages, computed only for the rows shown."""
 
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,7 +14,11 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Membership, Project, Role
 from registry_ui.templatetags.sizes import binary_size
-from tests.conftest import PushImage
+from tests.conftest import PushBlob, PushImage
+from tests.tasks.conftest import bytes_on_disk
+from v2api.models import RetentionPolicy, Tag
+from v2api.services.deletion import execute_deletion
+from v2api.services.gc import collect_garbage
 from v2api.services.usage import project_usage, repository_usage, repository_usages
 
 AsUser = Callable[[User], Client]
@@ -76,3 +83,41 @@ def test_the_storage_page_charts_every_project(as_user: AsUser, root: User, shar
     assert binary_size(project_usage("ops").total_bytes) in text
     assert 'href="/admin/storage/"' in text
     assert "cdn" not in text and "https://" not in text
+
+
+def test_what_the_storage_page_says_a_collection_frees_is_what_it_then_frees(
+    as_user: AsUser, root: User, team: Project, push_image: PushImage, push_blob: PushBlob, storage_root: Path
+) -> None:
+    """A deleted image, a blob pushed but never used, and an image left untagged in a project whose
+    retention deletes untagged images; the page used to count only blobs no manifest referenced,
+    so it missed the untagged image the collector takes."""
+    push_image("team/app", "1.0", layers=(b"kept layer", b"shared layer"))
+    doomed = push_image("team/app", "2.0", layers=(b"doomed layer", b"shared layer"), config=b'{"doomed": 1}')
+    execute_deletion("team/app", digests=[doomed.digest])
+    push_blob("team/app", b"pushed and never used")
+    ops = Project.objects.create(name="ops")
+    RetentionPolicy.objects.create(project=ops, delete_untagged=True)
+    push_image("ops/tool", "1.0", layers=(b"untagged soon",), config=b'{"ops": 1}')
+    Tag.objects.filter(repository__name="ops/tool").delete()
+
+    response = as_user(root).get("/admin/storage/")
+    promised = response.context["overview"].collectable_bytes
+    before = bytes_on_disk(storage_root)
+    report = collect_garbage(timedelta(0))
+
+    assert f'data-collectable-bytes="{promised}"' in response.content.decode()
+    assert report.bytes_freed == promised == before - bytes_on_disk(storage_root)
+    assert promised == sum(
+        len(data)
+        for data in (b"doomed layer", b'{"doomed": 1}', b"pushed and never used", b"untagged soon", b'{"ops": 1}')
+    )
+
+
+def test_the_storage_page_states_the_grace_window_from_the_setting(
+    as_user: AsUser, root: User, sharing: None, settings: Any
+) -> None:
+    settings.REGISTRY_GC_GRACE_SECONDS = 2 * 3600
+    text = as_user(root).get("/admin/storage/").content.decode()
+    assert "once older than the 2\xa0h grace window" in text
+    settings.REGISTRY_GC_GRACE_SECONDS = 90 * 60
+    assert "once older than the 90\xa0min grace window" in as_user(root).get("/admin/storage/").content.decode()

@@ -8,7 +8,7 @@ import pytest
 from oci import media_types
 from oci.digests import Digest
 from v2api.errors import ManifestInvalid
-from v2api.parsing import Descriptor, parse_manifest
+from v2api.parsing import Descriptor, Platform, parse_manifest
 
 CONFIG = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + "c" * 64, "size": 10}
 LAYER = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + "1" * 64, "size": 20}
@@ -61,6 +61,20 @@ def test_foreign_layers_are_not_required_in_the_registry() -> None:
     parsed = parse(image(layers=[foreign, LAYER]), media_types.OCI_MANIFEST)
 
     assert parsed.blobs == [as_descriptor(CONFIG), as_descriptor(LAYER)]
+    # What the image page lists: the config, and every layer in order, foreign ones included.
+    assert parsed.config == as_descriptor(CONFIG)
+    assert parsed.layers == [as_descriptor(foreign), as_descriptor(LAYER)]
+
+
+def test_an_index_entry_names_its_platform_and_a_malformed_platform_is_no_error() -> None:
+    arm = {**CHILD, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
+    odd = {**CHILD, "digest": "sha256:" + "e" * 64, "platform": {"os": 7, "architecture": ["x"]}}
+
+    parsed = parse(index(manifests=[arm, odd, CHILD]), media_types.OCI_INDEX)
+
+    assert parsed.children[0].platform == Platform("linux", "arm64", "v8")
+    assert parsed.children[0].platform.name == "linux/arm64/v8"
+    assert [child.platform for child in parsed.children[1:]] == [None, None]
 
 
 def test_an_oci_manifest_may_have_no_layers() -> None:

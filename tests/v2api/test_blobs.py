@@ -3,7 +3,9 @@
 import pytest
 from django.test import Client
 
+from oci.digests import Digest
 from tests.conftest import PushBlob, digest_of, error_codes
+from v2api.services.blobs import read_small_blob
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +199,13 @@ def test_deleting_a_blob_twice_is_blob_unknown(client: Client, repository_name: 
 
     assert response.status_code == 404
     assert error_codes(response) == ["BLOB_UNKNOWN"]
+
+
+def test_a_small_blob_is_read_whole_and_a_larger_or_missing_one_not_at_all(
+    repository_name: str, push_blob: PushBlob
+) -> None:
+    digest = Digest.parse(push_blob(repository_name, DATA))
+
+    assert read_small_blob(digest, len(DATA)) == DATA
+    assert read_small_blob(digest, len(DATA) - 1) is None
+    assert read_small_blob(Digest.parse(digest_of(b"never pushed")), 100) is None

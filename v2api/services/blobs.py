@@ -115,6 +115,17 @@ def unlink_blob(repository_name: str, digest: Digest) -> None:
         raise BlobUnknown(detail={"digest": str(digest)})
 
 
+def read_small_blob(digest: Digest, limit: int) -> bytes | None:
+    """The bytes of a blob of at most `limit` bytes (an image config, which the dashboard shows);
+    None when it is larger or its file is gone. Layers are never read this way."""
+    try:
+        with blobstore.open_blob(digest) as handle:
+            content = handle.read(limit + 1)
+    except FileNotFoundError:
+        return None
+    return content if len(content) <= limit else None
+
+
 def _lock_blob(digest: Digest) -> Blob | None:
     return Blob.objects.select_for_update(no_key=True).filter(digest=str(digest)).first()
 

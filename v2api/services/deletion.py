@@ -10,19 +10,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from oci.digests import Digest
 from v2api.errors import ManifestUnknown, NameUnknown
-from v2api.models import Blob, Manifest, ManifestReference, Repository, RetentionPolicy, Tag
-from v2api.services.gc import untagged_garbage
+from v2api.models import Manifest, ManifestReference, Repository, RetentionPolicy, Tag
+from v2api.services.garbage import bytes_freed_without, untagged_garbage
 from v2api.storage import blobstore
 
 
 @dataclass
 class DeletionPlan:
-    """What a deletion removes, and the bytes the next garbage collection frees because of it."""
+    """What a deletion removes, and the bytes the next garbage collection frees because of it (once
+    they are older than the grace window: garbage.bytes_freed_without)."""
 
     repository: str
     tags: list[str] = field(default_factory=list)
@@ -55,7 +55,7 @@ def plan_deletion(
     digests are simply not in the plan.
     """
     plan = plan_rows(repository_name, tags, digests, whole_repository, images_left_untagged)
-    plan.bytes_freed = bytes_only_needed_by(plan.manifest_ids)
+    plan.bytes_freed = bytes_freed_without(plan.manifest_ids)
     return plan
 
 
@@ -117,7 +117,7 @@ def execute_deletion(
     """Delete what plan_deletion names, in one transaction. Deleting what is gone already is no error.
 
     `count_bytes` also records what the next collection frees (a job's result); the API's DELETE
-    skips that query over every reference in the registry.
+    skips that query.
     """
     arguments = (repository_name, list(tags), list(digests), whole_repository, images_left_untagged)
     try:
@@ -129,7 +129,7 @@ def execute_deletion(
             list(Manifest.objects.select_for_update().filter(id__in=first.manifest_ids).values_list("id"))
             plan = plan_rows(*arguments)
             if count_bytes:
-                plan.bytes_freed = bytes_only_needed_by(plan.manifest_ids)
+                plan.bytes_freed = bytes_freed_without(plan.manifest_ids)
             Tag.objects.filter(repository=repository, name__in=plan.tags).delete()
             # Manifests take their references with them (CASCADE); blob rows stay for the collector.
             Manifest.objects.filter(repository=repository, digest__in=plan.manifests).delete()
@@ -197,15 +197,3 @@ def _left_untagged(repository: Repository, doomed: set[int], doomed_tags: list[s
     after = untagged_garbage(now, project_ids, ignoring_tags=list(tag_ids))
     before = untagged_garbage(now, project_ids)
     return (after - before) - doomed
-
-
-def bytes_only_needed_by(doomed: set[int]) -> int:
-    """Bytes of the blobs the doomed manifests reference and no other manifest anywhere does."""
-    if not doomed:
-        return 0
-    # NOT EXISTS, looked up per candidate blob through the reference index, rather than NOT IN
-    # over every reference in the registry.
-    needed_elsewhere = ManifestReference.objects.filter(blob_id=OuterRef("id")).exclude(manifest_id__in=doomed)
-    candidates = ManifestReference.objects.filter(manifest_id__in=doomed, blob__isnull=False).values("blob_id")
-    only_these = Blob.objects.filter(id__in=candidates).exclude(Exists(needed_elsewhere))
-    return int(only_these.aggregate(total=Sum("size"))["total"] or 0)

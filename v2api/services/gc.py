@@ -1,10 +1,10 @@
 """Online garbage collection: frees disk while the registry keeps serving pushes and pulls.
 
-Mark: every manifest is kept, except, in projects whose retention policy asks for it, untagged
-manifests that nothing kept needs (not an index's child, not a referrer of something kept, not
-pushed within the grace window). A blob is kept while a kept manifest references it; a
-repository's link to a blob is kept while a manifest of that repository references it or
-while it is younger than the grace window.
+Mark: what garbage.py defines as garbage, the one definition that deletion plans, usage
+figures and the storage page count with too. Every manifest is kept, except, in projects whose
+retention policy asks for it, untagged manifests that nothing kept needs. A blob is kept while
+a kept manifest references it or a kept link links it; a repository's link to a blob is kept
+while a manifest of that repository references it or while it is younger than the grace window.
 
 Sweep: untagged manifests, then links, then blobs, in batches. Each batch locks its rows with
 `FOR UPDATE SKIP LOCKED` and re-checks them in a new statement, so what a concurrent push
@@ -14,17 +14,17 @@ killed half way has its trash restored or emptied by the next run.
 """
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from oci.digests import Digest
-from v2api.models import Blob, Manifest, ManifestReference, RepositoryBlob, RetentionPolicy, Tag
+from v2api.models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag
+from v2api.services.garbage import garbage_blobs, garbage_links, untagged_garbage
 from v2api.services.locks import exclusive
 from v2api.storage import blobstore
 
@@ -58,8 +58,8 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
         result = GarbageReport(dry_run=dry_run)
         if dry_run:
             result.manifests_deleted = len(untagged)
-            result.links_deleted = _garbage_links(cutoff, ignoring=untagged).count()
-            doomed = _garbage_blobs(cutoff, ignoring=untagged)
+            result.links_deleted = garbage_links(cutoff, gone=untagged).count()
+            doomed = garbage_blobs(cutoff, gone=untagged)
             result.blobs_deleted = doomed.count()
             result.bytes_freed = sum(doomed.values_list("size", flat=True))
             return result
@@ -68,49 +68,6 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
         result.blobs_deleted, result.bytes_freed = _sweep_blobs(cutoff, report)
     logger.info("garbage collection: %s", result.as_dict())
     return result
-
-
-def untagged_garbage(
-    cutoff: datetime, project_ids: Iterable[int] | None = None, ignoring_tags: Iterable[int] = ()
-) -> set[int]:
-    """Ids of untagged manifests, in projects that delete them, that nothing kept needs.
-
-    `project_ids` narrows the projects looked at; `ignoring_tags` (tag ids) plans a deletion:
-    those tags count as gone.
-    """
-    scope = RetentionPolicy.objects.filter(delete_untagged=True)
-    if project_ids is not None:
-        scope = scope.filter(project_id__in=list(project_ids))
-    in_scope = Manifest.objects.filter(repository__project__in=scope.values("project_id"))
-    rows = list(in_scope.values_list("id", "repository_id", "digest", "subject_digest", "pushed_at"))
-    if not rows:
-        return set()
-    children: dict[int, list[int]] = {}
-    for parent_id, child_id in ManifestReference.objects.filter(manifest__in=in_scope, child__isnull=False).values_list(
-        "manifest_id", "child_id"
-    ):
-        children.setdefault(parent_id, []).append(child_id)
-    referrers: dict[tuple[int, str], list[int]] = {}
-    for manifest_id, repository_id, _, subject, _ in rows:
-        if subject:
-            referrers.setdefault((repository_id, subject), []).append(manifest_id)
-    identity = {manifest_id: (repository_id, digest) for manifest_id, repository_id, digest, _, _ in rows}
-    tagged = set(
-        Tag.objects.filter(manifest__in=in_scope)
-        .exclude(id__in=list(ignoring_tags))
-        .values_list("manifest_id", flat=True)
-    )
-    recent = {manifest_id for manifest_id, _, _, _, pushed_at in rows if pushed_at >= cutoff}
-    kept: set[int] = set()
-    pending = list(tagged | recent)
-    while pending:
-        manifest_id = pending.pop()
-        if manifest_id in kept:
-            continue
-        kept.add(manifest_id)
-        pending.extend(children.get(manifest_id, []))
-        pending.extend(referrers.get(identity[manifest_id], []))
-    return set(identity) - kept
 
 
 def _sweep_manifests(candidates: set[int], cutoff: datetime, report: Progress) -> int:
@@ -143,31 +100,8 @@ def _sweep_manifests(candidates: set[int], cutoff: datetime, report: Progress) -
     return deleted
 
 
-def _garbage_links(cutoff: datetime, ignoring: Iterable[int] = ()) -> QuerySet[RepositoryBlob]:
-    """Links older than the grace window that no manifest of their repository references."""
-    references = ManifestReference.objects.filter(
-        manifest__repository_id=OuterRef("repository_id"), blob_id=OuterRef("blob_id")
-    ).exclude(manifest_id__in=list(ignoring))
-    return RepositoryBlob.objects.filter(linked_at__lt=cutoff).exclude(Exists(references))
-
-
-def _garbage_blobs(cutoff: datetime, ignoring: Iterable[int] | None = None) -> QuerySet[Blob]:
-    """Blobs older than the grace window that no manifest references and no repository links.
-
-    A dry run (`ignoring` the untagged manifests it would delete) counts the links it would
-    delete as gone already; the real sweep runs after those links are gone.
-    """
-    references = ManifestReference.objects.filter(blob_id=OuterRef("id"))
-    links = RepositoryBlob.objects.filter(blob_id=OuterRef("id"))
-    if ignoring is not None:
-        ignored = list(ignoring)
-        references = references.exclude(manifest_id__in=ignored)
-        links = links.exclude(id__in=_garbage_links(cutoff, ignored).values("id"))
-    return Blob.objects.filter(created_at__lt=cutoff).exclude(Exists(references)).exclude(Exists(links))
-
-
 def _sweep_links(cutoff: datetime, report: Progress) -> int:
-    candidates = list(_garbage_links(cutoff).values_list("id", flat=True))
+    candidates = list(garbage_links(cutoff).values_list("id", flat=True))
     deleted = 0
     for done, batch in _batches(candidates):
         with transaction.atomic():
@@ -176,13 +110,13 @@ def _sweep_links(cutoff: datetime, report: Progress) -> int:
                 .filter(id__in=batch)
                 .values_list("id", flat=True)
             )
-            deleted += _garbage_links(cutoff).filter(id__in=locked).delete()[0]
+            deleted += garbage_links(cutoff).filter(id__in=locked).delete()[0]
         report("links", done, len(candidates))
     return deleted
 
 
 def _sweep_blobs(cutoff: datetime, report: Progress) -> tuple[int, int]:
-    candidates = list(_garbage_blobs(cutoff).values_list("id", flat=True))
+    candidates = list(garbage_blobs(cutoff).values_list("id", flat=True))
     deleted = freed = 0
     for done, batch in _batches(candidates):
         trashed: list[tuple[Path, Digest]] = []
@@ -192,7 +126,7 @@ def _sweep_blobs(cutoff: datetime, report: Progress) -> tuple[int, int]:
                     Blob.objects.select_for_update(skip_locked=True).filter(id__in=batch).values_list("id", flat=True)
                 )
                 doomed = list(
-                    _garbage_blobs(cutoff).filter(id__in=locked).values_list("id", "digest", "size").order_by("id")
+                    garbage_blobs(cutoff).filter(id__in=locked).values_list("id", "digest", "size").order_by("id")
                 )
                 for _, digest_text, size in doomed:
                     digest = Digest.parse(digest_text)

@@ -14,7 +14,8 @@ from fnmatch import fnmatchcase
 from django.utils import timezone
 
 from v2api.models import RetentionPolicy, RetentionRule, Tag
-from v2api.services.deletion import bytes_only_needed_by, execute_deletion, plan_rows
+from v2api.services.deletion import execute_deletion, plan_rows
+from v2api.services.garbage import bytes_freed_without
 
 
 @dataclass
@@ -76,7 +77,7 @@ def plan_retention(project_name: str, now: datetime | None = None) -> RetentionP
     for repository, repository_tags in plan.tags_by_repository.items():
         doomed |= plan_rows(repository, tags=repository_tags, images_left_untagged=True).manifest_ids
     plan.manifests_deleted = len(doomed)
-    plan.bytes_freed = bytes_only_needed_by(doomed)
+    plan.bytes_freed = bytes_freed_without(doomed)
     return plan
 
 

@@ -1,15 +1,18 @@
 """Honest space accounting: what a repository or project holds on disk, what it shares, and
 what deleting it would free. A layer shared by several images or repositories counts once in
-any total, and "would free" is exactly what the collector frees after the deletion."""
+any total, and "would free" is exactly what the collector frees after the deletion. Also the
+display size of one image (image_sizes), for the size column of a repository's tags."""
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Sum
+from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import Project
 from v2api.models import Blob, Manifest, ManifestReference, Repository
+from v2api.services.garbage import bytes_freed_without, total_size
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,8 @@ class Usage:
 
     @property
     def freeable_bytes(self) -> int:
-        """What deleting all of it frees: the bytes nothing outside it needs."""
+        """What deleting all of it frees at the next collection, once older than the grace window:
+        the bytes nothing outside it needs."""
         return self.total_bytes - self.shared_bytes
 
 
@@ -32,18 +36,20 @@ def project_usage(project_name: str) -> Usage:
 
 
 def _usage(inside: QuerySet[Manifest]) -> Usage:
-    blobs = Blob.objects.filter(id__in=ManifestReference.objects.filter(manifest__in=inside).values("blob_id"))
-    used_outside = ManifestReference.objects.filter(blob_id=OuterRef("id")).exclude(manifest__in=inside)
-    total = blobs.aggregate(total=Sum("size"))["total"] or 0
-    shared = blobs.filter(Exists(used_outside)).aggregate(total=Sum("size"))["total"] or 0
-    return Usage(total_bytes=int(total), shared_bytes=int(shared))
+    total = total_size(
+        Blob.objects.filter(id__in=ManifestReference.objects.filter(manifest__in=inside).values("blob_id"))
+    )
+    # Freeable is the collector's definition (garbage.py), as deletion plans count it.
+    freeable = bytes_freed_without(inside)
+    return Usage(total_bytes=total, shared_bytes=total - freeable)
 
 
 def repository_usages(repository_names: Iterable[str]) -> dict[str, Usage]:
     """repository_usage for each of these repositories, in one query, for a page of a list.
 
-    Same rule: each distinct blob a repository's manifests reference counts once in its total,
-    and is shared when a manifest of another repository references it too.
+    Same rule, written for a page at once (tests hold the two equal): each distinct blob a
+    repository's manifests reference counts once in its total, and is shared when a manifest of
+    another repository references it too; what garbage.py frees is the rest.
     """
     names = list(repository_names)
     used_outside = ManifestReference.objects.filter(blob_id=OuterRef("blob_id")).exclude(
@@ -67,8 +73,9 @@ def repository_usages(repository_names: Iterable[str]) -> dict[str, Usage]:
 def project_usages(project_names: Iterable[str]) -> dict[str, Usage]:
     """project_usage for each of these projects, in one query, for the home and administration lists.
 
-    Same rule: each distinct blob the manifests of a project's repositories reference counts once
-    in its total, and is shared when a manifest of a repository in another project references it.
+    Same rule, written for a list at once (tests hold the two equal): each distinct blob the
+    manifests of a project's repositories reference counts once in its total, and is shared when a
+    manifest of a repository in another project references it; what garbage.py frees is the rest.
     Unlike repository_usages the sums are taken in the database: a project's distinct blobs can
     run to many thousands, a page of repositories' rarely does.
     """
@@ -101,3 +108,26 @@ _PROJECT_USAGES_SQL = (
     f"JOIN {Blob._meta.db_table} b ON b.id = inside.blob_id "
     "GROUP BY inside.project_id, inside.project_name"
 )
+
+
+def image_sizes(manifest_ids: list[int]) -> dict[int, int]:
+    """Bytes of each image by manifest id: its config and layers, or for an index the unique blobs
+    of its children (a layer two platforms share counts once). Two queries for any page."""
+    children: dict[int, set[int]] = defaultdict(set)
+    for parent_id, child_id in ManifestReference.objects.filter(
+        manifest_id__in=manifest_ids, child__isnull=False
+    ).values_list("manifest_id", "child_id"):
+        children[parent_id].add(child_id)
+    every_manifest = set(manifest_ids).union(*children.values())
+    blobs: dict[int, dict[int, int]] = defaultdict(dict)
+    for manifest_id, blob_id, size in ManifestReference.objects.filter(
+        manifest_id__in=every_manifest, blob__isnull=False
+    ).values_list("manifest_id", "blob_id", "blob__size"):
+        blobs[manifest_id][blob_id] = size
+    sizes = {}
+    for manifest_id in manifest_ids:
+        unique: dict[int, int] = dict(blobs[manifest_id])
+        for child_id in children[manifest_id]:
+            unique.update(blobs[child_id])
+        sizes[manifest_id] = sum(unique.values())
+    return sizes

@@ -1,8 +1,9 @@
 """What the dashboard shows about an image: the manifest's layers, the config's command line,
 environment, labels, ports and build history, the platforms of an index, and its referrers.
 
-Configs are small JSON blobs read through v2api/storage/blobstore.py; layers are never opened.
-A config is content-addressed, so what is read from it is cached by digest forever.
+Manifests are read by v2api/parsing.py, the parser the API checks pushes with. Configs are small
+JSON blobs read through blobs.read_small_blob; layers are never opened. A config is
+content-addressed, so what is read from it is cached by digest forever.
 """
 
 import json
@@ -13,77 +14,67 @@ from typing import Any
 from django.core.cache import cache
 
 from oci import media_types
-from oci.digests import Digest, InvalidDigest
+from oci.digests import Digest
+from v2api.errors import ManifestInvalid
 from v2api.models import Manifest, Repository
+from v2api.parsing import Descriptor, ParsedManifest, parse_manifest, read_platform
+from v2api.services.blobs import read_small_blob
 from v2api.services.manifests import list_referrers
-from v2api.storage import blobstore
 
 # A config larger than this is not an image config worth showing (and reading it would cost);
 # real ones are a few KiB, with long build histories a few hundred.
 MAX_CONFIG_BYTES = 1024 * 1024
 PLATFORM_CACHE_SECONDS = 7 * 24 * 3600
+# Buildx attaches provenance as an "unknown/unknown" entry of an index; it is not a platform to pull.
+NOT_A_PLATFORM = "unknown/unknown"
 
 
-def read_json_blob(digest: str, size: int) -> dict[str, Any] | None:
-    """A small JSON blob (an image config) as a dict; None if it is too big, missing or not JSON."""
-    if size > MAX_CONFIG_BYTES:
+def _parsed(manifest: Manifest) -> ParsedManifest | None:
+    """The stored manifest read as its push was; None if it no longer parses (a rule added since)."""
+    try:
+        return parse_manifest(bytes(manifest.content), manifest.media_type)
+    except ManifestInvalid:
+        return None
+
+
+def _config_document(config: Descriptor) -> dict[str, Any] | None:
+    """An image config as a dict; None if it is too big, missing or not a JSON object."""
+    if config.size > MAX_CONFIG_BYTES:
+        return None
+    content = read_small_blob(config.digest, MAX_CONFIG_BYTES)
+    if content is None:
         return None
     try:
-        with blobstore.open_blob(Digest.parse(digest)) as handle:
-            document = json.loads(handle.read(MAX_CONFIG_BYTES + 1))
-    except (FileNotFoundError, InvalidDigest, UnicodeDecodeError, ValueError):
+        document = json.loads(content)
+    except (UnicodeDecodeError, ValueError):
         return None
     return document if isinstance(document, dict) else None
 
 
-def platform_name(document: dict[str, Any]) -> str:
+def _platform_name(value: Any) -> str:
     """`linux/arm64/v8` from a config or an index entry's `platform`; empty if it names none."""
-    parts = [document.get("os"), document.get("architecture"), document.get("variant")]
-    return "/".join(str(part) for part in parts if isinstance(part, str) and part)
-
-
-def _manifest_document(manifest: Manifest) -> dict[str, Any]:
-    try:
-        document = json.loads(bytes(manifest.content))
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _config_descriptor(document: dict[str, Any]) -> tuple[str, int] | None:
-    config = document.get("config")
-    if isinstance(config, dict) and isinstance(config.get("digest"), str) and isinstance(config.get("size"), int):
-        return config["digest"], config["size"]
-    return None
-
-
-def _index_platforms(document: dict[str, Any]) -> list[str]:
-    names = []
-    for entry in document.get("manifests") or []:
-        platform = entry.get("platform") if isinstance(entry, dict) else None
-        name = platform_name(platform) if isinstance(platform, dict) else ""
-        # Buildx attaches provenance as an "unknown/unknown" entry; it is not a platform to pull.
-        if name and name != "unknown/unknown":
-            names.append(name)
-    return names
+    platform = read_platform(value)
+    return platform.name if platform is not None else ""
 
 
 def platforms_of_manifests(manifests: list[Manifest]) -> dict[str, list[str]]:
     """The platforms of each manifest by digest: an index's entries, or an image's config."""
     platforms: dict[str, list[str]] = {}
-    configs: dict[str, tuple[str, int]] = {}
+    configs: dict[str, Descriptor] = {}
     for manifest in manifests:
-        document = _manifest_document(manifest)
+        parsed = _parsed(manifest)
+        if parsed is None:
+            continue
         if manifest.media_type in media_types.INDEXES:
-            platforms[manifest.digest] = _index_platforms(document)
-        elif (config := _config_descriptor(document)) is not None:
-            configs[manifest.digest] = config
-    cached = cache.get_many([f"ui:platform:{digest}" for digest, _ in configs.values()])
-    for manifest_digest, (config_digest, size) in configs.items():
-        key = f"ui:platform:{config_digest}"
+            names = [child.platform.name for child in parsed.children if child.platform is not None]
+            platforms[manifest.digest] = [name for name in names if name != NOT_A_PLATFORM]
+        elif parsed.config is not None:
+            configs[manifest.digest] = parsed.config
+    cached = cache.get_many([f"ui:platform:{config.digest}" for config in configs.values()])
+    for manifest_digest, config in configs.items():
+        key = f"ui:platform:{config.digest}"
         if key not in cached:
-            config_document = read_json_blob(config_digest, size)
-            cached[key] = platform_name(config_document) if config_document else ""
+            cached[key] = _platform_name(_config_document(config))
             cache.set(key, cached[key], PLATFORM_CACHE_SECONDS)
         platforms[manifest_digest] = [cached[key]] if cached[key] else []
     return platforms
@@ -158,7 +149,7 @@ class ImageDetails:
 
 def image_details(repository: Repository, manifest: Manifest) -> ImageDetails:
     """Everything the image page shows about `manifest` (a manifest row of `repository`)."""
-    document = _manifest_document(manifest)
+    parsed = _parsed(manifest)
     details = ImageDetails(
         repository_name=repository.name,
         digest=manifest.digest,
@@ -171,21 +162,16 @@ def image_details(repository: Repository, manifest: Manifest) -> ImageDetails:
         subject_digest=manifest.subject_digest,
         is_index=manifest.media_type in media_types.INDEXES,
     )
-    if details.is_index:
-        details.platforms = _index_entries(repository, document)
-    else:
-        details.layers = [
-            Layer(str(layer.get("mediaType", "")), str(layer.get("digest", "")), int(layer.get("size", 0)))
-            for layer in document.get("layers") or []
-            if isinstance(layer, dict)
-        ]
-        config = _object(document.get("config"))
-        details.config_digest = str(config.get("digest", ""))
-        details.config_media_type = str(config.get("mediaType", ""))
-        descriptor = _config_descriptor(document)
-        if descriptor is not None and details.config_media_type in IMAGE_CONFIG_TYPES:
-            config_document = read_json_blob(*descriptor)
-            details.config = _image_config(config_document) if config_document else None
+    if parsed is not None and details.is_index:
+        details.platforms = _index_entries(repository, parsed.children)
+    elif parsed is not None:
+        details.layers = [Layer(layer.media_type, str(layer.digest), layer.size) for layer in parsed.layers]
+        if parsed.config is not None:
+            details.config_digest = str(parsed.config.digest)
+            details.config_media_type = parsed.config.media_type
+            if parsed.config.media_type in IMAGE_CONFIG_TYPES:
+                config_document = _config_document(parsed.config)
+                details.config = _image_config(config_document) if config_document else None
     details.referrers = [
         Referrer(
             digest=str(item["digest"]),
@@ -205,22 +191,18 @@ IMAGE_CONFIG_TYPES = frozenset(
 )
 
 
-def _index_entries(repository: Repository, document: dict[str, Any]) -> list[IndexEntry]:
-    entries = [entry for entry in document.get("manifests") or [] if isinstance(entry, dict)]
-    present = set(
-        Manifest.objects.filter(
-            repository=repository, digest__in=[str(entry.get("digest", "")) for entry in entries]
-        ).values_list("digest", flat=True)
-    )
+def _index_entries(repository: Repository, children: list[Descriptor]) -> list[IndexEntry]:
+    digests = [str(child.digest) for child in children]
+    present = set(Manifest.objects.filter(repository=repository, digest__in=digests).values_list("digest", flat=True))
     return [
         IndexEntry(
-            digest=str(entry.get("digest", "")),
-            media_type=str(entry.get("mediaType", "")),
-            size=int(entry.get("size", 0)),
-            platform=platform_name(entry["platform"]) if isinstance(entry.get("platform"), dict) else "",
-            in_repository=str(entry.get("digest", "")) in present,
+            digest=str(child.digest),
+            media_type=child.media_type,
+            size=child.size,
+            platform=child.platform.name if child.platform is not None else "",
+            in_repository=str(child.digest) in present,
         )
-        for entry in entries
+        for child in children
     ]
 
 
@@ -238,7 +220,7 @@ def _image_config(document: dict[str, Any]) -> ImageConfig:
     ports = _object(run.get("ExposedPorts"))
     history = [step for step in document.get("history") or [] if isinstance(step, dict)]
     return ImageConfig(
-        platform=platform_name(document),
+        platform=_platform_name(document),
         created=str(document.get("created", "")),
         entrypoint=_strings(run.get("Entrypoint")),
         command=_strings(run.get("Cmd")),

@@ -1,36 +1,32 @@
 """What the dashboard lists: projects with their repository counts, a project's repositories with
-tag counts and last push, search across repositories, and a repository's tags.
+tag counts and last push, search across repositories, a repository's tags, and the storage
+overview of the administration pages.
 
-Read-only queries, kept out of the views so they stay thin. Lists page by keyset (`WHERE key >
-last ORDER BY key LIMIT n+1`), so page 200 of a project with thousands of repositories costs what
-page 1 costs, and counts are computed only for the rows on the page.
+Read-only queries the dashboard's views call, so the views compute nothing themselves. Lists
+page by keyset (`WHERE key > last ORDER BY key LIMIT n+1`), so page 200 of a project with
+thousands of repositories costs what page 1 costs, and counts are computed only for the rows
+on the page.
 """
 
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db.models import Count, DateTimeField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, DateTimeField, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Project
-from accounts.permissions import Principal, pullable_projects
-from registry_ui.images import platforms_of_manifests
-from registry_ui.space import image_sizes
-from v2api.models import Manifest, Repository, Tag
+from accounts.permissions import Principal, visible_projects
+from v2api.models import Blob, Manifest, Repository, Tag
+from v2api.services.garbage import collectable_bytes, total_size
+from v2api.services.images import platforms_of_manifests
 from v2api.services.quotas import QuotaUse
-from v2api.services.usage import Usage, project_usages, repository_usages
+from v2api.services.usage import Usage, image_sizes, project_usages, repository_usages
 
 PAGE_SIZE = 50
 SEARCH_LIMIT = 50
 # The sort orders a project's repository list offers; the first is the default.
 REPOSITORY_SORTS = {"name": "Name", "recent": "Last push"}
-
-
-def visible_projects(principal: Principal) -> QuerySet[Project]:
-    """Projects whose repositories `principal` may pull: public ones, their own, all for system admins."""
-    pullable = pullable_projects(principal)
-    return Project.objects.all() if pullable is None else pullable
 
 
 @dataclass(frozen=True)
@@ -132,10 +128,8 @@ def with_project_usage(summaries: list[ProjectSummary]) -> list[ProjectSummary]:
 
 def search_repositories(principal: Principal, query: str) -> list[RepositoryRow]:
     """Repositories the principal may pull whose name contains `query`, the first SEARCH_LIMIT by name."""
-    repositories = Repository.objects.filter(name__icontains=query)
-    pullable = pullable_projects(principal)
-    if pullable is not None:
-        repositories = repositories.filter(project__in=pullable)
+    # The repository pages' rule (can_see_repository): a repository is found where its project is visible.
+    repositories = Repository.objects.filter(name__icontains=query, project__in=visible_projects(principal))
     return _rows_for(list(repositories.order_by("name").values_list("name", flat=True)[:SEARCH_LIMIT]))
 
 
@@ -221,3 +215,26 @@ def short_digest(digest: str) -> str:
     """`sha256:0123456789ab`: the algorithm and 12 hex digits, as docker prints image ids."""
     algorithm, _, hex_part = digest.partition(":")
     return f"{algorithm}:{hex_part[:12]}"
+
+
+@dataclass(frozen=True)
+class StorageOverview:
+    """The administrator's view of the disk: every blob stored, and what the next garbage
+    collection frees once everything is older than the grace window (garbage.collectable_bytes)."""
+
+    projects: list[ProjectSummary]
+    stored_bytes: int
+    collectable_bytes: int
+
+    @property
+    def largest_project_bytes(self) -> int:
+        return max((summary.usage.total_bytes for summary in self.projects if summary.usage), default=0)
+
+
+def storage_overview(projects: list[ProjectSummary]) -> StorageOverview:
+    """Projects (with their usage) from largest to smallest, and the totals of the blob store."""
+    return StorageOverview(
+        projects=sorted(projects, key=lambda summary: -(summary.usage.total_bytes if summary.usage else 0)),
+        stored_bytes=total_size(Blob.objects.all()),
+        collectable_bytes=collectable_bytes(),
+    )

@@ -1,0 +1,127 @@
+"""What the garbage collector frees: the one definition of "freeable".
+
+The collector's mark (gc.py), deletion plans (deletion.py), retention runs, usage figures
+(usage.py) and the administrator's storage page all count through here, so the bytes a page or
+the API promises are the bytes a collection then frees. At a cutoff (now minus the grace
+window, REGISTRY_GC_GRACE_SECONDS), garbage is:
+
+- an untagged manifest, in a project whose retention policy deletes them, that nothing kept
+  needs (not an index's child, not a referrer of something kept, not pushed after the cutoff);
+- a repository's link to a blob, made before the cutoff, that no manifest of that repository
+  references;
+- a blob stored before the cutoff that no manifest references and no repository links.
+
+A promise made before a collection counts with the cutoff `now`: what the next collection frees
+once everything involved is older than the grace window, which the pages say alongside.
+"""
+
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
+
+from v2api.models import Blob, Manifest, ManifestReference, RepositoryBlob, RetentionPolicy, Tag
+
+# Manifest ids, or a queryset of manifests (a subquery, for a whole project's).
+Manifests = Collection[int] | QuerySet[Manifest]
+
+
+def grace_window() -> timedelta:
+    """How long what was pushed, uploaded or linked stays safe from the collector (the setting)."""
+    return timedelta(seconds=settings.REGISTRY_GC_GRACE_SECONDS)
+
+
+def untagged_garbage(
+    cutoff: datetime, project_ids: Iterable[int] | None = None, ignoring_tags: Iterable[int] = ()
+) -> set[int]:
+    """Ids of untagged manifests, in projects that delete them, that nothing kept needs.
+
+    `project_ids` narrows the projects looked at; `ignoring_tags` (tag ids) plans a deletion:
+    those tags count as gone.
+    """
+    scope = RetentionPolicy.objects.filter(delete_untagged=True)
+    if project_ids is not None:
+        scope = scope.filter(project_id__in=list(project_ids))
+    in_scope = Manifest.objects.filter(repository__project__in=scope.values("project_id"))
+    rows = list(in_scope.values_list("id", "repository_id", "digest", "subject_digest", "pushed_at"))
+    if not rows:
+        return set()
+    children: dict[int, list[int]] = {}
+    for parent_id, child_id in ManifestReference.objects.filter(manifest__in=in_scope, child__isnull=False).values_list(
+        "manifest_id", "child_id"
+    ):
+        children.setdefault(parent_id, []).append(child_id)
+    referrers: dict[tuple[int, str], list[int]] = {}
+    for manifest_id, repository_id, _, subject, _ in rows:
+        if subject:
+            referrers.setdefault((repository_id, subject), []).append(manifest_id)
+    identity = {manifest_id: (repository_id, digest) for manifest_id, repository_id, digest, _, _ in rows}
+    tagged = set(
+        Tag.objects.filter(manifest__in=in_scope)
+        .exclude(id__in=list(ignoring_tags))
+        .values_list("manifest_id", flat=True)
+    )
+    recent = {manifest_id for manifest_id, _, _, _, pushed_at in rows if pushed_at >= cutoff}
+    kept: set[int] = set()
+    pending = list(tagged | recent)
+    while pending:
+        manifest_id = pending.pop()
+        if manifest_id in kept:
+            continue
+        kept.add(manifest_id)
+        pending.extend(children.get(manifest_id, []))
+        pending.extend(referrers.get(identity[manifest_id], []))
+    return set(identity) - kept
+
+
+def garbage_links(cutoff: datetime, gone: Manifests = ()) -> QuerySet[RepositoryBlob]:
+    """Links made before `cutoff` that no manifest of their repository references, the `gone`
+    manifests (deleted, or about to be) aside."""
+    return RepositoryBlob.objects.filter(_link_is_garbage(cutoff, gone))
+
+
+def _link_is_garbage(cutoff: datetime, gone: Manifests) -> Q:
+    references = ManifestReference.objects.filter(
+        manifest__repository_id=OuterRef("repository_id"), blob_id=OuterRef("blob_id")
+    ).exclude(manifest__in=gone)
+    return Q(~Exists(references), linked_at__lt=cutoff)
+
+
+def garbage_blobs(cutoff: datetime, gone: Manifests | None = None) -> QuerySet[Blob]:
+    """Blobs stored before `cutoff` that no manifest references and no repository links.
+
+    With `gone`, those manifests, and the links the collector drops once they are gone, count as
+    deleted already: a dry run, a deletion plan, a usage figure. Without it every reference and
+    link that exists keeps its blob: the sweep's re-check, where a link a push has just made or
+    refreshed must keep the blob it links.
+    """
+    references = ManifestReference.objects.filter(blob_id=OuterRef("id"))
+    links = RepositoryBlob.objects.filter(blob_id=OuterRef("id"))
+    if gone is not None:
+        references = references.exclude(manifest__in=gone)
+        # Correlated per blob rather than NOT IN over every garbage link in the registry.
+        links = links.exclude(_link_is_garbage(cutoff, gone))
+    return Blob.objects.filter(created_at__lt=cutoff).exclude(Exists(references)).exclude(Exists(links))
+
+
+def bytes_freed_without(manifests: Manifests) -> int:
+    """Bytes the collector frees once these manifests are gone and the grace window has passed:
+    the blobs they reference that nothing else keeps."""
+    if not isinstance(manifests, QuerySet) and not manifests:
+        return 0
+    referenced = ManifestReference.objects.filter(manifest__in=manifests, blob__isnull=False).values("blob_id")
+    return total_size(garbage_blobs(timezone.now(), gone=manifests).filter(id__in=referenced))
+
+
+def collectable_bytes() -> int:
+    """Bytes the next collection frees once everything is older than the grace window: what a
+    collection with no grace would free now, untagged manifests the retention policies delete
+    included."""
+    now = timezone.now()
+    return total_size(garbage_blobs(now, gone=untagged_garbage(now)))
+
+
+def total_size(blobs: QuerySet[Blob]) -> int:
+    return int(blobs.aggregate(total=Sum("size"))["total"] or 0)
