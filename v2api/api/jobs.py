@@ -17,8 +17,8 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.base import ManagementView, visible_project
 from accounts.api.permissions import SignedInUser
-from accounts.api.views import ManagementView, visible_project
 from accounts.permissions import can_manage_project
 from accounts.scopes import DELETE
 from v2api.api.repositories import visible_repository

@@ -16,7 +16,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.views import PROJECT_NAME, ProjectScopedView
+from accounts.api.base import PROJECT_NAME, ProjectScopedView
 from accounts.models import Project
 from accounts.permissions import can_see_members
 from v2api.models import RetentionPolicy, RetentionRule

@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.views import PROJECT_NAME, ManagementView, ProjectScopedView
+from accounts.api.base import PROJECT_NAME, ManagementView, ProjectScopedView
 from accounts.scopes import DELETE
 from v2api.api.jobs import DeletionTargetSerializer
 from v2api.api.repositories import REPOSITORY_NOT_FOUND, visible_repository
