@@ -46,8 +46,8 @@ class ResolvedManifest:
     media_type: str
     size: int
     content: bytes
-    # Whether the repository's project lets anyone pull: the hot path's anonymous check
-    # (registry_ui/hot_reads.py) comes with the row instead of costing a query of its own.
+    # Whether the repository's project lets anyone pull: the fast path (v2api/fast_reads.py)
+    # hands it to the gate with the row, so an anonymous pull costs no query of its own.
     project_public: bool
 
 
