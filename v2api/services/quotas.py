@@ -1,6 +1,6 @@
 """Project storage quotas: the one rule for new bytes entering a project, and how full it is.
 
-A project's usage is usage.py's project_usage total (a layer its repositories share counts once).
+A project's usage is usage.py's project_stored_bytes (a layer its repositories share counts once).
 Bytes enter a project when an upload finishes or a blob is mounted into one of its repositories;
 uploads.py and blobs.py ask `check_quota` right before that, so every way of pushing meets it.
 """
@@ -11,7 +11,7 @@ from accounts.models import Project
 from oci.digests import Digest
 from v2api.errors import Denied
 from v2api.models import ManifestReference, Repository
-from v2api.services.usage import project_usage
+from v2api.services.usage import project_stored_bytes
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -48,7 +48,7 @@ def check_quota(repository: Repository, digest: Digest, size: int) -> None:
 
     Under concurrent pushes into one project each request checks the usage it sees, so the quota
     may be overshot by blobs in flight, and layers of a push count only once its manifest names
-    them (project_usage counts what manifests reference); the next push then meets the quota.
+    them (project_stored_bytes counts what manifests reference); the next push then meets the quota.
     """
     project_name, quota_bytes = (
         Project.objects.filter(id=repository.project_id).values_list("name", "quota_bytes").get()
@@ -60,7 +60,7 @@ def check_quota(repository: Repository, digest: Digest, size: int) -> None:
     ).exists()
     if already_used:
         return
-    used_bytes = project_usage(project_name).total_bytes
+    used_bytes = project_stored_bytes(project_name)
     if used_bytes + size <= quota_bytes:
         return
     raise Denied(

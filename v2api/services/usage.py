@@ -35,10 +35,20 @@ def project_usage(project_name: str) -> Usage:
     return _usage(Manifest.objects.filter(repository__project__name=project_name))
 
 
-def _usage(inside: QuerySet[Manifest]) -> Usage:
-    total = total_size(
+def project_stored_bytes(project_name: str) -> int:
+    """What the project's manifests reference, each blob once: the figure its quota limits, asked on
+    every push of a new layer, so without the cost of what deleting it would free."""
+    return _stored_bytes(Manifest.objects.filter(repository__project__name=project_name))
+
+
+def _stored_bytes(inside: QuerySet[Manifest]) -> int:
+    return total_size(
         Blob.objects.filter(id__in=ManifestReference.objects.filter(manifest__in=inside).values("blob_id"))
     )
+
+
+def _usage(inside: QuerySet[Manifest]) -> Usage:
+    total = _stored_bytes(inside)
     # Freeable is the collector's definition (garbage.py), as deletion plans count it.
     freeable = bytes_freed_without(inside)
     return Usage(total_bytes=total, shared_bytes=total - freeable)
