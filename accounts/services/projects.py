@@ -3,6 +3,7 @@ made public or private; given a storage quota; deleted once empty."""
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from accounts.models import Membership, Project, Role
 from accounts.permissions import Principal, may_create_project
@@ -75,11 +76,14 @@ def delete_empty_project(project: Project) -> None:
     """Delete a project that holds no repositories (its members and robots go with it).
 
     Raises ProjectNotEmpty otherwise; deleting images is a job of its own, never a side effect.
+    The registry's repositories protect their project (a PROTECT foreign key), so the database
+    refuses the delete, also when a push creates a repository in it meanwhile.
     """
-    with transaction.atomic():
-        if project.repositories.exists():
-            raise ProjectNotEmpty(f"Project {project.name} still holds repositories; delete them first.")
-        Project.objects.filter(id=project.id).delete()
+    try:
+        with transaction.atomic():
+            Project.objects.filter(id=project.id).delete()
+    except (ProtectedError, IntegrityError):
+        raise ProjectNotEmpty(f"Project {project.name} still holds repositories; delete them first.") from None
 
 
 class ProjectNotEmpty(Exception):
