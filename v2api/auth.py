@@ -11,7 +11,7 @@ the scope, the caller's live permissions decide between `401 insufficient_scope`
 token) and `403 DENIED` (no token would help).
 """
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +54,15 @@ class Caller:
 
 @dataclass(frozen=True)
 class Decision:
-    """The gate's answer for one scope: allowed, or the error the client is to see."""
+    """The gate's answer for one scope: allowed, or refused with the error the client is to see.
+
+    The error is worked out only when the refusal is enforced: telling a 401 from a 403, and
+    wording it, costs queries that the fast path (which only declines) and `may` (which only
+    asks) need not make.
+    """
 
     scope: Scope
-    refusal: RegistryError | None = None
+    refusal: Callable[[], RegistryError] | None = None
 
     @property
     def allowed(self) -> bool:
@@ -65,7 +70,7 @@ class Decision:
 
     def enforce(self) -> None:
         if self.refusal is not None:
-            raise self.refusal
+            raise self.refusal()
 
 
 def identify(credentials: Credentials, address: str) -> Caller:
@@ -91,30 +96,38 @@ def identify(credentials: Credentials, address: str) -> Caller:
 def authorize(caller: Caller, scope: Scope, project_public: bool | None = None) -> Decision:
     """Whether `caller` holds `scope`: the one authorisation decision of /v2/.
 
-    `project_public` is the repository's project flag when the caller already read it with the
-    row it serves (the fast path), which spares an anonymous pull its project query.
+    A token is trusted for what its `access` claim grants and refused anything else; the caller's
+    live permissions decide for Basic and anonymous callers. `project_public` is the repository's
+    project flag when the caller already read it with the row it serves (the fast path), which
+    spares an anonymous pull its project query.
     """
-    if caller.token_scopes is not None and covers(caller.token_scopes, scope):
+    if caller.token_scopes is not None:
+        if covers(caller.token_scopes, scope):
+            return Decision(scope)
+        return Decision(scope, refusal=lambda: _refusal(caller, scope, live=None))
+    live = _live_actions(caller.live_principal(), scope, project_public)
+    if scope.actions <= live:
         return Decision(scope)
+    return Decision(scope, refusal=lambda: _refusal(caller, scope, live))
+
+
+def _refusal(caller: Caller, scope: Scope, live: frozenset[str] | None) -> RegistryError:
+    """`401` where credentials could help (anonymous, or a token short of what the caller holds,
+    `insufficient_scope`), else `403 DENIED`, naming a missing project."""
     principal = caller.live_principal()
-    live = _live_actions(principal, scope, project_public)
-    if caller.token_scopes is None and scope.actions <= live:
-        return Decision(scope)
+    if live is None:
+        live = _live_actions(principal, scope, None)
     if principal.is_anonymous or scope.actions <= live:
-        return Decision(
-            scope,
-            Unauthorized(
-                "authentication required" if principal.is_anonymous else "the token does not grant this access",
-                detail=[scope.as_claim()],
-                challenge=Challenge(
-                    str(_with_pull_for_push(scope)),
-                    "insufficient_scope" if caller.token_scopes is not None else None,
-                ),
+        return Unauthorized(
+            "authentication required" if principal.is_anonymous else "the token does not grant this access",
+            detail=[scope.as_claim()],
+            challenge=Challenge(
+                str(_with_pull_for_push(scope)), "insufficient_scope" if caller.token_scopes is not None else None
             ),
         )
     if scope.type == "repository" and not Project.objects.filter(name=project_name_of(scope.name)).exists():
-        return Decision(scope, Denied(missing_project_message(principal, scope.name), detail=[scope.as_claim()]))
-    return Decision(scope, Denied(detail=[scope.as_claim()]))
+        return Denied(missing_project_message(principal, scope.name), detail=[scope.as_claim()])
+    return Denied(detail=[scope.as_claim()])
 
 
 def may(caller: Caller, scope: Scope) -> bool:

@@ -149,6 +149,8 @@ ARGUMENT_KINDS = {
     "digest": ("layer", "config", "unknown digest", "bad digest"),
 }
 ACCEPTS = {"OCI": media_types.OCI_MANIFEST, "Docker": media_types.DOCKER_MANIFEST, "none": ""}
+# Names no image lives under, each tried with the arguments of the private repository's image.
+UNSERVED_NAMES = ("Team/App", "team/unknown", "nowhere/app")
 
 
 def path_arguments(route: edge.Route) -> list[str]:
@@ -156,13 +158,14 @@ def path_arguments(route: edge.Route) -> list[str]:
 
 
 def fast_cases() -> list[Any]:
-    """Every served (route, method), for each repository, caller, argument kind and Accept header."""
+    """Every served (route, method), for each repository, caller, argument kind and Accept header,
+    and for names that are invalid, of no repository or of no project."""
     cases = []
-    for (route, method), name, caller in itertools.product(
-        sorted(fast_reads.FAST_ROUTES, key=lambda served: (served[0].name, served[1])), (PRIVATE, PUBLIC), CALLERS
-    ):
+    served = sorted(fast_reads.FAST_ROUTES, key=lambda pair: (pair[0].name, pair[1]))
+    for (route, method), name, caller in itertools.product(served, (PRIVATE, PUBLIC, *UNSERVED_NAMES), CALLERS):
         (argument,) = [a for a in path_arguments(route) if a != "name"]
-        for kind in ARGUMENT_KINDS[argument]:
+        kinds = ARGUMENT_KINDS[argument] if name in (PRIVATE, PUBLIC) else ARGUMENT_KINDS[argument][:1]
+        for kind in kinds:
             # The Accept header matters once a manifest is found; one found is enough to vary it on.
             accepts = tuple(ACCEPTS) if route is edge.MANIFEST and kind == "tag" else ("OCI",)
             for accept in accepts:
@@ -202,7 +205,7 @@ def test_a_fast_route_answers_as_the_full_stack_or_declines(
     kind: str,
     accept: str,
 ) -> None:
-    path = path_for(route, {"name": name, argument: images[name][kind]})
+    path = path_for(route, {"name": name, argument: images.get(name, images[PRIVATE])[kind]})
     headers = caller_headers(caller, admin_user, name)
     if ACCEPTS[accept]:
         headers["Accept"] = ACCEPTS[accept]
@@ -280,7 +283,7 @@ def test_a_rule_added_to_the_gate_holds_on_the_fast_path(
 
     def refusing_archived_projects(caller: auth.Caller, scope: Scope, project_public: bool | None = None) -> Any:
         if scope.name.startswith("team/"):
-            return auth.Decision(scope, Denied("project team is archived"))
+            return auth.Decision(scope, refusal=lambda: Denied("project team is archived"))
         return gate(caller, scope, project_public)
 
     monkeypatch.setattr(auth, "authorize", refusing_archived_projects)
