@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from v2api.models import Job
+from v2api.services.job_requests import DeletionRequest, RetentionRequest, job_request_of
 
 # Result keys holding byte counts; the page shows them human-readable and exact.
 BYTE_KEYS = frozenset({"bytes_freed", "bytes_to_free"})
@@ -35,13 +36,13 @@ class ResultList:
 
 def job_title(job: Job) -> str:
     """`Deletion in team/app`, `Garbage collection (dry run)`, `Retention in project team`."""
-    parameters = job.parameters or {}
-    title = str(job.get_kind_display()).capitalize()  # type: ignore[attr-defined]
-    if job.kind == Job.Kind.DELETION:
-        what = "repository" if parameters.get("whole_repository") else "in"
-        title = f"Deletion {what} {parameters.get('repository', '')}"
-    elif job.kind == Job.Kind.RETENTION:
-        title = f"Retention in project {parameters.get('project', '')}"
+    match job_request_of(job):
+        case DeletionRequest(repository=repository, whole_repository=whole_repository):
+            title = f"Deletion {'repository' if whole_repository else 'in'} {repository}"
+        case RetentionRequest(project=project):
+            title = f"Retention in project {project}"
+        case _:
+            title = str(job.get_kind_display()).capitalize()  # type: ignore[attr-defined]
     return f"{title} (dry run)" if job.dry_run else title
 
 

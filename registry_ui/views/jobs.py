@@ -13,7 +13,7 @@ from registry_ui.forms import GarbageCollectionForm
 from registry_ui.job_summaries import FINISHED_STATES, duration, job_status, job_title, result_facts, result_lists
 from registry_ui.views.access import get_job_for_user, principal_of, require_system_admin, visible_jobs
 from v2api.models import Repository
-from v2api.services.job_requests import GarbageCollectionRequest
+from v2api.services.job_requests import DeletionRequest, GarbageCollectionRequest, RetentionRequest, job_request_of
 from v2api.tasks import request_job
 
 JOB_PAGE_SIZE = 50
@@ -47,7 +47,13 @@ def job_list(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     """`/jobs/<id>/`: state, phase and progress while it runs; counts, names and errors when done."""
     job = get_job_for_user(request, job_id)
-    repository_name = str((job.parameters or {}).get("repository", ""))
+    match job_request_of(job):
+        case DeletionRequest(repository=repository_name):
+            project_name = project_name_of(repository_name)
+        case RetentionRequest(project=project_name):
+            repository_name = ""
+        case _:
+            repository_name = project_name = ""
     return render(
         request,
         "registry_ui/job.html",
@@ -60,7 +66,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "lists": result_lists(job),
             "repository_exists": bool(repository_name) and Repository.objects.filter(name=repository_name).exists(),
             "repository_name": repository_name,
-            "project_name": project_name_of(repository_name) or str((job.parameters or {}).get("project", "")),
+            "project_name": project_name,
         },
     )
 
