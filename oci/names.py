@@ -44,3 +44,8 @@ def project_name_of(repository_name: str) -> str:
     """`team-a/api/server` lives in project `team-a`: a project holds the repositories whose
     first path component is its name."""
     return repository_name.split("/", 1)[0]
+
+
+def name_in_project(repository_name: str) -> str:
+    """`api/server` of `team-a/api/server`: the name below its project, as the dashboard shows it."""
+    return repository_name.split("/", 1)[-1]

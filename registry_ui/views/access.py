@@ -24,7 +24,7 @@ def get_project_for_user(request: HttpRequest, name: str) -> Project:
 
 def get_repository_for_user(request: HttpRequest, name: str) -> Repository:
     """The repository `name` if it exists in a project the user may pull from; 404 otherwise."""
-    repository = Repository.objects.filter(name=name).first()
+    repository = Repository.objects.select_related("project").filter(name=name).first()
     if repository is None or not can_see_repository(principal_of(request), name):
         raise Http404(f"There is no repository {name}, or you may not see it.")
     return repository

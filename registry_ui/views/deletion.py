@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from oci.names import name_in_project
 from registry_ui.forms import DeletionForm
 from registry_ui.views.access import get_repository_for_user, may_delete
 from v2api.models import Repository, Tag
@@ -75,7 +76,7 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
         {
             "repository": repository,
             "project_name": repository.project.name,
-            "name_in_project": repository.name.split("/", 1)[-1],
+            "name_in_project": name_in_project(repository.name),
             "mode": form.cleaned_data["mode"],
             "selection": selection,
             "plan": plan,

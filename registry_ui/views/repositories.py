@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from oci.names import name_in_project
 from registry_ui.views.access import get_manifest_in, get_repository_for_user, may_delete
 from v2api.services.images import image_details
 from v2api.services.listings import tag_page
@@ -23,7 +24,7 @@ def repository_detail(request: HttpRequest, name: str) -> HttpResponse:
         {
             "repository": repository,
             "project_name": repository.project.name,
-            "name_in_project": repository.name.split("/", 1)[-1],
+            "name_in_project": name_in_project(repository.name),
             "page": page,
             "is_first_page": not after,
             "usage": repository_usage(repository.name),
@@ -43,7 +44,7 @@ def image_detail(request: HttpRequest, name: str, digest: str) -> HttpResponse:
         {
             "repository": repository,
             "project_name": repository.project.name,
-            "name_in_project": repository.name.split("/", 1)[-1],
+            "name_in_project": name_in_project(repository.name),
             "image": image_details(repository, manifest),
             "image_size": image_sizes([manifest.pk])[manifest.pk],
             "can_delete": may_delete(request, repository.name),

@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import Project
 from accounts.permissions import Principal, visible_projects
+from oci.names import name_in_project
 from v2api.models import Blob, Manifest, Repository, Tag
 from v2api.services.garbage import collectable_bytes, total_size
 from v2api.services.images import platforms_of_manifests
@@ -68,7 +69,7 @@ class RepositoryRow:
 
     @property
     def name_in_project(self) -> str:
-        return self.name.split("/", 1)[1] if "/" in self.name else self.name
+        return name_in_project(self.name)
 
 
 @dataclass(frozen=True)
