@@ -12,7 +12,7 @@ from django.test import Client
 
 from accounts.scopes import Scope
 from registry_ui.logs import JsonFormatter, RequestIdFilter
-from tests.conftest import PushBlob, bearer_auth
+from tests.conftest import PushBlob, basic_auth, bearer_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +95,23 @@ def test_a_forged_token_names_nobody_in_the_access_log(
 
     assert response.status_code == 401
     assert [record.subject for record in caplog.records if record.name == "registry.access"] == [""]  # type: ignore[attr-defined]
+
+
+def test_a_refused_request_names_the_user_whose_password_checked_out_but_not_an_unchecked_one(
+    admin_user: User, anonymous_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="registry.access"):
+        unknown = anonymous_client.get(
+            "/v2/library/alpine/manifests/latest", headers={"Authorization": basic_auth(admin_user.username)}
+        )
+        bad_name = anonymous_client.get(
+            "/v2/Library/Alpine/manifests/latest", headers={"Authorization": basic_auth(admin_user.username)}
+        )
+
+    assert (unknown.status_code, bad_name.status_code) == (404, 400)
+    # The 400 came before the gate checked the password: the header's username is only a claim.
+    subjects = [record.subject for record in caplog.records if record.name == "registry.access"]  # type: ignore[attr-defined]
+    assert subjects == [admin_user.username, ""]
 
 
 def test_a_json_line_carries_extra_fields_and_the_exception() -> None:
