@@ -1,5 +1,7 @@
-"""What the OCI distribution and image specs say about names, digests and media types.
+"""What the specs say, with nothing of Django in it: the OCI distribution and image specs' names,
+digests and media types, and the HTTP edge of a request (request_edge.py: the Authorization
+header, the client address, the request id, the /v2/ routes).
 
-No Django here: the registry (v2api) and identity (accounts) both use it, and it raises its own
-small exceptions; v2api/errors.py turns them into OCI error responses under /v2/.
+The registry (v2api) and identity (accounts) both use it; it raises its own small exceptions,
+which v2api/errors.py turns into OCI error responses under /v2/.
 """
