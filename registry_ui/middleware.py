@@ -1,5 +1,6 @@
-"""Middleware that watches each request once and feeds the metrics and the access log, and the
-one that believes the proxy about the client's address."""
+"""Middleware that watches each request once and feeds the metrics and the access log, the one
+that believes the proxy about the client's address, and what browsers are told beyond Django's
+SecurityMiddleware."""
 
 import time
 from collections.abc import Callable
@@ -86,6 +87,23 @@ class RequestObservationMiddleware:
             metrics.record_blob_bytes_sent(bytes_out, served_by)
 
         log_registry_access(request, response, route, bytes_in, bytes_out, served_by)
+        return response
+
+
+class BrowserSecurityMiddleware:
+    """The dashboard's Content-Security-Policy, and, on a request that came over TLS, every cookie
+    marked Secure. Django's SESSION_COOKIE_SECURE is one value for all requests, and the same
+    registry may serve plain HTTP (the embedded mode on a LAN) and HTTPS (behind nginx)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", settings.REGISTRY_CONTENT_SECURITY_POLICY)
+        if request.is_secure():
+            for cookie in response.cookies.values():
+                cookie["secure"] = True
         return response
 
 

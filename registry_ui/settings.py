@@ -49,6 +49,8 @@ MIDDLEWARE = [
     "registry_ui.middleware.ForwardedClientAddressMiddleware",
     "registry_ui.middleware.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside sessions and CSRF, so it sees the cookies they set.
+    "registry_ui.middleware.BrowserSecurityMiddleware",
     # Right after security: the dashboard's CSS and JS are served by the app itself (no CDN, no
     # separate web server needed on a LAN), before sessions and auth do any work for them.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -247,3 +249,13 @@ REGISTRY_TRUST_PROXY_HEADERS = env_bool("REGISTRY_TRUST_PROXY_HEADERS", False)
 if REGISTRY_TRUST_PROXY_HEADERS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# What a browser is told on a page served over TLS, directly or behind the proxy that says so
+# (SecurityMiddleware sends HSTS only on answers to HTTPS requests; BrowserSecurityMiddleware
+# marks cookies Secure on them). Not for subdomains: other hosts of a company's LAN domain may
+# serve plain HTTP. 0 turns HSTS off.
+SECURE_HSTS_SECONDS = env_int("REGISTRY_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+# The dashboard loads only its own CSS and JS; style attributes draw the usage and quota bars.
+REGISTRY_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
