@@ -1,7 +1,9 @@
 """gunicorn settings for the registry. Threads, not sync workers: a 1 GiB layer upload holds a
 request for minutes, and a sync worker would be killed by its timeout half way through."""
 
+import ctypes
 import os
+import signal
 
 bind = os.environ.get("REGISTRY_BIND", "0.0.0.0:5000")
 worker_class = "gthread"
@@ -45,3 +47,20 @@ def child_exit(server: object, worker: object) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(getattr(worker, "pid", 0))
+
+
+# Linux's prctl(2) option: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def post_fork(server: object, worker: object) -> None:
+    """A worker whose master is killed (kill -9, the OOM killer) goes with it, at once.
+
+    Left alone, an orphaned gthread worker finishes its requests in flight first (a cut push
+    waits for a body that never comes), holding the listening port, so a restarted registry
+    failed to bind. Those requests are lost either way: nothing supervises the worker any more.
+    Uploads stay whole (a blob appears only once verified); the stale-upload purge takes the rest.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
