@@ -97,14 +97,16 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Redis when REDIS_URL is set (production, tests); the embedded run needs no server and keeps
-# its cache (login-failure counters) per process.
+# Redis when REDIS_URL is set (production, tests); the embedded run needs no server and keeps its
+# cache in files under the data folder instead. Either way every web process and the Celery worker
+# share it: login-failure counters hold across processes, and the GC figures a worker records are
+# the ones /metrics serves.
 REDIS_URL = env_str("REDIS_URL", "")
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": DATA_DIR / "cache"}
     )
 }
 
