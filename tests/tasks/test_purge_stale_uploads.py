@@ -60,3 +60,21 @@ def test_files_a_crashed_request_left_without_a_row_are_removed(client: Client, 
 
     call_command("purgeuploads")
     assert not leftover.exists() and not staged.exists()
+
+
+def test_a_file_a_killed_single_request_upload_staged_goes_at_the_next_purge_not_a_day_later(
+    client: Client, storage_root: Path
+) -> None:
+    staged = paths.staging_dir(storage_root) / "tmp-cut-push"
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    staged.write_bytes(b"s" * 5)
+    resumable = start_upload(client, b"r" * 7)
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(staged, (two_hours_ago, two_hours_ago))
+    Upload.objects.filter(id=resumable).update(updated_at=timezone.now() - timedelta(hours=2))
+
+    call_command("purgeuploads")
+
+    assert not staged.exists()
+    # A chunked upload may still be resumed within the configured age.
+    assert paths.upload_dir(storage_root, resumable).exists()

@@ -130,10 +130,16 @@ def upload_range_headers(repository_name: str, upload: Upload, size: int) -> dic
     }
 
 
+# A staged file is written by one single-request upload for as long as that request runs; idle this
+# long, the request is gone (killed with its worker, or cut), and nothing can resume it.
+STAGED_FILE_IDLE = timedelta(hours=1)
+
+
 def purge_stale_uploads(max_age: timedelta, dry_run: bool = False) -> dict[str, int]:
-    """Drop uploads nobody touched for `max_age`, with their bytes, and files in uploads/ or
-    staging/ that no upload row owns (left by a crash). Safe to run at any time: an upload in
-    use is skipped (its row is locked by the request using it, or it was touched recently)."""
+    """Drop uploads nobody touched for `max_age`, with their bytes, files in uploads/ that no
+    upload row owns, and staged files idle for STAGED_FILE_IDLE (all left by a crash). Safe to
+    run at any time: an upload in use is skipped (its row is locked by the request using it, or
+    it was touched recently)."""
     cutoff = timezone.now() - max_age
     stale = Upload.objects.filter(updated_at__lt=cutoff)
     purged = {"uploads_deleted": 0, "bytes_freed": 0, "orphan_files_deleted": 0}
@@ -148,7 +154,8 @@ def purge_stale_uploads(max_age: timedelta, dry_run: bool = False) -> dict[str, 
                 upload.delete()
                 transaction.on_commit(partial(blobstore.delete_upload, str(upload_id)))
     known = {str(upload_id) for upload_id in Upload.objects.values_list("id", flat=True)}
-    for orphan, size in blobstore.files_older_than(cutoff.timestamp(), keep_uploads=known):
+    staged_cutoff = timezone.now() - min(max_age, STAGED_FILE_IDLE)
+    for orphan, size in blobstore.files_older_than(cutoff.timestamp(), staged_cutoff.timestamp(), keep_uploads=known):
         purged["orphan_files_deleted"] += 1
         purged["bytes_freed"] += size
         if not dry_run:

@@ -248,9 +248,9 @@ def trashed_blobs() -> list[tuple[Path, Digest]]:
     return found
 
 
-def files_older_than(timestamp: float, keep_uploads: set[str]) -> Iterator[tuple[Path, int]]:
-    """Upload folders (other than `keep_uploads`) and staged files untouched since `timestamp`,
-    with their sizes: what a crashed or abandoned request left behind."""
+def files_older_than(uploads_before: float, staged_before: float, keep_uploads: set[str]) -> Iterator[tuple[Path, int]]:
+    """Upload folders (other than `keep_uploads`) untouched since `uploads_before` and staged files
+    untouched since `staged_before`, with their sizes: what a crashed or abandoned request left."""
     uploads = paths.uploads_root(_root())
     if uploads.is_dir():
         for folder in uploads.iterdir():
@@ -258,13 +258,13 @@ def files_older_than(timestamp: float, keep_uploads: set[str]) -> Iterator[tuple
                 continue
             data = folder / "data"
             newest = max((entry.stat().st_mtime for entry in [folder, *folder.iterdir()]), default=0.0)
-            if newest < timestamp:
+            if newest < uploads_before:
                 yield folder, data.stat().st_size if data.exists() else 0
     staging = paths.staging_dir(_root())
     if staging.is_dir():
         for staged in staging.iterdir():
             status = staged.stat()
-            if status.st_mtime < timestamp:
+            if status.st_mtime < staged_before:
                 yield staged, status.st_size
 
 
