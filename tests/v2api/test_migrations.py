@@ -6,11 +6,14 @@ checks are still pending in the same transaction, and a test's transaction would
 """
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.apps.registry import Apps
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+
+from v2api.storage import paths
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,3 +94,18 @@ def test_migrating_back_fills_the_namespace_from_the_project_again() -> None:
 
     assert old.get_model("v2api", "Repository").objects.get(name="ops/tool").namespace == "ops"
     assert "project_id" not in repository_columns()
+
+
+def test_an_upload_open_before_uploads_kept_their_size_gets_it_from_its_file(storage_root: Path) -> None:
+    old = migrate(AFTER)  # 0007: an upload's size was only its file's
+    team = old.get_model("accounts", "Project").objects.create(name="team")
+    repository = old.get_model("v2api", "Repository").objects.create(name="team/app", project_id=team.id)
+    upload = old.get_model("v2api", "Upload").objects.create(repository_id=repository.id)
+    data = paths.upload_data_path(storage_root, str(upload.id))
+    data.parent.mkdir(parents=True)
+    data.write_bytes(b"u" * 123)
+
+    new = migrate([("accounts", "0002_project_quota_bytes"), ("v2api", "0008_upload_started_by_and_size")])
+
+    migrated = new.get_model("v2api", "Upload").objects.get(id=upload.id)
+    assert (migrated.size, migrated.started_by) == (123, "")

@@ -83,21 +83,40 @@ def test_a_project_without_a_quota_takes_any_push(client: Client, push_blob: Pus
     assert client.head(f"/v2/free/app/blobs/{digest_of(b'x' * 5000)}").status_code == 200
 
 
-def test_a_chunked_upload_refused_for_its_quota_stays_resumable(
+def test_a_chunk_that_would_pass_the_quota_is_refused_as_it_arrives_and_the_upload_stays_resumable(
     client: Client, team: Project, base_image: None
 ) -> None:
     upload = start(client, "team/app")
-    assert client.patch(upload, data=NEW, content_type="application/octet-stream").status_code == 202
 
-    assert finish(client, upload, NEW).status_code == 403
+    refused = client.patch(upload, data=NEW, content_type="application/octet-stream")
 
+    assert refused.status_code == 403
+    assert message_of(refused) == (
+        "quota exceeded: project team uses 540 bytes of 1000 bytes; this chunk of an upload needs 600 bytes"
+    )
     status = client.get(upload)
     assert status.status_code == 204
-    assert status["Range"] == f"0-{len(NEW) - 1}"
+    assert status["Range"] == "0-0"
     team.quota_bytes = 2000
     team.save()
+    assert client.patch(upload, data=NEW, content_type="application/octet-stream").status_code == 202
     assert finish(client, upload, NEW).status_code == 201
     assert b"".join(client.get(f"/v2/team/app/blobs/{digest_of(NEW)}").streaming_content) == NEW  # type: ignore[attr-defined]
+
+
+def test_bytes_left_in_open_uploads_count_against_the_quota(client: Client, team: Project, base_image: None) -> None:
+    # The attack: PATCH bytes into uploads and never finish them, past the quota.
+    first = start(client, "team/app")
+    assert client.patch(first, data=b"a" * 400, content_type="application/octet-stream").status_code == 202
+
+    second = start(client, "team/other")
+    refused = client.patch(second, data=b"b" * 100, content_type="application/octet-stream")
+
+    assert refused.status_code == 403
+    assert "uses 940 bytes of 1000 bytes" in message_of(refused)
+    # Cancelling the first gives its bytes back.
+    assert client.delete(first).status_code == 204
+    assert client.patch(second, data=b"b" * 100, content_type="application/octet-stream").status_code == 202
 
 
 def test_a_refused_last_chunk_is_taken_back_so_the_same_put_can_be_sent_again(

@@ -1,16 +1,19 @@
 """Project storage quotas: the one rule for new bytes entering a project, and how full it is.
 
 A project's usage is usage.py's project_stored_bytes (a layer its repositories share counts once).
-Bytes enter a project when an upload finishes or a blob is mounted into one of its repositories;
-uploads.py and blobs.py ask `check_quota` right before that, so every way of pushing meets it.
+Bytes enter a project as chunks arrive in an open upload, when a whole blob is uploaded in one
+request, and when a blob is mounted into one of its repositories; uploads.py and blobs.py ask
+`check_quota` right then, so every way of pushing meets it, and an upload left open cannot hold
+more than the quota leaves.
 """
 
 from dataclasses import dataclass
 
-from accounts.models import Project
+from django.db.models import Sum
+
 from oci.digests import Digest
 from v2api.errors import Denied
-from v2api.models import ManifestReference, Repository
+from v2api.models import ManifestReference, Repository, Upload
 from v2api.services.usage import project_stored_bytes
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
@@ -38,35 +41,46 @@ class QuotaUse:
         return "warn" if self.percent >= 80 else "ok"
 
 
-def check_quota(repository: Repository, digest: Digest, size: int) -> None:
-    """Refuse a blob of `size` bytes entering `repository` if it takes the project past its quota.
+def check_quota(repository: Repository, digest: Digest | None, size: int, finishing: Upload | None = None) -> None:
+    """Refuse `size` bytes entering `repository` if they take the project past its quota.
 
-    The rule (Harbor's): usage plus the blob's size must stay within the quota, where a blob some
-    manifest of the project already references adds nothing, as it is counted once already. A
-    project without a quota is unlimited and costs one
-    query. Raises Denied (403 `DENIED`), whose message docker, podman and skopeo print.
+    The rule (Harbor's, with open uploads counted): what the project's manifests reference, plus
+    the bytes its open uploads hold, plus `size`, must stay within the quota. A blob (`digest`)
+    some manifest of the project already references adds nothing, as it is counted once already;
+    without a digest, `size` is a chunk arriving in an open upload. `finishing` is the upload that
+    becomes the blob, whose bytes are the blob's and count once. A project without a quota is
+    unlimited and costs one query at most. Raises Denied (403 `DENIED`), whose message docker,
+    podman and skopeo print.
 
     Under concurrent pushes into one project each request checks the usage it sees, so the quota
-    may be overshot by blobs in flight, and layers of a push count only once its manifest names
-    them (project_stored_bytes counts what manifests reference); the next push then meets the quota.
+    may be overshot by one chunk or blob per request in flight; the next one then meets it.
     """
-    project_name, quota_bytes = (
-        Project.objects.filter(id=repository.project_id).values_list("name", "quota_bytes").get()
-    )
-    if quota_bytes is None:
+    project = repository.project
+    if project.quota_bytes is None:
         return
-    already_used = ManifestReference.objects.filter(
-        blob__digest=str(digest), manifest__repository__project_id=repository.project_id
-    ).exists()
-    if already_used:
+    if digest is not None:
+        already_used = ManifestReference.objects.filter(
+            blob__digest=str(digest), manifest__repository__project_id=project.id
+        ).exists()
+        if already_used:
+            return
+    open_uploads = Upload.objects.filter(repository__project_id=project.id)
+    if finishing is not None:
+        open_uploads = open_uploads.exclude(id=finishing.id)
+    uploading = int(open_uploads.aggregate(total=Sum("size"))["total"] or 0)
+    used_bytes = project_stored_bytes(project.name) + uploading
+    if used_bytes + size <= project.quota_bytes:
         return
-    used_bytes = project_stored_bytes(project_name)
-    if used_bytes + size <= quota_bytes:
-        return
+    needs = "this layer needs" if digest is not None else "this chunk of an upload needs"
     raise Denied(
-        f"quota exceeded: project {project_name} uses {human_size(used_bytes)} of {human_size(quota_bytes)};"
-        f" this layer needs {human_size(size)}",
-        detail={"project": project_name, "quota_bytes": quota_bytes, "used_bytes": used_bytes, "needed_bytes": size},
+        f"quota exceeded: project {project.name} uses {human_size(used_bytes)} of"
+        f" {human_size(project.quota_bytes)}; {needs} {human_size(size)}",
+        detail={
+            "project": project.name,
+            "quota_bytes": project.quota_bytes,
+            "used_bytes": used_bytes,
+            "needed_bytes": size,
+        },
     )
 
 

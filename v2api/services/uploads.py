@@ -5,22 +5,29 @@ from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from oci.digests import Digest
-from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, Denied, DigestInvalid
-from v2api.models import Blob, Upload
+from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, Denied, DigestInvalid, TooManyRequests
+from v2api.models import Blob, Repository, Upload
 from v2api.services.blobs import record_blob
 from v2api.services.quotas import check_quota
 from v2api.services.repositories import get_or_create_repository
 from v2api.storage import blobstore
 
 
-def start_upload(repository_name: str) -> Upload:
-    """end-4a: `POST /v2/<name>/blobs/uploads/` opens an upload session."""
+def start_upload(repository_name: str, started_by: str) -> Upload:
+    """end-4a: `POST /v2/<name>/blobs/uploads/` opens an upload session for the caller `started_by`.
+
+    Raises TooManyRequests when the caller, or the repository, already holds
+    REGISTRY_MAX_OPEN_UPLOADS open uploads: each holds disk until it finishes or is purged.
+    """
     repository = get_or_create_repository(repository_name)
-    upload = Upload(id=uuid.uuid4(), repository=repository)
+    _check_open_uploads(repository, started_by)
+    upload = Upload(id=uuid.uuid4(), repository=repository, started_by=started_by)
     # File first, row second: a row never names a missing file.
     blobstore.create_upload(str(upload.id))
     upload.save(force_insert=True)
@@ -48,7 +55,11 @@ def get_upload(repository_name: str, upload_id: str) -> Upload:
         uuid.UUID(upload_id)
     except ValueError:
         raise BlobUploadUnknown(detail={"upload": upload_id}) from None
-    upload = Upload.objects.select_related("repository").filter(id=upload_id, repository__name=repository_name).first()
+    upload = (
+        Upload.objects.select_related("repository__project")
+        .filter(id=upload_id, repository__name=repository_name)
+        .first()
+    )
     if upload is None:
         raise BlobUploadUnknown(detail={"upload": upload_id})
     return upload
@@ -66,6 +77,7 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
     ends raises BlobUploadInvalid with 416 and the current range, as the spec asks.
     """
     upload = get_upload(repository_name, upload_id)
+    offset = blobstore.upload_size(str(upload.id)) if start is None else start
     try:
         size = blobstore.append_to_upload(str(upload.id), body, start)
     except blobstore.UploadMissing:
@@ -79,8 +91,15 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
             status=416,
             headers=upload_range_headers(repository_name, upload, error.upload_size),
         ) from None
-    # The row's updated_at marks activity, so stale-upload cleanup spares uploads in use.
-    upload.save(update_fields=["updated_at"])
+    try:
+        check_quota(upload.repository, None, size - upload.size)
+    except Denied:
+        blobstore.truncate_upload(str(upload.id), offset)
+        raise
+    # The row's size counts against the quota while the upload is open; its updated_at marks
+    # activity, so stale-upload cleanup spares uploads in use.
+    upload.size = size
+    upload.save(update_fields=["size", "updated_at"])
     return upload, size
 
 
@@ -98,7 +117,7 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
         if final_chunk is not None:
             blobstore.append_to_upload(str(upload.id), final_chunk, None)
         size = blobstore.verify_upload(str(upload.id), digest)
-        check_quota(upload.repository, digest, size)
+        check_quota(upload.repository, digest, size, finishing=upload)
         blob = record_blob(upload.repository, digest, size, lambda: blobstore.install_upload(str(upload.id), digest))
     except blobstore.UploadMissing:
         # A concurrent PUT finished it (or a DELETE cancelled it) between our read and now.
@@ -118,6 +137,24 @@ def cancel_upload(repository_name: str, upload_id: str) -> None:
     upload = get_upload(repository_name, upload_id)
     upload.delete()
     blobstore.delete_upload(upload_id)
+
+
+def _check_open_uploads(repository: Repository, started_by: str) -> None:
+    limit = settings.REGISTRY_MAX_OPEN_UPLOADS
+    open_uploads = Upload.objects.filter(Q(repository=repository) | Q(started_by=started_by))
+    counts = open_uploads.aggregate(
+        here=Count("id", filter=Q(repository=repository)), mine=Count("id", filter=Q(started_by=started_by))
+    )
+    if counts["mine"] >= limit:
+        holder = f"{started_by} holds"
+    elif counts["here"] >= limit:
+        holder = f"{repository.name} holds"
+    else:
+        return
+    raise TooManyRequests(
+        f"{holder} {limit} open uploads, the most allowed: finish or cancel some, or wait for them",
+        headers={"Retry-After": "10"},
+    )
 
 
 def upload_range_headers(repository_name: str, upload: Upload, size: int) -> dict[str, str]:

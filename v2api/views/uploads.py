@@ -38,7 +38,7 @@ class UploadStartView(RegistryView):
         if digest is not None and mount is None:
             upload_service.upload_blob(name, digest, request_body(request))
             return blob_created(name, digest)
-        upload = upload_service.start_upload(name)
+        upload = upload_service.start_upload(name, self.caller.subject)
         return empty_response(202, upload_service.upload_range_headers(name, upload, 0))
 
 
