@@ -181,9 +181,9 @@ def issue_access_token(subject: str, access: list[Scope]) -> IssuedToken:
     return IssuedToken(_sign(claims), ttl, now)
 
 
-def issue_refresh_token(subject: str, credential: str) -> str:
+def issue_refresh_token(subject: str, credential: str, version: str) -> str:
     """A long-lived OAuth2 refresh token; `credential` says what logged in (user, robot:<id>, token:<id>)
-    so a refresh re-checks that it is still active."""
+    and `version` which version of it, so a refresh re-checks that it is still active and unchanged."""
     now = int(time.time())
     claims = {
         "iss": settings.REGISTRY_TOKEN_ISSUER,
@@ -194,6 +194,7 @@ def issue_refresh_token(subject: str, credential: str) -> str:
         "exp": now + settings.REGISTRY_REFRESH_TOKEN_TTL,
         "jti": secrets.token_urlsafe(16),
         "credential": credential,
+        "version": version,
     }
     return _sign(claims)
 

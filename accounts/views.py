@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import ANONYMOUS, Principal
-from accounts.services.credentials import authenticate_login, principal_for_credential
+from accounts.services.credentials import authenticate_login, credential_version, principal_for_credential
 from accounts.services.login_throttle import LoginThrottled
 from accounts.services.token_grants import grant, parse_requested_scopes
 from accounts.tokens import InvalidToken, issue_access_token, issue_refresh_token, keyring, verify_refresh_token
@@ -70,14 +70,23 @@ def _oauth_token(request: HttpRequest) -> HttpResponse:
         except InvalidToken as error:
             return _oauth_error(400, "invalid_grant", f"refresh token rejected: {error}")
         credential = str(claims.get("credential", "user"))
-        refreshed = principal_for_credential(str(claims["sub"]), credential)
+        # A token without a version predates versions: refused, as one from before a reset would be.
+        refreshed = principal_for_credential(str(claims["sub"]), credential, str(claims.get("version", "")))
         if refreshed is None:
-            return _oauth_error(400, "invalid_grant", "the account behind this refresh token is no longer active")
+            return _oauth_error(
+                400,
+                "invalid_grant",
+                "the account behind this refresh token is no longer active, or its password or secret changed",
+            )
         principal = refreshed
     else:
         return _oauth_error(400, "unsupported_grant_type", "use grant_type=password or refresh_token")
     wants_refresh = request.POST.get("access_type") == "offline" or grant_type == "refresh_token"
-    refresh = issue_refresh_token(principal.subject, credential) if wants_refresh else None
+    refresh = (
+        issue_refresh_token(principal.subject, credential, credential_version(principal.subject, credential))
+        if wants_refresh
+        else None
+    )
     return _token_response(principal, request.POST.getlist("scope"), refresh_token=refresh)
 
 

@@ -6,14 +6,17 @@ once, when it is made, and never stored.
 """
 
 import hashlib
+import hmac
 import logging
 import secrets
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
+from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
-from accounts.models import PersonalAccessToken, RobotAccount
+from accounts.models import CredentialVersion, PersonalAccessToken, RobotAccount
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services import login_throttle
 
@@ -43,25 +46,59 @@ def authenticate_login(username: str, secret: str, address: str) -> tuple[Princi
     return found
 
 
-def principal_for_credential(subject: str, credential: str) -> Principal | None:
-    """Re-check a credential named in a refresh token: still there, still active."""
+def credential_version(subject: str, credential: str) -> str:
+    """The current version of a credential, for a refresh token to carry. Raises LookupError if
+    the credential is gone or no longer active."""
+    current = _current_credential(subject, credential)
+    if current is None:
+        raise LookupError(f"{credential} of {subject!r} is not active")
+    return current[1]
+
+
+def principal_for_credential(subject: str, credential: str, version: str) -> Principal | None:
+    """Re-check a credential named in a refresh token: still there, still active, and of the
+    version the token was issued for (so not since a password change or a deactivation)."""
+    current = _current_credential(subject, credential)
+    if current is None or not hmac.compare_digest(current[1], version):
+        return None
+    return current[0]
+
+
+def _current_credential(subject: str, credential: str) -> tuple[Principal, str] | None:
+    """The principal of an active credential and its version: a digest of what ends it, the
+    secret's hash (a robot or token rotated) and, for people, the deactivation count (a password
+    change changes the password hash itself)."""
     kind, _, identifier = credential.partition(":")
     if kind == "robot":
         robot = RobotAccount.objects.select_related("project").filter(id=identifier).first()
-        if robot is not None and robot.is_active and robot.username == subject:
-            return Principal(subject=subject, robot=robot)
-        return None
+        if robot is None or not robot.is_active or robot.username != subject:
+            return None
+        return Principal(subject=subject, robot=robot), _version(credential, robot.secret_hash)
     user: User | None
     if kind == "token":
         token = PersonalAccessToken.objects.select_related("user").filter(id=identifier).first()
         if token is None or not token.is_active:
             return None
-        user = token.user
+        user, secret_hash = token.user, token.secret_hash
     else:
         user = User.objects.filter(username=subject).first()
+        secret_hash = user.password if user is not None else ""
     if user is None or not user.is_active or user.get_username() != subject:
         return None
-    return Principal(subject=subject, user=user)
+    deactivations = CredentialVersion.objects.filter(user=user).values_list("deactivations", flat=True).first() or 0
+    return Principal(subject=subject, user=user), _version(credential, secret_hash, str(deactivations))
+
+
+def _version(*parts: str) -> str:
+    # Keyed with SECRET_KEY: the version travels in a readable JWT and must say nothing of the hash.
+    return salted_hmac("accounts.credential_version", "\0".join(parts)).hexdigest()[:32]
+
+
+def end_credential_versions(user: User) -> None:
+    """A deactivation ends the refresh tokens of the user and of their personal tokens, issued
+    before it, for good: activating the account again does not bring them back."""
+    CredentialVersion.objects.get_or_create(user=user)
+    CredentialVersion.objects.filter(user=user).update(deactivations=F("deactivations") + 1)
 
 
 def _user(username: str, secret: str) -> tuple[Principal, str] | None:
