@@ -1,8 +1,17 @@
 """Failed logins are counted per account and per client address in the cache (Redis in
-production), and past a limit the next attempt is refused for the rest of the window."""
+production), and past a limit the next attempt is refused for the rest of the window.
+
+Redis is only a cache: while it is unreachable the counters are neither read nor kept, and every
+attempt goes through to the password check, so an outage never stops `docker login`.
+"""
+
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("accounts.login")
 
 
 class LoginThrottled(Exception):
@@ -20,17 +29,24 @@ def _keys(username: str, address: str) -> list[tuple[str, int]]:
 
 def check(username: str, address: str) -> None:
     """Raise LoginThrottled if this account or this address failed too often lately."""
-    counts = cache.get_many([key for key, _ in _keys(username, address)])
+    try:
+        counts = cache.get_many([key for key, _ in _keys(username, address)])
+    except RedisError as error:
+        logger.warning("login throttle not checked, the cache is unreachable: %s", error)
+        return
     for key, limit in _keys(username, address):
         if counts.get(key, 0) >= limit:
             raise LoginThrottled(settings.REGISTRY_LOGIN_FAILURE_WINDOW)
 
 
 def record_failure(username: str, address: str) -> None:
-    for key, _ in _keys(username, address):
-        # add() starts the window on the first failure; incr() keeps its expiry.
-        if not cache.add(key, 1, timeout=settings.REGISTRY_LOGIN_FAILURE_WINDOW):
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.add(key, 1, timeout=settings.REGISTRY_LOGIN_FAILURE_WINDOW)
+    try:
+        for key, _ in _keys(username, address):
+            # add() starts the window on the first failure; incr() keeps its expiry.
+            if not cache.add(key, 1, timeout=settings.REGISTRY_LOGIN_FAILURE_WINDOW):
+                try:
+                    cache.incr(key)
+                except ValueError:
+                    cache.add(key, 1, timeout=settings.REGISTRY_LOGIN_FAILURE_WINDOW)
+    except RedisError as error:
+        logger.warning("failed login not counted, the cache is unreachable: %s", error)
