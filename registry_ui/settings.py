@@ -181,6 +181,8 @@ REGISTRY_TOKEN_ALGORITHM = env_choice("REGISTRY_TOKEN_ALGORITHM", "ES256", ("ES2
 REGISTRY_SIGNING_KEY_DIR = Path(env_str("REGISTRY_SIGNING_KEY_DIR", str(DATA_DIR / "keys")))
 # Whether a system administrator's push into a missing project creates it.
 REGISTRY_ADMINS_CREATE_PROJECTS = env_bool("REGISTRY_ADMINS_CREATE_PROJECTS", True)
+# Failed logins before an address is refused for the window: for one account from that address,
+# and for all accounts from it. No limit locks an account everywhere (a stranger could use it).
 REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = env_int("REGISTRY_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
 REGISTRY_LOGIN_FAILURES_PER_ADDRESS = env_int("REGISTRY_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 REGISTRY_LOGIN_FAILURE_WINDOW = env_int("REGISTRY_LOGIN_FAILURE_WINDOW", 300, minimum=1)
