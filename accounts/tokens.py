@@ -40,6 +40,10 @@ class InvalidToken(Exception):
     """The token is expired, forged, for another service, or otherwise not ours."""
 
 
+class TokenTooLarge(Exception):
+    """The token would not fit in the Authorization header that carries it."""
+
+
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
@@ -165,7 +169,8 @@ keyring = KeyRing()
 
 
 def issue_access_token(subject: str, access: list[Scope]) -> IssuedToken:
-    """A registry token for `subject` granting exactly `access`."""
+    """A registry token for `subject` granting exactly `access`. Raises TokenTooLarge past
+    REGISTRY_TOKEN_MAX_BYTES: a proxy would refuse the requests that carry it."""
     now = int(time.time())
     ttl = settings.REGISTRY_TOKEN_TTL
     claims = {
@@ -178,7 +183,11 @@ def issue_access_token(subject: str, access: list[Scope]) -> IssuedToken:
         "jti": secrets.token_urlsafe(16),
         "access": [scope.as_claim() for scope in access],
     }
-    return IssuedToken(_sign(claims), ttl, now)
+    token = _sign(claims)
+    limit = settings.REGISTRY_TOKEN_MAX_BYTES
+    if len(token) > limit:
+        raise TokenTooLarge(f"a token for this access would be {len(token)} bytes, over the limit of {limit}")
+    return IssuedToken(token, ttl, now)
 
 
 def issue_refresh_token(subject: str, credential: str, version: str) -> str:

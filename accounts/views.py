@@ -13,8 +13,15 @@ from django.views.decorators.http import require_http_methods
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services.credentials import authenticate_login, credential_version, principal_for_credential
 from accounts.services.login_throttle import LoginThrottled
-from accounts.services.token_grants import grant, parse_requested_scopes
-from accounts.tokens import InvalidToken, issue_access_token, issue_refresh_token, keyring, verify_refresh_token
+from accounts.services.token_grants import TooManyScopes, grant, parse_requested_scopes
+from accounts.tokens import (
+    InvalidToken,
+    TokenTooLarge,
+    issue_access_token,
+    issue_refresh_token,
+    keyring,
+    verify_refresh_token,
+)
 from oci.request_edge import client_address, credentials_of
 
 logger = logging.getLogger("accounts.tokens")
@@ -35,6 +42,8 @@ def token(request: HttpRequest) -> HttpResponse:
         response = _oauth_error(429, "too_many_requests", str(throttled))
         response["Retry-After"] = str(throttled.retry_after)
         return response
+    except (TooManyScopes, TokenTooLarge) as error:
+        return _oauth_error(400, "invalid_scope", f"{error}; ask for fewer scopes in each request")
 
 
 def jwks(request: HttpRequest) -> JsonResponse:

@@ -175,6 +175,10 @@ REGISTRY_MAX_PAGE_SIZE = env_int("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)
 REGISTRY_TOKEN_SERVICE = env_str("REGISTRY_TOKEN_SERVICE", "harbor-lite")
 REGISTRY_TOKEN_ISSUER = env_str("REGISTRY_TOKEN_ISSUER", "harbor-lite-token-service")
 REGISTRY_TOKEN_TTL = env_int("REGISTRY_TOKEN_TTL", 300, minimum=60)
+# Scopes one token request may ask for, and the largest token issued: it must fit one header
+# line of nginx (8 KiB by default) with "Authorization: Bearer " before it.
+REGISTRY_TOKEN_MAX_SCOPES = env_int("REGISTRY_TOKEN_MAX_SCOPES", 50, minimum=1)
+REGISTRY_TOKEN_MAX_BYTES = env_int("REGISTRY_TOKEN_MAX_BYTES", 7680, minimum=1024)
 REGISTRY_REFRESH_TOKEN_TTL = env_int("REGISTRY_REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=300)
 REGISTRY_TOKEN_ALGORITHM = env_choice("REGISTRY_TOKEN_ALGORITHM", "ES256", ("ES256", "RS256"))
 # PEM private keys; the newest signs, all verify. One is made on first start if there is none.
