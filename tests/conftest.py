@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.scopes import Scope
+from accounts.services import credentials
 from accounts.tokens import issue_access_token, keyring
 from oci import media_types
 from oci.digests import Digest
@@ -64,6 +65,13 @@ def clean_login_counters(settings) -> None:  # type: ignore[no-untyped-def]
     settings.CACHES = {
         name: {**options, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for name, options in settings.CACHES.items()
     }
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_logins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Basic logins are remembered per process; one test's users (same names, other rows) must not
+    cost the next an extra look-up, which the query-count tests would see."""
+    monkeypatch.setattr(credentials, "_remembered", credentials._RememberedLogins())
 
 
 @pytest.fixture
