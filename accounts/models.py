@@ -99,3 +99,12 @@ class PersonalAccessToken(Credential):
 
     def __str__(self) -> str:
         return f"{self.user}/{self.name}"
+
+
+class CredentialVersion(models.Model):
+    """How often a user was deactivated: part of their credential version (with the password
+    hash), which refresh tokens carry, so one issued before a deactivation stays refused even
+    once the account is active again. A user without a row was never deactivated."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True)
+    deactivations = models.PositiveIntegerField(default=0)

@@ -40,6 +40,10 @@ class InvalidToken(Exception):
     """The token is expired, forged, for another service, or otherwise not ours."""
 
 
+class TokenTooLarge(Exception):
+    """The token would not fit in the Authorization header that carries it."""
+
+
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
@@ -165,7 +169,8 @@ keyring = KeyRing()
 
 
 def issue_access_token(subject: str, access: list[Scope]) -> IssuedToken:
-    """A registry token for `subject` granting exactly `access`."""
+    """A registry token for `subject` granting exactly `access`. Raises TokenTooLarge past
+    REGISTRY_TOKEN_MAX_BYTES: a proxy would refuse the requests that carry it."""
     now = int(time.time())
     ttl = settings.REGISTRY_TOKEN_TTL
     claims = {
@@ -178,12 +183,16 @@ def issue_access_token(subject: str, access: list[Scope]) -> IssuedToken:
         "jti": secrets.token_urlsafe(16),
         "access": [scope.as_claim() for scope in access],
     }
-    return IssuedToken(_sign(claims), ttl, now)
+    token = _sign(claims)
+    limit = settings.REGISTRY_TOKEN_MAX_BYTES
+    if len(token) > limit:
+        raise TokenTooLarge(f"a token for this access would be {len(token)} bytes, over the limit of {limit}")
+    return IssuedToken(token, ttl, now)
 
 
-def issue_refresh_token(subject: str, credential: str) -> str:
+def issue_refresh_token(subject: str, credential: str, version: str) -> str:
     """A long-lived OAuth2 refresh token; `credential` says what logged in (user, robot:<id>, token:<id>)
-    so a refresh re-checks that it is still active."""
+    and `version` which version of it, so a refresh re-checks that it is still active and unchanged."""
     now = int(time.time())
     claims = {
         "iss": settings.REGISTRY_TOKEN_ISSUER,
@@ -194,6 +203,7 @@ def issue_refresh_token(subject: str, credential: str) -> str:
         "exp": now + settings.REGISTRY_REFRESH_TOKEN_TTL,
         "jti": secrets.token_urlsafe(16),
         "credential": credential,
+        "version": version,
     }
     return _sign(claims)
 

@@ -11,10 +11,17 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import ANONYMOUS, Principal
-from accounts.services.credentials import authenticate_login, principal_for_credential
+from accounts.services.credentials import authenticate_login, credential_version, principal_for_credential
 from accounts.services.login_throttle import LoginThrottled
-from accounts.services.token_grants import grant, parse_requested_scopes
-from accounts.tokens import InvalidToken, issue_access_token, issue_refresh_token, keyring, verify_refresh_token
+from accounts.services.token_grants import TooManyScopes, grant, parse_requested_scopes
+from accounts.tokens import (
+    InvalidToken,
+    TokenTooLarge,
+    issue_access_token,
+    issue_refresh_token,
+    keyring,
+    verify_refresh_token,
+)
 from oci.request_edge import client_address, credentials_of
 
 logger = logging.getLogger("accounts.tokens")
@@ -35,6 +42,8 @@ def token(request: HttpRequest) -> HttpResponse:
         response = _oauth_error(429, "too_many_requests", str(throttled))
         response["Retry-After"] = str(throttled.retry_after)
         return response
+    except (TooManyScopes, TokenTooLarge) as error:
+        return _oauth_error(400, "invalid_scope", f"{error}; ask for fewer scopes in each request")
 
 
 def jwks(request: HttpRequest) -> JsonResponse:
@@ -70,14 +79,23 @@ def _oauth_token(request: HttpRequest) -> HttpResponse:
         except InvalidToken as error:
             return _oauth_error(400, "invalid_grant", f"refresh token rejected: {error}")
         credential = str(claims.get("credential", "user"))
-        refreshed = principal_for_credential(str(claims["sub"]), credential)
+        # A token without a version predates versions: refused, as one from before a reset would be.
+        refreshed = principal_for_credential(str(claims["sub"]), credential, str(claims.get("version", "")))
         if refreshed is None:
-            return _oauth_error(400, "invalid_grant", "the account behind this refresh token is no longer active")
+            return _oauth_error(
+                400,
+                "invalid_grant",
+                "the account behind this refresh token is no longer active, or its password or secret changed",
+            )
         principal = refreshed
     else:
         return _oauth_error(400, "unsupported_grant_type", "use grant_type=password or refresh_token")
     wants_refresh = request.POST.get("access_type") == "offline" or grant_type == "refresh_token"
-    refresh = issue_refresh_token(principal.subject, credential) if wants_refresh else None
+    refresh = (
+        issue_refresh_token(principal.subject, credential, credential_version(principal.subject, credential))
+        if wants_refresh
+        else None
+    )
     return _token_response(principal, request.POST.getlist("scope"), refresh_token=refresh)
 
 

@@ -36,8 +36,8 @@ _CREDENTIALS_KEY = "registry.credentials"
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """What the Authorization header presents: a Basic username and secret, a Bearer token, or
-    nothing. A header of another scheme or a Basic value that does not decode presents nothing,
-    so its caller is anonymous, as with no header at all."""
+    nothing. A header of another scheme, a Basic value that does not decode or one with an empty
+    username and secret presents nothing, so its caller is anonymous, as with no header at all."""
 
     scheme: Literal["none", "basic", "bearer"]
     username: str = ""
@@ -70,7 +70,9 @@ def parse_authorization(header: str | None) -> Credentials:
         except (binascii.Error, UnicodeDecodeError):
             return NO_CREDENTIALS
         username, separator, secret = decoded.partition(":")
-        if separator:
+        # `Basic Og==` (":") is what some clients send when they have no credentials: anonymous,
+        # not a failed login of an empty account that the throttle would then close to everyone.
+        if separator and (username or secret):
             return Credentials("basic", username=username, secret=secret)
     return NO_CREDENTIALS
 

@@ -104,7 +104,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that stops answering (a cut link, a stalled host) fails a cache call in a
+            # second, so the login throttle's guard lets the attempt through instead of hanging.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": DATA_DIR / "cache"}
     )
@@ -173,12 +179,18 @@ REGISTRY_MAX_PAGE_SIZE = env_int("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)
 REGISTRY_TOKEN_SERVICE = env_str("REGISTRY_TOKEN_SERVICE", "harbor-lite")
 REGISTRY_TOKEN_ISSUER = env_str("REGISTRY_TOKEN_ISSUER", "harbor-lite-token-service")
 REGISTRY_TOKEN_TTL = env_int("REGISTRY_TOKEN_TTL", 300, minimum=60)
+# Scopes one token request may ask for, and the largest token issued: it must fit one header
+# line of nginx (8 KiB by default) with "Authorization: Bearer " before it.
+REGISTRY_TOKEN_MAX_SCOPES = env_int("REGISTRY_TOKEN_MAX_SCOPES", 50, minimum=1)
+REGISTRY_TOKEN_MAX_BYTES = env_int("REGISTRY_TOKEN_MAX_BYTES", 7680, minimum=1024)
 REGISTRY_REFRESH_TOKEN_TTL = env_int("REGISTRY_REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=300)
 REGISTRY_TOKEN_ALGORITHM = env_choice("REGISTRY_TOKEN_ALGORITHM", "ES256", ("ES256", "RS256"))
 # PEM private keys; the newest signs, all verify. One is made on first start if there is none.
 REGISTRY_SIGNING_KEY_DIR = Path(env_str("REGISTRY_SIGNING_KEY_DIR", str(DATA_DIR / "keys")))
 # Whether a system administrator's push into a missing project creates it.
 REGISTRY_ADMINS_CREATE_PROJECTS = env_bool("REGISTRY_ADMINS_CREATE_PROJECTS", True)
+# Failed logins before an address is refused for the window: for one account from that address,
+# and for all accounts from it. No limit locks an account everywhere (a stranger could use it).
 REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = env_int("REGISTRY_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
 REGISTRY_LOGIN_FAILURES_PER_ADDRESS = env_int("REGISTRY_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 REGISTRY_LOGIN_FAILURE_WINDOW = env_int("REGISTRY_LOGIN_FAILURE_WINDOW", 300, minimum=1)

@@ -3,7 +3,7 @@
 import base64
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,11 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.scopes import Scope
+from accounts.services import credentials
 from accounts.tokens import issue_access_token, keyring
 from oci import media_types
 from oci.digests import Digest
+from tests.redis_link import RedisLink
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,6 +65,24 @@ def clean_login_counters(settings) -> None:  # type: ignore[no-untyped-def]
     settings.CACHES = {
         name: {**options, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for name, options in settings.CACHES.items()
     }
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_logins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Basic logins are remembered per process; one test's users (same names, other rows) must not
+    cost the next an extra look-up, which the query-count tests would see."""
+    monkeypatch.setattr(credentials, "_remembered", credentials._RememberedLogins())
+
+
+@pytest.fixture
+def redis_link(settings) -> Iterator[RedisLink]:  # type: ignore[no-untyped-def]
+    """The cache reaches Redis only through a link the test cuts or stalls."""
+    url = urlsplit(django_settings.REDIS_URL)
+    link = RedisLink((url.hostname or "127.0.0.1", url.port or 6379))
+    location = url._replace(netloc=f"127.0.0.1:{link.port}").geturl()
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": location}}
+    yield link
+    link.cut()
 
 
 PASSWORD = "correct horse battery staple"

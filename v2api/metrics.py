@@ -11,11 +11,15 @@ results do not go through those files: `record_gc_run` keeps them in the shared 
 production) and /metrics reads them back at scrape time (`gc_state`).
 """
 
+import logging
 import os
 import time
 
 from django.core.cache import cache
 from prometheus_client import Counter, Gauge, Histogram
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 # In multiprocess mode each metric opens its file as it is made, so the folder must exist first;
 # gunicorn's conf also makes it, but manage.py and the Celery worker import this module too.
@@ -61,8 +65,16 @@ def record_gc_run(blobs_deleted: int, bytes_freed: int, seconds: float) -> None:
     """The GC hook: call it once when a (non dry-run) collection finishes.
 
     Kept in the shared cache, not in this process, because the collector runs in a Celery worker
-    and /metrics is served by the web processes. Losing Redis only resets these counters.
+    and /metrics is served by the web processes. Losing Redis only resets these counters, and an
+    unreachable Redis loses this run's figures, never the finished collection (logged instead).
     """
+    try:
+        _add_gc_run(blobs_deleted, bytes_freed, seconds)
+    except RedisError as error:
+        logger.warning("GC run not recorded in the metrics, the cache is unreachable: %s", error)
+
+
+def _add_gc_run(blobs_deleted: int, bytes_freed: int, seconds: float) -> None:
     state = gc_state()
     state["runs"] += 1
     state["blobs_deleted"] += blobs_deleted

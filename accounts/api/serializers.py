@@ -13,7 +13,7 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.api.authentication import principal_of
 from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount, Role
-from accounts.services import projects, robots
+from accounts.services import projects, robots, users
 from oci.names import InvalidName, check_repository_name
 
 
@@ -94,12 +94,18 @@ class UserUpdateSerializer(UserSerializer):
         password = validated_data.pop("password", None)
         if "is_superuser" in validated_data:
             validated_data["is_staff"] = validated_data["is_superuser"]
+        active = validated_data.pop("is_active", None)
         for field, value in validated_data.items():
             setattr(instance, field, value)
         if password is not None:
-            # A new password also ends the user's dashboard sessions (their session hash changes).
+            # A new password also ends the user's dashboard sessions (their session hash changes)
+            # and refresh tokens (their credential version changes).
             instance.set_password(password)
         instance.save()
+        if active is not None:
+            acting = principal_of(self.context["request"]).user
+            assert acting is not None  # only system administrators, who are users, change users
+            _api_error(lambda: users.set_user_active(acting, instance, active))
         return instance
 
 

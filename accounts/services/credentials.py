@@ -6,14 +6,20 @@ once, when it is made, and never stored.
 """
 
 import hashlib
+import hmac
 import logging
 import secrets
+import threading
+import time
+from collections import OrderedDict
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
+from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
-from accounts.models import PersonalAccessToken, RobotAccount
+from accounts.models import CredentialVersion, PersonalAccessToken, RobotAccount
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services import login_throttle
 
@@ -31,37 +37,129 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class _RememberedLogins:
+    """Logins this process verified lately, by a keyed digest of username and secret (never the
+    secret itself): a script with `curl -u` or a CI tool sends Basic with every request, and a
+    password hash costs 0.2-0.3 s. An entry names the credential and its version, which is checked
+    against the database on every use, so a password change, a new secret, a revocation or a
+    deactivation ends it at once, in every process."""
+
+    SECONDS = 60
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._logins: OrderedDict[str, tuple[float, str, str, str]] = OrderedDict()
+
+    def principal(self, username: str, secret: str) -> tuple[Principal, str] | None:
+        key = self._key(username, secret)
+        with self._lock:
+            entry = self._logins.get(key)
+        if entry is None:
+            return None
+        expires_at, subject, credential, version = entry
+        principal = principal_for_credential(subject, credential, version) if expires_at > time.monotonic() else None
+        if principal is None:
+            with self._lock:
+                self._logins.pop(key, None)
+            return None
+        return principal, credential
+
+    def remember(self, username: str, secret: str, subject: str, credential: str, version: str) -> None:
+        entry = (time.monotonic() + self.SECONDS, subject, credential, version)
+        with self._lock:
+            self._logins[self._key(username, secret)] = entry
+            while len(self._logins) > self.LIMIT:
+                self._logins.popitem(last=False)
+
+    @staticmethod
+    def _key(username: str, secret: str) -> str:
+        return salted_hmac("accounts.remembered_login", f"{username}\0{secret}").hexdigest()
+
+
+_remembered = _RememberedLogins()
+
+
 def authenticate_login(username: str, secret: str, address: str) -> tuple[Principal, str] | None:
     """The principal a username and secret stand for, and what credential it was
     (`user`, `robot:<id>`, `token:<id>`), or None. Raises LoginThrottled after too many failures."""
     login_throttle.check(username, address)
+    remembered = _remembered.principal(username, secret)
+    if remembered is not None:
+        return remembered
     found = _robot(username, secret) if username.startswith(ROBOT_PREFIX) else _user(username, secret)
     if found is None:
         login_throttle.record_failure(username, address)
         logger.warning("failed login for %r from %s", username, address)
         return None
+    principal, credential = found
+    if principal.robot is not None:
+        version = _version_of(credential, principal.robot.secret_hash, None)
+    else:
+        assert principal.user is not None
+        secret_hash = hash_secret(secret) if credential.startswith("token:") else principal.user.password
+        version = _version_of(credential, secret_hash, principal.user)
+    _remembered.remember(username, secret, principal.subject, credential, version)
     return found
 
 
-def principal_for_credential(subject: str, credential: str) -> Principal | None:
-    """Re-check a credential named in a refresh token: still there, still active."""
+def credential_version(subject: str, credential: str) -> str:
+    """The current version of a credential, for a refresh token to carry. Raises LookupError if
+    the credential is gone or no longer active."""
+    current = _current_credential(subject, credential)
+    if current is None:
+        raise LookupError(f"{credential} of {subject!r} is not active")
+    return current[1]
+
+
+def principal_for_credential(subject: str, credential: str, version: str) -> Principal | None:
+    """Re-check a credential named in a refresh token: still there, still active, and of the
+    version the token was issued for (so not since a password change or a deactivation)."""
+    current = _current_credential(subject, credential)
+    if current is None or not hmac.compare_digest(current[1], version):
+        return None
+    return current[0]
+
+
+def _current_credential(subject: str, credential: str) -> tuple[Principal, str] | None:
+    """The principal of an active credential and its version: a digest of what ends it, the
+    secret's hash (a robot or token rotated) and, for people, the deactivation count (a password
+    change changes the password hash itself)."""
     kind, _, identifier = credential.partition(":")
     if kind == "robot":
         robot = RobotAccount.objects.select_related("project").filter(id=identifier).first()
-        if robot is not None and robot.is_active and robot.username == subject:
-            return Principal(subject=subject, robot=robot)
-        return None
+        if robot is None or not robot.is_active or robot.username != subject:
+            return None
+        return Principal(subject=subject, robot=robot), _version_of(credential, robot.secret_hash, None)
     user: User | None
     if kind == "token":
         token = PersonalAccessToken.objects.select_related("user").filter(id=identifier).first()
         if token is None or not token.is_active:
             return None
-        user = token.user
+        user, secret_hash = token.user, token.secret_hash
     else:
         user = User.objects.filter(username=subject).first()
+        secret_hash = user.password if user is not None else ""
     if user is None or not user.is_active or user.get_username() != subject:
         return None
-    return Principal(subject=subject, user=user)
+    return Principal(subject=subject, user=user), _version_of(credential, secret_hash, user)
+
+
+def _version_of(credential: str, secret_hash: str, user: User | None) -> str:
+    """The version of a credential given its secret's hash and, for people, their user."""
+    parts = [credential, secret_hash]
+    if user is not None:
+        deactivations = CredentialVersion.objects.filter(user=user).values_list("deactivations", flat=True).first()
+        parts.append(str(deactivations or 0))
+    # Keyed with SECRET_KEY: the version travels in a readable JWT and must say nothing of the hash.
+    return salted_hmac("accounts.credential_version", "\0".join(parts)).hexdigest()[:32]
+
+
+def end_credential_versions(user: User) -> None:
+    """A deactivation ends the refresh tokens of the user and of their personal tokens, issued
+    before it, for good: activating the account again does not bring them back."""
+    CredentialVersion.objects.get_or_create(user=user)
+    CredentialVersion.objects.filter(user=user).update(deactivations=F("deactivations") + 1)
 
 
 def _user(username: str, secret: str) -> tuple[Principal, str] | None:

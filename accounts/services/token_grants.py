@@ -1,19 +1,32 @@
 """What a token grants: the intersection of what was asked and what the caller may do.
 A partial grant is not an error; the registry refuses what the token lacks."""
 
+from django.conf import settings
+
 from accounts.permissions import Principal, allowed_actions
 from accounts.scopes import CATALOG, Scope
 from oci.names import InvalidName, check_repository_name
 
 
+class TooManyScopes(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} scopes may be asked for in one token request")
+
+
 def parse_requested_scopes(values: list[str]) -> list[Scope]:
-    """Every `scope` parameter; OAuth2 clients put several in one, separated by spaces."""
+    """Every `scope` parameter; OAuth2 clients put several in one, separated by spaces.
+
+    Raises TooManyScopes past REGISTRY_TOKEN_MAX_SCOPES, before any is looked at: each costs a
+    permission query, and 20,000 of them held a worker for 21 s.
+    """
+    texts = [text for value in values for text in value.split()]
+    if len(texts) > settings.REGISTRY_TOKEN_MAX_SCOPES:
+        raise TooManyScopes(settings.REGISTRY_TOKEN_MAX_SCOPES)
     scopes = []
-    for value in values:
-        for text in value.split():
-            scope = Scope.parse(text)
-            if scope is not None:
-                scopes.append(scope.expanded())
+    for text in texts:
+        scope = Scope.parse(text)
+        if scope is not None:
+            scopes.append(scope.expanded())
     return scopes
 
 

@@ -6,6 +6,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts.services.credentials import end_credential_versions
+
 
 def create_user(username: str, password: str, *, email: str = "", is_admin: bool = False) -> User:
     """Raises ValidationError naming the field: a taken username, a password the validators refuse."""
@@ -22,11 +24,15 @@ def create_user(username: str, password: str, *, email: str = "", is_admin: bool
 
 
 def set_user_active(acting: User, user: User, active: bool) -> None:
-    """A deactivated user can no longer log in, with a password, a token or a session."""
+    """A deactivated user can no longer log in, with a password, a token or a session, and the
+    refresh tokens issued before stay refused if the account is activated again."""
     if not active and acting.pk == user.pk:
         raise ValidationError("You cannot deactivate your own account.")
-    user.is_active = active
-    user.save(update_fields=["is_active"])
+    with transaction.atomic():
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        if not active:
+            end_credential_versions(user)
 
 
 def set_user_admin(acting: User, user: User, admin: bool) -> None:
@@ -38,7 +44,8 @@ def set_user_admin(acting: User, user: User, admin: bool) -> None:
 
 
 def reset_password(user: User, password: str) -> None:
-    """Set a new password; it also ends the user's dashboard sessions (their session hash changes)."""
+    """Set a new password; it also ends the user's dashboard sessions (their session hash changes)
+    and refresh tokens (their credential version changes)."""
     _check_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])

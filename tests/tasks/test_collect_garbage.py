@@ -15,6 +15,7 @@ from accounts.models import Project
 from oci import media_types
 from oci.digests import Digest
 from tests.conftest import PushBlob, PushImage, PushManifest, descriptor
+from tests.redis_link import RedisLink
 from tests.tasks.conftest import blob_file
 from v2api.models import Blob, Job, Manifest, RetentionPolicy
 from v2api.services import jobs
@@ -243,3 +244,19 @@ def test_a_referrer_stays_while_its_subject_is_kept(
     assert not Manifest.objects.exists()
     referrers = client.get(f"/v2/team/app/referrers/{subject.digest}")
     assert json.loads(referrers.content)["manifests"] == []
+
+
+def test_a_collection_finished_while_redis_is_down_is_a_succeeded_job(
+    client: Client, push_image: PushImage, redis_link: RedisLink
+) -> None:
+    """Recording the GC metrics needs Redis; a collection that freed its bytes still succeeded."""
+    image = push_image("team/app", tag="v1")
+    delete(client, "team/app", image.digest)
+    job = Job.objects.create(kind=Job.Kind.GARBAGE_COLLECTION, parameters={"grace_seconds": 0})
+    redis_link.cut()
+
+    jobs.run_job(job.id)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert job.result["blobs_deleted"] > 0
