@@ -214,6 +214,13 @@ REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS = env_int("REGISTRY_UPLOAD_PURGE_INTERVAL
 REGISTRY_RETENTION_INTERVAL_SECONDS = env_int("REGISTRY_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)
 # The daily usage snapshot per project (the Usage tab); a shorter interval updates today's row.
 REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS = env_int("REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS", 24 * 3600, minimum=60)
+# A job still `running` this long after it started lost its worker (kill -9, a lost host): the
+# reaper marks it failed. Never under the task's hard time limit, at which Celery kills a task.
+REGISTRY_JOB_STALE_SECONDS = env_int(
+    "REGISTRY_JOB_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 300, minimum=CELERY_TASK_TIME_LIMIT
+)
+# How often beat looks for such jobs.
+REGISTRY_JOB_CHECK_INTERVAL_SECONDS = env_int("REGISTRY_JOB_CHECK_INTERVAL_SECONDS", 300, minimum=10)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "collect-garbage": {
         "task": "v2api.tasks.collect_garbage_on_schedule",
@@ -226,6 +233,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "apply-retention": {
         "task": "v2api.tasks.apply_retention_on_schedule",
         "schedule": timedelta(seconds=REGISTRY_RETENTION_INTERVAL_SECONDS),
+    },
+    "reap-stale-jobs": {
+        "task": "v2api.tasks.reap_stale_jobs",
+        "schedule": timedelta(seconds=REGISTRY_JOB_CHECK_INTERVAL_SECONDS),
     },
     "record-usage-snapshots": {
         "task": "v2api.tasks.record_usage_snapshots",

@@ -1,7 +1,10 @@
 """Celery tasks: thin shells that take ids and call a service (services/jobs.py), and request_job,
 which records a job and sends the task that runs it: the services never import this module."""
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 from django.contrib.auth.models import User
 
 from v2api.models import Job, RetentionPolicy
@@ -37,6 +40,12 @@ def purge_stale_uploads_on_schedule() -> None:
 def apply_retention_on_schedule() -> None:
     for project_name in RetentionPolicy.objects.filter(enabled=True).values_list("project__name", flat=True):
         request_job(RetentionRequest(project_name))
+
+
+@shared_task(name="v2api.tasks.reap_stale_jobs")
+def reap_stale_jobs() -> int:
+    """Mark failed the jobs whose worker died mid-job (they would stay `running` forever)."""
+    return jobs.reap_stale_jobs(timedelta(seconds=settings.REGISTRY_JOB_STALE_SECONDS))
 
 
 @shared_task(name="v2api.tasks.record_usage_snapshots")
