@@ -219,6 +219,9 @@ REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS = env_int("REGISTRY_USAGE_SNAPSHOT_INTE
 REGISTRY_JOB_STALE_SECONDS = env_int(
     "REGISTRY_JOB_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 300, minimum=CELERY_TASK_TIME_LIMIT
 )
+# A job still `pending` this long after it was recorded lost its message (the broker was down):
+# beat sends it again.
+REGISTRY_JOB_RESEND_SECONDS = env_int("REGISTRY_JOB_RESEND_SECONDS", 120, minimum=1)
 # How often beat looks for such jobs.
 REGISTRY_JOB_CHECK_INTERVAL_SECONDS = env_int("REGISTRY_JOB_CHECK_INTERVAL_SECONDS", 300, minimum=10)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -236,6 +239,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "reap-stale-jobs": {
         "task": "v2api.tasks.reap_stale_jobs",
+        "schedule": timedelta(seconds=REGISTRY_JOB_CHECK_INTERVAL_SECONDS),
+    },
+    "resend-waiting-jobs": {
+        "task": "v2api.tasks.resend_waiting_jobs",
         "schedule": timedelta(seconds=REGISTRY_JOB_CHECK_INTERVAL_SECONDS),
     },
     "record-usage-snapshots": {

@@ -4,7 +4,8 @@ A job is a row first; the task that runs it is sent only after the row commits (
 request_job: sending tasks is the tasks module's side, so this one never imports it), claims it
 with a conditional UPDATE (pending -> running), and records the result or the error. A second
 delivery of the same task finds the job no longer pending and does nothing. A job whose worker
-died (kill -9, a lost host) is left `running`; the reaper, a beat task, marks it failed.
+died (kill -9, a lost host) is left `running`; the reaper, a beat task, marks it failed. A job
+whose message was lost (the broker down) is left `pending`; beat sends it again (waiting_jobs).
 """
 
 import logging
@@ -62,6 +63,14 @@ def run_job(job_id: int) -> None:
         _finish(job.id, Job.State.FAILED, error=f"{type(error).__name__}: {error}")
     else:
         _finish(job.id, Job.State.SUCCEEDED, result=result)
+
+
+def waiting_jobs(older_than: timedelta) -> list[int]:
+    """The ids of the jobs still pending `older_than` after they were recorded, oldest first."""
+    cutoff = timezone.now() - older_than
+    return list(
+        Job.objects.filter(state=Job.State.PENDING, created_at__lt=cutoff).order_by("id").values_list("id", flat=True)
+    )
 
 
 def reap_stale_jobs(older_than: timedelta) -> int:
