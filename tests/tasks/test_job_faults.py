@@ -3,18 +3,16 @@ mid-job (the reaper marks it failed), and its database connection dropped after 
 commit (its end is recorded on a fresh connection). Real worker, real Postgres, a real cut."""
 
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg2
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
 
 from tests.conftest import PushImage
 from tests.tasks.conftest import wait_for
-from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.tcp_proxy import TcpProxy
 from v2api.models import Job, Manifest
 from v2api.services import jobs
 from v2api.services.job_requests import DeletionRequest, UploadPurgeRequest
@@ -60,21 +58,6 @@ def test_a_job_whose_worker_is_killed_mid_job_is_marked_failed_by_the_reaper(
     assert "worker running this job stopped" in job.error
     assert job.finished_at is not None
     assert Manifest.objects.filter(digest=image.digest).exists(), "the killed deletion changed nothing"
-
-
-@pytest.fixture
-def database_through_proxy() -> Iterator[TcpProxy]:
-    """Django's connection goes through a proxy the test cuts (the shared Postgres is never touched)."""
-    database = connection.settings_dict
-    with tcp_proxy(database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)) as proxy:
-        direct = (database["HOST"], database["PORT"])
-        connection.close()
-        database["HOST"], database["PORT"] = "127.0.0.1", str(proxy.port)
-        try:
-            yield proxy
-        finally:
-            connection.close()
-            database["HOST"], database["PORT"] = direct
 
 
 def test_a_job_whose_connection_drops_after_its_last_commit_records_its_end_on_a_fresh_one(
