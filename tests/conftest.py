@@ -3,7 +3,7 @@
 import base64
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,12 +12,14 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
 
 from accounts.scopes import Scope
 from accounts.tokens import issue_access_token, keyring
 from oci import media_types
 from oci.digests import Digest
+from tests.tcp_proxy import TcpProxy, tcp_proxy
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -225,3 +227,18 @@ def push_image(push_blob: PushBlob, push_manifest: PushManifest) -> PushImage:
         )
 
     return push
+
+
+@pytest.fixture
+def database_through_proxy() -> Iterator[TcpProxy]:
+    """Django's connection goes through a proxy the test cuts (the shared Postgres is never touched)."""
+    database = connection.settings_dict
+    with tcp_proxy(database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)) as proxy:
+        direct = (database["HOST"], database["PORT"])
+        connection.close()
+        database["HOST"], database["PORT"] = "127.0.0.1", str(proxy.port)
+        try:
+            yield proxy
+        finally:
+            connection.close()
+            database["HOST"], database["PORT"] = direct

@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from accounts.models import Project
 from oci.digests import Digest
 from registry_ui.celery import app
 from tests.conftest import PushImage
-from tests.tcp_proxy import TcpProxy, tcp_proxy
 from v2api.models import Job
 from v2api.storage import paths
 
@@ -84,18 +82,3 @@ def wait_for(job: Job, seconds: float = 60, states: tuple[str, ...] = (Job.State
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job.id} still {job.state} after {seconds} s")
-
-
-@pytest.fixture
-def database_through_proxy() -> Iterator[TcpProxy]:
-    """Django's connection goes through a proxy the test cuts (the shared Postgres is never touched)."""
-    database = connection.settings_dict
-    with tcp_proxy(database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)) as proxy:
-        direct = (database["HOST"], database["PORT"])
-        connection.close()
-        database["HOST"], database["PORT"] = "127.0.0.1", str(proxy.port)
-        try:
-            yield proxy
-        finally:
-            connection.close()
-            database["HOST"], database["PORT"] = direct
