@@ -2,11 +2,13 @@
 
 `/health/live`: the process answers (restart it if not). `/health/ready`: it can serve (send it
 traffic): the database answers, Redis answers when configured, and the storage root takes a
-write. JSON, 200 or 503. A failing check's details go to the log, not to the answer: the answer
-may be public, and an error message can name hosts and users.
+write and has REGISTRY_STORAGE_MIN_FREE_BYTES free. JSON, 200 or 503. A failing check's details
+go to the log, not to the answer: the answer may be public, and an error message can name hosts
+and users.
 """
 
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +40,16 @@ def _check_redis() -> None:
         client.close()
 
 
+class LowFreeSpace(Exception):
+    """The storage root has less free space than REGISTRY_STORAGE_MIN_FREE_BYTES."""
+
+
 def _check_storage() -> None:
+    # A full disk still takes a two-byte probe now and then (freed blocks, reserved ones), and
+    # pushes fail long before it is full to the byte: the free space is the check that matters.
+    free = shutil.disk_usage(Path(settings.REGISTRY_STORAGE_ROOT)).free
+    if free < settings.REGISTRY_STORAGE_MIN_FREE_BYTES:
+        raise LowFreeSpace(f"{free} bytes free, under {settings.REGISTRY_STORAGE_MIN_FREE_BYTES}")
     # An unnamed temporary file (O_TMPFILE on Linux) proves the filesystem takes writes and leaves
     # nothing behind for the garbage collector to wonder about, even if the process dies here.
     with tempfile.TemporaryFile(dir=Path(settings.REGISTRY_STORAGE_ROOT)) as probe:

@@ -14,6 +14,7 @@ LABELS = {
     "bytes_to_free": "Bytes the next garbage collection frees",
     "bytes_freed": "Bytes freed",
     "links_deleted": "Repository links deleted",
+    "files_without_row_deleted": "Blob files without a database row deleted",
     "dry_run": "Dry run",
 }
 # Shown in the title instead of among the facts.

@@ -166,6 +166,9 @@ LOGGING = logging_config(LOG_FORMAT, env_choice("LOG_LEVEL", "INFO", ("DEBUG", "
 # --- The registry ---------------------------------------------------------------------------
 # Blobs and uploads in progress; see v2api/storage/paths.py for the layout below it.
 REGISTRY_STORAGE_ROOT = Path(env_str("REGISTRY_STORAGE_ROOT", str(DATA_DIR / "storage")))
+# Below this much free space under the storage root, /health/ready answers 503 (storage failed:
+# LowFreeSpace), so an operator or orchestrator hears of a filling disk before pushes fail.
+REGISTRY_STORAGE_MIN_FREE_BYTES = env_int("REGISTRY_STORAGE_MIN_FREE_BYTES", 256 * 1024 * 1024, minimum=0)
 # The URL clients reach the registry at, for Location headers and token realms; empty means
 # "the host the request came to".
 REGISTRY_PUBLIC_URL = env_str("REGISTRY_PUBLIC_URL", "").rstrip("/")
@@ -233,6 +236,16 @@ REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS = env_int("REGISTRY_UPLOAD_PURGE_INTERVAL
 REGISTRY_RETENTION_INTERVAL_SECONDS = env_int("REGISTRY_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)
 # The daily usage snapshot per project (the Usage tab); a shorter interval updates today's row.
 REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS = env_int("REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS", 24 * 3600, minimum=60)
+# A job still `running` this long after it started lost its worker (kill -9, a lost host): the
+# reaper marks it failed. Never under the task's hard time limit, at which Celery kills a task.
+REGISTRY_JOB_STALE_SECONDS = env_int(
+    "REGISTRY_JOB_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 300, minimum=CELERY_TASK_TIME_LIMIT
+)
+# A job still `pending` this long after it was recorded lost its message (the broker was down):
+# beat sends it again.
+REGISTRY_JOB_RESEND_SECONDS = env_int("REGISTRY_JOB_RESEND_SECONDS", 120, minimum=1)
+# How often beat looks for such jobs.
+REGISTRY_JOB_CHECK_INTERVAL_SECONDS = env_int("REGISTRY_JOB_CHECK_INTERVAL_SECONDS", 300, minimum=10)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "collect-garbage": {
         "task": "v2api.tasks.collect_garbage_on_schedule",
@@ -245,6 +258,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "apply-retention": {
         "task": "v2api.tasks.apply_retention_on_schedule",
         "schedule": timedelta(seconds=REGISTRY_RETENTION_INTERVAL_SECONDS),
+    },
+    "reap-stale-jobs": {
+        "task": "v2api.tasks.reap_stale_jobs",
+        "schedule": timedelta(seconds=REGISTRY_JOB_CHECK_INTERVAL_SECONDS),
+    },
+    "resend-waiting-jobs": {
+        "task": "v2api.tasks.resend_waiting_jobs",
+        "schedule": timedelta(seconds=REGISTRY_JOB_CHECK_INTERVAL_SECONDS),
     },
     "record-usage-snapshots": {
         "task": "v2api.tasks.record_usage_snapshots",

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
 
 from accounts.scopes import Scope
@@ -19,7 +20,7 @@ from accounts.services import credentials
 from accounts.tokens import issue_access_token, keyring
 from oci import media_types
 from oci.digests import Digest
-from tests.redis_link import RedisLink
+from tests.tcp_proxy import TcpProxy, tcp_proxy
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -75,14 +76,13 @@ def no_remembered_logins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def redis_link(settings) -> Iterator[RedisLink]:  # type: ignore[no-untyped-def]
+def redis_link(settings) -> Iterator[TcpProxy]:  # type: ignore[no-untyped-def]
     """The cache reaches Redis only through a link the test cuts or stalls."""
     url = urlsplit(django_settings.REDIS_URL)
-    link = RedisLink((url.hostname or "127.0.0.1", url.port or 6379))
-    location = url._replace(netloc=f"127.0.0.1:{link.port}").geturl()
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": location}}
-    yield link
-    link.cut()
+    with tcp_proxy(url.hostname or "127.0.0.1", url.port or 6379) as link:
+        location = url._replace(netloc=f"127.0.0.1:{link.port}").geturl()
+        settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": location}}
+        yield link
 
 
 PASSWORD = "correct horse battery staple"
@@ -245,3 +245,18 @@ def push_image(push_blob: PushBlob, push_manifest: PushManifest) -> PushImage:
         )
 
     return push
+
+
+@pytest.fixture
+def database_through_proxy() -> Iterator[TcpProxy]:
+    """Django's connection goes through a proxy the test cuts (the shared Postgres is never touched)."""
+    database = connection.settings_dict
+    with tcp_proxy(database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)) as proxy:
+        direct = (database["HOST"], database["PORT"])
+        connection.close()
+        database["HOST"], database["PORT"] = "127.0.0.1", str(proxy.port)
+        try:
+            yield proxy
+        finally:
+            connection.close()
+            database["HOST"], database["PORT"] = direct

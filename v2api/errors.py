@@ -4,11 +4,13 @@ Every error under /v2/ leaves as `{"errors": [{"code", "message", "detail"}]}` w
 the table gives (distribution spec, "Error Codes"; modelled on distribution's errcode registry).
 """
 
+import errno
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from rest_framework import exceptions as drf_exceptions
 
@@ -35,7 +37,15 @@ ERROR_TABLE: dict[str, tuple[int, str]] = {
     "DENIED": (403, "requested access to the resource is denied"),
     "UNSUPPORTED": (405, "the operation is unsupported"),
     "TOOMANYREQUESTS": (429, "too many requests"),
+    # Not in the OCI table: distribution's code for a backend that is down (its errcode
+    # ErrorCodeUnavailable), which a client shows as a message to try again.
+    "UNAVAILABLE": (503, "service unavailable"),
+    # Not in any table: the storage is full. WebDAV's 507 says so, and the message names it for a
+    # client that only prints the body (docker, skopeo, podman show code and message).
+    "INSUFFICIENT_STORAGE": (507, "the registry's storage is full"),
 }
+# What a client is told to wait after a database outage: a restart or failover takes seconds.
+DATABASE_RETRY_AFTER_SECONDS = 10
 
 
 class RegistryError(Exception):
@@ -135,6 +145,14 @@ class TooManyRequests(RegistryError):
     code = "TOOMANYREQUESTS"
 
 
+class Unavailable(RegistryError):
+    code = "UNAVAILABLE"
+
+
+class InsufficientStorage(RegistryError):
+    code = "INSUFFICIENT_STORAGE"
+
+
 def error_response(*errors: RegistryError) -> HttpResponse:
     """Render one or more errors as a single OCI error body; the first one sets status and headers."""
     first = errors[0]
@@ -174,6 +192,16 @@ def _translate_foreign_error(exc: Exception) -> RegistryError | None:
         return TooManyRequests(str(exc.detail), headers={"Retry-After": str(wait)})
     if isinstance(exc, drf_exceptions.NotFound):
         return Unsupported("no such endpoint", status=404)
+    # The database went away (restart, failover, a cut network): not a bug, and over soon.
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc)
+        return Unavailable(
+            "the registry's database is unavailable; try again shortly",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        logger.error("storage full: %s", exc)
+        return InsufficientStorage()
     return None
 
 

@@ -14,7 +14,7 @@ from registry_ui.views.access import get_repository_for_user, may_delete
 from v2api.models import Repository, Tag
 from v2api.services.deletion import plan_deletion
 from v2api.services.job_requests import DeletionRequest
-from v2api.tasks import request_job
+from v2api.tasks import JobNotSent, request_job
 
 ALREADY_DELETED = "Nothing to delete: what you selected was already deleted."
 
@@ -67,7 +67,12 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(request, ALREADY_DELETED)
         return back
     if request.method == "POST":
-        job = request_job(selection, requested_by=request.user)  # type: ignore[arg-type]
+        try:
+            job = request_job(selection, requested_by=request.user)  # type: ignore[arg-type]
+        except JobNotSent as unsent:
+            # Kept pending: beat sends it once the queue is back; the job page shows it waiting.
+            messages.warning(request, str(unsent))
+            return redirect("ui:job-detail", job_id=unsent.job.pk)
         messages.success(request, f"Deletion requested as job #{job.pk}.")
         return redirect("ui:job-detail", job_id=job.pk)
     return render(

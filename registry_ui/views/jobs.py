@@ -14,7 +14,7 @@ from registry_ui.job_summaries import FINISHED_STATES, duration, job_status, job
 from registry_ui.views.access import get_job_for_user, principal_of, require_system_admin, visible_jobs
 from v2api.models import Repository
 from v2api.services.job_requests import DeletionRequest, GarbageCollectionRequest, RetentionRequest, job_request_of
-from v2api.tasks import request_job
+from v2api.tasks import JobNotSent, request_job
 
 JOB_PAGE_SIZE = 50
 
@@ -85,6 +85,11 @@ def start_garbage_collection(request: HttpRequest) -> HttpResponse:
     require_system_admin(request)
     form = GarbageCollectionForm(request.POST)
     dry_run = form.is_valid() and form.cleaned_data["dry_run"]
-    job = request_job(GarbageCollectionRequest(), dry_run=dry_run, requested_by=request.user)  # type: ignore[arg-type]
+    try:
+        job = request_job(GarbageCollectionRequest(), dry_run=dry_run, requested_by=request.user)  # type: ignore[arg-type]
+    except JobNotSent as unsent:
+        # Kept pending: beat sends it once the queue is back; the job page shows it waiting.
+        messages.warning(request, str(unsent))
+        return redirect("ui:job-detail", job_id=unsent.job.pk)
     messages.success(request, f"Garbage collection{' (dry run)' if dry_run else ''} requested as job #{job.pk}.")
     return redirect("ui:job-detail", job_id=job.pk)

@@ -16,7 +16,7 @@ from v2api.models import RetentionPolicy
 from v2api.services.job_requests import RetentionRequest
 from v2api.services.retention import plan_retention
 from v2api.services.retention_settings import add_retention_rule, remove_retention_rule, update_retention_policy
-from v2api.tasks import request_job
+from v2api.tasks import JobNotSent, request_job
 
 
 def _managed_project(request: HttpRequest, project_name: str) -> tuple[Project, dict[str, bool]]:
@@ -120,6 +120,11 @@ def remove_rule(request: HttpRequest, project_name: str, rule_id: int) -> HttpRe
 def run_retention(request: HttpRequest, project_name: str) -> HttpResponse:
     """POST `/projects/<name>/retention/run/`: apply the rules now, as a retention job."""
     project, _ = _managed_project(request, project_name)
-    job = request_job(RetentionRequest(project.name), requested_by=request.user)  # type: ignore[arg-type]
+    try:
+        job = request_job(RetentionRequest(project.name), requested_by=request.user)  # type: ignore[arg-type]
+    except JobNotSent as unsent:
+        # Kept pending: beat sends it once the queue is back; the job page shows it waiting.
+        messages.warning(request, str(unsent))
+        return redirect("ui:job-detail", job_id=unsent.job.pk)
     messages.success(request, f"Retention requested as job #{job.pk}.")
     return redirect("ui:job-detail", job_id=job.pk)

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.conftest import PASSWORD, basic_auth
-from tests.redis_link import RedisLink
+from tests.tcp_proxy import TcpProxy
 
 
 def logins_answer(client: Client) -> None:
@@ -23,11 +23,11 @@ def logins_answer(client: Client) -> None:
     assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("alice", "wrong")).status_code == 401
 
 
-def test_logins_work_through_the_link_while_redis_is_there(client: Client, alice: User, redis_link: RedisLink) -> None:
+def test_logins_work_through_the_link_while_redis_is_there(client: Client, alice: User, redis_link: TcpProxy) -> None:
     logins_answer(client)
 
 
-def test_logins_work_when_the_link_to_redis_is_cut(client: Client, alice: User, redis_link: RedisLink) -> None:
+def test_logins_work_when_the_link_to_redis_is_cut(client: Client, alice: User, redis_link: TcpProxy) -> None:
     client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("alice"))  # the pool holds a live connection
     redis_link.cut()
     logins_answer(client)
@@ -35,7 +35,7 @@ def test_logins_work_when_the_link_to_redis_is_cut(client: Client, alice: User, 
 
 @pytest.mark.parametrize("attempt", ["right", "wrong"])
 def test_a_login_does_not_hang_when_redis_stops_answering(
-    client: Client, alice: User, redis_link: RedisLink, attempt: str
+    client: Client, alice: User, redis_link: TcpProxy, attempt: str
 ) -> None:
     redis_link.stall()
     started = time.monotonic()

@@ -1,11 +1,22 @@
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from accounts.models import Project
 from oci.digests import Digest
+from registry_ui.celery import app
 from tests.conftest import PushImage
+from v2api.models import Job
 from v2api.storage import paths
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def blob_file(storage_root: Path, digest: str) -> Path:
@@ -33,3 +44,41 @@ def projects(push_image: PushImage) -> list[str]:
     push_image("team/web", "v1", layers=[b"base" * 100, b"common"])
     push_image("ops/tool", "v1", layers=[b"common", b"tool"])
     return ["team", "ops", "empty"]
+
+
+@pytest.fixture
+def celery_worker_process(storage_root: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker process of our own, on a queue of our own, so no other worker takes our jobs."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    database = settings.DATABASES["default"]
+    environment = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:"
+            f"{database['PORT'] or 5432}/{database['NAME']}"
+        ),
+        "REGISTRY_STORAGE_ROOT": str(storage_root),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "registry_ui", "worker", "--pool", "solo", "-Q", queue, "-l", "WARNING"],
+        cwd=REPO_ROOT,
+        env=environment,
+    )
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield worker
+    finally:
+        app.conf.task_default_queue = previous_queue
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def wait_for(job: Job, seconds: float = 60, states: tuple[str, ...] = (Job.State.SUCCEEDED, Job.State.FAILED)) -> Job:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.state in states:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job.id} still {job.state} after {seconds} s")

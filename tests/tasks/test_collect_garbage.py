@@ -15,8 +15,8 @@ from accounts.models import Project
 from oci import media_types
 from oci.digests import Digest
 from tests.conftest import PushBlob, PushImage, PushManifest, descriptor
-from tests.redis_link import RedisLink
 from tests.tasks.conftest import blob_file
+from tests.tcp_proxy import TcpProxy
 from v2api.models import Blob, Job, Manifest, RetentionPolicy
 from v2api.services import jobs
 from v2api.services.deletion import plan_deletion
@@ -247,7 +247,7 @@ def test_a_referrer_stays_while_its_subject_is_kept(
 
 
 def test_a_collection_finished_while_redis_is_down_is_a_succeeded_job(
-    client: Client, push_image: PushImage, redis_link: RedisLink
+    client: Client, push_image: PushImage, redis_link: TcpProxy
 ) -> None:
     """Recording the GC metrics needs Redis; a collection that freed its bytes still succeeded."""
     image = push_image("team/app", tag="v1")

@@ -11,7 +11,8 @@ from oci.names import check_repository_name
 from v2api import errors
 from v2api.errors import ERROR_TABLE, RegistryError, error_response, exception_handler
 
-# The distribution spec's "Error Codes" table, plus distribution's PAGINATION_NUMBER_INVALID.
+# The distribution spec's "Error Codes" table, plus distribution's PAGINATION_NUMBER_INVALID and
+# UNAVAILABLE, and INSUFFICIENT_STORAGE for a full disk.
 SPEC_TABLE = [
     ("BLOB_UNKNOWN", errors.BlobUnknown, 404),
     ("BLOB_UPLOAD_INVALID", errors.BlobUploadInvalid, 400),
@@ -28,6 +29,8 @@ SPEC_TABLE = [
     ("DENIED", errors.Denied, 403),
     ("UNSUPPORTED", errors.Unsupported, 405),
     ("TOOMANYREQUESTS", errors.TooManyRequests, 429),
+    ("UNAVAILABLE", errors.Unavailable, 503),
+    ("INSUFFICIENT_STORAGE", errors.InsufficientStorage, 507),
 ]
 
 

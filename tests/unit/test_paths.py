@@ -23,3 +23,16 @@ SHA512 = Digest.parse("sha512:" + "cd" * 64)
 )
 def test_each_path_of_the_layout_is_where_the_docstring_draws_it(path: Path, expected: str) -> None:
     assert str(path) == expected
+
+
+def test_a_blob_path_reads_back_as_its_digest() -> None:
+    assert paths.digest_of_blob(ROOT, paths.blob_path(ROOT, SHA512)) == SHA512
+
+
+@pytest.mark.parametrize(
+    "relative",
+    ["sha256/cd/" + "ab" * 32, "sha256/ab/" + "ab" * 31, "sha256/" + "ab" * 32, "sha256/ab/x/" + "ab" * 32],
+)
+def test_a_file_not_at_a_blob_path_has_no_digest(relative: str) -> None:
+    with pytest.raises(ValueError):
+        paths.digest_of_blob(ROOT, paths.blobs_root(ROOT) / relative)

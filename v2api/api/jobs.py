@@ -8,6 +8,7 @@ to their views here: the module is one resource, as STYLE.md splits modules by r
 
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -34,7 +35,7 @@ from v2api.services.job_requests import (
     check_repository,
     check_tags,
 )
-from v2api.tasks import request_job
+from v2api.tasks import JobNotSent, request_job
 
 # --- serializers -----------------------------------------------------------------------------
 
@@ -238,6 +239,11 @@ class JobViewSet(ManagementView, mixins.ListModelMixin, mixins.RetrieveModelMixi
             202: OpenApiResponse(JobSerializer, description="Recorded; a worker runs it. `Location` is the job."),
             403: OpenApiResponse(description="The caller may not start this kind of job here."),
             404: OpenApiResponse(description="The repository or project does not exist, or the caller may not see it."),
+            503: OpenApiResponse(
+                JobSerializer,
+                description="Recorded, but the job queue is down: it is sent again once the queue is back. "
+                "`Location` is the job; `Retry-After` says when to look at it.",
+            ),
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -253,13 +259,28 @@ class JobViewSet(ManagementView, mixins.ListModelMixin, mixins.RetrieveModelMixi
             self._require_delete(serializer.validated_data["repository"])
         elif kind == Job.Kind.RETENTION:
             self._require_project_manager(serializer.validated_data["project"])
-        job = request_job(
-            serializer.validated_data["job_request"],
-            dry_run=serializer.validated_data["dry_run"],
-            requested_by=self.principal.user,
+        try:
+            job = request_job(
+                serializer.validated_data["job_request"],
+                dry_run=serializer.validated_data["dry_run"],
+                requested_by=self.principal.user,
+            )
+        except JobNotSent as unsent:
+            # Not a 500: the job is kept and beat sends it again, so the answer says where it is.
+            return Response(
+                {**JobSerializer(unsent.job).data, "detail": str(unsent)},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={
+                    "Location": self._location(request, unsent.job),
+                    "Retry-After": str(settings.REGISTRY_JOB_RESEND_SECONDS),
+                },
+            )
+        return Response(
+            JobSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": self._location(request, job)}
         )
-        location = request.build_absolute_uri(reverse("api:job-detail", kwargs={"job_id": job.id}))
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+    def _location(self, request: Request, job: Job) -> str:
+        return request.build_absolute_uri(reverse("api:job-detail", kwargs={"job_id": job.id}))
 
     def _require_delete(self, repository_name: str) -> None:
         _, actions = visible_repository(self.principal, repository_name)

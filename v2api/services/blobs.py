@@ -9,8 +9,10 @@ has its file.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -43,22 +45,32 @@ def find_blob(repository_name: str, digest: Digest) -> BlobRecord | None:
     """The blob, if this repository links it, in one indexed query; None otherwise.
 
     Written out and prepared rather than built by the ORM each time: every layer of every pull
-    asks this.
+    asks this. Finding it refreshes an old link: a client (docker, skopeo) that HEADs a layer and
+    finds it skips the upload, and the manifest that needs the layer may come long after, so the
+    link must stay inside the collector's grace window until then. Written only when the link is
+    older than half the window, so the common lookup stays one query.
     """
-    row = _FIND_BLOB.fetchone([repository_name, str(digest)])
+    grace = timedelta(seconds=settings.REGISTRY_GC_GRACE_SECONDS)
+    refresh_before = timezone.now() - grace / 2
+    # Raw SQL: the backend's own form of a datetime (SQLite compares text).
+    row = _FIND_BLOB.fetchone([connection.ops.adapt_datetimefield_value(refresh_before), repository_name, str(digest)])
     if row is None:
         return None
+    link_id, link_is_old = row[3], row[4]
+    # With no grace window the collector keeps nothing for a push in flight: nothing to refresh.
+    if link_is_old and grace:
+        RepositoryBlob.objects.filter(id=link_id, linked_at__lt=refresh_before).update(linked_at=timezone.now())
     return BlobRecord(row[0], row[1], project_public=bool(row[2]))
 
 
 _FIND_BLOB = PreparedQuery(
     "find_blob",
-    f"SELECT b.digest, b.size, p.public FROM {Blob._meta.db_table} b "
+    f"SELECT b.digest, b.size, p.public, l.id, l.linked_at < %s FROM {Blob._meta.db_table} b "
     f"JOIN {RepositoryBlob._meta.db_table} l ON l.blob_id = b.id "
     f"JOIN {Repository._meta.db_table} r ON r.id = l.repository_id "
     f"JOIN {Project._meta.db_table} p ON p.id = r.project_id "
     "WHERE r.name = %s AND b.digest = %s",
-    ("text", "text"),
+    ("timestamptz", "text", "text"),
 )
 
 

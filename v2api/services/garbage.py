@@ -9,7 +9,9 @@ window, REGISTRY_GC_GRACE_SECONDS), garbage is:
   needs (not an index's child, not a referrer of something kept, not pushed after the cutoff);
 - a repository's link to a blob, made before the cutoff, that no manifest of that repository
   references;
-- a blob stored before the cutoff that no manifest references and no repository links.
+- a blob stored before the cutoff that no manifest references and no repository links;
+- a file under blobs/ without a blob row, last written before the cutoff: a push whose database
+  connection broke after the file was in place and before its row committed.
 
 A promise made before a collection counts with the cutoff `now`: what the next collection frees
 once everything involved is older than the grace window, which the pages say alongside.
@@ -24,7 +26,9 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Project
+from oci.digests import Digest
 from v2api.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, RetentionPolicy, Tag
+from v2api.storage import blobstore
 
 # Manifest ids, or a queryset of manifests (a subquery, for a whole project's).
 Manifests = Collection[int] | QuerySet[Manifest]
@@ -106,6 +110,16 @@ def garbage_blobs(cutoff: datetime, gone: Manifests | None = None) -> QuerySet[B
         # Correlated per blob rather than NOT IN over every garbage link in the registry.
         links = links.exclude(_link_is_garbage(cutoff, gone))
     return Blob.objects.filter(created_at__lt=cutoff).exclude(Exists(references)).exclude(Exists(links))
+
+
+def blob_files_without_row(cutoff: datetime) -> list[tuple[Digest, int]]:
+    """Files under blobs/ last written before `cutoff` that no blob row names, with their sizes."""
+    old_files = list(blobstore.blob_files_older_than(cutoff.timestamp()))
+    recorded: set[str] = set()
+    for start in range(0, len(old_files), 1000):
+        batch = [str(digest) for digest, _ in old_files[start : start + 1000]]
+        recorded.update(Blob.objects.filter(digest__in=batch).values_list("digest", flat=True))
+    return [(digest, size) for digest, size in old_files if str(digest) not in recorded]
 
 
 def bytes_freed_without(manifests: Manifests) -> int:

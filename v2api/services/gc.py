@@ -6,11 +6,13 @@ retention policy asks for it, untagged manifests that nothing kept needs. A blob
 a kept manifest references it or a kept link links it; a repository's link to a blob is kept
 while a manifest of that repository references it or while it is younger than the grace window.
 
-Sweep: untagged manifests, then links, then blobs, in batches. Each batch locks its rows with
-`FOR UPDATE SKIP LOCKED` and re-checks them in a new statement, so what a concurrent push
-locked or referenced meanwhile survives (see services/blobs.py for the push side). A blob's
-file moves to trash/ before its row's deletion commits and is removed after; a collector
-killed half way has its trash restored or emptied by the next run.
+Sweep: untagged manifests, then links, then blobs, in batches, then the files without a row.
+Each batch locks its rows with `FOR UPDATE SKIP LOCKED` and re-checks them in a new statement,
+so what a concurrent push locked or referenced meanwhile survives (see services/blobs.py for the
+push side). A blob's file moves to trash/ before its row's deletion commits and is removed after;
+a collector killed half way has its trash restored or emptied by the next run. A file without a
+row is claimed by inserting a row for it, which waits for a push recording that digest at the
+same moment (the unique digest) and fails if that push commits: only a file nobody records goes.
 """
 
 import logging
@@ -19,12 +21,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from oci.digests import Digest
 from v2api.models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag
-from v2api.services.garbage import garbage_blobs, garbage_links, untagged_garbage
+from v2api.services.garbage import blob_files_without_row, garbage_blobs, garbage_links, untagged_garbage
 from v2api.services.locks import exclusive
 from v2api.storage import blobstore
 
@@ -39,6 +41,8 @@ class GarbageReport:
     manifests_deleted: int = 0
     links_deleted: int = 0
     blobs_deleted: int = 0
+    files_without_row_deleted: int = 0
+    # Blobs' bytes and those of the files without a row.
     bytes_freed: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -61,11 +65,15 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
             result.links_deleted = garbage_links(cutoff, gone=untagged).count()
             doomed = garbage_blobs(cutoff, gone=untagged)
             result.blobs_deleted = doomed.count()
-            result.bytes_freed = sum(doomed.values_list("size", flat=True))
+            rowless = blob_files_without_row(cutoff)
+            result.files_without_row_deleted = len(rowless)
+            result.bytes_freed = sum(doomed.values_list("size", flat=True)) + sum(size for _, size in rowless)
             return result
         result.manifests_deleted = _sweep_manifests(untagged, cutoff, report)
         result.links_deleted = _sweep_links(cutoff, report)
         result.blobs_deleted, result.bytes_freed = _sweep_blobs(cutoff, report)
+        result.files_without_row_deleted, rowless_bytes = _sweep_files_without_row(cutoff, report)
+        result.bytes_freed += rowless_bytes
     logger.info("garbage collection: %s", result.as_dict())
     return result
 
@@ -144,6 +152,34 @@ def _sweep_blobs(cutoff: datetime, report: Progress) -> tuple[int, int]:
         for trashed_path, _ in trashed:
             blobstore.empty_trash(trashed_path)
         report("blobs", done, len(candidates))
+    return deleted, freed
+
+
+def _sweep_files_without_row(cutoff: datetime, report: Progress) -> tuple[int, int]:
+    candidates = blob_files_without_row(cutoff)
+    deleted = freed = 0
+    for done, (digest, size) in enumerate(candidates, start=1):
+        trashed = None
+        try:
+            with transaction.atomic():
+                try:
+                    # The claim: a push recording this digest right now holds its row, so this
+                    # insert waits for it and then fails; one that comes after waits for ours.
+                    with transaction.atomic():
+                        claim = Blob.objects.create(digest=str(digest), size=size)
+                except IntegrityError:
+                    continue
+                trashed = blobstore.trash_blob(digest)
+                claim.delete()
+        except BaseException:
+            if trashed is not None:
+                blobstore.restore_blob(trashed, digest)
+            raise
+        if trashed is not None:
+            blobstore.empty_trash(trashed)
+            deleted += 1
+            freed += size
+        report("files without a row", done, len(candidates))
     return deleted, freed
 
 

@@ -3,7 +3,9 @@
 A job is a row first; the task that runs it is sent only after the row commits (v2api/tasks.py's
 request_job: sending tasks is the tasks module's side, so this one never imports it), claims it
 with a conditional UPDATE (pending -> running), and records the result or the error. A second
-delivery of the same task finds the job no longer pending and does nothing.
+delivery of the same task finds the job no longer pending and does nothing. A job whose worker
+died (kill -9, a lost host) is left `running`; the reaper, a beat task, marks it failed. A job
+whose message was lost (the broker down) is left `pending`; beat sends it again (waiting_jobs).
 """
 
 import logging
@@ -13,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from v2api.metrics import record_gc_run
@@ -62,8 +65,47 @@ def run_job(job_id: int) -> None:
         _finish(job.id, Job.State.SUCCEEDED, result=result)
 
 
+def waiting_jobs(older_than: timedelta) -> list[int]:
+    """The ids of the jobs still pending `older_than` after they were recorded, oldest first."""
+    cutoff = timezone.now() - older_than
+    return list(
+        Job.objects.filter(state=Job.State.PENDING, created_at__lt=cutoff).order_by("id").values_list("id", flat=True)
+    )
+
+
+def reap_stale_jobs(older_than: timedelta) -> int:
+    """Mark failed the jobs still `running` `older_than` after they started; return how many.
+
+    Pass at least the task's hard time limit (CELERY_TASK_TIME_LIMIT): Celery kills a task at that
+    limit, so a job running longer has no worker left, only a row nobody will finish. Conditional
+    on the state, so a job that ends meanwhile keeps its own end.
+    """
+    now = timezone.now()
+    seconds = int(older_than.total_seconds())
+    reaped = Job.objects.filter(state=Job.State.RUNNING, started_at__lt=now - older_than).update(
+        state=Job.State.FAILED,
+        finished_at=now,
+        error=f"the worker running this job stopped without recording its end (still running {seconds} s "
+        "after it started); marked failed by the reaper",
+    )
+    if reaped:
+        logger.warning("marked %d stale running job(s) failed", reaped)
+    return reaped
+
+
 def _finish(job_id: int, state: str, result: dict[str, Any] | None = None, error: str = "") -> None:
-    Job.objects.filter(id=job_id).update(state=state, result=result or {}, error=error, finished_at=timezone.now())
+    def record() -> None:
+        Job.objects.filter(id=job_id).update(state=state, result=result or {}, error=error, finished_at=timezone.now())
+
+    try:
+        record()
+    except (OperationalError, InterfaceError):
+        # The connection broke after the job's last commit (or broke the job itself): the work
+        # is done or undone, only its end is unrecorded. Once more on a fresh connection, or
+        # the row stays `running` until the reaper.
+        logger.warning("recording the end of job %s failed; retrying on a fresh connection", job_id, exc_info=True)
+        connection.close()
+        record()
 
 
 def _progress_recorder(job_id: int) -> Callable[[str, int, int], None]:

@@ -268,6 +268,22 @@ def files_older_than(uploads_before: float, staged_before: float, keep_uploads: 
                 yield staged, status.st_size
 
 
+def blob_files_older_than(timestamp: float) -> Iterator[tuple[Digest, int]]:
+    """The digests and sizes of the files under blobs/ last written before `timestamp`; files not
+    at a blob's path are not ours to judge and are left out."""
+    root = _root()
+    for directory, _, names in os.walk(paths.blobs_root(root)):
+        for name in names:
+            path = Path(directory) / name
+            try:
+                digest = paths.digest_of_blob(root, path)
+                status = path.stat()
+            except (ValueError, FileNotFoundError):
+                continue
+            if status.st_mtime < timestamp:
+                yield digest, status.st_size
+
+
 def remove_leftover(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)

@@ -32,6 +32,18 @@ def blob_path(storage_root: Path, digest: Digest) -> Path:
     return blobs_root(storage_root) / digest.algorithm / digest.hex[:2] / digest.hex
 
 
+def digest_of_blob(storage_root: Path, path: Path) -> Digest:
+    """The digest a file under blobs/ is stored as; ValueError if it is not at a blob's path."""
+    try:
+        algorithm, fan_out, encoded = path.relative_to(blobs_root(storage_root)).parts
+        digest = Digest.parse(f"{algorithm}:{encoded}")
+    except (ValueError, InvalidDigest):
+        raise ValueError(str(path)) from None
+    if fan_out != digest.hex[:2]:
+        raise ValueError(str(path))
+    return digest
+
+
 def uploads_root(storage_root: Path) -> Path:
     return layout_root(storage_root) / "uploads"
 
