@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "registry_ui.request_ids.RequestIdMiddleware",
     "registry_ui.middleware.ForwardedClientAddressMiddleware",
     "registry_ui.middleware.RequestObservationMiddleware",
+    "registry_ui.middleware.StorableInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Right after security: the dashboard's CSS and JS are served by the app itself (no CDN, no
     # separate web server needed on a LAN), before sessions and auth do any work for them.

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import PersonalAccessToken, RobotAccount
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services import login_throttle
+from oci.request_edge import is_storable_text
 
 logger = logging.getLogger("accounts.login")
 ROBOT_PREFIX = "robot$"
@@ -35,7 +36,14 @@ def authenticate_login(username: str, secret: str, address: str) -> tuple[Princi
     """The principal a username and secret stand for, and what credential it was
     (`user`, `robot:<id>`, `token:<id>`), or None. Raises LoginThrottled after too many failures."""
     login_throttle.check(username, address)
-    found = _robot(username, secret) if username.startswith(ROBOT_PREFIX) else _user(username, secret)
+    if not (is_storable_text(username) and is_storable_text(secret)):
+        # No account has such a name or secret, and the lookup would fail in Postgres: a failed
+        # login like any other, counted, so NUL bytes do not buy unlimited attempts.
+        found = None
+    elif username.startswith(ROBOT_PREFIX):
+        found = _robot(username, secret)
+    else:
+        found = _user(username, secret)
     if found is None:
         login_throttle.record_failure(username, address)
         logger.warning("failed login for %r from %s", username, address)

@@ -24,7 +24,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
     """`/jobs/`: newest first, paged by id; system admins see every job and may start a collection."""
     jobs = visible_jobs(request).order_by("-id")
     before = request.GET.get("before", "")
-    if before.isdigit():
+    # isdigit() alone also takes "²", which int() refuses.
+    if before.isascii() and before.isdigit():
         jobs = jobs.filter(id__lt=int(before))
     page = list(jobs[: JOB_PAGE_SIZE + 1])
     shown = page[:JOB_PAGE_SIZE]
