@@ -451,6 +451,23 @@ def test_a_cancelled_upload_is_unknown_and_its_bytes_are_gone(
     assert upload_dirs(storage_root) == []
 
 
+@pytest.mark.parametrize("alias", ["urn:uuid:{}", "{{{}}}", "{}"], ids=["urn", "braces", "uppercase"])
+def test_cancelling_an_upload_through_an_alias_of_its_id_drops_its_bytes(
+    client: Client, repository_name: str, storage_root: Path, alias: str
+) -> None:
+    # Issue 12: `urn:uuid:<id>` names the same upload (uuid.UUID reads it), so the row went, but
+    # the bytes were looked for under the alias and stayed on disk.
+    upload = start_upload(client, repository_name)
+    patch(client, upload, DATA)
+    upload_id = upload.rsplit("/", 1)[1]
+
+    response = client.delete(upload.replace(upload_id, alias.format(upload_id.upper() if alias == "{}" else upload_id)))
+
+    assert response.status_code == 204
+    assert client.get(upload).status_code == 404
+    assert upload_dirs(storage_root) == []
+
+
 def test_cancelling_an_unknown_upload_is_blob_upload_unknown(client: Client, repository_name: str) -> None:
     response = client.delete(f"/v2/{repository_name}/blobs/uploads/{uuid.uuid4()}")
 

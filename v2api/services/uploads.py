@@ -116,8 +116,12 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
 def cancel_upload(repository_name: str, upload_id: str) -> None:
     """`DELETE /v2/<name>/blobs/uploads/<id>` (Docker Registry API v2) drops an upload and its bytes."""
     upload = get_upload(repository_name, upload_id)
+    # The row's id, not the one in the URL: `urn:uuid:…`, braces or capitals name the same
+    # upload, and its bytes are stored under the canonical form only. Read before delete(),
+    # which clears it.
+    stored_id = str(upload.id)
     upload.delete()
-    blobstore.delete_upload(upload_id)
+    blobstore.delete_upload(stored_id)
 
 
 def upload_range_headers(repository_name: str, upload: Upload, size: int) -> dict[str, str]:
