@@ -19,7 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.models import Project
-from accounts.permissions import ANONYMOUS, Principal, allowed_actions
+from accounts.permissions import ANONYMOUS, NOTHING, Principal, allowed_actions
 from accounts.scopes import PULL, PUSH, Scope
 from accounts.services.credentials import authenticate_login, principal_for_subject
 from accounts.services.login_throttle import LoginThrottled
@@ -192,5 +192,8 @@ def _with_pull_for_push(scope: Scope) -> Scope:
 def _live_actions(principal: Principal, scope: Scope, project_public: bool | None) -> frozenset[str]:
     if scope.type == "repository":
         return allowed_actions(principal, scope.name, project_public)
-    # registry:catalog:* is open to everyone; the listing shows only what the caller may pull.
-    return scope.actions
+    # registry:catalog:* is open to every caller who presents credentials, an anonymous token
+    # included; the listing shows only what the caller may pull. A caller who presents none is
+    # challenged, as distribution and Docker Hub do: clients that log in only when challenged
+    # (crane, regclient, scripts) would otherwise never see their user's private repositories.
+    return NOTHING if principal.is_anonymous else scope.actions

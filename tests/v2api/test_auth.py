@@ -188,10 +188,22 @@ def test_the_catalog_lists_only_what_the_caller_may_pull(
         push_image(name, tag="v1")
 
     as_alice = anonymous_client.get("/v2/_catalog", HTTP_AUTHORIZATION=bearer_auth(alice, CATALOG))
-    as_nobody = anonymous_client.get("/v2/_catalog")
+    as_nobody = anonymous_client.get("/v2/_catalog", HTTP_AUTHORIZATION=bearer_auth(None, CATALOG))
 
     assert json.loads(as_alice.content)["repositories"] == ["open/app", "team/app"]
     assert json.loads(as_nobody.content)["repositories"] == ["open/app"]
+
+
+def test_the_catalog_challenges_a_caller_without_credentials(anonymous_client: Client) -> None:
+    # Issue 12: it answered 200 with the public repositories, so crane and regclient, which log
+    # in only when challenged, never listed their user's private ones.
+    response = anonymous_client.get("/v2/_catalog")
+
+    assert response.status_code == 401
+    assert error_codes(response) == ["UNAUTHORIZED"]
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="http://testserver/auth/token",service="harbor-lite",scope="registry:catalog:*"'
+    )
 
 
 def test_a_mount_from_a_repository_the_caller_may_not_pull_starts_an_upload_instead(
