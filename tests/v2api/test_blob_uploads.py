@@ -219,6 +219,35 @@ def test_a_content_range_that_is_not_start_end_is_blob_upload_invalid(client: Cl
     assert error_codes(response) == ["BLOB_UPLOAD_INVALID"]
 
 
+def test_a_closing_put_whose_chunk_does_not_continue_the_upload_is_416_and_changes_nothing(
+    client: Client, repository_name: str
+) -> None:
+    # OCI conformance (distribution-spec main): the last chunk sent with the closing PUT says
+    # with its Content-Range where it starts; out of order, 416 as for a PATCH, not 400.
+    content = DATA * 4
+    upload = start_upload(client, repository_name)
+    patch(client, upload, content[:10])
+
+    response = client.put(
+        path_of(upload) + f"?digest={digest_of(content)}",
+        data=content[20:],
+        content_type="application/octet-stream",
+        HTTP_CONTENT_RANGE=f"20-{len(content) - 1}",
+    )
+
+    assert response.status_code == 416, response.content
+    assert error_codes(response) == ["BLOB_UPLOAD_INVALID"]
+    assert response["Range"] == "0-9"
+    assert client.get(upload)["Range"] == "0-9"
+    finished = client.put(
+        path_of(upload) + f"?digest={digest_of(content)}",
+        data=content[10:],
+        content_type="application/octet-stream",
+        HTTP_CONTENT_RANGE=f"10-{len(content) - 1}",
+    )
+    assert finished.status_code == 201
+
+
 def test_a_content_range_that_ends_before_it_starts_is_416(client: Client, repository_name: str) -> None:
     upload = start_upload(client, repository_name)
 

@@ -73,20 +73,19 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
             "the upload was finished or cancelled meanwhile", detail={"upload": upload_id}
         ) from None
     except blobstore.ChunkOutOfOrder as error:
-        raise BlobUploadInvalid(
-            "chunk out of order",
-            detail={"expected_start": error.upload_size, "received_start": start},
-            status=416,
-            headers=upload_range_headers(repository_name, upload, error.upload_size),
-        ) from None
+        raise _out_of_order(repository_name, upload, error, start) from None
     # The row's updated_at marks activity, so stale-upload cleanup spares uploads in use.
     upload.save(update_fields=["updated_at"])
     return upload, size
 
 
-def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_chunk: Iterable[bytes] | None) -> Blob:
+def finish_upload(
+    repository_name: str, upload_id: str, digest: Digest, final_chunk: Iterable[bytes] | None, start: int | None = None
+) -> Blob:
     """end-6: `PUT …?digest=` closes an upload, with or without a last chunk.
 
+    `start` is the first byte of the last chunk's `Content-Range`: a chunk that does not begin
+    where the upload ends raises BlobUploadInvalid with 416, as a PATCH out of order does.
     Raises DigestInvalid when the bytes do not hash to `digest`, and Denied when the blob would
     take the project past its quota (quotas.py). The upload stays open then, as it was before
     this request (without its last chunk), so the client can resend the PUT: after fixing the
@@ -96,7 +95,7 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
     offset = blobstore.upload_size(str(upload.id))
     try:
         if final_chunk is not None:
-            blobstore.append_to_upload(str(upload.id), final_chunk, None)
+            blobstore.append_to_upload(str(upload.id), final_chunk, start)
         size = blobstore.verify_upload(str(upload.id), digest)
         check_quota(upload.repository, digest, size)
         blob = record_blob(upload.repository, digest, size, lambda: blobstore.install_upload(str(upload.id), digest))
@@ -105,6 +104,9 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
         raise BlobUploadUnknown(
             "the upload was finished or cancelled meanwhile", detail={"upload": upload_id}
         ) from None
+    except blobstore.ChunkOutOfOrder as error:
+        # Nothing was appended: the upload stays as it was, open for the right chunk.
+        raise _out_of_order(repository_name, upload, error, start) from None
     except (DigestInvalid, Denied):
         if final_chunk is not None:
             blobstore.truncate_upload(str(upload.id), offset)
@@ -122,6 +124,18 @@ def cancel_upload(repository_name: str, upload_id: str) -> None:
     stored_id = str(upload.id)
     upload.delete()
     blobstore.delete_upload(stored_id)
+
+
+def _out_of_order(
+    repository_name: str, upload: Upload, error: blobstore.ChunkOutOfOrder, start: int | None
+) -> BlobUploadInvalid:
+    """416 with the upload's current range, which the spec asks for so the client can resume."""
+    return BlobUploadInvalid(
+        "chunk out of order",
+        detail={"expected_start": error.upload_size, "received_start": start},
+        status=416,
+        headers=upload_range_headers(repository_name, upload, error.upload_size),
+    )
 
 
 def upload_range_headers(repository_name: str, upload: Upload, size: int) -> dict[str, str]:

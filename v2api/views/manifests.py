@@ -44,7 +44,7 @@ class ManifestView(RegistryView):
     def _acceptable(
         self, request: Request, name: str, reference: str, with_content: bool
     ) -> manifest_service.ResolvedManifest:
-        manifest = manifest_service.resolve_manifest(name, manifest_service.parse_reference(reference), with_content)
+        manifest = manifest_service.resolve_manifest(name, manifest_service.reference_to_read(reference), with_content)
         accepted = accepted_media_types(request._request.META)
         if not manifest_service.accepts(manifest.media_type, accepted):
             raise ManifestUnknown(

@@ -63,12 +63,14 @@ class UploadView(RegistryView):
         return empty_response(202, upload_service.upload_range_headers(name, upload, size))
 
     def put(self, request: Request, name: str, upload_id: str) -> HttpResponse:
-        """end-6: `PUT ?digest=` finishes an upload, with or without a last chunk."""
+        """end-6: `PUT ?digest=` finishes an upload, with or without a last chunk (which, like a
+        PATCH, may say where it starts with a Content-Range)."""
         digest = digest_parameter(request, "digest")
         if digest is None:
             raise DigestInvalid("the digest query parameter is required to finish an upload")
         final_chunk = request_body(request) if has_body(request) else None
-        upload_service.finish_upload(name, upload_id, digest, final_chunk)
+        start = content_range_start(request.headers.get("Content-Range")) if final_chunk is not None else None
+        upload_service.finish_upload(name, upload_id, digest, final_chunk, start)
         return blob_created(name, digest)
 
     def delete(self, request: Request, name: str, upload_id: str) -> HttpResponse:
