@@ -82,12 +82,6 @@ def may_create_project(principal: Principal, project_name: str) -> bool:
     return project_name == principal.user.get_username()
 
 
-def missing_project_message(principal: Principal, repository_name: str) -> str:
-    project = project_name_of(repository_name)
-    personal = f" You may push to {principal.subject}/<name>, your personal project." if principal.user else ""
-    return f"project {project!r} does not exist; a system administrator can create it.{personal}"
-
-
 def pullable_projects(principal: Principal) -> "QuerySet[Project] | None":
     """The projects whose repositories `principal` may pull; None means every one (system admins)."""
     if principal.is_system_admin:

@@ -28,6 +28,8 @@ _ACCEPTED_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 # worker runs each request in one thread, and each thread has its own context).
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="")
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 # Where the parsed credentials are kept in the environ, so a request is parsed once however many
 # layers ask (the gate, the access log, the login throttle).
 _CREDENTIALS_KEY = "registry.credentials"
@@ -75,6 +77,13 @@ def parse_authorization(header: str | None) -> Credentials:
         if separator and (username or secret):
             return Credentials("basic", username=username, secret=secret)
     return NO_CREDENTIALS
+
+
+def is_storable_text(value: str) -> bool:
+    """Whether `value` may go on to a query, a log line or a JSON answer: no NUL (Postgres text
+    refuses it) and no lone surrogate such as a JSON `\\ud800` (it has no UTF-8 form). Either one,
+    in a name, a cursor or a credential, reached Postgres and made a 500; the edge refuses it."""
+    return "\x00" not in value and not _LONE_SURROGATE.search(value)
 
 
 def settle_client_address(environ: MutableMapping[str, Any], trust_proxy_headers: bool) -> str:

@@ -1,13 +1,13 @@
 """Middleware that watches each request once and feeds the metrics and the access log, the one
-that believes the proxy about the client's address, and what browsers are told beyond Django's
-SecurityMiddleware."""
+that believes the proxy about the client's address, what browsers are told beyond Django's
+SecurityMiddleware, and the one that refuses unstorable text."""
 
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, JsonResponse, QueryDict
 
 from oci import request_edge as edge
 from v2api import metrics
@@ -118,6 +118,34 @@ class ForwardedClientAddressMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         edge.settle_client_address(request.META, settings.REGISTRY_TRUST_PROXY_HEADERS)
         return self.get_response(request)
+
+
+class StorableInputMiddleware:
+    """Refuses, with a clear 400, a dashboard, token or management-API request whose path, query
+    or form holds text that no name or value can hold (a NUL, a lone surrogate: see
+    `edge.is_storable_text`). Views hand these values to Postgres as they are (a project in the
+    path, a paging cursor, a username in a form), and Postgres refused them with a 500; one check
+    here covers every page. /v2/ checks its own inputs where it reads them, in OCI error form,
+    and the fast path never passes through this stack."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path.startswith("/v2/"):
+            return self.get_response(request)
+        form = request.POST if request.method == "POST" else None
+        texts = [request.path, *_texts_of(request.GET)] + (_texts_of(form) if form is not None else [])
+        if all(edge.is_storable_text(text) for text in texts):
+            return self.get_response(request)
+        message = "The request holds a NUL character or an unpaired surrogate, which no name or value may contain."
+        if request.path.startswith(("/api/", "/auth/")):
+            return JsonResponse({"detail": message}, status=400)
+        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
+def _texts_of(query: QueryDict) -> list[str]:
+    return [text for key, values in query.lists() for text in (key, *values)]
 
 
 def _content_length(request: HttpRequest) -> int:

@@ -54,6 +54,9 @@ MIDDLEWARE = [
     # Right after security: the dashboard's CSS and JS are served by the app itself (no CDN, no
     # separate web server needed on a LAN), before sessions and auth do any work for them.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the request for a view: a NUL or a lone surrogate in the path, the
+    # query or a form is a 400 here, not a 500 from Postgres.
+    "registry_ui.middleware.StorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.models import Project
-from accounts.permissions import ANONYMOUS, Principal, allowed_actions, missing_project_message
+from accounts.permissions import ANONYMOUS, NOTHING, Principal, allowed_actions
 from accounts.scopes import PULL, PUSH, Scope
 from accounts.services.credentials import authenticate_login, principal_for_subject
 from accounts.services.login_throttle import LoginThrottled
@@ -113,7 +113,7 @@ def authorize(caller: Caller, scope: Scope, project_public: bool | None = None) 
 
 def _refusal(caller: Caller, scope: Scope, live: frozenset[str] | None) -> RegistryError:
     """`401` where credentials could help (anonymous, or a token short of what the caller holds,
-    `insufficient_scope`), else `403 DENIED`, naming a missing project."""
+    `insufficient_scope`), else `403 DENIED`, worded the same for a missing and a hidden project."""
     principal = caller.live_principal()
     if live is None:
         live = _live_actions(principal, scope, None)
@@ -125,9 +125,18 @@ def _refusal(caller: Caller, scope: Scope, live: frozenset[str] | None) -> Regis
                 str(_with_pull_for_push(scope)), "insufficient_scope" if caller.token_scopes is not None else None
             ),
         )
-    if scope.type == "repository" and not Project.objects.filter(name=project_name_of(scope.name)).exists():
-        return Denied(missing_project_message(principal, scope.name), detail=[scope.as_claim()])
-    return Denied(detail=[scope.as_claim()])
+    if scope.type != "repository":
+        return Denied(detail=[scope.as_claim()])
+    # One wording whether the project is missing or only hidden from this caller: telling them
+    # apart would say which private projects exist, which the dashboard and the API never do.
+    # The hint about the personal project depends on the caller alone, so it leaks nothing.
+    actions = " or ".join(sorted(scope.actions))
+    personal = f" You may push to {principal.subject}/<name>, your personal project." if principal.user else ""
+    return Denied(
+        f"requested access to the resource is denied: project {project_name_of(scope.name)!r} does not exist"
+        f" or does not let you {actions}; a system administrator can create projects.{personal}",
+        detail=[scope.as_claim()],
+    )
 
 
 def may(caller: Caller, scope: Scope) -> bool:
@@ -183,5 +192,8 @@ def _with_pull_for_push(scope: Scope) -> Scope:
 def _live_actions(principal: Principal, scope: Scope, project_public: bool | None) -> frozenset[str]:
     if scope.type == "repository":
         return allowed_actions(principal, scope.name, project_public)
-    # registry:catalog:* is open to everyone; the listing shows only what the caller may pull.
-    return scope.actions
+    # registry:catalog:* is open to every caller who presents credentials, an anonymous token
+    # included; the listing shows only what the caller may pull. A caller who presents none is
+    # challenged, as distribution and Docker Hub do: clients that log in only when challenged
+    # (crane, regclient, scripts) would otherwise never see their user's private repositories.
+    return NOTHING if principal.is_anonymous else scope.actions

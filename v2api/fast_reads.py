@@ -115,7 +115,7 @@ _Found = tuple[dict[str, str], bytes, str, bool]
 
 
 def _manifest(environ: dict[str, Any], name: str, reference: str, with_content: bool) -> _Found | None:
-    manifest = manifest_service.find_manifest(name, manifest_service.parse_reference(reference), with_content)
+    manifest = manifest_service.find_manifest(name, manifest_service.reference_to_read(reference), with_content)
     if manifest is None:
         return None
     if not manifest_service.accepts(manifest.media_type, edge.accepted_media_types(environ)):

@@ -13,6 +13,7 @@ from typing import Any
 
 from oci import media_types
 from oci.digests import Digest, InvalidDigest
+from oci.request_edge import is_storable_text
 from v2api.errors import ManifestInvalid
 
 # Layers a registry is not expected to hold (Windows base layers): pushed manifests name them
@@ -70,8 +71,13 @@ def parse_manifest(content: bytes, content_type: str) -> ParsedManifest:
         document = json.loads(content)
     except (UnicodeDecodeError, ValueError) as error:
         raise ManifestInvalid("manifest is not valid JSON", detail={"reason": str(error)}) from None
+    except RecursionError:
+        # json's decoder recurses per level of nesting: a body of 1,000 `[` exhausts the stack.
+        # No manifest nests more than a handful of levels.
+        raise ManifestInvalid("manifest is nested too deeply") from None
     if not isinstance(document, dict):
         raise ManifestInvalid("manifest must be a JSON object")
+    _check_strings(document)
 
     media_type = _media_type(document, content_type)
     if media_type in media_types.SCHEMA1:
@@ -106,6 +112,22 @@ def parse_manifest(content: bytes, content_type: str) -> ParsedManifest:
         parsed.subject = _descriptor(document["subject"], "subject").digest
     parsed.annotations = _annotations(document)
     return parsed
+
+
+def _check_strings(document: dict[str, Any]) -> None:
+    """Every key and string of the document is storable text (oci.request_edge.is_storable_text):
+    annotations, artifactType and media types go to Postgres, which refuses a NUL (`\\u0000`) or
+    a lone surrogate (`\\ud800`). Walked with a stack, not recursion, for the nesting above."""
+    pending: list[Any] = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and not is_storable_text(value):
+            raise ManifestInvalid("manifest holds a NUL character or an unpaired surrogate")
 
 
 def _media_type(document: dict[str, Any], content_type: str) -> str:

@@ -22,6 +22,7 @@ from django.utils.crypto import salted_hmac
 from accounts.models import CredentialVersion, PersonalAccessToken, RobotAccount
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services import login_throttle
+from oci.request_edge import is_storable_text
 
 logger = logging.getLogger("accounts.login")
 ROBOT_PREFIX = "robot$"
@@ -87,7 +88,14 @@ def authenticate_login(username: str, secret: str, address: str) -> tuple[Princi
     remembered = _remembered.principal(username, secret)
     if remembered is not None:
         return remembered
-    found = _robot(username, secret) if username.startswith(ROBOT_PREFIX) else _user(username, secret)
+    if not (is_storable_text(username) and is_storable_text(secret)):
+        # No account has such a name or secret, and the lookup would fail in Postgres: a failed
+        # login like any other, counted, so NUL bytes do not buy unlimited attempts.
+        found = None
+    elif username.startswith(ROBOT_PREFIX):
+        found = _robot(username, secret)
+    else:
+        found = _user(username, secret)
     if found is None:
         login_throttle.record_failure(username, address)
         logger.warning("failed login for %r from %s", username, address)

@@ -3,7 +3,7 @@ collection (system administrators)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -24,7 +24,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
     """`/jobs/`: newest first, paged by id; system admins see every job and may start a collection."""
     jobs = visible_jobs(request).order_by("-id")
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if before:
+        # A job id: ASCII digits only (isdigit() also takes "²", which int() refuses) and few
+        # enough for Postgres's bigint; anything else was a 500.
+        if not (before.isascii() and before.isdigit() and len(before) <= 18):
+            return HttpResponseBadRequest("before= takes the id of a job.", content_type="text/plain; charset=utf-8")
         jobs = jobs.filter(id__lt=int(before))
     page = list(jobs[: JOB_PAGE_SIZE + 1])
     shown = page[:JOB_PAGE_SIZE]

@@ -237,3 +237,26 @@ def test_a_range_get_returns_only_the_requested_bytes(live_registry: LiveRegistr
     assert open_ended.content == content[99000:]
     assert unsatisfiable.status_code == 416
     assert unsatisfiable.headers["Content-Range"] == "bytes */100000"
+
+
+def test_a_chunked_body_with_a_malformed_chunk_size_is_a_bad_request(live_registry: LiveRegistry) -> None:
+    # Issue 12: a chunk size `zz` made gunicorn raise inside the view's read, answered 500.
+    location = start_upload(live_registry, "raw/bad-chunk-size")
+    since = (live_registry.data_dir / "server.log").stat().st_size
+    basic = base64.b64encode(live_registry.admin_creds.encode()).decode()
+    request = (
+        f"PATCH {urlsplit(location).path} HTTP/1.1\r\nHost: {live_registry.host}\r\nAuthorization: Basic {basic}\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", live_registry.port), timeout=5) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 400 Bad Request", answer
+    assert b'"code": "BLOB_UPLOAD_INVALID"' in rest
+    assert wait_for_upload_size(live_registry, location, 0).headers["Range"] == "0-0"
+    log = (live_registry.data_dir / "server.log").read_bytes()[since:].decode(errors="replace")
+    assert "Traceback" not in log

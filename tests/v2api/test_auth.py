@@ -86,8 +86,31 @@ def test_pushing_into_a_missing_project_says_which_project_is_missing(anonymous_
     assert response.status_code == 403
     body = json.loads(response.content)["errors"][0]
     assert body["code"] == "DENIED"
-    assert "project 'nowhere' does not exist" in body["message"]
+    assert "project 'nowhere' does not exist or does not let you push" in body["message"]
     assert "alice/<name>" in body["message"]
+
+
+@pytest.mark.parametrize("method, path", [("get", "/manifests/v1"), ("post", "/blobs/uploads/")])
+@pytest.mark.parametrize("credentials", ["basic", "token"])
+def test_a_hidden_project_and_a_missing_one_are_refused_alike(
+    anonymous_client: Client, alice: User, push_image: PushImage, method: str, path: str, credentials: str
+) -> None:
+    # Issue 12: a private project answered "requested access to the resource is denied", a
+    # missing one "project 'x' does not exist", so anyone could list the private project names.
+    Project.objects.create(name="secret", public=False)
+    push_image("secret/app", tag="v1")
+
+    def refusal(project: str) -> tuple[int, str, str]:
+        # The token /auth/token gives alice for either: it grants nothing there.
+        authorization = basic_auth("alice") if credentials == "basic" else bearer_auth(alice)
+        response = getattr(anonymous_client, method)(f"/v2/{project}/app{path}", HTTP_AUTHORIZATION=authorization)
+        return response.status_code, response.get("WWW-Authenticate", ""), response.content.decode()
+
+    hidden, missing = refusal("secret"), refusal("nowhere")
+
+    assert hidden[0] == 403
+    assert hidden == (missing[0], missing[1].replace("nowhere", "secret"), missing[2].replace("nowhere", "secret"))
+    assert "alice/<name>, your personal project" in hidden[2]
 
 
 def test_a_token_for_a_project_deleted_since_creates_no_repository(anonymous_client: Client, alice: User) -> None:
@@ -165,10 +188,22 @@ def test_the_catalog_lists_only_what_the_caller_may_pull(
         push_image(name, tag="v1")
 
     as_alice = anonymous_client.get("/v2/_catalog", HTTP_AUTHORIZATION=bearer_auth(alice, CATALOG))
-    as_nobody = anonymous_client.get("/v2/_catalog")
+    as_nobody = anonymous_client.get("/v2/_catalog", HTTP_AUTHORIZATION=bearer_auth(None, CATALOG))
 
     assert json.loads(as_alice.content)["repositories"] == ["open/app", "team/app"]
     assert json.loads(as_nobody.content)["repositories"] == ["open/app"]
+
+
+def test_the_catalog_challenges_a_caller_without_credentials(anonymous_client: Client) -> None:
+    # Issue 12: it answered 200 with the public repositories, so crane and regclient, which log
+    # in only when challenged, never listed their user's private ones.
+    response = anonymous_client.get("/v2/_catalog")
+
+    assert response.status_code == 401
+    assert error_codes(response) == ["UNAUTHORIZED"]
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="http://testserver/auth/token",service="harbor-lite",scope="registry:catalog:*"'
+    )
 
 
 def test_a_mount_from_a_repository_the_caller_may_not_pull_starts_an_upload_instead(

@@ -219,6 +219,35 @@ def test_a_content_range_that_is_not_start_end_is_blob_upload_invalid(client: Cl
     assert error_codes(response) == ["BLOB_UPLOAD_INVALID"]
 
 
+def test_a_closing_put_whose_chunk_does_not_continue_the_upload_is_416_and_changes_nothing(
+    client: Client, repository_name: str
+) -> None:
+    # OCI conformance (distribution-spec main): the last chunk sent with the closing PUT says
+    # with its Content-Range where it starts; out of order, 416 as for a PATCH, not 400.
+    content = DATA * 4
+    upload = start_upload(client, repository_name)
+    patch(client, upload, content[:10])
+
+    response = client.put(
+        path_of(upload) + f"?digest={digest_of(content)}",
+        data=content[20:],
+        content_type="application/octet-stream",
+        HTTP_CONTENT_RANGE=f"20-{len(content) - 1}",
+    )
+
+    assert response.status_code == 416, response.content
+    assert error_codes(response) == ["BLOB_UPLOAD_INVALID"]
+    assert response["Range"] == "0-9"
+    assert client.get(upload)["Range"] == "0-9"
+    finished = client.put(
+        path_of(upload) + f"?digest={digest_of(content)}",
+        data=content[10:],
+        content_type="application/octet-stream",
+        HTTP_CONTENT_RANGE=f"10-{len(content) - 1}",
+    )
+    assert finished.status_code == 201
+
+
 def test_a_content_range_that_ends_before_it_starts_is_416(client: Client, repository_name: str) -> None:
     upload = start_upload(client, repository_name)
 
@@ -448,6 +477,23 @@ def test_a_cancelled_upload_is_unknown_and_its_bytes_are_gone(
 
     assert response.status_code == 404
     assert error_codes(response) == ["BLOB_UPLOAD_UNKNOWN"]
+    assert upload_dirs(storage_root) == []
+
+
+@pytest.mark.parametrize("alias", ["urn:uuid:{}", "{{{}}}", "{}"], ids=["urn", "braces", "uppercase"])
+def test_cancelling_an_upload_through_an_alias_of_its_id_drops_its_bytes(
+    client: Client, repository_name: str, storage_root: Path, alias: str
+) -> None:
+    # Issue 12: `urn:uuid:<id>` names the same upload (uuid.UUID reads it), so the row went, but
+    # the bytes were looked for under the alias and stayed on disk.
+    upload = start_upload(client, repository_name)
+    patch(client, upload, DATA)
+    upload_id = upload.rsplit("/", 1)[1]
+
+    response = client.delete(upload.replace(upload_id, alias.format(upload_id.upper() if alias == "{}" else upload_id)))
+
+    assert response.status_code == 204
+    assert client.get(upload).status_code == 404
     assert upload_dirs(storage_root) == []
 
 

@@ -106,6 +106,8 @@ def images(admin_user: User, push_image: PushImage) -> dict[str, dict[str, str]]
             "manifest digest": pushed.digest,
             "unknown tag": "v2",
             "bad reference": "bad:tag:",
+            # The OCI conformance suite's name: no tag, so no manifest (404 MANIFEST_UNKNOWN).
+            "invalid tag": ".INVALID_MANIFEST_NAME",
             "layer": pushed.layer_digests[0],
             "config": pushed.config_digest,
             "unknown digest": "sha256:" + "0" * 64,
@@ -145,7 +147,7 @@ def caller_headers(caller: str, admin_user: User, name: str) -> dict[str, str]:
 
 # What each path argument of a route takes in the cases: every kind of value the route accepts.
 ARGUMENT_KINDS = {
-    "reference": ("tag", "manifest digest", "unknown tag", "bad reference"),
+    "reference": ("tag", "manifest digest", "unknown tag", "bad reference", "invalid tag"),
     "digest": ("layer", "config", "unknown digest", "bad digest"),
 }
 ACCEPTS = {"OCI": media_types.OCI_MANIFEST, "Docker": media_types.DOCKER_MANIFEST, "none": ""}

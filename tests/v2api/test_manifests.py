@@ -569,3 +569,17 @@ def test_deleting_a_tag_twice_is_manifest_unknown(client: Client, repository_nam
 
     assert response.status_code == 404
     assert error_codes(response) == ["MANIFEST_UNKNOWN"]
+
+
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_reading_a_manifest_by_a_reference_that_is_no_tag_is_manifest_unknown(
+    client: Client, repository_name: str, push_image: PushImage, method: str
+) -> None:
+    # OCI conformance (distribution-spec v1.1.1, `.INVALID_MANIFEST_NAME`): 404, not 400.
+    push_image(repository_name, tag="v1")
+
+    response = getattr(client, method)(f"/v2/{repository_name}/manifests/.INVALID_MANIFEST_NAME")
+
+    assert response.status_code == 404
+    if method == "get":
+        assert error_codes(response) == ["MANIFEST_UNKNOWN"]

@@ -40,6 +40,16 @@ def parse_reference(reference: str) -> Digest | str:
     return reference
 
 
+def reference_to_read(reference: str) -> Digest | str:
+    """The reference of a manifest GET or HEAD: a text that is neither a digest nor a tag names
+    no manifest, so it is ManifestUnknown (404), as the OCI conformance suite checks
+    (`.INVALID_MANIFEST_NAME`); only a push or delete is told its tag is invalid."""
+    try:
+        return parse_reference(reference)
+    except ManifestInvalid:
+        raise ManifestUnknown(detail={"reference": reference}) from None
+
+
 @dataclass(frozen=True)
 class ResolvedManifest:
     digest: str

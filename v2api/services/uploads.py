@@ -85,12 +85,7 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
             "the upload was finished or cancelled meanwhile", detail={"upload": upload_id}
         ) from None
     except blobstore.ChunkOutOfOrder as error:
-        raise BlobUploadInvalid(
-            "chunk out of order",
-            detail={"expected_start": error.upload_size, "received_start": start},
-            status=416,
-            headers=upload_range_headers(repository_name, upload, error.upload_size),
-        ) from None
+        raise _out_of_order(repository_name, upload, error, start) from None
     try:
         check_quota(upload.repository, None, size - upload.size)
     except Denied:
@@ -103,9 +98,13 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
     return upload, size
 
 
-def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_chunk: Iterable[bytes] | None) -> Blob:
+def finish_upload(
+    repository_name: str, upload_id: str, digest: Digest, final_chunk: Iterable[bytes] | None, start: int | None = None
+) -> Blob:
     """end-6: `PUT …?digest=` closes an upload, with or without a last chunk.
 
+    `start` is the first byte of the last chunk's `Content-Range`: a chunk that does not begin
+    where the upload ends raises BlobUploadInvalid with 416, as a PATCH out of order does.
     Raises DigestInvalid when the bytes do not hash to `digest`, and Denied when the blob would
     take the project past its quota (quotas.py). The upload stays open then, as it was before
     this request (without its last chunk), so the client can resend the PUT: after fixing the
@@ -115,7 +114,7 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
     offset = blobstore.upload_size(str(upload.id))
     try:
         if final_chunk is not None:
-            blobstore.append_to_upload(str(upload.id), final_chunk, None)
+            blobstore.append_to_upload(str(upload.id), final_chunk, start)
         size = blobstore.verify_upload(str(upload.id), digest)
         check_quota(upload.repository, digest, size, finishing=upload)
         blob = record_blob(upload.repository, digest, size, lambda: blobstore.install_upload(str(upload.id), digest))
@@ -124,6 +123,9 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
         raise BlobUploadUnknown(
             "the upload was finished or cancelled meanwhile", detail={"upload": upload_id}
         ) from None
+    except blobstore.ChunkOutOfOrder as error:
+        # Nothing was appended: the upload stays as it was, open for the right chunk.
+        raise _out_of_order(repository_name, upload, error, start) from None
     except (DigestInvalid, Denied):
         if final_chunk is not None:
             blobstore.truncate_upload(str(upload.id), offset)
@@ -135,8 +137,24 @@ def finish_upload(repository_name: str, upload_id: str, digest: Digest, final_ch
 def cancel_upload(repository_name: str, upload_id: str) -> None:
     """`DELETE /v2/<name>/blobs/uploads/<id>` (Docker Registry API v2) drops an upload and its bytes."""
     upload = get_upload(repository_name, upload_id)
+    # The row's id, not the one in the URL: `urn:uuid:…`, braces or capitals name the same
+    # upload, and its bytes are stored under the canonical form only. Read before delete(),
+    # which clears it.
+    stored_id = str(upload.id)
     upload.delete()
-    blobstore.delete_upload(upload_id)
+    blobstore.delete_upload(stored_id)
+
+
+def _out_of_order(
+    repository_name: str, upload: Upload, error: blobstore.ChunkOutOfOrder, start: int | None
+) -> BlobUploadInvalid:
+    """416 with the upload's current range, which the spec asks for so the client can resume."""
+    return BlobUploadInvalid(
+        "chunk out of order",
+        detail={"expected_start": error.upload_size, "received_start": start},
+        status=416,
+        headers=upload_range_headers(repository_name, upload, error.upload_size),
+    )
 
 
 def _check_open_uploads(repository: Repository, started_by: str) -> None:

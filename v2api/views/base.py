@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from gunicorn.http.errors import ParseException
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -15,7 +16,7 @@ from rest_framework.views import APIView
 from accounts.scopes import DELETE, PULL, PUSH, Scope, repository_scope
 from oci.digests import Digest
 from oci.names import check_repository_name
-from oci.request_edge import client_address, credentials_of
+from oci.request_edge import client_address, credentials_of, is_storable_text
 from v2api import auth
 from v2api.errors import (
     BlobUploadInvalid,
@@ -152,22 +153,29 @@ def request_body(request: Request) -> Iterator[bytes]:
     if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
         stream = meta["wsgi.input"]
         while True:
-            try:
-                chunk = stream.read(READ_SIZE)
-            except OSError:
-                # gunicorn raises NoMoreData (an OSError) when the connection closes mid-body,
-                # e.g. a docker push interrupted; that is the client's doing, not a server error.
-                raise BlobUploadInvalid("request body ended before its last chunk") from None
+            chunk = _read_body(stream.read, READ_SIZE)
             if not chunk:
                 return
             yield chunk
     remaining = content_length(request)
     while remaining > 0:
-        chunk = django_request.read(min(READ_SIZE, remaining))
+        chunk = _read_body(django_request.read, min(READ_SIZE, remaining))
         if not chunk:
             raise BlobUploadInvalid("request body ended before its Content-Length", detail={"missing": remaining})
         remaining -= len(chunk)
         yield chunk
+
+
+def _read_body(read: Callable[[int], bytes], size: int) -> bytes:
+    """One read of the body; what goes wrong there is the client's doing, a 400, not a 500:
+    gunicorn raises NoMoreData (an OSError) when the connection closes mid-body (a docker push
+    interrupted), and a ParseException for a malformed chunked body (a chunk size `zz`)."""
+    try:
+        return read(size)
+    except OSError:
+        raise BlobUploadInvalid("the connection closed before the request body ended") from None
+    except ParseException as error:
+        raise BlobUploadInvalid("request body is malformed", detail={"reason": str(error)}) from None
 
 
 def has_body(request: Request) -> bool:
@@ -203,9 +211,20 @@ def digest_parameter(request: Request, name: str = "digest") -> Digest | None:
     return Digest.parse(value) if value is not None else None
 
 
+def text_parameter(request: Request, name: str) -> str | None:
+    """A query parameter that goes on to a query (a cursor, a filter); raises Unsupported (400,
+    the spec's code for an invalid parameter) for text no name or value can hold."""
+    value = request.query_params.get(name)
+    if value is not None and not is_storable_text(value):
+        raise Unsupported(
+            f"the {name} parameter holds a NUL or an unpaired surrogate", detail={"parameter": name}, status=400
+        )
+    return value
+
+
 def page_parameters(request: Request) -> tuple[str | None, int | None]:
     """`last` and `n` of a paginated list; raises PaginationNumberInvalid for a bad `n`."""
-    last = request.query_params.get("last") or None
+    last = text_parameter(request, "last") or None
     raw_limit = request.query_params.get("n")
     if raw_limit is None or raw_limit == "":
         return last, None

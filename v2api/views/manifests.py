@@ -8,7 +8,7 @@ from v2api.errors import ManifestUnknown
 from v2api.framing import manifest_headers
 from v2api.services import manifests as manifest_service
 from v2api.services.deletion import delete_by_reference
-from v2api.views.base import RegistryView, empty_response, json_response, read_limited_body
+from v2api.views.base import RegistryView, empty_response, json_response, read_limited_body, text_parameter
 
 
 class ManifestView(RegistryView):
@@ -44,7 +44,7 @@ class ManifestView(RegistryView):
     def _acceptable(
         self, request: Request, name: str, reference: str, with_content: bool
     ) -> manifest_service.ResolvedManifest:
-        manifest = manifest_service.resolve_manifest(name, manifest_service.parse_reference(reference), with_content)
+        manifest = manifest_service.resolve_manifest(name, manifest_service.reference_to_read(reference), with_content)
         accepted = accepted_media_types(request._request.META)
         if not manifest_service.accepts(manifest.media_type, accepted):
             raise ManifestUnknown(
@@ -57,7 +57,7 @@ class ManifestView(RegistryView):
 class ReferrersView(RegistryView):
     def get(self, request: Request, name: str, digest: str) -> HttpResponse:
         """end-12a/12b: `GET /v2/<name>/referrers/<digest>[?artifactType=]`, an OCI index."""
-        artifact_type = request.query_params.get("artifactType") or None
+        artifact_type = text_parameter(request, "artifactType") or None
         descriptors = manifest_service.list_referrers(name, Digest.parse(digest), artifact_type)
         response = json_response(
             manifest_service.referrers_index(descriptors), content_type="application/vnd.oci.image.index.v1+json"

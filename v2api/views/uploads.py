@@ -15,7 +15,9 @@ from v2api.services.repositories import get_or_create_repository
 from v2api.views.base import RegistryView, digest_parameter, empty_response, has_body, request_body
 
 # "bytes 0-1023" per RFC 9110, or "0-1023" as oras and the distribution spec write it.
-_CONTENT_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)$")
+# ASCII digits only (\d also takes other scripts' digits) and at most 19, far past any blob:
+# int() of thousands of digits raises, which was a 500.
+_CONTENT_RANGE = re.compile(r"(?:bytes )?([0-9]{1,19})-([0-9]{1,19})")
 
 
 class UploadStartView(RegistryView):
@@ -61,12 +63,14 @@ class UploadView(RegistryView):
         return empty_response(202, upload_service.upload_range_headers(name, upload, size))
 
     def put(self, request: Request, name: str, upload_id: str) -> HttpResponse:
-        """end-6: `PUT ?digest=` finishes an upload, with or without a last chunk."""
+        """end-6: `PUT ?digest=` finishes an upload, with or without a last chunk (which, like a
+        PATCH, may say where it starts with a Content-Range)."""
         digest = digest_parameter(request, "digest")
         if digest is None:
             raise DigestInvalid("the digest query parameter is required to finish an upload")
         final_chunk = request_body(request) if has_body(request) else None
-        upload_service.finish_upload(name, upload_id, digest, final_chunk)
+        start = content_range_start(request.headers.get("Content-Range")) if final_chunk is not None else None
+        upload_service.finish_upload(name, upload_id, digest, final_chunk, start)
         return blob_created(name, digest)
 
     def delete(self, request: Request, name: str, upload_id: str) -> HttpResponse:
@@ -83,7 +87,7 @@ def content_range_start(header: str | None) -> int | None:
     """The first byte of a PATCH's Content-Range, or None when the client sent none."""
     if header is None:
         return None
-    match = _CONTENT_RANGE.match(header.strip())
+    match = _CONTENT_RANGE.fullmatch(header.strip())
     if match is None:
         raise BlobUploadInvalid("Content-Range must be start-end", detail={"Content-Range": header})
     start, end = int(match.group(1)), int(match.group(2))
