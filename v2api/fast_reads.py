@@ -18,7 +18,9 @@ error. HTTP Basic goes to the full stack too: a password check is slow by design
 toward the login throttle, so it is made once, there. tests/v2api/test_fast_reads.py walks the
 route table and holds the two answers side by side.
 
-Its metrics and access line are the ones the full stack's middleware writes. It leaves the
+A pusher's HEAD of a layer whose link is old refreshes the link, as the full stack's does
+(services/blobs.py `refresh_old_link`): the one write it may make, after the gate allowed the
+request. Its metrics and access line are the ones the full stack's middleware writes. It leaves the
 database connection's upkeep to the full stack: a connection the full stack checked stays
 checked through any number of fast reads, and a database error here declines the request to the
 full stack, which replaces a broken connection before it answers.
@@ -32,7 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 
-from accounts.scopes import PULL, repository_scope
+from accounts.scopes import PULL, PUSH, repository_scope
 from oci import request_edge as edge
 from oci.digests import Digest, InvalidDigest
 from oci.names import is_repository_name
@@ -73,9 +75,12 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
             found = _blob(name, arguments["digest"])
         if found is None or not _allowed(caller, name, project_public=found[3]):
             return None
+        blob = found[4]
+        if blob is not None and auth.may(caller, repository_scope(name, PUSH)):
+            blob_service.refresh_old_link(blob)
     except (RegistryError, InvalidDigest, DatabaseError):
         return None
-    headers, body, digest, _ = found
+    headers, body, digest, _, _ = found
 
     request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
     # What the full stack's middleware adds to every answer (request ids, SecurityMiddleware).
@@ -111,7 +116,8 @@ def _allowed(caller: auth.Caller, name: str, project_public: bool) -> bool:
     return auth.authorize(caller, repository_scope(name, PULL), project_public=project_public).allowed
 
 
-_Found = tuple[dict[str, str], bytes, str, bool]
+# Headers, body, digest, whether the project is public, and the blob's record for a blob HEAD.
+_Found = tuple[dict[str, str], bytes, str, bool, blob_service.BlobRecord | None]
 
 
 def _manifest(environ: dict[str, Any], name: str, reference: str, with_content: bool) -> _Found | None:
@@ -121,11 +127,11 @@ def _manifest(environ: dict[str, Any], name: str, reference: str, with_content: 
     if not manifest_service.accepts(manifest.media_type, edge.accepted_media_types(environ)):
         return None
     headers = manifest_headers(manifest.media_type, manifest.digest, manifest.size)
-    return headers, manifest.content, manifest.digest, manifest.project_public
+    return headers, manifest.content, manifest.digest, manifest.project_public, None
 
 
 def _blob(name: str, digest: str) -> _Found | None:
     blob = blob_service.find_blob(name, Digest.parse(digest))
     if blob is None:
         return None
-    return blob_head_headers(blob.digest, blob.size), b"", blob.digest, blob.project_public
+    return blob_head_headers(blob.digest, blob.size), b"", blob.digest, blob.project_public, blob

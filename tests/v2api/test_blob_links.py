@@ -94,3 +94,20 @@ def test_a_head_writes_only_when_the_link_is_older_than_half_the_grace_window(
     assert head_queries() == ["EXECUTE"]
     linked_at: Any = RepositoryBlob.objects.get().linked_at
     assert timezone.now() - linked_at < timedelta(minutes=1)
+
+
+def test_a_head_by_a_caller_who_may_only_pull_leaves_an_old_link_as_it_is(
+    client: Client, admin_user: User, push_blob: PushBlob
+) -> None:
+    digest = push_blob(NAME, b"layer")
+    long_ago = timezone.now() - timedelta(seconds=settings.REGISTRY_GC_GRACE_SECONDS) - timedelta(hours=1)
+    RepositoryBlob.objects.update(linked_at=long_ago)
+    pull_only = {"Authorization": bearer_auth(admin_user, repository_scope(NAME, PULL))}
+
+    answer = fast_answer("HEAD", f"/v2/{NAME}/blobs/{digest}", pull_only)
+    full = client.head(f"/v2/{NAME}/blobs/{digest}", headers=pull_only)
+
+    assert answer is not None and answer.status == "200 OK"
+    assert full.status_code == 200
+    # Only a push needs its layers kept: a reader cannot keep unreferenced bytes alive.
+    assert RepositoryBlob.objects.get().linked_at == long_ago

@@ -7,6 +7,7 @@ row that a push or mount just used is never deleted under it, and a committed ro
 has its file.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +32,9 @@ class BlobRecord:
     size: int
     # As on ResolvedManifest: whether anyone may pull from the repository's project.
     project_public: bool
+    # The repository's link to the blob, and when it was made (Unix time), for refresh_old_link.
+    link_id: int
+    linked_at: float
 
 
 def stat_blob(repository_name: str, digest: Digest) -> BlobRecord:
@@ -45,32 +49,44 @@ def find_blob(repository_name: str, digest: Digest) -> BlobRecord | None:
     """The blob, if this repository links it, in one indexed query; None otherwise.
 
     Written out and prepared rather than built by the ORM each time: every layer of every pull
-    asks this. Finding it refreshes an old link: a client (docker, skopeo) that HEADs a layer and
-    finds it skips the upload, and the manifest that needs the layer may come long after, so the
-    link must stay inside the collector's grace window until then. Written only when the link is
-    older than half the window, so the common lookup stays one query.
+    asks this.
     """
-    grace = timedelta(seconds=settings.REGISTRY_GC_GRACE_SECONDS)
-    refresh_before = timezone.now() - grace / 2
-    # Raw SQL: the backend's own form of a datetime (SQLite compares text).
-    row = _FIND_BLOB.fetchone([connection.ops.adapt_datetimefield_value(refresh_before), repository_name, str(digest)])
+    row = _FIND_BLOB.fetchone([repository_name, str(digest)])
     if row is None:
         return None
-    link_id, link_is_old = row[3], row[4]
-    # With no grace window the collector keeps nothing for a push in flight: nothing to refresh.
-    if link_is_old and grace:
-        RepositoryBlob.objects.filter(id=link_id, linked_at__lt=refresh_before).update(linked_at=timezone.now())
-    return BlobRecord(row[0], row[1], project_public=bool(row[2]))
+    return BlobRecord(row[0], row[1], project_public=bool(row[2]), link_id=row[3], linked_at=float(row[4]))
+
+
+def refresh_old_link(blob: BlobRecord) -> None:
+    """A pusher's HEAD that found the blob keeps its link inside the collector's grace window.
+
+    docker and skopeo HEAD each layer, skip the ones found, and PUT the manifest that needs them
+    only once the other layers are up, which may take longer than the window. Written only when
+    the link is older than half the window, so the common HEAD stays one query; with no window
+    the collector keeps nothing for a push in flight, and there is nothing to refresh.
+    """
+    grace = settings.REGISTRY_GC_GRACE_SECONDS
+    if not grace or time.time() - blob.linked_at < grace / 2:
+        return
+    refresh_before = timezone.now() - timedelta(seconds=grace / 2)
+    RepositoryBlob.objects.filter(id=blob.link_id, linked_at__lt=refresh_before).update(linked_at=timezone.now())
+
+
+def _unix_time(column: str) -> str:
+    """A timestamp column as seconds since 1970, each backend its own way (SQLite keeps text)."""
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM {column})"
+    return f"(julianday({column}) - 2440587.5) * 86400.0"
 
 
 _FIND_BLOB = PreparedQuery(
     "find_blob",
-    f"SELECT b.digest, b.size, p.public, l.id, l.linked_at < %s FROM {Blob._meta.db_table} b "
+    f"SELECT b.digest, b.size, p.public, l.id, {_unix_time('l.linked_at')} FROM {Blob._meta.db_table} b "
     f"JOIN {RepositoryBlob._meta.db_table} l ON l.blob_id = b.id "
     f"JOIN {Repository._meta.db_table} r ON r.id = l.repository_id "
     f"JOIN {Project._meta.db_table} p ON p.id = r.project_id "
     "WHERE r.name = %s AND b.digest = %s",
-    ("timestamptz", "text", "text"),
+    ("text", "text"),
 )
 
 

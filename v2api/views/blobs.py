@@ -4,8 +4,10 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from rest_framework.request import Request
 
+from accounts.scopes import PUSH, repository_scope
 from oci.digests import Digest
 from oci.request_edge import PROXIED_BYTES_HEADER
+from v2api.auth import may
 from v2api.errors import BlobUnknown
 from v2api.framing import blob_head_headers
 from v2api.services import blobs as blob_service
@@ -20,6 +22,8 @@ class BlobView(RegistryView):
     def head(self, request: Request, name: str, digest: str) -> HttpResponse:
         """end-2: `HEAD /v2/<name>/blobs/<digest>`; answered from the database, no file opened."""
         blob = blob_service.stat_blob(name, Digest.parse(digest))
+        if may(self.caller, repository_scope(name, PUSH)):
+            blob_service.refresh_old_link(blob)
         return empty_response(200, blob_head_headers(blob.digest, blob.size))
 
     def get(self, request: Request, name: str, digest: str) -> HttpResponse | StreamingHttpResponse:
