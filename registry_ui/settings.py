@@ -232,8 +232,8 @@ REGISTRY_GC_GRACE_SECONDS = env_int("REGISTRY_GC_GRACE_SECONDS", 2 * 3600, minim
 REGISTRY_GC_INTERVAL_SECONDS = env_int("REGISTRY_GC_INTERVAL_SECONDS", 6 * 3600, minimum=60)
 # Uploads nobody touched for this long are abandoned.
 REGISTRY_STALE_UPLOAD_SECONDS = env_int("REGISTRY_STALE_UPLOAD_SECONDS", 24 * 3600, minimum=60)
-# Uploads one caller, or one repository, may hold open at once: docker pushes three layers of an
-# image at a time, so even a busy CI robot stays far below; a flood of sessions does not.
+# Uploads one caller may hold open at once: docker pushes three layers of an image at a time, so
+# even a busy CI robot stays far below; a flood of sessions does not.
 REGISTRY_MAX_OPEN_UPLOADS = env_int("REGISTRY_MAX_OPEN_UPLOADS", 256, minimum=1)
 REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS = env_int("REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS", 3600, minimum=60)
 REGISTRY_RETENTION_INTERVAL_SECONDS = env_int("REGISTRY_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)

@@ -104,7 +104,8 @@ class Upload(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploads")
     # Who opened it (the caller's subject), for the cap on open uploads per caller.
-    started_by = models.CharField(max_length=255, blank=True, db_index=True)
+    # A robot's subject (robot$<project>+<name>) runs longer than a user name.
+    started_by = models.CharField(max_length=512, blank=True, db_index=True)
     # Bytes received so far, kept with each chunk: they count against the project's quota while
     # the upload is open (quotas.py).
     size = models.BigIntegerField(default=0)

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="upload",
             name="started_by",
-            field=models.CharField(blank=True, db_index=True, max_length=255),
+            field=models.CharField(blank=True, db_index=True, max_length=512),
         ),
         migrations.RunPython(fill_sizes, migrations.RunPython.noop),
     ]

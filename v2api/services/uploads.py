@@ -7,12 +7,11 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from oci.digests import Digest
 from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, Denied, DigestInvalid, TooManyRequests
-from v2api.models import Blob, Repository, Upload
+from v2api.models import Blob, Upload
 from v2api.services.blobs import record_blob
 from v2api.services.quotas import check_quota
 from v2api.services.repositories import get_or_create_repository
@@ -22,11 +21,11 @@ from v2api.storage import blobstore
 def start_upload(repository_name: str, started_by: str) -> Upload:
     """end-4a: `POST /v2/<name>/blobs/uploads/` opens an upload session for the caller `started_by`.
 
-    Raises TooManyRequests when the caller, or the repository, already holds
-    REGISTRY_MAX_OPEN_UPLOADS open uploads: each holds disk until it finishes or is purged.
+    Raises TooManyRequests when the caller already holds REGISTRY_MAX_OPEN_UPLOADS open
+    uploads: each holds disk until it finishes or is purged.
     """
     repository = get_or_create_repository(repository_name)
-    _check_open_uploads(repository, started_by)
+    _check_open_uploads(started_by)
     upload = Upload(id=uuid.uuid4(), repository=repository, started_by=started_by)
     # File first, row second: a row never names a missing file.
     blobstore.create_upload(str(upload.id))
@@ -157,22 +156,15 @@ def _out_of_order(
     )
 
 
-def _check_open_uploads(repository: Repository, started_by: str) -> None:
+def _check_open_uploads(started_by: str) -> None:
     limit = settings.REGISTRY_MAX_OPEN_UPLOADS
-    open_uploads = Upload.objects.filter(Q(repository=repository) | Q(started_by=started_by))
-    counts = open_uploads.aggregate(
-        here=Count("id", filter=Q(repository=repository)), mine=Count("id", filter=Q(started_by=started_by))
-    )
-    if counts["mine"] >= limit:
-        holder = f"{started_by} holds"
-    elif counts["here"] >= limit:
-        holder = f"{repository.name} holds"
-    else:
-        return
-    raise TooManyRequests(
-        f"{holder} {limit} open uploads, the most allowed: finish or cancel some, or wait for them",
-        headers={"Retry-After": "10"},
-    )
+    # Per caller, not per repository: one pusher filling a repository's share would lock out
+    # everyone else pushing there.
+    if Upload.objects.filter(started_by=started_by)[limit - 1 : limit].exists():
+        raise TooManyRequests(
+            f"{started_by} holds {limit} open uploads, the most allowed: finish or cancel some, or wait for them",
+            headers={"Retry-After": "10"},
+        )
 
 
 def upload_range_headers(repository_name: str, upload: Upload, size: int) -> dict[str, str]:
