@@ -115,7 +115,13 @@ CACHES = {
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": DATA_DIR / "cache"}
+        # Room for every login-failure counter a spray of usernames makes: past MAX_ENTRIES the
+        # file cache drops entries at random, the GC figures' among them.
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": DATA_DIR / "cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
     )
 }
 

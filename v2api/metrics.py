@@ -70,7 +70,7 @@ def record_gc_run(blobs_deleted: int, bytes_freed: int, seconds: float) -> None:
     """
     try:
         _add_gc_run(blobs_deleted, bytes_freed, seconds)
-    except RedisError as error:
+    except (RedisError, OSError) as error:
         logger.warning("GC run not recorded in the metrics, the cache is unreachable: %s", error)
 
 

@@ -37,7 +37,7 @@ def check(username: str, address: str) -> None:
     failed too often lately."""
     try:
         counts = cache.get_many([key for key, _ in _keys(username, address)])
-    except RedisError as error:
+    except (RedisError, OSError) as error:
         logger.warning("login throttle not checked, the cache is unreachable: %s", error)
         return
     for key, limit in _keys(username, address):
@@ -54,5 +54,5 @@ def record_failure(username: str, address: str) -> None:
                     cache.incr(key)
                 except ValueError:
                     cache.add(key, 1, timeout=settings.REGISTRY_LOGIN_FAILURE_WINDOW)
-    except RedisError as error:
+    except (RedisError, OSError) as error:
         logger.warning("failed login not counted, the cache is unreachable: %s", error)
