@@ -95,7 +95,10 @@ def reap_stale_jobs(older_than: timedelta) -> int:
 
 def _finish(job_id: int, state: str, result: dict[str, Any] | None = None, error: str = "") -> None:
     def record() -> None:
-        Job.objects.filter(id=job_id).update(state=state, result=result or {}, error=error, finished_at=timezone.now())
+        # Only while it is still running: a job the reaper already marked failed keeps that end.
+        Job.objects.filter(id=job_id, state=Job.State.RUNNING).update(
+            state=state, result=result or {}, error=error, finished_at=timezone.now()
+        )
 
     try:
         record()
