@@ -193,7 +193,7 @@ def _translate_foreign_error(exc: Exception) -> RegistryError | None:
     if isinstance(exc, drf_exceptions.NotFound):
         return Unsupported("no such endpoint", status=404)
     # The database went away (restart, failover, a cut network): not a bug, and over soon.
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, OperationalError | InterfaceError) and _is_lost_connection(exc):
         logger.warning("database unavailable: %s", exc)
         return Unavailable(
             "the registry's database is unavailable; try again shortly",
@@ -203,6 +203,18 @@ def _translate_foreign_error(exc: Exception) -> RegistryError | None:
         logger.error("storage full: %s", exc)
         return InsufficientStorage()
     return None
+
+
+# SQLSTATEs of a lost or refused connection: class 08 (connection exception), 57P01-57P03 (the
+# server shutting down or not yet accepting), 53300 (too many connections). A deadlock or a
+# statement timeout is a bug or a load to see in the logs: a 500.
+_LOST_CONNECTION_CODES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _is_lost_connection(exc: Exception) -> bool:
+    # psycopg2 gives no SQLSTATE for a connection that broke on the client's side.
+    code = getattr(exc.__cause__, "pgcode", None)
+    return code is None or code.startswith(_LOST_CONNECTION_CODES)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:

@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+from django.db import OperationalError
 from rest_framework import exceptions as drf_exceptions
 
 from oci.digests import Digest
@@ -146,3 +147,30 @@ def test_an_unexpected_exception_is_logged_and_answered_500_without_its_details(
     assert response.status_code == 500
     assert body(response) == {"errors": [{"code": "UNKNOWN", "message": "internal server error", "detail": None}]}
     assert "secret internals" in caplog.text
+
+
+class _DatabaseFailure(Exception):
+    """Stands for psycopg2's error under Django's, with the SQLSTATE the server sent (if any)."""
+
+    def __init__(self, pgcode: str | None) -> None:
+        super().__init__(pgcode)
+        self.pgcode = pgcode
+
+
+@pytest.mark.parametrize(
+    "pgcode, status",
+    [(None, 503), ("08006", 503), ("57P01", 503), ("53300", 503), ("40P01", 500), ("57014", 500)],
+    ids=[
+        "broken client-side",
+        "connection failure",
+        "admin shutdown",
+        "too many connections",
+        "deadlock",
+        "statement timeout",
+    ],
+)
+def test_only_a_lost_database_connection_is_answered_unavailable(pgcode: str | None, status: int) -> None:
+    error = OperationalError("database error")
+    error.__cause__ = _DatabaseFailure(pgcode)
+
+    assert exception_handler(error, {}).status_code == status
