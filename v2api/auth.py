@@ -131,7 +131,8 @@ def _refusal(caller: Caller, scope: Scope, live: frozenset[str] | None) -> Regis
     # apart would say which private projects exist, which the dashboard and the API never do.
     # The hint about the personal project depends on the caller alone, so it leaks nothing.
     actions = " or ".join(sorted(scope.actions))
-    personal = f" You may push to {principal.subject}/<name>, your personal project." if principal.user else ""
+    pushing = PUSH in scope.actions and principal.user is not None
+    personal = f" You may push to {principal.subject}/<name>, your personal project." if pushing else ""
     return Denied(
         f"requested access to the resource is denied: project {project_name_of(scope.name)!r} does not exist"
         f" or does not let you {actions}; a system administrator can create projects.{personal}",

@@ -110,7 +110,8 @@ def test_a_hidden_project_and_a_missing_one_are_refused_alike(
 
     assert hidden[0] == 403
     assert hidden == (missing[0], missing[1].replace("nowhere", "secret"), missing[2].replace("nowhere", "secret"))
-    assert "alice/<name>, your personal project" in hidden[2]
+    # The hint about one's personal project goes with a push, whatever the project.
+    assert ("alice/<name>, your personal project" in hidden[2]) == (method == "post")
 
 
 def test_a_token_for_a_project_deleted_since_creates_no_repository(anonymous_client: Client, alice: User) -> None:
