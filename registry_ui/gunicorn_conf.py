@@ -4,6 +4,7 @@ request for minutes, and a sync worker would be killed by its timeout half way t
 import ctypes
 import os
 import signal
+import sys
 
 bind = os.environ.get("REGISTRY_BIND", "0.0.0.0:5000")
 worker_class = "gthread"
@@ -61,6 +62,8 @@ def post_fork(server: object, worker: object) -> None:
     failed to bind. Those requests are lost either way: nothing supervises the worker any more.
     Uploads stay whole (a blob appears only once verified); the stale-upload purge takes the rest.
     """
+    if sys.platform != "linux":
+        return  # prctl(2) is Linux's; elsewhere an orphan finishes its requests first, as gunicorn does.
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
