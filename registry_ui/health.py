@@ -2,9 +2,11 @@
 
 `/health/live`: the process answers (restart it if not). `/health/ready`: it can serve (send it
 traffic): the database answers, Redis answers when configured, and the storage root takes a
-write and has REGISTRY_STORAGE_MIN_FREE_BYTES free. JSON, 200 or 503. A failing check's details
-go to the log, not to the answer: the answer may be public, and an error message can name hosts
-and users.
+write. JSON, 200 or 503. Less than REGISTRY_STORAGE_MIN_FREE_BYTES free is a warning in the
+answer, not a failure: a registry that refused traffic (compose starts nginx, the worker and beat
+only once web is ready) could not serve pulls, nor run the collection that frees the disk. A
+failing check's details go to the log, not to the answer: the answer may be public, and an error
+message can name hosts and users.
 """
 
 import logging
@@ -40,21 +42,25 @@ def _check_redis() -> None:
         client.close()
 
 
-class LowFreeSpace(Exception):
-    """The storage root has less free space than REGISTRY_STORAGE_MIN_FREE_BYTES."""
-
-
 def _check_storage() -> None:
-    # A full disk still takes a two-byte probe now and then (freed blocks, reserved ones), and
-    # pushes fail long before it is full to the byte: the free space is the check that matters.
-    free = shutil.disk_usage(Path(settings.REGISTRY_STORAGE_ROOT)).free
-    if free < settings.REGISTRY_STORAGE_MIN_FREE_BYTES:
-        raise LowFreeSpace(f"{free} bytes free, under {settings.REGISTRY_STORAGE_MIN_FREE_BYTES}")
     # An unnamed temporary file (O_TMPFILE on Linux) proves the filesystem takes writes and leaves
     # nothing behind for the garbage collector to wonder about, even if the process dies here.
     with tempfile.TemporaryFile(dir=Path(settings.REGISTRY_STORAGE_ROOT)) as probe:
         probe.write(b"ok")
         probe.flush()
+
+
+def _warnings() -> list[str]:
+    # A full disk still takes a two-byte probe now and then (freed blocks, reserved ones), and
+    # pushes fail long before it is full to the byte: the free space is what tells it is filling.
+    try:
+        free = shutil.disk_usage(Path(settings.REGISTRY_STORAGE_ROOT)).free
+    except OSError:
+        return []  # the storage check says what is wrong
+    if free >= settings.REGISTRY_STORAGE_MIN_FREE_BYTES:
+        return []
+    logger.warning("storage has %d bytes free, under %d", free, settings.REGISTRY_STORAGE_MIN_FREE_BYTES)
+    return ["storage: low free space"]
 
 
 @require_safe
@@ -80,4 +86,7 @@ def ready(request: HttpRequest) -> JsonResponse:
         else:
             results[name] = "ok"
     ready = all(result == "ok" for result in results.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": results, "warnings": _warnings()},
+        status=200 if ready else 503,
+    )

@@ -175,8 +175,8 @@ LOGGING = logging_config(LOG_FORMAT, env_choice("LOG_LEVEL", "INFO", ("DEBUG", "
 # --- The registry ---------------------------------------------------------------------------
 # Blobs and uploads in progress; see v2api/storage/paths.py for the layout below it.
 REGISTRY_STORAGE_ROOT = Path(env_str("REGISTRY_STORAGE_ROOT", str(DATA_DIR / "storage")))
-# Below this much free space under the storage root, /health/ready answers 503 (storage failed:
-# LowFreeSpace), so an operator or orchestrator hears of a filling disk before pushes fail.
+# Below this much free space under the storage root, /health/ready warns ("storage: low free
+# space"), so an operator or orchestrator hears of a filling disk before pushes fail.
 REGISTRY_STORAGE_MIN_FREE_BYTES = env_int("REGISTRY_STORAGE_MIN_FREE_BYTES", 256 * 1024 * 1024, minimum=0)
 # The URL clients reach the registry at, for Location headers and token realms; empty means
 # "the host the request came to".

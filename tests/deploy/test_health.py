@@ -22,7 +22,11 @@ def test_ready_checks_the_database_redis_and_storage(anonymous_client: Client, s
     response = anonymous_client.get("/health/ready")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok", "redis": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "storage": "ok", "redis": "ok"},
+        "warnings": [],
+    }
     # The write probe leaves nothing behind in the blob store.
     assert list(storage_root.iterdir()) == []
 

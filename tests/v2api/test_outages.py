@@ -81,10 +81,11 @@ def test_a_push_to_a_full_disk_answers_507_and_leaves_the_space_free(
 @pytest.mark.django_db
 def test_readiness_reports_low_free_space(small_disk: Path, settings: Any) -> None:
     settings.REGISTRY_STORAGE_MIN_FREE_BYTES = 512 * 1024
-    assert Client().get("/health/ready").json()["checks"]["storage"] == "ok"
+    assert Client().get("/health/ready").json()["warnings"] == []
 
     (small_disk / "filler").write_bytes(b"x" * 700 * 1024)
     response = Client().get("/health/ready")
 
-    assert response.status_code == 503
-    assert response.json()["checks"]["storage"] == "failed: LowFreeSpace"
+    # Still ready: nginx, the worker and beat wait for a ready web, and the collector frees the disk.
+    assert response.status_code == 200
+    assert response.json()["warnings"] == ["storage: low free space"]
