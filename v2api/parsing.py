@@ -114,18 +114,27 @@ def parse_manifest(content: bytes, content_type: str) -> ParsedManifest:
     return parsed
 
 
+# Objects and arrays inside one another: an image manifest needs 4 (annotations in a descriptor
+# in a list), and nothing a registry stores needs 32; deeper ones are refused before anything
+# that walks them recursively (the dashboard, a client) meets them.
+MAX_NESTING = 32
+
+
 def _check_strings(document: dict[str, Any]) -> None:
     """Every key and string of the document is storable text (oci.request_edge.is_storable_text):
     annotations, artifactType and media types go to Postgres, which refuses a NUL (`\\u0000`) or
-    a lone surrogate (`\\ud800`). Walked with a stack, not recursion, for the nesting above."""
-    pending: list[Any] = [document]
+    a lone surrogate (`\\ud800`), and nothing nests deeper than MAX_NESTING. Walked with a stack,
+    not recursion, for the nesting above."""
+    pending: list[tuple[Any, int]] = [(document, 1)]
     while pending:
-        value = pending.pop()
+        value, depth = pending.pop()
+        if isinstance(value, dict | list) and depth > MAX_NESTING:
+            raise ManifestInvalid("manifest is nested too deeply", detail={"limit": MAX_NESTING})
         if isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
-            pending.extend(value)
+            pending.extend((item, depth + 1) for item in value)
         elif isinstance(value, str) and not is_storable_text(value):
             raise ManifestInvalid("manifest holds a NUL character or an unpaired surrogate")
 

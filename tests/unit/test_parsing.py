@@ -231,3 +231,23 @@ def test_an_artifact_type_that_is_not_a_string_is_invalid() -> None:
 def test_a_media_type_that_is_not_a_string_is_invalid() -> None:
     with pytest.raises(ManifestInvalid, match="mediaType"):
         parse(image(mediaType=1), "")
+
+
+def nested(depth: int) -> Any:
+    """A value `depth` arrays deep, for a field the spec leaves to its users."""
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_manifest_nested_deeper_than_the_limit_is_refused_though_json_reads_it() -> None:
+    # 900 levels parse in Python's json (its limit is the interpreter's recursion), and would
+    # break whatever walked them recursively later.
+    with pytest.raises(ManifestInvalid, match="nested too deeply"):
+        parse(image(extension=nested(900)))
+
+    # Within the limit: the manifest is the first level, its arrays the next 31.
+    assert parse(image(extension=nested(31))).media_type == media_types.OCI_MANIFEST
+    with pytest.raises(ManifestInvalid, match="nested too deeply"):
+        parse(image(extension=nested(32)))
