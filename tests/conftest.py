@@ -20,6 +20,7 @@ from accounts.services import credentials
 from accounts.tokens import issue_access_token, keyring
 from oci import media_types
 from oci.digests import Digest
+from tests.migrations import migrate_to_the_latest
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 
 
@@ -260,3 +261,10 @@ def database_through_proxy() -> Iterator[TcpProxy]:
         finally:
             connection.close()
             database["HOST"], database["PORT"] = direct
+
+
+@pytest.fixture
+def back_to_the_latest_migrations() -> Iterator[None]:
+    """For a test that migrates the database to an earlier day (tests/migrations.py)."""
+    yield
+    migrate_to_the_latest()

@@ -3,33 +3,16 @@
 transaction=True: migrations run outside a test's transaction, as in tests/v2api/test_migrations.py.
 """
 
-from collections.abc import Iterator
-
 import pytest
-from django.apps.registry import Apps
 from django.contrib.auth.models import User
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from accounts.services.credentials import credential_version, end_credential_versions
+from tests.migrations import migrate
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_migrations")]
 
 BEFORE = [("accounts", "0002_project_quota_bytes")]
 AFTER = [("accounts", "0003_credential_version")]
-
-
-def migrate(targets: list[tuple[str, str]]) -> Apps:
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture(autouse=True)
-def back_to_the_latest_migrations() -> Iterator[None]:
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_users_made_before_credential_versions_have_one_and_a_deactivation_changes_it() -> None:

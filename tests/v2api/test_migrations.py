@@ -5,34 +5,18 @@ that time made them. transaction=True: Postgres will not alter a table whose def
 checks are still pending in the same transaction, and a test's transaction would hold them.
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.apps.registry import Apps
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from tests.migrations import migrate
 from v2api.storage import paths
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_migrations")]
 
 BEFORE = [("accounts", "0002_project_quota_bytes"), ("v2api", "0004_project_usage_snapshot")]
 AFTER = [("accounts", "0002_project_quota_bytes"), ("v2api", "0007_repository_project_required")]
-
-
-def migrate(targets: list[tuple[str, str]]) -> Apps:
-    """Migrate the test database to `targets`; the models as they stand there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture(autouse=True)
-def back_to_the_latest_migrations() -> Iterator[None]:
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def repository_columns() -> set[str]:
