@@ -76,7 +76,8 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
         if found is None or not _allowed(caller, name, project_public=found[3]):
             return None
         blob = found[4]
-        if blob is not None and auth.may(caller, repository_scope(name, PUSH)):
+        # The age first: asking whether the caller may push can cost a query.
+        if blob is not None and blob.link_is_old and auth.may(caller, repository_scope(name, PUSH)):
             blob_service.refresh_old_link(blob)
     except (RegistryError, InvalidDigest, DatabaseError):
         return None

@@ -36,6 +36,13 @@ class BlobRecord:
     link_id: int
     linked_at: float
 
+    @property
+    def link_is_old(self) -> bool:
+        """Older than half the collector's grace window (none with no window): refresh_old_link's
+        cue, cheap enough to ask before who is asking is looked at."""
+        grace = settings.REGISTRY_GC_GRACE_SECONDS
+        return bool(grace) and time.time() - self.linked_at >= grace / 2
+
 
 def stat_blob(repository_name: str, digest: Digest) -> BlobRecord:
     """end-2: the blob's size, if this repository links it; raises BlobUnknown."""
@@ -65,10 +72,9 @@ def refresh_old_link(blob: BlobRecord) -> None:
     the link is older than half the window, so the common HEAD stays one query; with no window
     the collector keeps nothing for a push in flight, and there is nothing to refresh.
     """
-    grace = settings.REGISTRY_GC_GRACE_SECONDS
-    if not grace or time.time() - blob.linked_at < grace / 2:
+    if not blob.link_is_old:
         return
-    refresh_before = timezone.now() - timedelta(seconds=grace / 2)
+    refresh_before = timezone.now() - timedelta(seconds=settings.REGISTRY_GC_GRACE_SECONDS / 2)
     RepositoryBlob.objects.filter(id=blob.link_id, linked_at__lt=refresh_before).update(linked_at=timezone.now())
 
 

@@ -22,7 +22,8 @@ class BlobView(RegistryView):
     def head(self, request: Request, name: str, digest: str) -> HttpResponse:
         """end-2: `HEAD /v2/<name>/blobs/<digest>`; answered from the database, no file opened."""
         blob = blob_service.stat_blob(name, Digest.parse(digest))
-        if may(self.caller, repository_scope(name, PUSH)):
+        # The age first: asking whether the caller may push can cost a query.
+        if blob.link_is_old and may(self.caller, repository_scope(name, PUSH)):
             blob_service.refresh_old_link(blob)
         return empty_response(200, blob_head_headers(blob.digest, blob.size))
 
