@@ -7,7 +7,8 @@ import signal
 import sys
 
 bind = os.environ.get("REGISTRY_BIND", "0.0.0.0:5000")
-worker_class = "gthread"
+# gunicorn's gthread worker, reading each request whole before a thread takes it (slow clients).
+worker_class = "registry_ui.gunicorn_worker.WholeRequestWorker"
 # Two processes a core, four threads each. A process takes whichever keep-alive connections it
 # happens to accept, and with 2 processes of 8 threads, 32 connections opened at once all went to
 # one of them in about one run in four, halving the requests served (its GIL was the limit).

@@ -241,6 +241,12 @@ REGISTRY_STALE_UPLOAD_SECONDS = env_int("REGISTRY_STALE_UPLOAD_SECONDS", 24 * 36
 # Uploads one caller may hold open at once: docker pushes three layers of an image at a time, so
 # even a busy CI robot stays far below; a flood of sessions does not.
 REGISTRY_MAX_OPEN_UPLOADS = env_int("REGISTRY_MAX_OPEN_UPLOADS", 256, minimum=1)
+# Slow clients (registry_ui/gunicorn_worker.py, as Apache's mod_reqtimeout): seconds for a request's
+# headers, and for a streamed body before the minimum rate (bytes/s) counts; connections one address
+# may hold in one web process (a trusted proxy keeps its own limit).
+REGISTRY_CLIENT_TIMEOUT = env_int("REGISTRY_CLIENT_TIMEOUT", 20, minimum=1)
+REGISTRY_CLIENT_MIN_RATE = env_int("REGISTRY_CLIENT_MIN_RATE", 500, minimum=1)
+REGISTRY_MAX_CONNECTIONS_PER_ADDRESS = env_int("REGISTRY_MAX_CONNECTIONS_PER_ADDRESS", 100, minimum=1)
 REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS = env_int("REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS", 3600, minimum=60)
 REGISTRY_RETENTION_INTERVAL_SECONDS = env_int("REGISTRY_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)
 # The daily usage snapshot per project (the Usage tab); a shorter interval updates today's row.
