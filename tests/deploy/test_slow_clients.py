@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -250,3 +251,53 @@ def test_a_large_body_too_slow_for_the_dashboard_or_the_api_is_a_clear_400(
         json.loads(body)["detail"] == "The request body did not arrive: the connection closed, or it came too slowly."
     )
     connection.close()
+
+
+def hold_unfinished_requests(connections: list[socket.socket]) -> None:
+    """Half a request on each: the request line and one header, no end of headers."""
+    for connection in connections:
+        connection.sendall(b"GET /v2/ HTTP/1.1\r\nHost: registry\r\n")
+
+
+def test_the_embedded_mode_serves_others_while_clients_trickle(embedded: tuple[int, dict[str, str]]) -> None:
+    """scripts/serve as the README starts it: 3 processes of 4 threads, and 40 slow clients."""
+    port, _ = embedded
+    slow = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(40)]
+    hold_unfinished_requests(slow)
+
+    assert others_are_served(Server(port, ("", ""))) < 1.0
+    assert all(still_waiting(connection) for connection in slow)
+    for connection in slow:
+        connection.close()
+
+
+def test_behind_nginx_slow_headers_and_slow_dashboard_bodies_never_reach_a_thread(stack: Stack) -> None:
+    """The stack as deployed, nginx in front of 2 processes of 4 threads: 30 clients trickling
+    headers and 10 sending a 100 KB form slowly, which nginx reads whole before it asks gunicorn."""
+    context = ssl.create_default_context(cafile=str(stack.ca_certificate))
+    port = int(stack.host.rsplit(":", 1)[1])
+
+    def connect() -> ssl.SSLSocket:
+        return context.wrap_socket(
+            socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost"
+        )
+
+    trickling = [connect() for _ in range(30)]
+    hold_unfinished_requests(trickling)
+    posting = [connect() for _ in range(10)]
+    for connection in posting:
+        connection.sendall(
+            b"POST /auth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 100000\r\n\r\ngrant_type=password&"
+        )
+
+    slowest = 0.0
+    for _ in range(10):
+        started = time.monotonic()
+        answer = requests.get(f"{stack.url}/v2/", verify=str(stack.ca_certificate), timeout=CLIENT_TIMEOUT)
+        assert answer.status_code == 401
+        slowest = max(slowest, time.monotonic() - started)
+
+    assert slowest < 1.0
+    for connection in trickling + posting:
+        connection.close()
