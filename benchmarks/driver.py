@@ -33,7 +33,7 @@ from benchmarks.servers import (
     BENCH_DATABASE,
     REFERENCE_BINARY,
     REPO_ROOT,
-    RssSampler,
+    MemorySampler,
     Server,
     recreate_database,
     start_harbor_lite,
@@ -276,16 +276,16 @@ def measure_small_image_pushes(server: Server, workload: Workload, material: Mat
 
 
 def measure_memory(server: Server, material: Material, recorder: Recorder) -> None:
-    """Peak RSS of the server's processes while one large layer goes up, then comes down."""
-    idle = RssSampler(server)
+    """Memory of the server's processes while one large layer goes up, then comes down."""
+    idle = MemorySampler(server)
     idle.sample()
     repository = "bench/large"
     blob = material.large_blob
     connection = connect(server)
     try:
-        with RssSampler(server) as upload:
+        with MemorySampler(server) as upload:
             client.push_blob_monolithic(connection, repository, blob)
-        with RssSampler(server) as download:
+        with MemorySampler(server) as download:
             received = connection.download(f"/v2/{repository}/blobs/{blob.digest}")
         if received != blob.size:
             raise RuntimeError(f"pulled {received} bytes of a {blob.size}-byte blob")
@@ -293,19 +293,19 @@ def measure_memory(server: Server, material: Material, recorder: Recorder) -> No
         connection.close()
     size = f"{blob.size / MIB:.0f} MiB layer"
     record = recorder.record
-    record(server.label, "rss_idle_total", "RSS before, all server processes", "MiB", False, idle.peak_total_kib / 1024)
+    record(server.label, "pss_idle_total", "PSS before, all server processes", "MiB", False, idle.peak_pss_kib / 1024)
     for key, sampler in (("upload", upload), ("download", download)):
-        during = f"peak RSS during a {size} {key}"
+        during = f"peak during a {size} {key}"
         record(
-            server.label, f"rss_{key}_total", f"{during}, all processes", "MiB", False, sampler.peak_total_kib / 1024
+            server.label, f"pss_{key}_total", f"PSS {during}, all processes", "MiB", False, sampler.peak_pss_kib / 1024
         )
         record(
             server.label,
             f"rss_{key}_process",
-            f"{during}, largest process",
+            f"RSS {during}, largest process",
             "MiB",
             False,
-            sampler.peak_process_kib / 1024,
+            sampler.peak_process_rss_kib / 1024,
         )
 
 
@@ -636,9 +636,15 @@ def measure_registry(server: Server, workload: Workload, material: Material, rec
         # Last: the reference's collection stops it.
         "gc": lambda: measure_gc(server, workload, recorder),
     }
-    for name, measure in sections.items():
-        if name in workload.sections:
-            measure()
+    # The whole run's memory: what the registry costs the machine while it is worked hard.
+    with MemorySampler(server, interval=1.0) as run:
+        for name, measure in sections.items():
+            if name in workload.sections:
+                measure()
+    recorder.record(
+        server.label, "pss_run_total", "PSS of all server processes, peak over the run", "MiB", False,
+        run.peak_pss_kib / 1024,
+    )  # fmt: skip
     if server.auth is not None:
         print(f"  {server.label} tokens fetched by the harness: {server.auth.fetched}", flush=True)
 

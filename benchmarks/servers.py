@@ -239,42 +239,50 @@ def start_reference(work_dir: Path) -> Server:
     return _wait_until_ready(Server("reference", port, process, log_path, config_path=config_path))
 
 
-def _rss_kib(pid: int) -> int:
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of a process. PSS divides each shared page among the processes that map it, so
+    the PSS of a process tree adds up to what the tree costs the machine, every page counted
+    once; RSS counts a page shared by gunicorn's master and its workers once per process."""
+    pss = rss = 0
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return pss, rss
 
 
-class RssSampler:
-    """Samples VmRSS of a server's process tree in a thread while a `with` block runs.
+class MemorySampler:
+    """Samples the memory of a server's process tree in a thread while a `with` block runs.
 
-    Keeps the peak of the sum over the tree and the peak of any one process.
+    Keeps the peak of the tree's PSS (what it costs the machine) and the peak RSS of any one
+    process.
     """
 
     INTERVAL_SECONDS = 0.05
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, interval: float = INTERVAL_SECONDS) -> None:
         self.server = server
-        self.peak_total_kib = 0
-        self.peak_process_kib = 0
+        self.interval = interval
+        self.peak_pss_kib = 0
+        self.peak_process_rss_kib = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> None:
-        sizes = [_rss_kib(pid) for pid in self.server.process_tree()]
-        self.peak_total_kib = max(self.peak_total_kib, sum(sizes))
-        self.peak_process_kib = max(self.peak_process_kib, *sizes, 0)
+        sizes = [_memory_kib(pid) for pid in self.server.process_tree()]
+        self.peak_pss_kib = max(self.peak_pss_kib, sum(pss for pss, _ in sizes))
+        self.peak_process_rss_kib = max(self.peak_process_rss_kib, *(rss for _, rss in sizes), 0)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.INTERVAL_SECONDS):
+        while not self._stop.wait(self.interval):
             self.sample()
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> "MemorySampler":
         self.sample()
         self._thread.start()
         return self
