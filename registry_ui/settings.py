@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from registry_ui.directory_settings import directory_settings
 from registry_ui.env import database_from_url, env_bool, env_choice, env_int, env_list, env_secret, env_str
 from registry_ui.logs import logging_config
 
@@ -206,6 +207,9 @@ REGISTRY_ADMINS_CREATE_PROJECTS = env_bool("REGISTRY_ADMINS_CREATE_PROJECTS", Tr
 REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = env_int("REGISTRY_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
 REGISTRY_LOGIN_FAILURES_PER_ADDRESS = env_int("REGISTRY_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 REGISTRY_LOGIN_FAILURE_WINDOW = env_int("REGISTRY_LOGIN_FAILURE_WINDOW", 300, minimum=1)
+# The company directory, if REGISTRY_LDAP_URI names one: AUTHENTICATION_BACKENDS and django-auth-ldap's
+# AUTH_LDAP_* settings (registry_ui/directory_settings.py).
+globals().update(directory_settings())
 
 # --- Background jobs (Celery) ----------------------------------------------------------------
 # Redis in production; the embedded run needs no server: a broker in files under the data folder.
