@@ -74,6 +74,11 @@ class AddMemberForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
 
 
+class AddGroupForm(forms.Form):
+    group = forms.CharField(max_length=150, help_text="The group's name (cn) in the company directory.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
+
+
 class ChangeRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
