@@ -74,7 +74,8 @@ def _group(name: str, *members: str) -> str:
 
 
 # dora develops (group "developers"), erin administers the registry (group "registry-admins"),
-# gina belongs to no group, frank was disabled (locked by ppolicy; still a developer on paper).
+# gina and hana belong to no group (tests log hana in only while the directory is down, so no
+# process remembers her login), frank was disabled (locked by ppolicy; still a developer on paper).
 ENTRIES = [
     f"dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n",
     *(f"dn: ou={ou},{BASE}\nobjectClass: organizationalUnit\nou: {ou}\n" for ou in ("people", "groups", "services")),
@@ -86,6 +87,7 @@ ENTRIES = [
     _person("dora", "Dora", "Developer"),
     _person("erin", "Erin", "Admin"),
     _person("gina", "Gina", "Nogroup"),
+    _person("hana", "Hana", "Nogroup"),
     # 000001010000Z: locked until an administrator unlocks it, ppolicy's "disabled".
     _person("frank", "Frank", "Former", "pwdAccountLockedTime: 000001010000Z\n"),
     _group("developers", "dora", "frank"),
