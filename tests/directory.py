@@ -1,11 +1,14 @@
 """A real OpenLDAP directory for the tests: Debian's slapd with a configuration of its own in a
-temporary folder (no debconf, no system service), listening on a free loopback port.
+temporary folder (no debconf, no system service), listening on free loopback ports: plain LDAP
+(which offers StartTLS) and LDAPS, with a certificate from a CA made for the session.
 
 The directory holds what a company's would: a service account the registry binds as, people
 (inetOrgPerson), groups (groupOfNames) and, with the ppolicy overlay, one locked account, which is
 how OpenLDAP disables a person: the directory itself refuses their bind.
 """
 
+import datetime
+import ipaddress
 import shutil
 import socket
 import subprocess
@@ -14,6 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
 SLAPADD = shutil.which("slapadd") or "/usr/sbin/slapadd"
@@ -31,6 +39,9 @@ include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/nis.schema
 pidfile {root}/slapd.pid
+TLSCACertificateFile {root}/ca.pem
+TLSCertificateFile {root}/server.pem
+TLSCertificateKeyFile {root}/server.key
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload ppolicy
@@ -95,6 +106,48 @@ ENTRIES = [
 ]
 
 
+def make_certificate_authority(folder: Path, name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A CA (its certificate written to folder/ca.pem) that signs the directory's certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ca.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key, certificate
+
+
+def _make_server_certificate(root: Path) -> None:
+    ca_key, ca = make_certificate_authority(root, "Test directory CA")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (root / "server.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (root / "server.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+
 def free_port() -> int:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -105,11 +158,21 @@ def free_port() -> int:
 class Directory:
     root: Path
     port: int = 0
+    tls_port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def uri(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_uri(self) -> str:
+        return f"ldaps://127.0.0.1:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the directory's certificate."""
+        return self.root / "ca.pem"
 
     def environment(self) -> dict[str, str]:
         """The registry's configuration for this directory, as an operator would write it."""
@@ -128,6 +191,7 @@ class Directory:
 
     def load(self) -> None:
         (self.root / "data").mkdir(parents=True)
+        _make_server_certificate(self.root)
         config = self.root / "slapd.conf"
         config.write_text(CONFIG.format(root=self.root, base=BASE, service=SERVICE_DN))
         entries = self.root / "directory.ldif"
@@ -136,9 +200,10 @@ class Directory:
 
     def start(self) -> None:
         self.port = self.port or free_port()
+        self.tls_port = self.tls_port or free_port()
         # -d 0: stay in the foreground (no fork), so the test owns the process and its end.
         self.process = subprocess.Popen(
-            [SLAPD, "-d", "0", "-f", str(self.root / "slapd.conf"), "-h", f"{self.uri}/"],
+            [SLAPD, "-d", "0", "-f", str(self.root / "slapd.conf"), "-h", f"{self.uri}/ {self.ldaps_uri}/"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

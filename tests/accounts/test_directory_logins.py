@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import jwt
 import pytest
@@ -13,9 +14,10 @@ from django.test import Client
 
 from accounts.models import GroupMembership, Project, Role
 from accounts.services import members
+from registry_ui.directory_settings import directory_settings
 from tests.conftest import PASSWORD as LOCAL_PASSWORD
 from tests.conftest import basic_auth
-from tests.directory import PASSWORD, Directory
+from tests.directory import PASSWORD, Directory, make_certificate_authority
 
 pytestmark = pytest.mark.django_db
 
@@ -215,3 +217,29 @@ def test_a_directory_that_never_answers_fails_the_login_within_the_timeout(
     assert body["errors"] == [{"code": "UNAVAILABLE", "message": body["error_description"], "detail": None}]
     # REGISTRY_LDAP_TIMEOUT is 2 s in tests/directory.py.
     assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("start_tls", [True, False], ids=["starttls", "ldaps"])
+def test_the_directory_is_reached_over_tls_checked_against_the_ca_file(
+    client: Client, with_directory: Directory, settings: object, monkeypatch: pytest.MonkeyPatch, start_tls: bool
+) -> None:
+    monkeypatch.setenv("REGISTRY_LDAP_URI", with_directory.uri if start_tls else with_directory.ldaps_uri)
+    monkeypatch.setenv("REGISTRY_LDAP_START_TLS", str(start_tls).lower())
+    monkeypatch.setenv("REGISTRY_LDAP_CA_FILE", str(with_directory.ca_file))
+    for name, value in directory_settings().items():
+        setattr(settings, name, value)
+
+    assert token_for(client, "dora")[0] == 200
+
+
+def test_a_directory_certificate_from_another_ca_is_refused(
+    client: Client, with_directory: Directory, settings: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    make_certificate_authority(tmp_path, "Someone else's CA")
+    monkeypatch.setenv("REGISTRY_LDAP_URI", with_directory.ldaps_uri)
+    monkeypatch.setenv("REGISTRY_LDAP_CA_FILE", str(tmp_path / "ca.pem"))
+    for name, value in directory_settings().items():
+        setattr(settings, name, value)
+
+    assert token_for(client, "dora")[0] == 503
+    assert not User.objects.filter(username="dora").exists()
