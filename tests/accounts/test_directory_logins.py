@@ -243,3 +243,14 @@ def test_a_directory_certificate_from_another_ca_is_refused(
 
     assert token_for(client, "dora")[0] == 503
     assert not User.objects.filter(username="dora").exists()
+
+
+def test_a_refused_service_account_is_the_directorys_fault_not_the_persons(
+    client: Client, with_directory: Directory, settings: object
+) -> None:
+    settings.AUTH_LDAP_BIND_PASSWORD = "not the service password"  # type: ignore[attr-defined]
+
+    response = client.post("/login/", {"username": "dora", "password": PASSWORD})
+
+    assert b"The company directory is not answering" in response.content
+    assert token_for(client, "dora")[0] == 503
