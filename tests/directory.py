@@ -28,6 +28,8 @@ SLAPADD = shutil.which("slapadd") or "/usr/sbin/slapadd"
 BASE = "dc=example,dc=lan"
 SERVICE_DN = f"cn=registry,ou=services,{BASE}"
 SERVICE_PASSWORD = "service account secret"
+MANAGER_DN = f"cn=manager,{BASE}"
+MANAGER_PASSWORD = "manager secret"
 PEOPLE = f"ou=people,{BASE}"
 GROUPS = f"ou=groups,{BASE}"
 ADMIN_GROUP = f"cn=registry-admins,{GROUPS}"
@@ -48,8 +50,8 @@ moduleload ppolicy
 
 database mdb
 suffix "{base}"
-rootdn "cn=manager,{base}"
-rootpw "manager secret"
+rootdn "{manager}"
+rootpw "{manager_password}"
 directory {root}/data
 maxsize 16777216
 overlay ppolicy
@@ -193,7 +195,11 @@ class Directory:
         (self.root / "data").mkdir(parents=True)
         _make_server_certificate(self.root)
         config = self.root / "slapd.conf"
-        config.write_text(CONFIG.format(root=self.root, base=BASE, service=SERVICE_DN))
+        config.write_text(
+            CONFIG.format(
+                root=self.root, base=BASE, service=SERVICE_DN, manager=MANAGER_DN, manager_password=MANAGER_PASSWORD
+            )
+        )
         entries = self.root / "directory.ldif"
         entries.write_text("\n".join(ENTRIES))
         subprocess.run([SLAPADD, "-q", "-f", str(config), "-l", str(entries)], check=True, capture_output=True)
@@ -223,6 +229,25 @@ class Directory:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+    def modify(self, ldif: str) -> None:
+        """Change the directory as its administrator would, with ldapmodify."""
+        subprocess.run(
+            ["ldapmodify", "-x", "-H", self.uri, "-D", MANAGER_DN, "-w", MANAGER_PASSWORD],
+            input=ldif.encode(),
+            check=True,
+            capture_output=True,
+        )
+
+    @contextmanager
+    def locked(self, uid: str) -> Iterator[None]:
+        """A person disabled (ppolicy's permanent lock) for a while, then enabled again."""
+        dn = f"uid={uid},{PEOPLE}"
+        self.modify(f"dn: {dn}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n")
+        try:
+            yield
+        finally:
+            self.modify(f"dn: {dn}\nchangetype: modify\ndelete: pwdAccountLockedTime\n")
 
     @contextmanager
     def stopped(self) -> Iterator[None]:

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.models import GroupMembership, Project, Role
-from accounts.services import members
+from accounts.services import credentials, members
 from registry_ui.directory_settings import directory_settings
 from tests.conftest import PASSWORD as LOCAL_PASSWORD
 from tests.conftest import basic_auth
@@ -254,3 +254,18 @@ def test_a_refused_service_account_is_the_directorys_fault_not_the_persons(
 
     assert b"The company directory is not answering" in response.content
     assert token_for(client, "dora")[0] == 503
+
+
+def test_a_person_disabled_in_the_directory_is_refused_on_v2_once_the_remembered_login_ends(
+    client: Client, with_directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(credentials.time, "monotonic", lambda: clock[0])
+    assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 200
+
+    with with_directory.locked("dora"):
+        # Remembered: the directory is not asked again within the window.
+        assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 200
+        clock[0] += credentials._RememberedLogins.SECONDS + 1
+        assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 401
+        assert client.post("/login/", {"username": "dora", "password": PASSWORD}).status_code == 200
