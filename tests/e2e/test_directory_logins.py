@@ -1,6 +1,7 @@
 """The company directory with real clients: a live registry configured for the test slapd
-(tests/directory.py) as an operator would, skopeo logging in and pushing with directory
-passwords, and project roles coming from directory groups."""
+(tests/directory.py) as an operator would, skopeo and the docker CLI logging in with directory
+passwords, skopeo pushing, and project roles coming from directory groups. The docker CLI's own
+login (no dockerd) sends the password as Basic on GET /v2/ first, skopeo's to /auth/token."""
 
 import os
 import subprocess
@@ -43,7 +44,7 @@ def skopeo(*arguments: str, auth_file: Path) -> subprocess.CompletedProcess[str]
 
 
 def login(registry: LiveRegistry, username: str, auth_file: Path) -> subprocess.CompletedProcess[str]:
-    """`skopeo login`: docker login's exchange, Basic to /auth/token (docker's own needs a dockerd)."""
+    """`skopeo login`: docker login's exchange, Basic to /auth/token."""
     arguments = ["login", "--tls-verify=false", "--authfile", str(auth_file), "-u", username, "--password-stdin"]
     return subprocess.run(
         ["skopeo", *arguments, registry.host],
@@ -119,11 +120,33 @@ def test_with_the_directory_stopped_the_admin_logs_in_and_a_person_hears_why_not
         elapsed = time.monotonic() - started
         token = requests.get(f"{registry.url}/auth/token", auth=("hana", PASSWORD), timeout=10)
         admin = requests.get(f"{registry.url}/v2/", auth=registry.admin_credentials, timeout=10)
+        docker = docker_login(registry, "hana", tmp_path)
 
-    # skopeo prints a token endpoint's status, not its body: a 503, not "invalid username/password".
+    # skopeo and docker print the status, not the body: a 503, not "invalid username/password".
     assert refused.returncode != 0
     assert "503 (Service Unavailable)" in refused.stderr, refused.stderr
+    assert docker.returncode != 0
+    assert "503 Service Unavailable" in docker.stderr, docker.stderr
     assert elapsed < 5
     assert token.status_code == 503
     assert "directory" in token.json()["errors"][0]["message"]
     assert admin.status_code == 200
+
+
+def docker_login(registry: LiveRegistry, username: str, config: Path) -> subprocess.CompletedProcess[str]:
+    """The docker CLI alone (no dockerd here): it does the token exchange itself."""
+    return subprocess.run(
+        ["docker", "login", registry.host, "-u", username, "--password-stdin"],
+        input=PASSWORD,
+        env={**os.environ, "DOCKER_CONFIG": str(config), "DOCKER_HOST": f"unix://{config / 'no-daemon.sock'}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_docker_cli_logs_in_with_a_directory_password(registry: LiveRegistry, tmp_path: Path) -> None:
+    logged_in = docker_login(registry, "dora", tmp_path)
+
+    assert logged_in.returncode == 0, logged_in.stderr
+    assert "Login Succeeded" in logged_in.stdout
