@@ -5,6 +5,7 @@ and /api/v1/. Repository names contain slashes, so image pages sit behind a `/-/
 from django.urls import path
 
 from registry_ui.views import (
+    access_tokens,
     administration,
     auth,
     deletion,
@@ -25,6 +26,9 @@ urlpatterns = [
     path("login/", auth.login, name="login"),
     path("logout/", auth.logout, name="logout"),
     path("account/password/", auth.change_password, name="change-password"),
+    path("account/tokens/", access_tokens.access_tokens, name="access-tokens"),
+    path("account/tokens/create/", access_tokens.create_access_token, name="access-token-create"),
+    path("account/tokens/<int:token_id>/revoke/", access_tokens.revoke_access_token, name="access-token-revoke"),
     path("search/", home.search, name="search"),
     path("setup/", guide.setup_guide, name="setup"),
     path("projects/<str:project_name>/", projects.project_detail, name="project-detail"),

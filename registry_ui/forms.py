@@ -79,6 +79,16 @@ class AddGroupForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
 
 
+class AccessTokenForm(forms.Form):
+    name = forms.CharField(max_length=64, help_text="Where you use it, e.g. laptop or ci.")
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires",
+        help_text="Empty: until revoked.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
 class ChangeRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
