@@ -1,10 +1,15 @@
-"""The company directory (LDAP, Active Directory) as django-auth-ldap's settings, read from the
-environment. Without REGISTRY_LDAP_URI there is no directory and only local accounts log in.
+"""The company's directories as settings, read from the environment: LDAP or Active Directory
+(django-auth-ldap's AUTH_LDAP_*) and an OpenID Connect provider (mozilla-django-oidc's OIDC_*).
+Without REGISTRY_LDAP_URI and REGISTRY_OIDC_CLIENT_ID only local accounts log in.
 
 django-auth-ldap (on python-ldap, i.e. OpenLDAP's own client library) over ldap3: it is kept up,
 it already does what a registry needs (search-then-bind, groups of every common schema, nested
 Active Directory groups, a flag such as is_superuser from a group, groups mirrored on each
 login), and libldap's StartTLS, CA and timeout options are the ones every directory admin knows.
+
+mozilla-django-oidc over authlib for OpenID Connect: it is a Django authentication backend with its
+login and callback views, PKCE, nonce and ID-token checks built in; authlib is a toolkit from
+which those views would be ours to write. It does no discovery: the provider's endpoints are set.
 """
 
 from typing import Any
@@ -27,16 +32,47 @@ GROUP_TYPES = {
     "posixGroup": PosixGroupType,
     "activeDirectory": NestedActiveDirectoryGroupType,
 }
-LOCAL_ONLY = ["django.contrib.auth.backends.ModelBackend"]
 # Local accounts first: the administrator logs in without asking the directory, even while it is down.
-WITH_DIRECTORY = [*LOCAL_ONLY, "accounts.directory.DirectoryBackend"]
+LOCAL = "django.contrib.auth.backends.ModelBackend"
+LDAP = "accounts.directory.DirectoryBackend"
+SINGLE_SIGN_ON = "accounts.single_sign_on.SingleSignOnBackend"
 
 
 def directory_settings() -> dict[str, Any]:
-    """AUTHENTICATION_BACKENDS and the AUTH_LDAP_* settings for the configured directory."""
+    """AUTHENTICATION_BACKENDS and the settings of each configured directory."""
+    ldap_settings = _ldap_settings()
+    single_sign_on = _single_sign_on_settings()
+    backends = [LOCAL, *([LDAP] if ldap_settings else []), *([SINGLE_SIGN_ON] if single_sign_on else [])]
+    return {"AUTHENTICATION_BACKENDS": backends, **ldap_settings, **single_sign_on}
+
+
+def _single_sign_on_settings() -> dict[str, Any]:
+    """The dashboard's login through an OpenID Connect provider: authorization code with PKCE."""
+    client_id = env_str("REGISTRY_OIDC_CLIENT_ID", "")
+    if not client_id:
+        return {}
+    ca_file = env_str("REGISTRY_OIDC_CA_FILE", "")
+    return {
+        "OIDC_RP_CLIENT_ID": client_id,
+        "OIDC_RP_CLIENT_SECRET": env_secret("REGISTRY_OIDC_CLIENT_SECRET"),
+        "OIDC_OP_AUTHORIZATION_ENDPOINT": env_str("REGISTRY_OIDC_AUTHORIZATION_ENDPOINT"),
+        "OIDC_OP_TOKEN_ENDPOINT": env_str("REGISTRY_OIDC_TOKEN_ENDPOINT"),
+        "OIDC_OP_USER_ENDPOINT": env_str("REGISTRY_OIDC_USERINFO_ENDPOINT"),
+        "OIDC_OP_JWKS_ENDPOINT": env_str("REGISTRY_OIDC_JWKS_ENDPOINT"),
+        "OIDC_RP_SIGN_ALGO": env_choice("REGISTRY_OIDC_SIGNING_ALGORITHM", "RS256", ("RS256", "ES256", "PS256")),
+        "OIDC_RP_SCOPES": env_str("REGISTRY_OIDC_SCOPES", "openid profile email groups"),
+        "OIDC_USE_PKCE": True,
+        "OIDC_TIMEOUT": env_int("REGISTRY_OIDC_TIMEOUT", 5, minimum=1),
+        "OIDC_VERIFY_SSL": ca_file or True,
+        "LOGIN_REDIRECT_URL_FAILURE": "/login/?single-sign-on=failed",
+    }
+
+
+def _ldap_settings() -> dict[str, Any]:
+    """django-auth-ldap's AUTH_LDAP_* settings for the configured directory; none without one."""
     uri = env_str("REGISTRY_LDAP_URI", "")
     if not uri:
-        return {"AUTHENTICATION_BACKENDS": LOCAL_ONLY}
+        return {}
     user_filter = env_str("REGISTRY_LDAP_USER_FILTER", "(uid=%(user)s)")
     if "%(user)s" not in user_filter:
         raise ImproperlyConfigured(f"REGISTRY_LDAP_USER_FILTER={user_filter!r} must contain %(user)s")
@@ -56,7 +92,6 @@ def directory_settings() -> dict[str, Any]:
         # Last: a new TLS context takes the options set before it.
         options[ldap.OPT_X_TLS_NEWCTX] = 0
     settings: dict[str, Any] = {
-        "AUTHENTICATION_BACKENDS": WITH_DIRECTORY,
         "AUTH_LDAP_SERVER_URI": uri,
         "AUTH_LDAP_BIND_DN": env_str("REGISTRY_LDAP_BIND_DN", ""),
         "AUTH_LDAP_BIND_PASSWORD": env_secret("REGISTRY_LDAP_BIND_PASSWORD", ""),

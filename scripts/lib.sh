@@ -45,6 +45,16 @@ ensure_venv() {
     fi
 }
 
+# ensure_node_modules FOLDER: the npm packages of FOLDER's package-lock.json, installed once per lock.
+ensure_node_modules() {
+    local folder="$REPO_ROOT/$1" stamp
+    stamp="$folder/node_modules/.installed-$(sha256sum "$folder/package-lock.json" | cut -c1-16)"
+    if [ ! -e "$stamp" ]; then
+        npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error
+        touch "$stamp"
+    fi
+}
+
 ensure_postgres() {
     if ! pg_isready -q -h 127.0.0.1 -p 5432; then
         echo "starting PostgreSQL"

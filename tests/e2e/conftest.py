@@ -146,8 +146,9 @@ class LiveRegistry:
 
 
 @contextmanager
-def serving_registry(data_dir: Path, database: str, **settings: str) -> Iterator[LiveRegistry]:
-    """A registry on a fresh `database`, with an administrator, its environment plus `settings`."""
+def serving_registry(data_dir: Path, database: str, port: int = 0, **settings: str) -> Iterator[LiveRegistry]:
+    """A registry on a fresh `database`, with an administrator, its environment plus `settings`,
+    on `port` (one chosen before, for a redirect URI) or a free one."""
     _recreate_database(database)
     environment = {
         **os.environ,
@@ -158,7 +159,7 @@ def serving_registry(data_dir: Path, database: str, **settings: str) -> Iterator
         "REGISTRY_ADMIN_PASSWORD": secrets.token_urlsafe(16),
         **settings,
     }
-    registry = LiveRegistry(data_dir=data_dir, environment=environment)
+    registry = LiveRegistry(data_dir=data_dir, environment=environment, **({"port": port} if port else {}))
     try:
         registry.manage("migrate", "--noinput", "-v0")
         registry.manage("ensureadmin")
