@@ -8,22 +8,36 @@ administrator from REGISTRY_OIDC_ADMIN_GROUP. A local account is never logged in
 cannot follow a browser flow: these people make personal access tokens in the dashboard for it.
 """
 
+import logging
 from typing import Any
 
+import requests
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts.directory import is_local_account
 from oci.request_edge import is_storable_text
 
 USERNAME_LENGTH = 150
+logger = logging.getLogger("accounts.login")
 
 
 class SingleSignOnBackend(OIDCAuthenticationBackend):
+    def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> User | None:
+        """A provider that is down, slow (REGISTRY_OIDC_TIMEOUT) or refuses the code ends the sign-on
+        on the login page with a message (LOGIN_REDIRECT_URL_FAILURE), not in a 500."""
+        try:
+            user: User | None = super().authenticate(request, **kwargs)
+        except requests.RequestException as error:
+            logger.error("single sign-on failed at the provider: %r", error)
+            return None
+        return user
+
     def verify_claims(self, claims: dict[str, Any]) -> bool:
         username = _username(claims)
         return bool(username) and not is_local_account(username)
