@@ -5,12 +5,14 @@ and /api/v1/. Repository names contain slashes, so image pages sit behind a `/-/
 from django.urls import path
 
 from registry_ui.views import (
+    access_tokens,
     administration,
     auth,
     deletion,
     guide,
     home,
     jobs,
+    project_groups,
     projects,
     repositories,
     retention,
@@ -24,6 +26,9 @@ urlpatterns = [
     path("login/", auth.login, name="login"),
     path("logout/", auth.logout, name="logout"),
     path("account/password/", auth.change_password, name="change-password"),
+    path("account/tokens/", access_tokens.access_tokens, name="access-tokens"),
+    path("account/tokens/create/", access_tokens.create_access_token, name="access-token-create"),
+    path("account/tokens/<int:token_id>/revoke/", access_tokens.revoke_access_token, name="access-token-revoke"),
     path("search/", home.search, name="search"),
     path("setup/", guide.setup_guide, name="setup"),
     path("projects/<str:project_name>/", projects.project_detail, name="project-detail"),
@@ -38,6 +43,17 @@ urlpatterns = [
         "projects/<str:project_name>/members/<str:username>/remove/",
         projects.remove_member,
         name="member-remove",
+    ),
+    path("projects/<str:project_name>/groups/add/", project_groups.add_group, name="group-add"),
+    path(
+        "projects/<str:project_name>/groups/<str:group_name>/role/",
+        project_groups.change_group_role,
+        name="group-role",
+    ),
+    path(
+        "projects/<str:project_name>/groups/<str:group_name>/remove/",
+        project_groups.remove_group,
+        name="group-remove",
     ),
     path("projects/<str:project_name>/robots/", projects.project_robots, name="project-robots"),
     path("projects/<str:project_name>/robots/create/", projects.create_robot, name="robot-create"),

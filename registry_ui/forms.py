@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from accounts.directory import DirectoryUnavailable
 from accounts.models import Role
 from accounts.services import login_throttle
 from oci.request_edge import client_address
@@ -43,6 +44,13 @@ class LoginForm(AuthenticationForm):
             ) from None
         try:
             return super().clean()
+        except DirectoryUnavailable:
+            # Not the person's mistake: not counted, and said so (local accounts still log in).
+            raise ValidationError(
+                "The company directory is not answering, so directory accounts cannot log in right now "
+                "(local accounts can). Try again in a minute.",
+                code="directory_unavailable",
+            ) from None
         except ValidationError:
             login_throttle.record_failure(username, address)
             raise
@@ -64,6 +72,21 @@ class SearchForm(forms.Form):
 class AddMemberForm(forms.Form):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
+
+
+class AddGroupForm(forms.Form):
+    group = forms.CharField(max_length=150, help_text="The group's name (cn) in the company directory.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
+
+
+class AccessTokenForm(forms.Form):
+    name = forms.CharField(max_length=64, help_text="Where you use it, e.g. laptop or ci.")
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires",
+        help_text="Empty: until revoked.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
 
 
 class ChangeRoleForm(forms.Form):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from registry_ui.directory_settings import directory_settings
 from registry_ui.env import database_from_url, env_bool, env_choice, env_int, env_list, env_secret, env_str
 from registry_ui.logs import logging_config
 
@@ -206,6 +207,18 @@ REGISTRY_ADMINS_CREATE_PROJECTS = env_bool("REGISTRY_ADMINS_CREATE_PROJECTS", Tr
 REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = env_int("REGISTRY_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
 REGISTRY_LOGIN_FAILURES_PER_ADDRESS = env_int("REGISTRY_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 REGISTRY_LOGIN_FAILURE_WINDOW = env_int("REGISTRY_LOGIN_FAILURE_WINDOW", 300, minimum=1)
+# The company's directories (registry_ui/directory_settings.py): AUTHENTICATION_BACKENDS, and
+# django-auth-ldap's AUTH_LDAP_* if REGISTRY_LDAP_URI names a directory, mozilla-django-oidc's OIDC_*
+# if REGISTRY_OIDC_CLIENT_ID names this registry at an OpenID Connect provider.
+_DIRECTORIES = directory_settings()
+globals().update(_DIRECTORIES)
+REGISTRY_SINGLE_SIGN_ON = "OIDC_RP_CLIENT_ID" in _DIRECTORIES
+# What the login page's button says, and which claims name the person, their groups (each a group
+# that project roles are given to, as LDAP groups are) and the group of system administrators.
+REGISTRY_OIDC_PROVIDER_NAME = env_str("REGISTRY_OIDC_PROVIDER_NAME", "single sign-on")
+REGISTRY_OIDC_USERNAME_CLAIM = env_str("REGISTRY_OIDC_USERNAME_CLAIM", "preferred_username")
+REGISTRY_OIDC_GROUPS_CLAIM = env_str("REGISTRY_OIDC_GROUPS_CLAIM", "groups")
+REGISTRY_OIDC_ADMIN_GROUP = env_str("REGISTRY_OIDC_ADMIN_GROUP", "")
 
 # --- Background jobs (Celery) ----------------------------------------------------------------
 # Redis in production; the embedded run needs no server: a broker in files under the data folder.

@@ -20,6 +20,8 @@ from accounts.services import credentials
 from accounts.tokens import issue_access_token, keyring
 from oci import media_types
 from oci.digests import Digest
+from registry_ui.directory_settings import directory_settings
+from tests.directory import Directory, running_directory
 from tests.migrations import migrate_to_the_latest
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 
@@ -84,6 +86,24 @@ def redis_link(settings) -> Iterator[TcpProxy]:  # type: ignore[no-untyped-def]
         location = url._replace(netloc=f"127.0.0.1:{link.port}").geturl()
         settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": location}}
         yield link
+
+
+@pytest.fixture(scope="session")
+def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
+    """A real slapd (tests/directory.py) for the session: people, groups, one disabled person."""
+    with running_directory(tmp_path_factory.mktemp("slapd")) as started:
+        yield started
+
+
+@pytest.fixture
+def with_directory(directory: Directory, settings, monkeypatch: pytest.MonkeyPatch) -> Directory:  # type: ignore[no-untyped-def]
+    """This process configured for `directory` as an operator would: its environment read by
+    registry_ui/directory_settings.py into the settings."""
+    for name, value in directory.environment().items():
+        monkeypatch.setenv(name, value)
+    for name, value in directory_settings().items():
+        setattr(settings, name, value)
+    return directory
 
 
 PASSWORD = "correct horse battery staple"

@@ -720,6 +720,8 @@ def test_the_schema_is_an_openapi_document_listing_the_management_paths(api: Api
         "/api/v1/projects/{project_name}/",
         "/api/v1/projects/{project_name}/members/",
         "/api/v1/projects/{project_name}/members/{username}/",
+        "/api/v1/projects/{project_name}/groups/",
+        "/api/v1/projects/{project_name}/groups/{group_name}/",
         "/api/v1/projects/{project_name}/robots/",
         "/api/v1/projects/{project_name}/robots/{robot_name}/",
         "/api/v1/projects/{project_name}/retention/",

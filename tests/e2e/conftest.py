@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,19 +145,21 @@ class LiveRegistry:
         self.start()
 
 
-@pytest.fixture(scope="session")
-def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
-    data_dir = tmp_path_factory.mktemp("live-registry")
-    _recreate_database(E2E_DATABASE)
+@contextmanager
+def serving_registry(data_dir: Path, database: str, port: int = 0, **settings: str) -> Iterator[LiveRegistry]:
+    """A registry on a fresh `database`, with an administrator, its environment plus `settings`,
+    on `port` (one chosen before, for a redirect URI) or a free one."""
+    _recreate_database(database)
     environment = {
         **os.environ,
-        "DATABASE_URL": _database_url(E2E_DATABASE),
+        "DATABASE_URL": _database_url(database),
         "REGISTRY_DATA_DIR": str(data_dir),
         "WEB_CONCURRENCY": "2",
         "REGISTRY_ADMIN_USERNAME": "e2e-admin",
         "REGISTRY_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+        **settings,
     }
-    registry = LiveRegistry(data_dir=data_dir, environment=environment)
+    registry = LiveRegistry(data_dir=data_dir, environment=environment, **({"port": port} if port else {}))
     try:
         registry.manage("migrate", "--noinput", "-v0")
         registry.manage("ensureadmin")
@@ -165,7 +168,13 @@ def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegi
     finally:
         # Also when the start fails half way: no gunicorn and no database outlives the session.
         registry.stop()
-        _recreate_database(E2E_DATABASE, create=False)
+        _recreate_database(database, create=False)
+
+
+@pytest.fixture(scope="session")
+def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
+    with serving_registry(tmp_path_factory.mktemp("live-registry"), E2E_DATABASE) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")
