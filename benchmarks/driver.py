@@ -36,6 +36,7 @@ from benchmarks.servers import (
     MemorySampler,
     Server,
     recreate_database,
+    start_embedded_harbor_lite,
     start_harbor_lite,
     start_reference,
 )
@@ -657,7 +658,7 @@ def parse_workload(arguments: argparse.Namespace) -> Workload:
 
     counts = arguments.repositories or ("200,1000" if quick else "1000,10000")
     return Workload(
-        mode="quick" if quick else "full",
+        mode=("quick" if quick else "full") + ("-embedded" if arguments.embedded else ""),
         blob_size=int(pick(arguments.blob_mib, 512, 64) * MIB),
         chunk_size=int(arguments.chunk_mib * MIB),
         large_blob_size=int(pick(arguments.large_blob_mib, 2048, 256) * MIB),
@@ -708,6 +709,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated sections to run, of {','.join(SECTIONS)} (default: all); figures of one "
         "section are comparable only within a run",
     )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="run ours as the README's first command does (scripts/serve: SQLite, the file broker, web, worker "
+        "and beat, all measured) instead of gunicorn alone on Postgres",
+    )
     parser.add_argument("--output", type=Path, help="JSON figures (default benchmarks/results/<time>-<mode>.json)")
     arguments = parser.parse_args(argv)
     arguments.only = tuple(arguments.only.split(",")) if arguments.only else SECTIONS
@@ -738,10 +745,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"benchmark ({workload.mode}): {machine['cores']} cores, {machine['cpu_model']}; preparing blobs", flush=True)
     material = prepare_material(workload)
     recorder = Recorder()
-    starters: list[tuple[str, Callable[[Path], Server]]] = [
-        ("harbor-lite", lambda work_dir: start_harbor_lite(work_dir, arguments.postgres_url)),
-        ("reference", start_reference),
-    ]
+    ours: Callable[[Path], Server] = (
+        start_embedded_harbor_lite
+        if arguments.embedded
+        else lambda work_dir: start_harbor_lite(work_dir, arguments.postgres_url)
+    )
+    starters: list[tuple[str, Callable[[Path], Server]]] = [("harbor-lite", ours), ("reference", start_reference)]
     failure: str | None = None
     work_root = Path(tempfile.mkdtemp(prefix="harbor-bench-"))
     try:

@@ -58,6 +58,8 @@ class Server:
     # Processes seen in its tree (pid: start time), so that stop() can make sure none outlives
     # the master, and never signals a later process that happens to reuse a pid.
     seen: dict[int, int] = field(default_factory=dict)
+    # scripts/serve: a shell with gunicorn and Celery under it, stopped as a process group.
+    own_session: bool = False
 
     def process_tree(self) -> list[int]:
         """The server's process and its descendants (gunicorn's master and workers)."""
@@ -77,7 +79,10 @@ class Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
+            if self.own_session:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            else:
+                self.process.terminate()
             try:
                 self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
@@ -203,6 +208,36 @@ def start_harbor_lite(work_dir: Path, admin_url: str) -> Server:
         )
     auth = TokenAuth(port, ADMIN_USERNAME, password, TOKEN_SERVICE)
     return _wait_until_ready(Server("harbor-lite", port, process, log_path, auth=auth, environment=environment))
+
+
+def start_embedded_harbor_lite(work_dir: Path) -> Server:
+    """The README's first command, scripts/serve: SQLite and the file broker in a data folder, a
+    Celery worker with beat inside it beside gunicorn; every process of it is measured."""
+    port = free_port()
+    password = secrets.token_urlsafe(18)
+    environment = {
+        **{name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "REDIS_URL")},
+        "REGISTRY_DATA_DIR": str(work_dir / "harbor-lite"),
+        "REGISTRY_BIND": f"127.0.0.1:{port}",
+        "REGISTRY_TOKEN_TTL": str(TOKEN_TTL_SECONDS),
+        "REGISTRY_TOKEN_SERVICE": TOKEN_SERVICE,
+        "REGISTRY_ADMIN_USERNAME": ADMIN_USERNAME,
+        "REGISTRY_ADMIN_PASSWORD": password,
+        "DEBUG": "false",
+    }
+    log_path = work_dir / "harbor-lite.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [str(REPO_ROOT / "scripts/serve")],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    auth = TokenAuth(port, ADMIN_USERNAME, password, TOKEN_SERVICE)
+    server = Server("harbor-lite", port, process, log_path, auth=auth, environment=environment, own_session=True)
+    return _wait_until_ready(server)
 
 
 REFERENCE_CONFIG = """\
