@@ -10,6 +10,7 @@ from registry_ui.views import (
     deletion,
     guide,
     home,
+    immutability,
     jobs,
     projects,
     repositories,
@@ -56,6 +57,13 @@ urlpatterns = [
         name="retention-rule-remove",
     ),
     path("projects/<str:project_name>/retention/run/", retention.run_retention, name="retention-run"),
+    path("projects/<str:project_name>/immutable-tags/", immutability.immutable_tags, name="project-immutable-tags"),
+    path("projects/<str:project_name>/immutable-tags/add/", immutability.add_rule, name="immutable-tag-rule-add"),
+    path(
+        "projects/<str:project_name>/immutable-tags/<int:rule_id>/remove/",
+        immutability.remove_rule,
+        name="immutable-tag-rule-remove",
+    ),
     # The image and deletion routes come first: `<path:name>` alone would swallow `/-/manifests/...`.
     path(
         "repositories/<path:name>/-/manifests/<str:digest>/raw",

@@ -193,6 +193,15 @@ class RetentionPolicyForm(forms.Form):
     )
 
 
+class ImmutableTagRuleForm(forms.Form):
+    repositories = forms.CharField(
+        max_length=255,
+        initial="**",
+        help_text="Patterns inside the project, comma-separated; ** is all, !name excludes.",
+    )
+    tags = forms.CharField(max_length=255, help_text="Patterns on tag names, e.g. v*.*.* or release-*.")
+
+
 class RetentionRuleForm(forms.Form):
     MOST_RECENT, DAYS = "most_recent", "days"
     repositories = forms.CharField(

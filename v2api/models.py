@@ -153,6 +153,19 @@ class RetentionRule(models.Model):
         ]
 
 
+class ImmutableTagRule(models.Model):
+    """Tags matching both globs cannot be moved to another digest or deleted (services/immutability.py)."""
+
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="immutable_tag_rules")
+    # Globs as retention's (retention.matches): on the repository path inside the project, and on the tag.
+    repositories = models.CharField(max_length=255, default="**")
+    tags = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"rule {self.pk}: repositories {self.repositories}, tags {self.tags}"
+
+
 class Job(models.Model):
     """A background job and its record: deletion, garbage collection, upload purge or retention."""
 

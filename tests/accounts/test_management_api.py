@@ -724,6 +724,8 @@ def test_the_schema_is_an_openapi_document_listing_the_management_paths(api: Api
         "/api/v1/projects/{project_name}/robots/{robot_name}/",
         "/api/v1/projects/{project_name}/retention/",
         "/api/v1/projects/{project_name}/retention/simulation/",
+        "/api/v1/projects/{project_name}/immutable-tags/",
+        "/api/v1/projects/{project_name}/immutable-tags/{rule_id}/",
         "/api/v1/projects/{project_name}/usage/",
         "/api/v1/projects/{project_name}/usage/history/",
         "/api/v1/repositories/{repository_name}/usage/",

@@ -93,3 +93,20 @@ def test_an_upload_open_before_uploads_kept_their_size_gets_it_from_its_file(sto
 
     migrated = new.get_model("v2api", "Upload").objects.get(id=upload.id)
     assert (migrated.size, migrated.started_by) == (123, "")
+
+
+def test_tags_pushed_before_immutability_rules_existed_stay_mutable_until_a_rule_names_them() -> None:
+    old = migrate([("accounts", "0003_credential_version"), ("v2api", "0008_upload_started_by_and_size")])
+    team = old.get_model("accounts", "Project").objects.create(name="team")
+    repository = old.get_model("v2api", "Repository").objects.create(name="team/app", project_id=team.id)
+    manifest = old.get_model("v2api", "Manifest").objects.create(
+        repository_id=repository.id, digest="sha256:" + "a" * 64, media_type="m", content=b"{}", size=2
+    )
+    old.get_model("v2api", "Tag").objects.create(repository_id=repository.id, name="v1.2.0", manifest_id=manifest.id)
+
+    new = migrate([("accounts", "0003_credential_version"), ("v2api", "0009_immutable_tag_rules")])
+
+    assert not new.get_model("v2api", "ImmutableTagRule").objects.exists()
+    rule = new.get_model("v2api", "ImmutableTagRule").objects.create(project_id=team.id, tags="v*")
+    assert rule.repositories == "**"
+    assert new.get_model("v2api", "Tag").objects.get().name == "v1.2.0"

@@ -1,0 +1,58 @@
+"""Tag immutability as a skopeo user meets it: once a project admin makes `v*.*.*` immutable
+(through the management API), a push that would move `v1.2.0` to another image is refused with
+the rule's name, and so is `skopeo delete`; the tag still pulls the first image."""
+
+import subprocess
+from pathlib import Path
+
+import requests
+
+from tests.e2e.conftest import LiveRegistry
+from tests.e2e.images import build_image
+
+
+def skopeo(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["skopeo", *arguments], capture_output=True, text=True, timeout=120)
+
+
+def test_an_immutable_tag_is_neither_moved_by_a_push_nor_deleted(live_registry: LiveRegistry, tmp_path: Path) -> None:
+    admin = live_registry.admin_credentials
+    created = requests.post(f"{live_registry.url}/api/v1/projects/", json={"name": "frozen"}, auth=admin, timeout=10)
+    assert created.status_code == 201, created.text
+    rule = requests.post(
+        f"{live_registry.url}/api/v1/projects/frozen/immutable-tags/",
+        json={"repositories": "**", "tags": "v*.*.*"},
+        auth=admin,
+        timeout=10,
+    )
+    assert rule.status_code == 201, rule.text
+    rule_id = rule.json()["id"]
+    destination = f"docker://{live_registry.host}/frozen/app:v1.2.0"
+    creds = f"--dest-creds={live_registry.admin_creds}"
+    first = build_image(tmp_path / "first", tag="v1.2.0", layer_sizes=(4096,))
+    second = build_image(tmp_path / "second", tag="v1.2.0", layer_sizes=(4096,))
+
+    pushed = skopeo("copy", "--retry-times=0", "--dest-tls-verify=false", creds, first.reference, destination)
+    assert pushed.returncode == 0, pushed.stderr
+    again = skopeo("copy", "--retry-times=0", "--dest-tls-verify=false", creds, first.reference, destination)
+    assert again.returncode == 0, again.stderr
+
+    moved = skopeo("copy", "--retry-times=0", "--dest-tls-verify=false", creds, second.reference, destination)
+
+    assert moved.returncode != 0
+    message = f"tag v1.2.0 is immutable (rule {rule_id}: repositories **, tags v*.*.*)"
+    assert f"denied: {message}" in moved.stderr, moved.stderr
+    deleted = skopeo(
+        "delete", "--retry-times=0", "--tls-verify=false", f"--creds={live_registry.admin_creds}", destination
+    )
+    assert deleted.returncode != 0
+    # skopeo delete prints the error body as it came, quoted.
+    assert message in deleted.stderr and "DENIED" in deleted.stderr and "403 Forbidden" in deleted.stderr
+    inspected = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"--creds={live_registry.admin_creds}", destination],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    algorithm, hex_digest = first.manifest.digest.split(":")
+    assert inspected.stdout == (first.path / "blobs" / algorithm / hex_digest).read_bytes()
