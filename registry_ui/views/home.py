@@ -1,22 +1,21 @@
 """The home page (projects the user can see) and the search across repositories."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from registry_ui.forms import SearchForm
-from registry_ui.views.access import principal_of
+from registry_ui.views.access import principal_of, readable_without_login
 from v2api.services.listings import SEARCH_LIMIT, project_summaries, search_repositories, with_project_usage
 
 
-@login_required
+@readable_without_login
 def home(request: HttpRequest) -> HttpResponse:
     """`/`: the projects the user may pull from, with repository counts, visibility and disk used."""
     principal = principal_of(request)
     return render(request, "registry_ui/home.html", {"projects": with_project_usage(project_summaries(principal))})
 
 
-@login_required
+@readable_without_login
 def search(request: HttpRequest) -> HttpResponse:
     """`/search/?q=`: repositories whose name contains `q`, in projects the user may pull from."""
     principal = principal_of(request)

@@ -11,8 +11,15 @@ from tests.conftest import PushImage
 AsUser = Callable[[User], Client]
 
 
-def test_search_needs_a_login(client: Client, db: None) -> None:
-    assert client.get("/search/?q=app")["Location"].startswith("/login/")
+def test_an_anonymous_visitor_finds_repositories_of_public_projects_only(
+    client: Client, team: Project, push_image: PushImage
+) -> None:
+    Project.objects.create(name="open", public=True)
+    push_image("team/app", "1")
+    push_image("open/app", "1")
+    page = client.get("/search/?q=app").content.decode()
+    assert 'href="/repositories/open/app/"' in page
+    assert "team/app" not in page
 
 
 def test_a_member_finds_repositories_by_part_of_their_name(
