@@ -15,6 +15,7 @@ from registry_ui.views import (
     projects,
     repositories,
     retention,
+    tokens,
     usage,
 )
 
@@ -25,6 +26,9 @@ urlpatterns = [
     path("login/", auth.login, name="login"),
     path("logout/", auth.logout, name="logout"),
     path("account/password/", auth.change_password, name="change-password"),
+    path("account/tokens/", tokens.token_list, name="tokens"),
+    path("account/tokens/create/", tokens.create_token, name="token-create"),
+    path("account/tokens/<int:token_id>/revoke/", tokens.revoke_token, name="token-revoke"),
     path("search/", home.search, name="search"),
     path("setup/", guide.setup_guide, name="setup"),
     path("projects/<str:project_name>/", projects.project_detail, name="project-detail"),

@@ -84,6 +84,16 @@ class RobotForm(forms.Form):
     )
 
 
+class PersonalTokenForm(forms.Form):
+    name = forms.CharField(max_length=64, help_text="What it is for, e.g. laptop or ci-nightly.")
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires",
+        help_text="Leave empty for a token that never expires.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
 class CreateUserForm(forms.Form):
     username = forms.CharField(max_length=150)
     email = forms.EmailField(required=False)
