@@ -22,6 +22,7 @@ from v2api.models import Blob, Manifest, Repository, Tag
 from v2api.services.garbage import collectable_bytes, total_size
 from v2api.services.images import platforms_of_manifests
 from v2api.services.quotas import QuotaUse
+from v2api.services.repositories import listed_repositories
 from v2api.services.usage import Usage, image_sizes, project_usages, repository_usages
 
 PAGE_SIZE = 50
@@ -49,10 +50,11 @@ def quota_use(project: Project, usage: Usage | None) -> QuotaUse | None:
 
 
 def project_summaries(principal: Principal) -> list[ProjectSummary]:
-    """Every project the principal can see, by name, with how many repositories it holds (two queries)."""
+    """Every project the principal can see, by name, with how many listed repositories it holds (two queries)."""
     projects = list(visible_projects(principal).order_by("name"))
     counts = dict(
-        Repository.objects.filter(project__in=[project.id for project in projects])
+        listed_repositories()
+        .filter(project__in=[project.id for project in projects])
         .values("project_id")
         .annotate(count=Count("id"))
         .values_list("project_id", "count")
@@ -92,7 +94,7 @@ def _last_push() -> Coalesce:
 
 def repository_page(project_name: str, query: str, sort: str, cursor: str | None) -> RepositoryPage:
     """One page of a project's repositories whose name contains `query`, by name or newest push first."""
-    repositories = Repository.objects.filter(project__name=project_name)
+    repositories = listed_repositories().filter(project__name=project_name)
     if query:
         repositories = repositories.filter(name__icontains=query)
     if sort == "recent":
@@ -130,7 +132,7 @@ def with_project_usage(summaries: list[ProjectSummary]) -> list[ProjectSummary]:
 def search_repositories(principal: Principal, query: str) -> list[RepositoryRow]:
     """Repositories the principal may pull whose name contains `query`, the first SEARCH_LIMIT by name."""
     # The repository pages' rule (can_see_repository): a repository is found where its project is visible.
-    repositories = Repository.objects.filter(name__icontains=query, project__in=visible_projects(principal))
+    repositories = listed_repositories().filter(name__icontains=query, project__in=visible_projects(principal))
     return _rows_for(list(repositories.order_by("name").values_list("name", flat=True)[:SEARCH_LIMIT]))
 
 
