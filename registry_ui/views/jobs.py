@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.models import Project
 from oci.names import project_name_of
 from registry_ui.forms import GarbageCollectionForm
 from registry_ui.job_summaries import FINISHED_STATES, duration, job_status, job_title, result_facts, result_lists
@@ -68,7 +69,9 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "duration": duration(job),
             "facts": result_facts(job),
             "lists": result_lists(job),
+            # Links back only to what is still there: a deletion may have taken the repository.
             "repository_exists": bool(repository_name) and Repository.objects.filter(name=repository_name).exists(),
+            "project_exists": bool(project_name) and Project.objects.filter(name=project_name).exists(),
             "repository_name": repository_name,
             "project_name": project_name,
         },

@@ -110,3 +110,12 @@ def test_tags_pushed_before_immutability_rules_existed_stay_mutable_until_a_rule
     rule = new.get_model("v2api", "ImmutableTagRule").objects.create(project_id=team.id, tags="v*")
     assert rule.repositories == "**"
     assert new.get_model("v2api", "Tag").objects.get().name == "v1.2.0"
+
+
+def test_jobs_recorded_before_the_command_line_was_told_apart_read_as_the_schedules() -> None:
+    old = migrate([("accounts", "0003_credential_version"), ("v2api", "0009_immutable_tag_rules")])
+    job = old.get_model("v2api", "Job").objects.create(kind="garbage_collection", parameters={})
+
+    new = migrate([("accounts", "0003_credential_version"), ("v2api", "0010_job_from_command_line")])
+
+    assert new.get_model("v2api", "Job").objects.get(id=job.id).from_command_line is False

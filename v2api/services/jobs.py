@@ -39,10 +39,19 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 1.0
 
 
-def record_job(job_request: JobRequest, dry_run: bool = False, requested_by: User | None = None) -> Job:
+def record_job(
+    job_request: JobRequest,
+    dry_run: bool = False,
+    requested_by: User | None = None,
+    from_command_line: bool = False,
+) -> Job:
     """Record a pending job; nothing runs it yet (v2api/tasks.py's request_job has a worker run it)."""
     return Job.objects.create(
-        kind=job_request.kind, parameters=job_request.as_parameters(), dry_run=dry_run, requested_by=requested_by
+        kind=job_request.kind,
+        parameters=job_request.as_parameters(),
+        dry_run=dry_run,
+        requested_by=requested_by,
+        from_command_line=from_command_line,
     )
 
 
