@@ -43,6 +43,9 @@ def in_the_future(**delta: float) -> str:
 
 
 def queries_for(call: Any) -> int:
+    """The queries of a call made as a caller already signed in: a first Basic login also records
+    the user's last login, which no later request of theirs repeats (credentials._remembered)."""
+    call()
     with CaptureQueriesContext(connection) as captured:
         response = call()
     assert response.status_code == 200, response.content
