@@ -82,6 +82,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
     path("jobs/<int:job_id>/status", jobs.job_status_json, name="job-status"),
     path("admin/storage/", administration.storage, name="admin-storage"),
+    path("admin/garbage-collection/", jobs.garbage_collection, name="admin-garbage-collection"),
     path("admin/users/", administration.user_list, name="admin-users"),
     path("admin/users/create/", administration.create_user, name="admin-user-create"),
     path("admin/users/<int:user_id>/active/", administration.set_user_active, name="admin-user-active"),

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
@@ -186,6 +187,34 @@ class GarbageCollectionForm(forms.Form):
     dry_run = forms.BooleanField(
         required=False, initial=True, label="Dry run", help_text="Report what would go, delete nothing."
     )
+    grace_minutes = forms.IntegerField(
+        required=False,
+        min_value=0,
+        label="Shorter grace window (minutes)",
+        help_text="Leave empty for the configured window.",
+    )
+    pushes_in_flight_understood = forms.BooleanField(
+        required=False,
+        label="I understand that a push in flight may lose layers it uploaded within this window",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        minutes = cleaned.get("grace_minutes")
+        configured = settings.REGISTRY_GC_GRACE_SECONDS
+        if minutes is not None and minutes * 60 > configured:
+            self.add_error("grace_minutes", "Only a shorter window than the configured one can be chosen here.")
+        elif minutes is not None and not cleaned.get("pushes_in_flight_understood"):
+            self.add_error(
+                "pushes_in_flight_understood",
+                "A shorter grace window can delete the layers of a push still in progress; confirm to go on.",
+            )
+        return cleaned
+
+    def grace_seconds(self) -> int:
+        """The window the collection runs with: the chosen one, or the configured one."""
+        minutes = self.cleaned_data.get("grace_minutes")
+        return settings.REGISTRY_GC_GRACE_SECONDS if minutes is None else minutes * 60
 
 
 class RetentionPolicyForm(forms.Form):
