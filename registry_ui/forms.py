@@ -59,7 +59,7 @@ class RepositoryFilterForm(forms.Form):
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=255, label="Search repositories")
+    q = forms.CharField(required=False, max_length=255, label="Search repositories, tags and digests")
 
 
 class AddMemberForm(forms.Form):

@@ -5,7 +5,14 @@ from django.shortcuts import render
 
 from registry_ui.forms import SearchForm
 from registry_ui.views.access import principal_of, readable_without_login
-from v2api.services.listings import SEARCH_LIMIT, project_summaries, search_repositories, with_project_usage
+from v2api.services.listings import (
+    SEARCH_LIMIT,
+    project_summaries,
+    search_digests,
+    search_repositories,
+    search_tags,
+    with_project_usage,
+)
 
 
 @readable_without_login
@@ -17,7 +24,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @readable_without_login
 def search(request: HttpRequest) -> HttpResponse:
-    """`/search/?q=`: repositories whose name contains `q`, in projects the user may pull from."""
+    """`/search/?q=`: repositories and tags whose name contains `q`, and images whose digest starts
+    with it, in projects the user may pull from."""
     principal = principal_of(request)
     form = SearchForm(request.GET)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
@@ -25,5 +33,12 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "registry_ui/search.html",
-        {"form": form, "query": query, "results": results, "limit": SEARCH_LIMIT},
+        {
+            "form": form,
+            "query": query,
+            "results": results,
+            "tags": search_tags(principal, query) if query else [],
+            "images": search_digests(principal, query) if query else [],
+            "limit": SEARCH_LIMIT,
+        },
     )

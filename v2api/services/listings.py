@@ -8,6 +8,7 @@ thousands of repositories costs what page 1 costs, and counts are computed only 
 on the page.
 """
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -134,6 +135,48 @@ def search_repositories(principal: Principal, query: str) -> list[RepositoryRow]
     # The repository pages' rule (can_see_repository): a repository is found where its project is visible.
     repositories = listed_repositories().filter(name__icontains=query, project__in=visible_projects(principal))
     return _rows_for(list(repositories.order_by("name").values_list("name", flat=True)[:SEARCH_LIMIT]))
+
+
+@dataclass(frozen=True)
+class ImageHit:
+    """A tag or an image a search found: where it is and what it points at."""
+
+    repository: str
+    digest: str
+    tag: str = ""
+
+    @property
+    def short_digest(self) -> str:
+        return short_digest(self.digest)
+
+
+# A digest prefix is searched from this many hex digits on: fewer would match most images.
+DIGEST_PREFIX_MIN = 6
+_DIGEST_PREFIX = re.compile(rf"^(?:sha256:|sha512:)?([0-9a-f]{{{DIGEST_PREFIX_MIN},128}})$")
+
+
+def search_tags(principal: Principal, query: str) -> list[ImageHit]:
+    """Tags whose name contains `query`, in listed repositories the principal may pull, by repository and name."""
+    tags = Tag.objects.filter(
+        name__icontains=query, repository__in=listed_repositories(), repository__project__in=visible_projects(principal)
+    )
+    rows = tags.order_by("repository__name", "name").values_list("repository__name", "manifest__digest", "name")
+    return [ImageHit(repository, digest, tag) for repository, digest, tag in rows[:SEARCH_LIMIT]]
+
+
+def search_digests(principal: Principal, query: str) -> list[ImageHit]:
+    """Images whose digest starts with `query` (`sha256:` optional, at least DIGEST_PREFIX_MIN hex
+    digits), in repositories the principal may pull: `docker images` shows 12 digits, and a
+    scanner's report a whole digest."""
+    match = _DIGEST_PREFIX.match(query.strip().lower())
+    if match is None:
+        return []
+    algorithm = query.split(":", 1)[0].lower() if ":" in query else "sha256"
+    manifests = Manifest.objects.filter(
+        digest__startswith=f"{algorithm}:{match.group(1)}", repository__project__in=visible_projects(principal)
+    )
+    rows = manifests.order_by("repository__name", "digest").values_list("repository__name", "digest")
+    return [ImageHit(repository, digest) for repository, digest in rows[:SEARCH_LIMIT]]
 
 
 def _rows_for(names: list[str]) -> list[RepositoryRow]:
