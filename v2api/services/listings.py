@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import Project
 from accounts.permissions import Principal, visible_projects
+from oci import media_types
 from oci.names import name_in_project
 from v2api.models import Blob, Manifest, Repository, Tag
 from v2api.services.garbage import collectable_bytes, total_size
@@ -216,6 +217,8 @@ class TagRow:
     pushed_at: datetime
     platforms: list[str]
     size: int = 0
+    # A cosign or notation signature refers to the image (signed_digests).
+    signed: bool = False
 
     @property
     def short_digest(self) -> str:
@@ -243,6 +246,7 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
     shown = page[:PAGE_SIZE]
     platforms = platforms_of_manifests([tag.manifest for tag in shown])
     sizes = image_sizes([tag.manifest_id for tag in shown])
+    signed = signed_digests(repository, [tag.manifest.digest for tag in shown])
     rows = [
         TagRow(
             name=tag.name,
@@ -251,10 +255,22 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
             pushed_at=tag.updated_at,
             platforms=platforms.get(tag.manifest.digest, []),
             size=sizes.get(tag.manifest_id, 0),
+            signed=tag.manifest.digest in signed,
         )
         for tag in shown
     ]
     return TagPage(rows, shown[-1].name if len(page) > PAGE_SIZE else None, total)
+
+
+def signed_digests(repository: Repository, digests: list[str]) -> set[str]:
+    """Which of these images a signature refers to: a referrer whose artifactType is cosign's or
+    notation's (OCI 1.1 referrers), or cosign's older tag `sha256-<hex>.sig` in the repository."""
+    referred = Manifest.objects.filter(
+        repository=repository, subject_digest__in=digests, artifact_type__in=media_types.SIGNATURES
+    ).values_list("subject_digest", flat=True)
+    cosign_tags = {f"{digest.replace(':', '-', 1)}.sig": digest for digest in digests}
+    tagged = Tag.objects.filter(repository=repository, name__in=list(cosign_tags)).values_list("name", flat=True)
+    return set(referred) | {cosign_tags[name] for name in tagged}
 
 
 def short_digest(digest: str) -> str:
