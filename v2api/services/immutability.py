@@ -58,18 +58,23 @@ def immutable_tags(repository_name: str, tags: Iterable[str]) -> dict[str, Immut
 
 
 def refuse_deleting_immutable_tags(repository_name: str, tags: Iterable[str]) -> None:
-    """Raise Denied if any of these tags is immutable (the first one, in order, is named)."""
-    for tag, rule in sorted(immutable_tags(repository_name, tags).items()):
-        raise _refusal(repository_name, tag, rule)
+    """Raise Denied if any of these tags is immutable (the first one by name is named)."""
+    immutable = immutable_tags(repository_name, tags)
+    if immutable:
+        first = min(immutable)
+        raise _refusal(repository_name, first, immutable[first])
 
 
 def refuse_moving_immutable_tag(repository: Repository, tag: str, manifest: Manifest) -> None:
     """Raise Denied if the tag exists on another manifest and is immutable.
 
     One query for a tag pushed for the first time or again on the same digest; the rules are
-    read only when the push would move the tag.
+    read only when the push would move the tag. The tag's row stays locked until the push commits,
+    so two pushes moving it at once are checked one after the other. Two pushes creating the same
+    new tag at once are not: the later one moves it, as before rules existed.
     """
-    if not Tag.objects.filter(repository=repository, name=tag).exclude(manifest=manifest).exists():
+    other_manifest = Tag.objects.select_for_update().filter(repository=repository, name=tag).exclude(manifest=manifest)
+    if not other_manifest.exists():
         return
     rule = immutable_tags(repository.name, [tag]).get(tag)
     if rule is not None:
