@@ -48,6 +48,7 @@ def test_a_signed_tag_and_an_sbom_index_show_as_what_they_are(
         expect(signed_row.get_by_text("signed", exact=True)).to_be_visible()
         sbom_row = page.get_by_role("row").filter(has=page.get_by_role("link", name="sbom", exact=True))
         expect(sbom_row.get_by_text("signed", exact=True)).to_have_count(0)
+        expect(sbom_row.get_by_text("SBOM", exact=True)).to_be_visible()
         page.screenshot(path=screenshot_dir / f"23-signed-tag-{name}.png", full_page=True)
 
         page.get_by_role("link", name="sbom", exact=True).click()

@@ -219,6 +219,8 @@ class TagRow:
     size: int = 0
     # A cosign or notation signature refers to the image (signed_digests).
     signed: bool = False
+    # What an artifact is (SBOM, signature…; media_types.artifact_kind); empty for an image.
+    artifact_kind: str = ""
 
     @property
     def short_digest(self) -> str:
@@ -240,7 +242,14 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
         tags = tags.filter(name__gt=cursor)
     page = list(
         tags.select_related("manifest")
-        .only("name", "updated_at", "manifest__digest", "manifest__media_type", "manifest__content")
+        .only(
+            "name",
+            "updated_at",
+            "manifest__digest",
+            "manifest__media_type",
+            "manifest__content",
+            "manifest__artifact_type",
+        )
         .order_by("name")[: PAGE_SIZE + 1]
     )
     shown = page[:PAGE_SIZE]
@@ -256,6 +265,7 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
             platforms=platforms.get(tag.manifest.digest, []),
             size=sizes.get(tag.manifest_id, 0),
             signed=tag.manifest.digest in signed,
+            artifact_kind=media_types.artifact_kind(tag.manifest.artifact_type),
         )
         for tag in shown
     ]
