@@ -41,7 +41,7 @@ def test_a_dark_system_gets_dark_pages_with_light_readable_text(
         log_in(page, live_server.url, "alice")
         page.goto(live_server.url + "/repositories/team/app/")
         name = "desktop" if viewport == LAPTOP else "phone"
-        page.screenshot(path=screenshot_dir / f"21-dark-repository-{name}.png", full_page=True)
+        page.screenshot(path=screenshot_dir / f"41-dark-repository-{name}.png", full_page=True)
 
         for selector in ("body", ".table-wrap", ".copy-line code", "th"):
             background, text = colours(page, selector)
@@ -97,6 +97,6 @@ def test_on_a_phone_the_navigation_names_its_sections(
         navigation = page.get_by_role("navigation", name="Main")
         for section in ("Registry", "Administration"):
             assert navigation.get_by_role("heading", name=section).is_visible()
-        page.screenshot(path=screenshot_dir / "22-phone-navigation.png")
+        page.screenshot(path=screenshot_dir / "42-phone-navigation.png")
     finally:
         context.close()

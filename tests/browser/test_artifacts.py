@@ -49,13 +49,13 @@ def test_a_signed_tag_and_an_sbom_index_show_as_what_they_are(
         sbom_row = page.get_by_role("row").filter(has=page.get_by_role("link", name="sbom", exact=True))
         expect(sbom_row.get_by_text("signed", exact=True)).to_have_count(0)
         expect(sbom_row.get_by_text("SBOM", exact=True)).to_be_visible()
-        page.screenshot(path=screenshot_dir / f"23-signed-tag-{name}.png", full_page=True)
+        page.screenshot(path=screenshot_dir / f"43-signed-tag-{name}.png", full_page=True)
 
         page.get_by_role("link", name="sbom", exact=True).click()
         page.wait_for_url(f"{live_server.url}/repositories/team/app/-/manifests/{artifacts}/")
         expect(page.locator(".page-head .badge")).to_have_text("SBOM")
         expect(page.get_by_text("multi-platform index")).to_have_count(0)
         expect(page.get_by_text("none given")).to_have_count(0)
-        page.screenshot(path=screenshot_dir / f"24-sbom-index-{name}.png", full_page=True)
+        page.screenshot(path=screenshot_dir / f"44-sbom-index-{name}.png", full_page=True)
     finally:
         context.close()

@@ -27,7 +27,7 @@ def test_an_anonymous_visitor_browses_a_public_project_read_only(
         page.get_by_role("link", name="public-tools/lint").click()
         expect(page.get_by_text("docker pull", exact=False).first).to_be_visible()
         expect(page.get_by_role("button", name="Untag selected")).to_have_count(0)
-        page.screenshot(path=screenshot_dir / "25-anonymous-public-repository.png", full_page=True)
+        page.screenshot(path=screenshot_dir / "45-anonymous-public-repository.png", full_page=True)
         page.goto(live_server.url + "/repositories/team/app/")
         expect(page).to_have_url(re.compile(r"/login/\?next="))
     finally:
@@ -47,16 +47,16 @@ def test_an_admin_makes_tags_immutable_makes_a_token_and_reads_the_collection_pa
         page.get_by_label("Tags").fill("v*.*.*, release-*")
         page.get_by_role("button", name="Add rule").click()
         expect(page.get_by_text("Tags v*.*.*,release-* are immutable from now on.")).to_be_visible()
-        page.screenshot(path=screenshot_dir / "26-immutable-tags.png", full_page=True)
+        page.screenshot(path=screenshot_dir / "46-immutable-tags.png", full_page=True)
 
         page.get_by_role("link", name="Tokens").click()
         page.get_by_label("Name").fill("laptop")
         page.get_by_role("button", name="Create token").click()
         expect(page.get_by_text("Store the secret now")).to_be_visible()
         assert page.locator(".secret code").text_content().startswith("hl_pat_")
-        page.screenshot(path=screenshot_dir / "27-token-created.png", full_page=True)
+        page.screenshot(path=screenshot_dir / "47-token-created.png", full_page=True)
         page.get_by_role("link", name="Back to your tokens").click()
-        page.screenshot(path=screenshot_dir / "28-tokens.png", full_page=True)
+        page.screenshot(path=screenshot_dir / "48-tokens.png", full_page=True)
         page.get_by_role("button", name="Log out").click()
 
         log_in(page, live_server.url, "root")
@@ -65,6 +65,6 @@ def test_an_admin_makes_tags_immutable_makes_a_token_and_reads_the_collection_pa
         page.get_by_label("Shorter grace window (minutes)").fill("0")
         page.get_by_role("button", name="Start garbage collection").click()
         expect(page.get_by_text("confirm to go on")).to_be_visible()
-        page.screenshot(path=screenshot_dir / "29-garbage-collection.png", full_page=True)
+        page.screenshot(path=screenshot_dir / "49-garbage-collection.png", full_page=True)
     finally:
         context.close()

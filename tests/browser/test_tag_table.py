@@ -53,7 +53,7 @@ def test_every_copy_button_and_the_pull_column_stay_in_view(
         log_in(page, live_server.url, "maya")
         page.goto(f"{live_server.url}/repositories/{REPOSITORY}/")
         name = "desktop" if viewport == DESKTOP else "phone"
-        page.screenshot(path=screenshot_dir / f"20-tag-table-{name}.png", full_page=True)
+        page.screenshot(path=screenshot_dir / f"40-tag-table-{name}.png", full_page=True)
 
         assert overflowing_controls(page) == []
         command = page.get_by_text(f"docker pull registry.build-farm.example.lan:5000/{REPOSITORY}:{TAGS[1]}")
