@@ -189,6 +189,8 @@ def _user(username: str, secret: str) -> tuple[Principal, str] | None:
         return found
     user = authenticate(username=username, password=secret)
     if user is not None:
+        # A login from docker, skopeo or curl is a login too: "Last login" is not only the dashboard's.
+        User.objects.filter(id=user.pk).update(last_login=timezone.now())
         return Principal(subject=user.get_username(), user=user), "user"
     return None if secret.startswith(TOKEN_SECRET_PREFIX) else _personal_token(username, secret)
 
@@ -202,6 +204,7 @@ def _personal_token(username: str, secret: str) -> tuple[Principal, str] | None:
     if token is None or not token.is_active:
         return None
     PersonalAccessToken.objects.filter(id=token.id).update(last_used_at=timezone.now())
+    User.objects.filter(id=token.user_id).update(last_login=timezone.now())
     return Principal(subject=token.user.get_username(), user=token.user), f"token:{token.id}"
 
 

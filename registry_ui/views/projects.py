@@ -13,7 +13,7 @@ from accounts.models import Membership, Project, RobotAccount
 from accounts.permissions import can_see_members
 from accounts.services import members, robots
 from registry_ui.forms import AddGroupForm, AddMemberForm, ChangeRoleForm, RepositoryFilterForm, RobotForm, apply_errors
-from registry_ui.views.access import get_project_for_user, may_manage, principal_of
+from registry_ui.views.access import get_project_for_user, may_manage, principal_of, readable_without_login
 from v2api.services.listings import REPOSITORY_SORTS, quota_use, repository_page, with_repository_usage
 from v2api.services.usage import project_usage
 
@@ -24,7 +24,7 @@ def project_tabs(request: HttpRequest, project: Project) -> dict[str, bool]:
     return {"can_see_members": can_see_members(principal, project), "can_manage": may_manage(request, project)}
 
 
-@login_required
+@readable_without_login
 def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
     """`/projects/<name>/`: the project's repositories, filtered, sorted and paged by keyset, with
     the disk each uses (computed for the rows on the page only) and the project's total."""
