@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from accounts.models import Role
 from accounts.services import login_throttle
+from accounts.services.credentials import record_failed_login, record_login
 from oci.request_edge import client_address
 from v2api.services.listings import REPOSITORY_SORTS
 
@@ -42,10 +43,12 @@ class LoginForm(AuthenticationForm):
                 f"Too many failed logins. Try again in {throttled.retry_after // 60 or 1} minutes.", code="throttled"
             ) from None
         try:
-            return super().clean()
+            cleaned = super().clean()
         except ValidationError:
-            login_throttle.record_failure(username, address)
+            record_failed_login(username, address, channel="dashboard")
             raise
+        record_login(username, channel="dashboard")
+        return cleaned
 
 
 class RepositoryFilterForm(forms.Form):

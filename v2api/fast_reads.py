@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.scopes import PULL, PUSH, repository_scope
+from audit.pulls import record_pull
 from oci import request_edge as edge
 from oci.digests import Digest, InvalidDigest
 from oci.names import is_repository_name
@@ -90,6 +91,16 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
         header_list.append(("X-Content-Type-Options", "nosniff"))
     start_response("200 OK", header_list)
     bytes_out = len(body) if method == "GET" else 0
+    user_agent = environ.get("HTTP_USER_AGENT", "")
+    if route is edge.MANIFEST and method == "GET":
+        record_pull(
+            subject=caller.subject,
+            address=address,
+            user_agent=user_agent,
+            repository=name,
+            reference=arguments["reference"],
+            digest=digest,
+        )
     metrics.record_request(route.name, method, 200, time.perf_counter() - started)
     if access_logger.isEnabledFor(logging.INFO):
         token = current_request_id.set(request_id)
@@ -106,7 +117,7 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
                 bytes_out=bytes_out,
                 served_by="application",
                 remote_addr=address,
-                user_agent=environ.get("HTTP_USER_AGENT", ""),
+                user_agent=user_agent,
             )
         finally:
             current_request_id.reset(token)

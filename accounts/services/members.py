@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Project, Role
+from audit import actions
+from audit.recorder import record
 
 
 def add_member(project: Project, username: str, role: str) -> Membership:
@@ -22,7 +24,9 @@ def add_member(project: Project, username: str, role: str) -> Membership:
         raise ValidationError({"username": already})
     try:
         with transaction.atomic():
-            return Membership.objects.create(project=project, user=user, role=role)
+            membership = Membership.objects.create(project=project, user=user, role=role)
+            record(actions.MEMBER_ADD, project=project.name, resource=username, detail={"role": role})
+            return membership
     except IntegrityError:
         raise ValidationError({"username": already}) from None
 
@@ -30,17 +34,26 @@ def add_member(project: Project, username: str, role: str) -> Membership:
 def change_role(project: Project, username: str, role: str) -> Membership:
     """Give a member another role. Raises Membership.DoesNotExist if they are no longer a member."""
     _check_role(role)
-    membership = project.memberships.select_related("user").get(user__username=username)
-    membership.role = role
-    membership.save(update_fields=["role"])
+    with transaction.atomic():
+        membership = project.memberships.select_for_update().select_related("user").get(user__username=username)
+        previous, membership.role = membership.role, role
+        membership.save(update_fields=["role"])
+        record(
+            actions.MEMBER_ROLE_CHANGE,
+            project=project.name,
+            resource=username,
+            detail={"role": role, "previous_role": previous},
+        )
     return membership
 
 
 def remove_member(project: Project, username: str) -> None:
     """Remove a member. Raises Membership.DoesNotExist if they are already gone."""
-    deleted, _ = project.memberships.filter(user__username=username).delete()
-    if not deleted:
-        raise Membership.DoesNotExist(f"{username} is not a member of {project.name}.")
+    with transaction.atomic():
+        deleted, _ = project.memberships.filter(user__username=username).delete()
+        if not deleted:
+            raise Membership.DoesNotExist(f"{username} is not a member of {project.name}.")
+        record(actions.MEMBER_REMOVE, project=project.name, resource=username)
 
 
 def _check_role(role: str) -> None:

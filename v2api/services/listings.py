@@ -171,6 +171,9 @@ class TagRow:
     pushed_at: datetime
     platforms: list[str]
     size: int = 0
+    # From the audit log's pull batches (services/pull_times.py); None: never pulled, or pull
+    # auditing is off.
+    last_pulled_at: datetime | None = None
 
     @property
     def short_digest(self) -> str:
@@ -192,7 +195,7 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
         tags = tags.filter(name__gt=cursor)
     page = list(
         tags.select_related("manifest")
-        .only("name", "updated_at", "manifest__digest", "manifest__media_type", "manifest__content")
+        .only("name", "updated_at", "last_pulled_at", "manifest__digest", "manifest__media_type", "manifest__content")
         .order_by("name")[: PAGE_SIZE + 1]
     )
     shown = page[:PAGE_SIZE]
@@ -206,6 +209,7 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
             pushed_at=tag.updated_at,
             platforms=platforms.get(tag.manifest.digest, []),
             size=sizes.get(tag.manifest_id, 0),
+            last_pulled_at=tag.last_pulled_at,
         )
         for tag in shown
     ]
