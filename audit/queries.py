@@ -115,10 +115,10 @@ class EventPage:
     next_cursor: str | None
 
 
-def page(events: QuerySet[AuditEvent], after: str, size: int = DEFAULT_PAGE_SIZE) -> EventPage:
-    """The events after the cursor `after` ("" for the newest), newest first. Raises InvalidFilter
-    for a cursor this function did not make."""
-    size = max(1, min(size, MAX_PAGE_SIZE))
+def page(events: QuerySet[AuditEvent], after: str, size: int | None = None) -> EventPage:
+    """The events after the cursor `after` ("" for the newest), newest first, DEFAULT_PAGE_SIZE
+    unless `size` says. Raises InvalidFilter for a cursor this function did not make."""
+    size = max(1, min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE))
     if after:
         occurred_at, event_id = _parse_cursor(after)
         events = events.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=event_id))

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from accounts.models import Role
 from accounts.services import login_throttle
 from accounts.services.credentials import record_failed_login, record_login
+from audit import actions
 from oci.request_edge import client_address
 from v2api.services.listings import REPOSITORY_SORTS
 
@@ -223,3 +224,13 @@ class RetentionRuleForm(forms.Form):
             "keep_most_recent": data["count"] if most_recent else None,
             "keep_days": None if most_recent else data["count"],
         }
+
+
+class AuditFilterForm(forms.Form):
+    """The Logs page's filters; audit/queries.py reads them (the API takes the same names)."""
+
+    user = forms.CharField(required=False, max_length=512, label="User or robot")
+    action = forms.ChoiceField(required=False, choices=[("", "Any action"), *((name, name) for name in actions.ALL)])
+    resource = forms.CharField(required=False, max_length=1024, label="Resource contains")
+    since = forms.CharField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.CharField(required=False, label="Before", widget=forms.DateInput(attrs={"type": "date"}))
