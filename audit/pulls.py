@@ -1,37 +1,42 @@
 """Pull events: buffered, then written in batches, never an INSERT per pull.
 
 Pulls are the hot path (v2api/fast_reads.py answers most of them in one indexed query), so a pull
-only appends one line to a buffer:
+only appends one line to a list in its process's memory (`record_pull`, a few microseconds). A
+thread of each web process sends those lines every SEND_INTERVAL_SECONDS:
 
-- with Redis (REDIS_URL), one `RPUSH` to a list that every web process shares; beat's
-  `audit.tasks.flush_pull_events` writes it to Postgres every REGISTRY_AUDIT_FLUSH_SECONDS;
-- without Redis (the embedded run), a bounded list in the process's memory, written by the
-  request that fills it (FLUSH_EVERY pulls) or finds it older than FLUSH_AFTER_SECONDS.
+- with Redis (REDIS_URL), in one `RPUSH` to a list that every web process shares, which beat's
+  `audit.tasks.flush_pull_events` writes to Postgres every REGISTRY_AUDIT_FLUSH_SECONDS; a Redis
+  that cannot be reached keeps the lines in the process until it can;
+- without Redis (the embedded run), straight to Postgres, in a batch.
 
 A flush copies a batch, inserts it and only then trims it from the buffer, so a crash loses
-nothing; each event carries its own id (unique in the table), so a batch written twice after a
-crash between the commit and the trim is stored once. The buffer is bounded (MAX_BUFFERED): past
-it, with no flush running for a long while, the oldest pulls are dropped, never the registry's
-memory. Functions in `batch_hooks` see each batch inside the flush's transaction (the registry
-keeps each tag's "last pulled" from it, v2api/apps.py).
+nothing written to Redis; each event carries its own id (unique in the table), so a batch written
+twice after a crash between the commit and the trim is stored once. What a process still holds is
+sent when it exits normally (gunicorn's graceful stop); a process killed outright loses at most
+its last second of pulls. Both buffers are bounded (MAX_BUFFERED, MAX_IN_PROCESS): past them, with
+nothing flushing for a long while, the oldest pulls are dropped, never the registry's memory.
+Functions in `batch_hooks` see each batch inside the flush's transaction (the registry keeps each
+tag's "last pulled" from it, v2api/apps.py).
 """
 
+import atexit
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from audit import actions
@@ -43,9 +48,10 @@ from oci.names import project_name_of
 logger = logging.getLogger(__name__)
 
 MAX_BUFFERED = 1_000_000
+MAX_IN_PROCESS = 100_000
 FLUSH_BATCH = 5_000
-FLUSH_EVERY = 200
-FLUSH_AFTER_SECONDS = 5.0
+SEND_BATCH = 1_000
+SEND_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,28 +75,31 @@ batch_hooks: list[Callable[[list[Pull]], object]] = []
 
 
 def record_pull(*, subject: str, address: str, user_agent: str, repository: str, reference: str, digest: str) -> None:
-    """Buffer one manifest pull, unless REGISTRY_AUDIT_PULLS is off. Never raises: a buffer that
-    cannot be reached loses the event (logged), not the pull."""
+    """Buffer one manifest pull, unless REGISTRY_AUDIT_PULLS is off. Never raises, never waits for
+    the network."""
     if not settings.REGISTRY_AUDIT_PULLS:
         return
     actor = actor_for_subject(subject)
-    pull = Pull(
-        event_id=uuid.uuid4().hex,
-        occurred_at=timezone.now().isoformat(),
-        actor_kind=actor.kind,
-        actor_name=actor.name,
-        address=address,
-        user_agent=user_agent[:USER_AGENT_LENGTH],
-        repository=repository,
-        reference=reference,
-        digest=digest,
-    )
-    buffer().append(json.dumps(asdict(pull), separators=(",", ":")))
+    # The fields of Pull, written out: asdict() would double the cost of the hot path's part.
+    line = {
+        "event_id": uuid.uuid4().hex,
+        "occurred_at": timezone.now().isoformat(),
+        "actor_kind": actor.kind,
+        "actor_name": actor.name,
+        "address": address,
+        "user_agent": user_agent[:USER_AGENT_LENGTH],
+        "repository": repository,
+        "reference": reference,
+        "digest": digest,
+    }
+    _outbox.append(json.dumps(line, separators=(",", ":")))
 
 
 def flush_pulls() -> int:
-    """Write every buffered pull to the audit log; returns how many. A flush that finds another
-    one running returns 0 at once: that one writes them."""
+    """Write every buffered pull to the audit log; returns how many. This process's own pulls are
+    sent first (the others' are sent by their threads). A flush that finds another one running
+    returns 0 at once: that one writes them."""
+    _outbox.send()
     written = 0
     with _exclusive() as holding:
         if not holding:
@@ -132,7 +141,7 @@ def _parse(line: bytes | str) -> Pull | None:
 
 
 class _Buffer(Protocol):
-    def append(self, line: str) -> None: ...
+    def append(self, lines: list[str]) -> None: ...
     def peek(self, count: int) -> list[bytes | str]: ...
     def drop(self, count: int) -> None: ...
 
@@ -141,17 +150,13 @@ class RedisBuffer:
     """A Redis list shared by every process; appends and trims are single commands."""
 
     def __init__(self, url: str) -> None:
-        # A Redis that stops answering costs a pull at most this, then the event is dropped.
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
 
-    def append(self, line: str) -> None:
-        try:
-            pipeline = self.client.pipeline(transaction=False)
-            pipeline.rpush(buffer_key(), line)
-            pipeline.ltrim(buffer_key(), -MAX_BUFFERED, -1)
-            pipeline.execute()
-        except redis.RedisError as error:
-            logger.warning("a pull event was not buffered (Redis: %s)", error)
+    def append(self, lines: list[str]) -> None:
+        pipeline = self.client.pipeline(transaction=False)
+        pipeline.rpush(buffer_key(), *lines)
+        pipeline.ltrim(buffer_key(), -MAX_BUFFERED, -1)
+        pipeline.execute()
 
     def peek(self, count: int) -> list[bytes | str]:
         return list(self.client.lrange(buffer_key(), 0, count - 1))
@@ -161,25 +166,15 @@ class RedisBuffer:
 
 
 class MemoryBuffer:
-    """A bounded list in this process, written by the request that fills it."""
+    """Without Redis: the lines wait here until the sending thread writes them to Postgres."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.lines: deque[str] = deque(maxlen=MAX_BUFFERED // 10)
-        self.oldest = 0.0
+        self.lines: deque[str] = deque(maxlen=MAX_IN_PROCESS)
 
-    def append(self, line: str) -> None:
+    def append(self, lines: list[str]) -> None:
         with self.lock:
-            if not self.lines:
-                self.oldest = time.monotonic()
-            self.lines.append(line)
-            due = len(self.lines) >= FLUSH_EVERY or time.monotonic() - self.oldest >= FLUSH_AFTER_SECONDS
-        if due:
-            try:
-                flush_pulls()
-            except Exception:
-                # The pull itself was served; its events wait for the next flush.
-                logger.exception("writing buffered pull events failed")
+            self.lines.extend(lines)
 
     def peek(self, count: int) -> list[bytes | str]:
         with self.lock:
@@ -191,6 +186,73 @@ class MemoryBuffer:
                 self.lines.popleft()
 
 
+class _Outbox:
+    """The pulls this process recorded and has not sent yet, and the thread that sends them.
+
+    `append` is all a request does: a deque's append is atomic, so it takes no lock. The thread
+    is started by the first pull of each process (a forked gunicorn worker starts its own)."""
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque(maxlen=MAX_IN_PROCESS)
+        self.sending = threading.Lock()
+        self.sender_pid = 0
+        self.failing = False
+
+    def append(self, line: str) -> None:
+        self.lines.append(line)
+        if self.sender_pid != os.getpid() and run_sender:
+            self._start_sender()
+
+    def send(self) -> int:
+        """Hand what is pending to the buffer (and, without Redis, write it); returns how many lines."""
+        sent = 0
+        with self.sending:
+            while self.lines:
+                batch = [self.lines.popleft() for _ in range(min(SEND_BATCH, len(self.lines)))]
+                try:
+                    buffer().append(batch)
+                except redis.RedisError as error:
+                    # Kept for the next round, in order; the bound drops the oldest if Redis stays away.
+                    self.lines.extendleft(reversed(batch))
+                    if not self.failing:
+                        logger.warning("pull events wait in this process: Redis cannot be reached (%s)", error)
+                    self.failing = True
+                    return sent
+                sent += len(batch)
+            self.failing = False
+        if sent and isinstance(buffer(), MemoryBuffer):
+            flush_pulls()
+        return sent
+
+    def _start_sender(self) -> None:
+        with self.sending:
+            if self.sender_pid == os.getpid():
+                return
+            self.sender_pid = os.getpid()
+        threading.Thread(target=self._send_forever, name="audit-pull-sender", daemon=True).start()
+        atexit.register(self._send_at_exit)
+
+    def _send_forever(self) -> None:
+        while run_sender:
+            time.sleep(SEND_INTERVAL_SECONDS)
+            try:
+                self.send()
+            except Exception:
+                # Postgres away (without Redis): the lines stay buffered for the next round.
+                logger.exception("sending pull events failed")
+            finally:
+                close_old_connections()
+
+    def _send_at_exit(self) -> None:
+        try:
+            self.send()
+        except Exception:
+            logger.exception("pull events of this process were lost at exit")
+
+
+_outbox = _Outbox()
+# Tests send explicitly (flush_pulls), on the test's own database connection.
+run_sender = True
 _buffer: _Buffer | None = None
 _buffer_lock = threading.Lock()
 _memory_flush = threading.Lock()

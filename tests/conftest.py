@@ -89,10 +89,14 @@ def empty_pull_buffer() -> Iterator[None]:
 
     def empty() -> None:
         pulls._buffer = None
+        pulls._outbox.lines.clear()
         if url:
             with redis.Redis.from_url(url) as client:
                 client.delete(pulls.buffer_key())
 
+    # The tests send explicitly (flush_pulls), on the test's connection: a sending thread would
+    # write through a connection of its own, outside the test's transaction.
+    pulls.run_sender = False
     empty()
     yield
     empty()

@@ -20,7 +20,9 @@ route table and holds the two answers side by side.
 
 A pusher's HEAD of a layer whose link is old refreshes the link, as the full stack's does
 (services/blobs.py `refresh_old_link`): the one write it may make, after the gate allowed the
-request. Its metrics and access line are the ones the full stack's middleware writes. It leaves the
+request. Its metrics and access line are the ones the full stack's middleware writes, and a
+manifest GET is audited as a pull as the full stack's view audits it: buffered (audit/pulls.py),
+never written in the request. It leaves the
 database connection's upkeep to the full stack: a connection the full stack checked stays
 checked through any number of fast reads, and a database error here declines the request to the
 full stack, which replaces a broken connection before it answers.

@@ -2,6 +2,7 @@
 full stack alike, never an INSERT in the request; a setting turns them off."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -82,43 +83,51 @@ def test_with_pull_auditing_off_nothing_is_buffered(image: str, settings: object
 
     assert call(application, "GET", "/v2/open/app/manifests/1.0", {"Accept": MANIFEST_ACCEPT}).status == "200 OK"
 
-    assert pulls.buffer().peek(10) == []
+    assert not pulls._outbox.lines
     assert tasks.flush_pull_events() == 0
 
 
 def test_a_batch_written_again_after_a_crash_is_stored_once(image: str) -> None:
     for _ in range(4):
         fast_answer("GET", "/v2/open/app/manifests/1.0", {"Accept": MANIFEST_ACCEPT})
+    assert pulls._outbox.send() == 4
     buffered = [line.decode() if isinstance(line, bytes) else line for line in pulls.buffer().peek(100)]
 
     assert pulls.flush_pulls() == 4
     # A flush that committed and died before trimming the buffer leaves the same lines behind.
-    for line in buffered:
-        pulls.buffer().append(line)
+    pulls.buffer().append(buffered)
     pulls.flush_pulls()
 
     assert AuditEvent.objects.filter(action="manifest.pull").count() == 4
 
 
-def test_a_pull_is_served_while_the_buffer_cannot_be_reached(image: str, settings: object) -> None:
-    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # type: ignore[attr-defined]  (discard: nothing listens)
+def test_pulls_wait_in_the_process_while_redis_cannot_be_reached_and_are_written_once_it_can(
+    image: str, settings: Any
+) -> None:
+    reachable = settings.REDIS_URL
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # discard: nothing listens there
     pulls._buffer = None
 
     answer = fast_answer("GET", "/v2/open/app/manifests/1.0", {"Accept": MANIFEST_ACCEPT})
+    assert pulls._outbox.send() == 0
 
     assert answer is not None and answer.status == "200 OK"
+    assert len(pulls._outbox.lines) == 1
+    settings.REDIS_URL = reachable
+    pulls._buffer = None
+    assert pulls.flush_pulls() == 1
 
 
-def test_without_redis_the_process_writes_its_buffer_every_so_many_pulls(image: str, settings: object) -> None:
-    settings.REDIS_URL = ""  # type: ignore[attr-defined]
+def test_without_redis_the_sending_thread_writes_the_pulls_straight_to_postgres(image: str, settings: Any) -> None:
+    settings.REDIS_URL = ""
     pulls._buffer = None
 
-    for _ in range(pulls.FLUSH_EVERY - 1):
+    for _ in range(3):
         fast_answer("GET", "/v2/open/app/manifests/1.0", {"Accept": MANIFEST_ACCEPT})
     assert AuditEvent.objects.filter(action="manifest.pull").count() == 0
-    fast_answer("GET", "/v2/open/app/manifests/1.0", {"Accept": MANIFEST_ACCEPT})
+    pulls._outbox.send()  # what the thread does every second
 
-    assert AuditEvent.objects.filter(action="manifest.pull").count() == pulls.FLUSH_EVERY
+    assert AuditEvent.objects.filter(action="manifest.pull").count() == 3
     assert pulls.buffer().peek(1) == []
 
 
