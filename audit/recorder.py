@@ -29,23 +29,29 @@ def record(
     outcome: str = Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
     actor: Actor | None = None,
+    address: str | None = None,
 ) -> AuditEvent:
     """Record one event. The actor, address and user agent come from the request's context
-    (audit/context.py) unless `actor` is given (a login names who tried); without a request the
-    actor is the system."""
+    (audit/context.py) unless given (a login names who tried, and from where); without a request
+    the actor is the system."""
     request = context.current()
     if actor is None:
         actor = request.actor() if request is not None else context.SYSTEM
+    if address is None:
+        address = request.address if request is not None else ""
+    detail = dict(detail or {})
+    if request is not None and request.via:
+        detail["via"] = request.via
     return AuditEvent.objects.create(
         actor_kind=actor.kind,
         actor_name=storable(actor.name, ACTOR_NAME_LENGTH),
-        client_address=request.address if request is not None else "",
+        client_address=address,
         user_agent=storable(request.user_agent if request is not None else "", USER_AGENT_LENGTH),
         action=action,
         project=project,
         resource=storable(resource, RESOURCE_LENGTH),
         outcome=outcome,
-        detail={**(detail or {}), "via": request.via} if request is not None and request.via else detail or {},
+        detail=detail,
     )
 
 

@@ -117,6 +117,7 @@ def authenticate_login(
             actions.LOGIN,
             resource=principal.subject,
             actor=actor_for_subject(principal.subject),
+            address=address,
             detail={"channel": channel},
         )
     if principal.robot is not None:
@@ -138,6 +139,7 @@ def record_failed_login(username: str, address: str, channel: str) -> None:
         resource=username,
         outcome=Outcome.FAILURE,
         actor=actor_for_subject(username),
+        address=address,
         detail={"channel": channel},
     )
 
