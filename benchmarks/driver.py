@@ -85,6 +85,8 @@ class Workload:
     gc_blobs: int
     gc_grace_seconds: int
     sections: tuple[str, ...]
+    # Ours: whether manifest pulls are audited (REGISTRY_AUDIT_PULLS); measure both, ABBA, to see its cost.
+    audit_pulls: bool = True
 
 
 @dataclass(frozen=True)
@@ -665,6 +667,7 @@ def parse_workload(arguments: argparse.Namespace) -> Workload:
         gc_blobs=int(pick(arguments.gc_blobs, 100_000, 5_000)),
         gc_grace_seconds=arguments.gc_grace_seconds,
         sections=arguments.only,
+        audit_pulls=arguments.audit_pulls == "on",
     )
 
 
@@ -702,6 +705,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated sections to run, of {','.join(SECTIONS)} (default: all); figures of one "
         "section are comparable only within a run",
     )
+    parser.add_argument(
+        "--audit-pulls",
+        choices=("on", "off"),
+        default="on",
+        help="ours: record each manifest pull in the audit log (REGISTRY_AUDIT_PULLS, default on); run the hot "
+        "section with each, in ABBA order, for the cost of pull auditing",
+    )
     parser.add_argument("--output", type=Path, help="JSON figures (default benchmarks/results/<time>-<mode>.json)")
     arguments = parser.parse_args(argv)
     arguments.only = tuple(arguments.only.split(",")) if arguments.only else SECTIONS
@@ -729,11 +739,16 @@ def main(argv: list[str] | None = None) -> int:
     machine = describe_machine(REFERENCE_BINARY)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     output = arguments.output or RESULTS_DIR / f"{stamp}-{workload.mode}.json"
-    print(f"benchmark ({workload.mode}): {machine['cores']} cores, {machine['cpu_model']}; preparing blobs", flush=True)
+    audit = "on" if workload.audit_pulls else "off"
+    print(
+        f"benchmark ({workload.mode}, pull auditing {audit}): {machine['cores']} cores, {machine['cpu_model']};"
+        " preparing blobs",
+        flush=True,
+    )
     material = prepare_material(workload)
     recorder = Recorder()
     starters: list[tuple[str, Callable[[Path], Server]]] = [
-        ("harbor-lite", lambda work_dir: start_harbor_lite(work_dir, arguments.postgres_url)),
+        ("harbor-lite", lambda work_dir: start_harbor_lite(work_dir, arguments.postgres_url, workload.audit_pulls)),
         ("reference", start_reference),
     ]
     failure: str | None = None
