@@ -44,7 +44,7 @@ from django.utils import timezone
 from audit import actions
 from audit.context import actor_for_subject
 from audit.models import AuditEvent
-from audit.recorder import RESOURCE_LENGTH, USER_AGENT_LENGTH
+from audit.recorder import ACTOR_NAME_LENGTH, RESOURCE_LENGTH, USER_AGENT_LENGTH, storable
 from oci.names import project_name_of
 
 logger = logging.getLogger(__name__)
@@ -124,9 +124,9 @@ def _event(pull: Pull) -> AuditEvent:
         event_id=uuid.UUID(pull.event_id),
         occurred_at=pull.time,
         actor_kind=pull.actor_kind,
-        actor_name=pull.actor_name,
+        actor_name=storable(pull.actor_name, ACTOR_NAME_LENGTH),
         client_address=pull.address,
-        user_agent=pull.user_agent,
+        user_agent=storable(pull.user_agent, USER_AGENT_LENGTH),
         action=actions.PULL,
         project=project_name_of(pull.repository),
         resource=(pull.repository + reference)[:RESOURCE_LENGTH],
@@ -135,8 +135,12 @@ def _event(pull: Pull) -> AuditEvent:
 
 
 def _parse(line: bytes | str) -> Pull | None:
+    # Checked here, so one bad line is dropped rather than failing its whole batch at every flush.
     try:
-        return Pull(**json.loads(line))
+        pull = Pull(**json.loads(line))
+        uuid.UUID(pull.event_id)
+        pull.time  # noqa: B018  (parses the time, or raises ValueError)
+        return pull
     except (ValueError, TypeError):
         logger.warning("dropped an unreadable pull event from the buffer: %r", line[:200])
         return None

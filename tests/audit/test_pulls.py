@@ -144,3 +144,13 @@ def test_the_retention_task_deletes_old_events_only_and_twice_is_harmless(db: No
     settings.REGISTRY_AUDIT_RETENTION_DAYS = 0  # type: ignore[attr-defined]
     assert tasks.purge_audit_events() == 0
     assert AuditEvent.objects.count() == 2
+
+
+def test_an_unreadable_line_in_the_buffer_is_dropped_without_holding_up_its_batch(image: str) -> None:
+    fast_answer("GET", "/v2/open/app/manifests/1.0", {"Accept": MANIFEST_ACCEPT})
+    pulls._outbox.send()
+    pulls.buffer().append(['{"event_id": "not a uuid"}', "not json", '{"event_id": 1}'])
+
+    assert pulls.flush_pulls() == 1
+    assert pulls.buffer().peek(1) == []
+    assert AuditEvent.objects.filter(action="manifest.pull").count() == 1
