@@ -1,8 +1,9 @@
 """Pull events: buffered, then written in batches, never an INSERT per pull.
 
 Pulls are the hot path (v2api/fast_reads.py answers most of them in one indexed query), so a pull
-only appends one line to a list in its process's memory (`record_pull`, a few microseconds). A
-thread of each web process sends those lines every SEND_INTERVAL_SECONDS:
+only appends its values to a list in its process's memory (`record_pull`, under a microsecond). A
+thread of each web process writes them out as lines (an id, the values: `Pull`) and sends them
+every SEND_INTERVAL_SECONDS; who the subject is and the time's form are worked out by the flush:
 
 - with Redis (REDIS_URL), in one `RPUSH` to a list that every web process shares, which beat's
   `audit.tasks.flush_pull_events` writes to Postgres every REGISTRY_AUDIT_FLUSH_SECONDS; a Redis
@@ -32,14 +33,13 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import redis
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.utils import timezone
 
 from audit import actions
 from audit.context import actor_for_subject
@@ -58,10 +58,11 @@ SEND_INTERVAL_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Pull:
+    """One buffered pull; in the buffer, a JSON list of these fields in this order."""
+
     event_id: str
-    occurred_at: str
-    actor_kind: str
-    actor_name: str
+    occurred_at: float  # Unix time
+    subject: str
     address: str
     user_agent: str
     repository: str
@@ -70,7 +71,7 @@ class Pull:
 
     @property
     def time(self) -> datetime:
-        return datetime.fromisoformat(self.occurred_at)
+        return datetime.fromtimestamp(self.occurred_at, UTC)
 
 
 batch_hooks: list[Callable[[list[Pull]], object]] = []
@@ -79,22 +80,9 @@ batch_hooks: list[Callable[[list[Pull]], object]] = []
 def record_pull(*, subject: str, address: str, user_agent: str, repository: str, reference: str, digest: str) -> None:
     """Buffer one manifest pull, unless REGISTRY_AUDIT_PULLS is off. Never raises, never waits for
     the network."""
-    if not settings.REGISTRY_AUDIT_PULLS:
-        return
-    actor = actor_for_subject(subject)
-    # The fields of Pull, written out: asdict() would double the cost of the hot path's part.
-    line = {
-        "event_id": _outbox.new_event_id(),
-        "occurred_at": timezone.now().isoformat(),
-        "actor_kind": actor.kind,
-        "actor_name": actor.name,
-        "address": address,
-        "user_agent": user_agent[:USER_AGENT_LENGTH],
-        "repository": repository,
-        "reference": reference,
-        "digest": digest,
-    }
-    _outbox.append(json.dumps(line, separators=(",", ":")))
+    if settings.REGISTRY_AUDIT_PULLS:
+        # The request only keeps the values; the sending thread writes them out (_line).
+        _outbox.append((time.time(), subject, address, user_agent[:USER_AGENT_LENGTH], repository, reference, digest))
 
 
 def flush_pulls() -> int:
@@ -120,11 +108,12 @@ def flush_pulls() -> int:
 
 def _event(pull: Pull) -> AuditEvent:
     reference = f"@{pull.reference}" if ":" in pull.reference else f":{pull.reference}"
+    actor = actor_for_subject(pull.subject)
     return AuditEvent(
         event_id=uuid.UUID(pull.event_id),
         occurred_at=pull.time,
-        actor_kind=pull.actor_kind,
-        actor_name=storable(pull.actor_name, ACTOR_NAME_LENGTH),
+        actor_kind=actor.kind,
+        actor_name=storable(actor.name, ACTOR_NAME_LENGTH),
         client_address=pull.address,
         user_agent=storable(pull.user_agent, USER_AGENT_LENGTH),
         action=actions.PULL,
@@ -137,11 +126,13 @@ def _event(pull: Pull) -> AuditEvent:
 def _parse(line: bytes | str) -> Pull | None:
     # Checked here, so one bad line is dropped rather than failing its whole batch at every flush.
     try:
-        pull = Pull(**json.loads(line))
+        pull = Pull(*json.loads(line))
         uuid.UUID(pull.event_id)
-        pull.time  # noqa: B018  (parses the time, or raises ValueError)
+        pull.time  # noqa: B018  (reads the time, or raises)
+        if not all(isinstance(value, str) for value in astuple(pull)[2:]):
+            raise TypeError("a text field is not text")
         return pull
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, OSError):
         logger.warning("dropped an unreadable pull event from the buffer: %r", line[:200])
         return None
 
@@ -198,23 +189,27 @@ class _Outbox:
     `append` is all a request does: a deque's append is atomic, so it takes no lock. The thread
     is started by the first pull of each process; a forked gunicorn worker starts afresh. No
     system call per pull (on a virtual machine a getpid or a urandom costs microseconds): event
-    ids are a random number drawn once per process and a counter."""
+    ids are a random number drawn once per process and a counter, given by the thread. Lines
+    that could not be sent keep their ids (`unsent`): sent again, they are stored once."""
 
     def __init__(self) -> None:
         self._fresh()
 
     def _fresh(self) -> None:
-        self.lines: deque[str] = deque(maxlen=MAX_IN_PROCESS)
+        self.lines: deque[tuple[float, str, str, str, str, str, str]] = deque(maxlen=MAX_IN_PROCESS)
+        self.unsent: deque[str] = deque(maxlen=MAX_IN_PROCESS)
         self.sending = threading.Lock()
         self.started = False
         self.failing = False
         self.id_prefix = secrets.randbits(64) << 64
         self.counter = itertools.count()
 
-    def new_event_id(self) -> str:
-        return f"{self.id_prefix | next(self.counter):032x}"
+    def _line(self, values: tuple[float, str, str, str, str, str, str]) -> str:
+        # The fields of Pull, in order; who the subject is and the time's form are worked out by
+        # the flush, off the web processes.
+        return json.dumps([f"{self.id_prefix | next(self.counter):032x}", *values], separators=(",", ":"))
 
-    def append(self, line: str) -> None:
+    def append(self, line: tuple[float, str, str, str, str, str, str]) -> None:
         self.lines.append(line)
         if not self.started and run_sender:
             self._start_sender()
@@ -223,13 +218,16 @@ class _Outbox:
         """Hand what is pending to the buffer (and, without Redis, write it); returns how many lines."""
         sent = 0
         with self.sending:
-            while self.lines:
-                batch = [self.lines.popleft() for _ in range(min(SEND_BATCH, len(self.lines)))]
+            while self.unsent or self.lines:
+                batch = [self.unsent.popleft() for _ in range(min(SEND_BATCH, len(self.unsent)))]
+                batch += [
+                    self._line(self.lines.popleft()) for _ in range(min(SEND_BATCH - len(batch), len(self.lines)))
+                ]
                 try:
                     buffer().append(batch)
                 except redis.RedisError as error:
                     # Kept for the next round, in order; the bound drops the oldest if Redis stays away.
-                    self.lines.extendleft(reversed(batch))
+                    self.unsent.extendleft(reversed(batch))
                     if not self.failing:
                         logger.warning("pull events wait in this process: Redis cannot be reached (%s)", error)
                     self.failing = True

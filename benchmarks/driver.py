@@ -35,6 +35,7 @@ from benchmarks.servers import (
     REPO_ROOT,
     RssSampler,
     Server,
+    drop_pull_buffer,
     recreate_database,
     start_harbor_lite,
     start_reference,
@@ -775,8 +776,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work_root, ignore_errors=True)
         try:
             recreate_database(arguments.postgres_url, BENCH_DATABASE, create=False)
+            drop_pull_buffer()
         except Exception as error:
-            print(f"could not drop {BENCH_DATABASE}: {error}", file=sys.stderr)
+            print(f"could not drop {BENCH_DATABASE} and its pull buffer: {error}", file=sys.stderr)
     print_report(machine, workload.mode, recorder)
     write_json(output, machine, asdict(workload), recorder, failure)
     return 1 if failure else 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
+import redis
 
 from benchmarks.client import TokenAuth
 
@@ -166,6 +167,14 @@ def database_url(admin_url: str, name: str) -> str:
     """The admin URL (…/postgres) pointed at another database on the same server."""
     base = admin_url.rsplit("/", 1)[0] if admin_url.count("/") > 2 else admin_url
     return f"{base}/{name}"
+
+
+def drop_pull_buffer() -> None:
+    """The pulls ours buffered in Redis (no beat runs to write them): audit/pulls.py buffer_key."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        with redis.Redis.from_url(url) as buffer:
+            buffer.delete(f"harbor-lite:audit:pulls:{BENCH_DATABASE}")
 
 
 def start_harbor_lite(work_dir: Path, admin_url: str, audit_pulls: bool = True) -> Server:

@@ -90,6 +90,7 @@ def empty_pull_buffer() -> Iterator[None]:
     def empty() -> None:
         pulls._buffer = None
         pulls._outbox.lines.clear()
+        pulls._outbox.unsent.clear()
         if url:
             with redis.Redis.from_url(url) as client:
                 client.delete(pulls.buffer_key())

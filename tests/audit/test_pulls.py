@@ -112,7 +112,7 @@ def test_pulls_wait_in_the_process_while_redis_cannot_be_reached_and_are_written
     assert pulls._outbox.send() == 0
 
     assert answer is not None and answer.status == "200 OK"
-    assert len(pulls._outbox.lines) == 1
+    assert len(pulls._outbox.unsent) == 1
     settings.REDIS_URL = reachable
     pulls._buffer = None
     assert pulls.flush_pulls() == 1

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+import redis
 import requests
 from django.conf import settings
 
@@ -163,9 +164,13 @@ def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegi
         registry.start()
         yield registry
     finally:
-        # Also when the start fails half way: no gunicorn and no database outlives the session.
+        # Also when the start fails half way: no gunicorn, no database and none of its buffered
+        # pull events (audit/pulls.py) outlive the session.
         registry.stop()
         _recreate_database(E2E_DATABASE, create=False)
+        if settings.REDIS_URL:
+            with redis.Redis.from_url(settings.REDIS_URL) as buffer:
+                buffer.delete(f"harbor-lite:audit:pulls:{E2E_DATABASE}")
 
 
 @pytest.fixture(scope="session")
