@@ -2,6 +2,7 @@
 on the base views of accounts/api/base.py. Each asks accounts/permissions.py who may do
 what, about the Principal that accounts/api/authentication.py found."""
 
+from contextlib import suppress
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -18,6 +19,7 @@ from accounts.api.base import PROJECT_NAME, PROJECT_NOT_FOUND, Conflict, Managem
 from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
 from accounts.models import GroupMembership, Membership, PersonalAccessToken, Project, RobotAccount
 from accounts.permissions import can_manage_project, can_see_members, visible_projects
+from accounts.services.members import remove_group, remove_member
 from accounts.services.projects import ProjectNotEmpty, delete_empty_project
 from accounts.services.robots import revoke
 
@@ -196,6 +198,11 @@ class MemberViewSet(
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         self.save_or_conflict(serializer, project=self.project)
 
+    def perform_destroy(self, instance: Membership) -> None:
+        # Removed by a concurrent request meanwhile: what was asked holds.
+        with suppress(Membership.DoesNotExist):
+            remove_member(self.project, instance.user.get_username())
+
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """`PATCH /api/v1/projects/<name>/members/<username>/`: change a member's role."""
         serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
@@ -231,6 +238,10 @@ class GroupMemberViewSet(MemberViewSet):
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.save()
+
+    def perform_destroy(self, instance: GroupMembership) -> None:  # type: ignore[override]
+        with suppress(GroupMembership.DoesNotExist):
+            remove_group(self.project, instance.group.name)
 
 
 # --- robot accounts --------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from django.db.models import ProtectedError
 
 from accounts.models import Membership, Project, Role
 from accounts.permissions import Principal, may_create_project
+from audit import actions
+from audit.recorder import record
 from oci.names import InvalidName, check_repository_name, project_name_of
 
 
@@ -23,6 +25,7 @@ def ensure_project_for_push(principal: Principal, repository_name: str) -> None:
             project = Project.objects.create(name=name)
             if principal.user is not None and name == principal.user.get_username():
                 Membership.objects.create(project=project, user=principal.user, role=Role.ADMIN)
+            record(actions.PROJECT_CREATE, project=name, resource=name, detail={"on_push": repository_name})
     except IntegrityError:
         # A concurrent push created it first.
         pass
@@ -48,14 +51,18 @@ def create_project(name: str, *, public: bool = False) -> Project:
     check_project_name(name)
     try:
         with transaction.atomic():
-            return Project.objects.create(name=name, public=public)
+            project = Project.objects.create(name=name, public=public)
+            record(actions.PROJECT_CREATE, project=name, resource=name, detail={"public": public})
+            return project
     except IntegrityError:
         raise ValidationError({"name": "A project with this name already exists."}) from None
 
 
 def set_project_public(project: Project, public: bool) -> None:
     """Public: anyone, even anonymous, may pull its repositories."""
-    Project.objects.filter(id=project.id).update(public=public)
+    with transaction.atomic():
+        Project.objects.filter(id=project.id).update(public=public)
+        record(actions.PROJECT_VISIBILITY, project=project.name, resource=project.name, detail={"public": public})
     project.public = public
 
 
@@ -68,7 +75,14 @@ def set_project_quota(project: Project, quota_bytes: int | None) -> None:
     """
     if quota_bytes is not None and quota_bytes < 1:
         raise ValidationError({"quota_bytes": "A quota is a positive number of bytes; leave it empty for no limit."})
-    Project.objects.filter(id=project.id).update(quota_bytes=quota_bytes)
+    with transaction.atomic():
+        Project.objects.filter(id=project.id).update(quota_bytes=quota_bytes)
+        record(
+            actions.PROJECT_QUOTA,
+            project=project.name,
+            resource=project.name,
+            detail={"quota_bytes": quota_bytes, "previous_quota_bytes": project.quota_bytes},
+        )
     project.quota_bytes = quota_bytes
 
 
@@ -82,6 +96,7 @@ def delete_empty_project(project: Project) -> None:
     try:
         with transaction.atomic():
             Project.objects.filter(id=project.id).delete()
+            record(actions.PROJECT_DELETE, project=project.name, resource=project.name)
     except (ProtectedError, IntegrityError):
         raise ProjectNotEmpty(f"Project {project.name} still holds repositories; delete them first.") from None
 

@@ -7,9 +7,11 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Project
+from audit import actions
+from audit.recorder import record
 from oci import media_types
 from oci.digests import Digest
-from oci.names import is_tag
+from oci.names import is_tag, project_name_of
 from v2api.errors import (
     DigestInvalid,
     ManifestBlobUnknown,
@@ -155,6 +157,12 @@ def put_manifest(repository_name: str, reference: Digest | str, content: bytes, 
         if isinstance(reference, str):
             refuse_moving_immutable_tag(repository, reference, manifest)
             Tag.objects.update_or_create(repository=repository, name=reference, defaults={"manifest": manifest})
+        record(
+            actions.PUSH,
+            project=project_name_of(repository_name),
+            resource=f"{repository_name}:{reference}" if isinstance(reference, str) else f"{repository_name}@{digest}",
+            detail={"digest": str(digest), "media_type": parsed.media_type},
+        )
     return PushedManifest(digest=digest, subject=parsed.subject)
 
 

@@ -2,8 +2,10 @@ from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.request import Request
 
+from audit.pulls import record_pull
 from oci.digests import Digest
-from oci.request_edge import accepted_media_types
+from oci.request_edge import accepted_media_types, client_address
+from v2api.auth import identified_caller
 from v2api.errors import ManifestUnknown
 from v2api.framing import manifest_headers
 from v2api.services import manifests as manifest_service
@@ -18,8 +20,20 @@ class ManifestView(RegistryView):
         return empty_response(200, manifest_headers(manifest.media_type, manifest.digest, manifest.size))
 
     def get(self, request: Request, name: str, reference: str) -> HttpResponse:
-        """end-3: `GET /v2/<name>/manifests/<reference>`, the bytes exactly as pushed."""
+        """end-3: `GET /v2/<name>/manifests/<reference>`, the bytes exactly as pushed.
+
+        The pull is audited here, at the edge, as on the fast path: the read service knows no caller,
+        and a pull is only buffered (audit/pulls.py), never written in the request."""
         manifest = self._acceptable(request, name, reference, with_content=True)
+        caller = identified_caller(request._request.META)
+        record_pull(
+            subject=caller.subject if caller is not None else "",
+            address=client_address(request._request.META),
+            user_agent=request.headers.get("User-Agent", ""),
+            repository=name,
+            reference=reference,
+            digest=manifest.digest,
+        )
         response = HttpResponse(bytes(manifest.content), content_type=manifest.media_type)
         for header, value in manifest_headers(manifest.media_type, manifest.digest, manifest.size).items():
             response[header] = value
