@@ -34,7 +34,8 @@ def test_users_made_before_credential_versions_have_one_and_a_deactivation_chang
 
 
 GROUPS_BEFORE = [("accounts", "0003_credential_version")]
-GROUPS_AFTER = [("accounts", "0004_project_group_membership")]
+# The latest: the code below uses the current models.
+GROUPS_AFTER = [("accounts", "0005_project_proxy")]
 
 
 def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group() -> None:
@@ -53,3 +54,21 @@ def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group()
 
     migrate(GROUPS_BEFORE)
     assert apps.get_model("accounts", "Membership").objects.filter(project__name="team").count() == 1
+
+
+PROXY_BEFORE = [("accounts", "0004_project_group_membership")]
+PROXY_AFTER = [("accounts", "0005_project_proxy")]
+
+
+def test_projects_made_before_proxy_caches_are_ordinary_projects_that_take_pushes() -> None:
+    old = migrate(PROXY_BEFORE)
+    old.get_model("accounts", "Project").objects.create(name="team", public=True, quota_bytes=1024)
+
+    migrate(PROXY_AFTER)
+
+    team = Project.objects.get(name="team")
+    assert (team.is_proxy, team.proxy_username, team.proxy_password_sealed) == (False, "", "")
+    assert (team.public, team.quota_bytes) == (True, 1024)
+
+    back = migrate(PROXY_BEFORE)
+    assert back.get_model("accounts", "Project").objects.filter(name="team").count() == 1
