@@ -7,6 +7,7 @@ from oci.request_edge import accepted_media_types
 from v2api.errors import ManifestUnknown
 from v2api.framing import manifest_headers
 from v2api.services import manifests as manifest_service
+from v2api.services import proxy
 from v2api.services.deletion import delete_by_reference
 from v2api.views.base import RegistryView, empty_response, json_response, read_limited_body, text_parameter
 
@@ -44,7 +45,7 @@ class ManifestView(RegistryView):
     def _acceptable(
         self, request: Request, name: str, reference: str, with_content: bool
     ) -> manifest_service.ResolvedManifest:
-        manifest = manifest_service.resolve_manifest(name, manifest_service.reference_to_read(reference), with_content)
+        manifest = proxy.resolve_manifest(name, manifest_service.reference_to_read(reference), with_content)
         accepted = accepted_media_types(request._request.META)
         if not manifest_service.accepts(manifest.media_type, accepted):
             raise ManifestUnknown(

@@ -1,0 +1,187 @@
+"""A proxy-cache project as skopeo users meet it, with Debian's docker-registry as the upstream:
+a pull goes through and fills the cache, the cache answers once the upstream is down, a tag the
+upstream moved is seen after the TTL (0 here), what was never cached fails naming the upstream's
+answer, and a push is refused."""
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from benchmarks.servers import Server, start_reference
+from tests.e2e.conftest import LiveRegistry, serving_registry
+from tests.e2e.images import OciLayout, build_image
+
+
+@pytest.fixture(scope="module")
+def proxy_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
+    """Our registry, checking every proxied tag with its upstream (a TTL of 0)."""
+    with serving_registry(
+        tmp_path_factory.mktemp("proxy-registry"),
+        f"harbor_lite_proxy_e2e_{os.getpid()}",
+        REGISTRY_PROXY_MANIFEST_TTL="0",
+    ) as registry:
+        yield registry
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Iterator[Server]:
+    server = start_reference(tmp_path / "upstream")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def skopeo(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["skopeo", *arguments], capture_output=True, text=True, timeout=120)
+
+
+def push_upstream(upstream: Server, image: OciLayout, name: str) -> None:
+    pushed = skopeo("copy", "--dest-tls-verify=false", image.reference, f"docker://127.0.0.1:{upstream.port}/{name}")
+    assert pushed.returncode == 0, pushed.stderr
+
+
+def pull(registry: LiveRegistry, name: str, destination: Path) -> subprocess.CompletedProcess[str]:
+    """skopeo copy from our registry into an OCI layout, without retries (a failure is final)."""
+    return skopeo(
+        "copy",
+        "--retry-times=0",
+        "--src-tls-verify=false",
+        f"--src-creds={registry.admin_creds}",
+        f"docker://{registry.host}/{name}",
+        f"oci:{destination}:pulled",
+    )
+
+
+def pulled_manifest_digest(layout: Path) -> str:
+    [entry] = json.loads((layout / "index.json").read_text())["manifests"]
+    return str(entry["digest"])
+
+
+def create_proxy_project(registry: LiveRegistry, name: str, upstream: Server) -> None:
+    created = requests.post(
+        f"{registry.url}/api/v1/projects/",
+        json={"name": name, "proxy_url": f"http://127.0.0.1:{upstream.port}"},
+        auth=registry.admin_credentials,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+
+
+def test_a_pull_goes_through_and_the_cache_answers_once_the_upstream_is_down(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "image", tag="v1")
+    push_upstream(upstream, image, "team/app:v1")
+    push_upstream(upstream, build_image(tmp_path / "other", tag="v2"), "team/app:v2")
+    create_proxy_project(proxy_registry, "mirror", upstream)
+
+    first = pull(proxy_registry, "mirror/team/app:v1", tmp_path / "first")
+    assert first.returncode == 0, first.stderr
+    assert pulled_manifest_digest(tmp_path / "first") == image.manifest.digest
+    for layer in image.layers:
+        assert (tmp_path / "first" / "blobs" / "sha256" / layer.digest.split(":")[1]).exists()
+
+    upstream.stop()
+
+    # The tag is due for a check (TTL 0), the upstream does not answer: the cached image is served.
+    again = pull(proxy_registry, "mirror/team/app:v1", tmp_path / "again")
+    assert again.returncode == 0, again.stderr
+    assert pulled_manifest_digest(tmp_path / "again") == image.manifest.digest
+    never_cached = pull(proxy_registry, "mirror/team/app:v2", tmp_path / "never")
+    assert never_cached.returncode != 0
+    assert "not in the cache, and the upstream http://127.0.0.1:" in never_cached.stderr
+    assert "did not answer" in never_cached.stderr
+
+
+def test_a_tag_moved_upstream_is_seen_once_its_ttl_is_over(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    create_proxy_project(proxy_registry, "moving", upstream)
+    push_upstream(upstream, build_image(tmp_path / "old", tag="v1"), "app:v1")
+    assert pull(proxy_registry, "moving/app:v1", tmp_path / "first").returncode == 0
+    newer = build_image(tmp_path / "new", tag="v1")
+    push_upstream(upstream, newer, "app:v1")
+
+    second = pull(proxy_registry, "moving/app:v1", tmp_path / "second")
+
+    assert second.returncode == 0, second.stderr
+    assert pulled_manifest_digest(tmp_path / "second") == newer.manifest.digest
+
+
+def test_a_tag_the_upstream_does_not_have_is_unknown_naming_the_upstreams_answer(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    create_proxy_project(proxy_registry, "sparse", upstream)
+
+    missing = pull(proxy_registry, "sparse/nothing:v1", tmp_path / "missing")
+
+    assert missing.returncode != 0
+    assert "answered GET /v2/nothing/manifests/v1 with 404" in missing.stderr
+
+
+def test_a_push_to_a_proxy_project_is_refused_with_a_message(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    create_proxy_project(proxy_registry, "readonly", upstream)
+    image = build_image(tmp_path / "image", tag="v1")
+
+    pushed = skopeo(
+        "copy",
+        "--retry-times=0",
+        "--dest-tls-verify=false",
+        f"--dest-creds={proxy_registry.admin_creds}",
+        image.reference,
+        f"docker://{proxy_registry.host}/readonly/app:v1",
+    )
+
+    assert pushed.returncode != 0
+    assert "is a proxy cache of http://127.0.0.1:" in pushed.stderr
+    assert "takes no pushes" in pushed.stderr
+
+
+def test_another_harbor_lite_with_token_auth_is_an_upstream_through_a_robot_account(
+    proxy_registry: LiveRegistry, live_registry: LiveRegistry, tmp_path: Path
+) -> None:
+    admin = live_registry.admin_credentials
+    created = requests.post(f"{live_registry.url}/api/v1/projects/", json={"name": "upstream"}, auth=admin, timeout=10)
+    assert created.status_code == 201, created.text
+    robot = requests.post(
+        f"{live_registry.url}/api/v1/projects/upstream/robots/",
+        json={"name": "mirror", "can_pull": True},
+        auth=admin,
+        timeout=10,
+    ).json()
+    image = build_image(tmp_path / "image", tag="v1")
+    pushed = skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        f"--dest-creds={live_registry.admin_creds}",
+        image.reference,
+        f"docker://{live_registry.host}/upstream/app:v1",
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    for name, credentials in (
+        ("lan", {"proxy_username": robot["login_name"], "proxy_password": robot["secret"]}),
+        ("anonymous", {}),
+    ):
+        bound = requests.post(
+            f"{proxy_registry.url}/api/v1/projects/",
+            json={"name": name, "proxy_url": live_registry.url, **credentials},
+            auth=proxy_registry.admin_credentials,
+            timeout=10,
+        )
+        assert bound.status_code == 201, bound.text
+
+    through_robot = pull(proxy_registry, "lan/upstream/app:v1", tmp_path / "pulled")
+    without_credentials = pull(proxy_registry, "anonymous/upstream/app:v1", tmp_path / "refused")
+
+    assert through_robot.returncode == 0, through_robot.stderr
+    assert pulled_manifest_digest(tmp_path / "pulled") == image.manifest.digest
+    assert without_credentials.returncode != 0
+    assert "answered GET /v2/upstream/app/manifests/v1 with 401 UNAUTHORIZED" in without_credentials.stderr
