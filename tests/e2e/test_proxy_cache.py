@@ -3,10 +3,12 @@ a pull goes through and fills the cache, the cache answers once the upstream is 
 upstream moved is seen after the TTL (0 here), what was never cached fails naming the upstream's
 answer, and a push is refused."""
 
+import hashlib
 import json
 import os
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -185,3 +187,43 @@ def test_another_harbor_lite_with_token_auth_is_an_upstream_through_a_robot_acco
     assert pulled_manifest_digest(tmp_path / "pulled") == image.manifest.digest
     assert without_credentials.returncode != 0
     assert "answered GET /v2/upstream/app/manifests/v1 with 401 UNAUTHORIZED" in without_credentials.stderr
+
+
+def test_ten_concurrent_pulls_of_a_cold_layer_make_one_upstream_download(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "image", tag="v1", layer_sizes=(8 * 1024 * 1024,))
+    push_upstream(upstream, image, "crowd:v1")
+    create_proxy_project(proxy_registry, "crowd", upstream)
+    [layer] = image.layers
+    url = f"{proxy_registry.url}/v2/crowd/crowd/blobs/{layer.digest}"
+
+    def download(_: int) -> tuple[int, str]:
+        response = requests.get(url, auth=proxy_registry.admin_credentials, timeout=120)
+        return response.status_code, hashlib.sha256(response.content).hexdigest()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(download, range(10)))
+
+    assert answers == [(200, layer.digest.split(":")[1])] * 10
+    upstream_gets = [
+        line for line in upstream.log_path.read_text().splitlines() if f'"GET /v2/crowd/blobs/{layer.digest}' in line
+    ]
+    assert len(upstream_gets) == 1, upstream_gets
+
+
+def test_a_layer_the_upstream_corrupted_is_not_kept_and_the_pull_fails_saying_so(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "image", tag="v1")
+    push_upstream(upstream, image, "rotten:v1")
+    create_proxy_project(proxy_registry, "rotten", upstream)
+    layer = image.layers[0]
+    [stored] = Path(upstream.config_path.parent / "reference-storage").rglob(f"blobs/sha256/*/{layer.digest[7:]}/data")
+    stored.write_bytes(b"x" * layer.size)
+
+    corrupted = pull(proxy_registry, "rotten/rotten:v1", tmp_path / "pulled")
+
+    assert corrupted.returncode != 0
+    assert "sent a blob that does not match its digest" in corrupted.stderr
+    assert not list(proxy_registry.storage_root.rglob(layer.digest[7:]))

@@ -29,6 +29,7 @@ from v2api.errors import BlobUnknown, DigestInvalid, ManifestUnknown, RegistryEr
 from v2api.models import Tag
 from v2api.parsing import parse_manifest
 from v2api.services import blobs as blob_service
+from v2api.services import locks
 from v2api.services import manifests as manifest_service
 from v2api.services.uploads import upload_blob
 from v2api.upstream import Upstream, UpstreamClient, UpstreamError, UpstreamManifest
@@ -125,9 +126,22 @@ def _store_manifest(
 
 
 def _fetch_blob(client: UpstreamClient, upstream_name: str, repository_name: str, digest: Digest) -> None:
-    """Stream a blob from the upstream to storage, verified against `digest` on the way."""
-    with client.blob_chunks(upstream_name, str(digest)) as chunks:
-        upload_blob(repository_name, digest, chunks)
+    """Stream a blob from the upstream to storage, verified against `digest` on the way.
+
+    Concurrent pulls of a cold layer (a fleet starting the same new image) wait for the first
+    one's fetch and then find the blob: one upstream download, whichever web process they reach.
+    """
+    with locks.waiting_for(f"proxy-fetch:{repository_name}@{digest}"):
+        if blob_service.find_blob(repository_name, digest) is not None:
+            return
+        with client.blob_chunks(upstream_name, str(digest)) as chunks:
+            try:
+                upload_blob(repository_name, digest, chunks)
+            except DigestInvalid as mismatch:
+                raise UpstreamError(
+                    f"the upstream {client.upstream.base_url} sent a blob that does not match its digest"
+                    f" ({mismatch.detail}); nothing was kept"
+                ) from None
 
 
 def _confirm_tag(repository_name: str, tag: str) -> None:
