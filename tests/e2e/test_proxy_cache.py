@@ -89,12 +89,20 @@ def test_a_pull_goes_through_and_the_cache_answers_once_the_upstream_is_down(
     for layer in image.layers:
         assert (tmp_path / "first" / "blobs" / "sha256" / layer.digest.split(":")[1]).exists()
 
+    manifest_url = f"{proxy_registry.url}/v2/mirror/team/app/manifests/v1"
+    accept = {"Accept": image.manifest.media_type}
+    fresh = requests.get(manifest_url, headers=accept, auth=proxy_registry.admin_credentials, timeout=10)
+    assert (fresh.status_code, "Warning" in fresh.headers) == (200, False)
+
     upstream.stop()
 
     # The tag is due for a check (TTL 0), the upstream does not answer: the cached image is served.
     again = pull(proxy_registry, "mirror/team/app:v1", tmp_path / "again")
     assert again.returncode == 0, again.stderr
     assert pulled_manifest_digest(tmp_path / "again") == image.manifest.digest
+    stale = requests.get(manifest_url, headers=accept, auth=proxy_registry.admin_credentials, timeout=10)
+    assert (stale.status_code, stale.headers["Docker-Content-Digest"]) == (200, image.manifest.digest)
+    assert stale.headers["Warning"].startswith('110 - "Response is Stale')
     never_cached = pull(proxy_registry, "mirror/team/app:v2", tmp_path / "never")
     assert never_cached.returncode != 0
     assert "not in the cache, and the upstream http://127.0.0.1:" in never_cached.stderr

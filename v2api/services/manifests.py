@@ -64,6 +64,8 @@ class ResolvedManifest:
     # None: never). Found by digest, or elsewhere: nothing to confirm, `proxied_tag` is False.
     proxied_tag: bool = False
     upstream_checked_at: float | None = None
+    # Served from a proxy project's cache although the upstream could not confirm it.
+    stale: bool = False
 
     @property
     def needs_upstream_check(self) -> bool:

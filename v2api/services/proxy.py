@@ -5,15 +5,16 @@ A project with a `proxy_url` answers pulls from what it holds; what it lacks is 
 through the same services a push uses (so digests are verified, blobs streamed to disk, quotas
 counted) and then served as if it had been pushed. A tag is checked with a HEAD upstream once it
 is older than REGISTRY_PROXY_MANIFEST_TTL; a digest never changes, so it is never checked. When
-the upstream fails, what is cached is served (and the log says it is stale); what is not gets
-a 404 whose message names the upstream's answer. Pushes never reach here: the gate (v2api/auth.py) refuses
-them.
+the upstream fails, what is cached is served, marked stale (in the log, and with a `Warning`
+header on a manifest); what is not gets a 404 whose message names the upstream's answer. Pushes
+never reach here: the gate (v2api/auth.py) refuses them.
 
 An image manifest is stored only once its config and layers are: they are fetched with it, so
 the stored image is whole and the garbage collector sees every blob it uses. An index is stored
 before its children, which are fetched as clients ask for their platform.
 """
 
+import dataclasses
 import logging
 
 from django.conf import settings
@@ -74,7 +75,7 @@ def resolve_manifest(
     except UpstreamError as error:
         if cached is not None:
             logger.warning("serving %s:%s stale from the cache: %s", repository_name, reference, error)
-            return cached
+            return dataclasses.replace(cached, stale=True)
         raise _not_cached(error, ManifestUnknown, {"reference": str(reference)}) from None
     return manifest_service.resolve_manifest(repository_name, reference, with_content)
 

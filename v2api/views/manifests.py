@@ -16,13 +16,13 @@ class ManifestView(RegistryView):
     def head(self, request: Request, name: str, reference: str) -> HttpResponse:
         """end-3: `HEAD /v2/<name>/manifests/<reference>`; the bytes stay in the database."""
         manifest = self._acceptable(request, name, reference, with_content=False)
-        return empty_response(200, manifest_headers(manifest.media_type, manifest.digest, manifest.size))
+        return empty_response(200, _headers(manifest))
 
     def get(self, request: Request, name: str, reference: str) -> HttpResponse:
         """end-3: `GET /v2/<name>/manifests/<reference>`, the bytes exactly as pushed."""
         manifest = self._acceptable(request, name, reference, with_content=True)
         response = HttpResponse(bytes(manifest.content), content_type=manifest.media_type)
-        for header, value in manifest_headers(manifest.media_type, manifest.digest, manifest.size).items():
+        for header, value in _headers(manifest).items():
             response[header] = value
         return response
 
@@ -53,6 +53,14 @@ class ManifestView(RegistryView):
                 detail={"mediaType": manifest.media_type, "accepted": accepted},
             )
         return manifest
+
+
+def _headers(manifest: manifest_service.ResolvedManifest) -> dict[str, str]:
+    headers = manifest_headers(manifest.media_type, manifest.digest, manifest.size)
+    if manifest.stale:
+        # RFC 7234's stale warning: a proxy project's upstream could not confirm the tag.
+        headers["Warning"] = '110 - "Response is Stale: the upstream registry could not confirm this tag"'
+    return headers
 
 
 class ReferrersView(RegistryView):
