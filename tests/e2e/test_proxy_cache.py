@@ -16,7 +16,7 @@ import requests
 
 from benchmarks.servers import Server, start_reference
 from tests.e2e.conftest import LiveRegistry, serving_registry
-from tests.e2e.images import OciLayout, build_image
+from tests.e2e.images import OciLayout, build_image, build_index
 
 
 @pytest.fixture(scope="module")
@@ -235,3 +235,36 @@ def test_a_layer_the_upstream_corrupted_is_not_kept_and_the_pull_fails_saying_so
     assert corrupted.returncode != 0
     assert "sent a blob that does not match its digest" in corrupted.stderr
     assert not list(proxy_registry.storage_root.rglob(layer.digest[7:]))
+
+
+def test_a_multi_platform_image_is_pulled_one_platform_at_a_time_and_its_index_keeps_it(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    index = build_index(tmp_path / "index", tag="v1")
+    pushed = skopeo(
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        index.reference,
+        f"docker://127.0.0.1:{upstream.port}/multi:v1",
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    create_proxy_project(proxy_registry, "platforms", upstream)
+
+    first = pull(proxy_registry, "platforms/multi:v1", tmp_path / "first")
+    upstream.stop()
+    again = pull(proxy_registry, "platforms/multi:v1", tmp_path / "again")
+
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0, again.stderr
+    assert pulled_manifest_digest(tmp_path / "again") == pulled_manifest_digest(tmp_path / "first")
+    # The index and the one platform skopeo chose; the index references that child.
+    counted = proxy_registry.manage(
+        "shell",
+        "--verbosity=0",
+        "-c",
+        "from v2api.models import Manifest, ManifestReference;"
+        "print(Manifest.objects.filter(repository__name='platforms/multi').count(),"
+        " ManifestReference.objects.filter(manifest__repository__name='platforms/multi', child__isnull=False).count())",
+    )
+    assert counted.split() == ["2", "1"]

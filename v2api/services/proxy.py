@@ -11,7 +11,7 @@ never reach here: the gate (v2api/auth.py) refuses them.
 
 An image manifest is stored only once its config and layers are: they are fetched with it, so
 the stored image is whole and the garbage collector sees every blob it uses. An index is stored
-before its children, which are fetched as clients ask for their platform.
+before its children, which are fetched as clients ask for their platform and then linked to it.
 """
 
 import dataclasses
@@ -27,7 +27,7 @@ from oci import media_types
 from oci.digests import Digest, InvalidDigest
 from oci.names import project_name_of
 from v2api.errors import BlobUnknown, DigestInvalid, ManifestUnknown, RegistryError, Unavailable
-from v2api.models import Tag
+from v2api.models import Manifest, ManifestReference, Tag
 from v2api.parsing import parse_manifest
 from v2api.services import blobs as blob_service
 from v2api.services import locks
@@ -124,6 +124,8 @@ def _store_manifest(
     )
     if isinstance(reference, str):
         _confirm_tag(repository_name, reference)
+    else:
+        _link_into_indexes(repository_name, reference)
 
 
 def _fetch_blob(client: UpstreamClient, upstream_name: str, repository_name: str, digest: Digest) -> None:
@@ -143,6 +145,23 @@ def _fetch_blob(client: UpstreamClient, upstream_name: str, repository_name: str
                     f"the upstream {client.upstream.base_url} sent a blob that does not match its digest"
                     f" ({mismatch.detail}); nothing was kept"
                 ) from None
+
+
+def _link_into_indexes(repository_name: str, digest: Digest) -> None:
+    """A child fetched after its index becomes the index's reference, as if both were pushed
+    together: the collector's cleanup of untagged manifests keeps it while the index stays."""
+    child = Manifest.objects.filter(repository__name=repository_name, digest=str(digest)).only("id").first()
+    if child is None:
+        return
+    indexes = (
+        Manifest.objects.filter(repository__name=repository_name, media_type__in=media_types.INDEXES)
+        .exclude(references__child=child)
+        .only("id", "media_type", "content")
+    )
+    for index in indexes:
+        children = parse_manifest(bytes(index.content), index.media_type).children
+        if any(descriptor.digest == digest for descriptor in children):
+            ManifestReference.objects.create(manifest=index, child=child)
 
 
 def _confirm_tag(repository_name: str, tag: str) -> None:
