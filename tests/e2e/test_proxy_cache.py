@@ -268,3 +268,25 @@ def test_a_multi_platform_image_is_pulled_one_platform_at_a_time_and_its_index_k
         " ManifestReference.objects.filter(manifest__repository__name='platforms/multi', child__isnull=False).count())",
     )
     assert counted.split() == ["2", "1"]
+
+
+def test_a_manifest_the_upstream_altered_is_not_kept_and_the_pull_fails_saying_so(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "image", tag="v1")
+    push_upstream(upstream, image, "altered:v1")
+    create_proxy_project(proxy_registry, "altered", upstream)
+    digest_hex = image.manifest.digest.split(":")[1]
+    [stored] = Path(upstream.config_path.parent / "reference-storage").rglob(f"blobs/sha256/*/{digest_hex}/data")
+    altered = json.loads(stored.read_bytes())
+    altered["annotations"] = {"altered": "yes"}
+    stored.write_bytes(json.dumps(altered).encode())
+
+    pulled = pull(proxy_registry, "altered/altered:v1", tmp_path / "pulled")
+
+    assert pulled.returncode != 0
+    assert f"sent a manifest that is not {image.manifest.digest}" in pulled.stderr
+    tags = requests.get(
+        f"{proxy_registry.url}/v2/altered/altered/tags/list", auth=proxy_registry.admin_credentials, timeout=10
+    )
+    assert tags.status_code == 404, tags.text

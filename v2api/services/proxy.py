@@ -26,7 +26,16 @@ from accounts.services.projects import proxy_password
 from oci import media_types
 from oci.digests import Digest, InvalidDigest
 from oci.names import project_name_of
-from v2api.errors import BlobUnknown, DigestInvalid, ManifestUnknown, RegistryError, Unavailable
+from v2api.errors import (
+    BlobUnknown,
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    MultipleErrors,
+    RegistryError,
+    Unavailable,
+)
 from v2api.models import Manifest, ManifestReference, Tag
 from v2api.parsing import parse_manifest
 from v2api.services import blobs as blob_service
@@ -103,25 +112,30 @@ def _store_manifest(
     reference: Digest | str,
     fetched: UpstreamManifest,
 ) -> None:
-    """Store a fetched manifest (the blobs of an image first) and, by tag, note the check."""
-    digest = Digest.of_bytes(fetched.content, "sha256")
+    """Store a fetched manifest (the blobs of an image first) and, by tag, note the check.
+
+    What the upstream sent wrong (bytes that are not its digest, a manifest we cannot keep) is an
+    UpstreamError like a failed request: the cache answers if it can, the client learns why if not.
+    """
     expected = reference if isinstance(reference, Digest) else _digest_or_none(fetched.digest)
     if expected is not None and expected != Digest.of_bytes(fetched.content, expected.algorithm):
-        raise DigestInvalid(
-            "the upstream sent a manifest that does not match its digest",
-            detail={"expected": str(expected), "actual": str(digest)},
+        raise UpstreamError(f"the upstream {client.upstream.base_url} sent a manifest that is not {expected}")
+    try:
+        parsed = parse_manifest(fetched.content, fetched.media_type)
+        for descriptor in parsed.blobs:
+            if blob_service.find_blob(repository_name, descriptor.digest) is None:
+                _fetch_blob(client, upstream_name, repository_name, descriptor.digest)
+        manifest_service.put_manifest(
+            repository_name,
+            reference,
+            fetched.content,
+            fetched.media_type,
+            children_may_be_missing=parsed.media_type in media_types.INDEXES,
         )
-    parsed = parse_manifest(fetched.content, fetched.media_type)
-    for descriptor in parsed.blobs:
-        if blob_service.find_blob(repository_name, descriptor.digest) is None:
-            _fetch_blob(client, upstream_name, repository_name, descriptor.digest)
-    manifest_service.put_manifest(
-        repository_name,
-        reference,
-        fetched.content,
-        fetched.media_type,
-        children_may_be_missing=parsed.media_type in media_types.INDEXES,
-    )
+    except (ManifestInvalid, ManifestBlobUnknown, MultipleErrors) as refused:
+        raise UpstreamError(
+            f"the upstream {client.upstream.base_url} sent a manifest this registry cannot keep: {refused}"
+        ) from None
     if isinstance(reference, str):
         _confirm_tag(repository_name, reference)
     else:
