@@ -1,7 +1,9 @@
-"""A proxy-cache project as skopeo users meet it, with Debian's docker-registry as the upstream:
-a pull goes through and fills the cache, the cache answers once the upstream is down, a tag the
-upstream moved is seen after the TTL (0 here), what was never cached fails naming the upstream's
-answer, and a push is refused."""
+"""A proxy-cache project as its users meet it, with Debian's docker-registry as the upstream:
+skopeo and docker pull through and fill the cache, the cache answers once the upstream is down, a
+tag the upstream moved is seen after the TTL (0 here), what was never cached fails naming the
+upstream's answer, bytes the upstream got wrong are not kept, concurrent pulls of a cold layer are
+one upstream download, and a push is refused. Another Harbor-lite, with token auth and a robot
+account, is an upstream too."""
 
 import hashlib
 import json
@@ -15,8 +17,9 @@ import pytest
 import requests
 
 from benchmarks.servers import Server, start_reference
-from tests.e2e.conftest import LiveRegistry, serving_registry
+from tests.e2e.conftest import Docker, LiveRegistry, serving_registry
 from tests.e2e.images import OciLayout, build_image, build_index
+from tests.e2e.test_docker import GREETING
 
 
 @pytest.fixture(scope="module")
@@ -290,3 +293,25 @@ def test_a_manifest_the_upstream_altered_is_not_kept_and_the_pull_fails_saying_s
         f"{proxy_registry.url}/v2/altered/altered/tags/list", auth=proxy_registry.admin_credentials, timeout=10
     )
     assert tags.status_code == 404, tags.text
+
+
+def test_docker_pulls_through_runs_the_image_and_pulls_it_again_from_the_cache(
+    dockerd: Docker, proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "image", tag="v1", runnable=True)
+    push_upstream(upstream, image, "tools/hello:v1")
+    create_proxy_project(proxy_registry, "dockerproxy", upstream)
+    docker = dockerd.as_another_user(tmp_path / "docker-config")
+    username, password = proxy_registry.admin_credentials
+    docker.run("login", proxy_registry.host, "-u", username, "--password-stdin", stdin=password)
+    reference = f"{proxy_registry.host}/dockerproxy/tools/hello:v1"
+
+    first = docker.run("pull", reference)
+    greeting = docker.run("run", "--rm", "--network", "none", reference).strip()
+    docker.run("rmi", reference)
+    upstream.stop()
+    again = docker.run("pull", reference)
+
+    assert f"Digest: {image.manifest.digest}" in first
+    assert greeting == GREETING
+    assert f"Digest: {image.manifest.digest}" in again
