@@ -315,3 +315,22 @@ def test_docker_pulls_through_runs_the_image_and_pulls_it_again_from_the_cache(
     assert f"Digest: {image.manifest.digest}" in first
     assert greeting == GREETING
     assert f"Digest: {image.manifest.digest}" in again
+
+
+def test_a_proxy_projects_quota_holds_for_what_it_caches(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "image", tag="v1", layer_sizes=(256 * 1024,))
+    push_upstream(upstream, image, "big:v1")
+    created = requests.post(
+        f"{proxy_registry.url}/api/v1/projects/",
+        json={"name": "small", "proxy_url": f"http://127.0.0.1:{upstream.port}", "quota_bytes": 64 * 1024},
+        auth=proxy_registry.admin_credentials,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+
+    refused = pull(proxy_registry, "small/big:v1", tmp_path / "pulled")
+
+    assert refused.returncode != 0
+    assert "quota exceeded" in refused.stderr
