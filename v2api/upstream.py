@@ -7,6 +7,7 @@ credentials themselves. Tokens are kept per process until shortly before they ex
 request has a timeout; what goes wrong is an UpstreamError that says what the upstream answered.
 """
 
+import base64
 import re
 import threading
 import time
@@ -76,13 +77,13 @@ class UpstreamClient:
     def get_manifest(self, repository: str, reference: str, limit: int) -> UpstreamManifest:
         """`GET` of a manifest, at most `limit` bytes. Raises UpstreamError."""
         with self._request("GET", repository, f"manifests/{reference}", {"Accept": MANIFEST_ACCEPT}) as response:
-            content = b""
+            content = bytearray()
             for chunk in response.iter_content(CHUNK_SIZE):
                 content += chunk
                 if len(content) > limit:
                     raise UpstreamError(f"the upstream's manifest is larger than the {limit} bytes accepted here")
             media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-            return UpstreamManifest(response.headers.get("Docker-Content-Digest", ""), media_type, content)
+            return UpstreamManifest(response.headers.get("Docker-Content-Digest", ""), media_type, bytes(content))
 
     @contextmanager
     def blob_chunks(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
@@ -138,7 +139,7 @@ class UpstreamClient:
         scheme, _, parameters = challenge.partition(" ")
         credentials = (self.upstream.username, self.upstream.password) if self.upstream.username else None
         if scheme.lower() == "basic" and credentials:
-            return requests.auth._basic_auth_str(*credentials)
+            return "Basic " + base64.b64encode(":".join(credentials).encode()).decode("ascii")
         if scheme.lower() != "bearer":
             raise UpstreamError(f"the upstream {self.upstream.base_url} asks for credentials we cannot give", 401)
         fields = dict(_CHALLENGE_PARAMETER.findall(parameters))
@@ -162,8 +163,13 @@ class UpstreamClient:
             lifetime = float(body.get("expires_in", 60))
         except (ValueError, KeyError, TypeError):
             raise UpstreamError("the upstream's token service sent no token") from None
+        now = time.time()
         with _tokens_lock:
-            _tokens[self._token_key(scope)] = (token, time.time() + lifetime - _TOKEN_MARGIN)
+            # One token per upstream account and repository: the expired ones go, or a process
+            # pulling from many repositories would keep them all.
+            for key in [key for key, (_, expires) in _tokens.items() if expires <= now]:
+                del _tokens[key]
+            _tokens[self._token_key(scope)] = (token, now + lifetime - _TOKEN_MARGIN)
         return f"Bearer {token}"
 
 

@@ -8,7 +8,9 @@ account, is an upstream too."""
 import hashlib
 import json
 import os
+import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from benchmarks.servers import Server, start_reference
+from benchmarks.servers import REFERENCE_BINARY, Server, free_port, start_reference
 from tests.e2e.conftest import Docker, LiveRegistry, serving_registry
 from tests.e2e.images import OciLayout, build_image, build_index
 from tests.e2e.test_docker import GREETING
@@ -334,3 +336,82 @@ def test_a_proxy_projects_quota_holds_for_what_it_caches(
 
     assert refused.returncode != 0
     assert "quota exceeded" in refused.stderr
+
+
+HTPASSWD_CONFIG = """\
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: {root}
+auth:
+  htpasswd:
+    realm: upstream
+    path: {htpasswd}
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+@pytest.fixture
+def upstream_with_basic_auth(tmp_path: Path) -> Iterator[tuple[int, str]]:
+    """docker-registry behind HTTP Basic (its htpasswd auth): its port and the password of `mirror`."""
+    password = secrets.token_urlsafe(12)
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "mirror", password], check=True, capture_output=True)
+    port = free_port()
+    config = tmp_path / "basic-auth-registry.yml"
+    config.write_text(HTPASSWD_CONFIG.format(root=tmp_path / "basic-storage", htpasswd=htpasswd, port=port))
+    with open(tmp_path / "basic-auth-registry.log", "ab") as log:
+        process = subprocess.Popen([str(REFERENCE_BINARY), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not _challenges(port):
+            assert time.monotonic() < deadline, "docker-registry did not start"
+            time.sleep(0.1)
+        yield port, password
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _challenges(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 401
+    except requests.ConnectionError:
+        return False
+
+
+def test_an_upstream_behind_http_basic_is_answered_with_the_projects_credentials(
+    proxy_registry: LiveRegistry, upstream_with_basic_auth: tuple[int, str], tmp_path: Path
+) -> None:
+    port, password = upstream_with_basic_auth
+    image = build_image(tmp_path / "image", tag="v1")
+    pushed = skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        f"--dest-creds=mirror:{password}",
+        image.reference,
+        f"docker://127.0.0.1:{port}/app:v1",
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    for name, secret in (("basic", password), ("wrong", "not the password")):
+        bound = requests.post(
+            f"{proxy_registry.url}/api/v1/projects/",
+            json={
+                "name": name,
+                "proxy_url": f"http://127.0.0.1:{port}",
+                "proxy_username": "mirror",
+                "proxy_password": secret,
+            },
+            auth=proxy_registry.admin_credentials,
+            timeout=10,
+        )
+        assert bound.status_code == 201, bound.text
+
+    right = pull(proxy_registry, "basic/app:v1", tmp_path / "pulled")
+    wrong = pull(proxy_registry, "wrong/app:v1", tmp_path / "refused")
+
+    assert right.returncode == 0, right.stderr
+    assert pulled_manifest_digest(tmp_path / "pulled") == image.manifest.digest
+    assert wrong.returncode != 0
+    assert "answered GET /v2/app/manifests/v1 with 401" in wrong.stderr
