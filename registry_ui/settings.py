@@ -186,6 +186,9 @@ REGISTRY_STORAGE_MIN_FREE_BYTES = env_int("REGISTRY_STORAGE_MIN_FREE_BYTES", 256
 # "the host the request came to".
 REGISTRY_PUBLIC_URL = env_str("REGISTRY_PUBLIC_URL", "").rstrip("/")
 # Manifests are kept in the database; this bounds what one PUT may store.
+# A proxy-cache project checks a cached tag with the upstream (a HEAD) once it is this old, in
+# seconds; manifests by digest never change, so they are never checked again.
+REGISTRY_PROXY_MANIFEST_TTL = env_int("REGISTRY_PROXY_MANIFEST_TTL", 300, minimum=0)
 REGISTRY_MAX_MANIFEST_BYTES = env_int("REGISTRY_MAX_MANIFEST_BYTES", 4 * 1024 * 1024, minimum=1024)
 # The largest page of tags or repositories one request returns, whatever `n` asks for.
 REGISTRY_MAX_PAGE_SIZE = env_int("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)

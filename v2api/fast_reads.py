@@ -11,7 +11,8 @@ DRF's dispatch, a manifest GET cost about three times the one indexed query that
 behind the same gate as every other request (v2api/auth.py `identify` and `authorize`), with the
 same lookups as the views (the manifest and blob services) and the same framing
 (v2api/framing.py). It serves only the plain success: a valid name, a bearer token or no
-credentials, an allowed decision, a row found, a media type the client accepts. Anything else is
+credentials, an allowed decision, a row found (and, for a proxy-cache project's tag, one its
+upstream confirmed inside the TTL), a media type the client accepts. Anything else is
 declined (`answer` returns None) and the full stack answers it, which owns every error: a bad name
 or reference, a refused decision, an unknown manifest, an unacceptable media type, a database
 error. HTTP Basic goes to the full stack too: a password check is slow by design and counts
@@ -136,7 +137,8 @@ _Found = tuple[dict[str, str], bytes, str, bool, blob_service.BlobRecord | None]
 
 def _manifest(environ: dict[str, Any], name: str, reference: str, with_content: bool) -> _Found | None:
     manifest = manifest_service.find_manifest(name, manifest_service.reference_to_read(reference), with_content)
-    if manifest is None:
+    # A proxied tag due for its upstream check goes to the full stack, which checks it.
+    if manifest is None or manifest.needs_upstream_check:
         return None
     if not manifest_service.accepts(manifest.media_type, edge.accepted_media_types(environ)):
         return None

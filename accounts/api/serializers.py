@@ -117,16 +117,29 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
         help_text="The first component of its repositories' names: `team-a` holds `team-a/api/server`.",
     )
 
+    proxy_password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        style={"input_type": "password"},
+        help_text="The upstream password or token; stored encrypted, never returned.",
+    )
+
     class Meta:
         model = Project
-        fields = ["name", "public", "quota_bytes", "created_at"]
+        fields = ["name", "public", "quota_bytes", "proxy_url", "proxy_username", "proxy_password", "created_at"]
         read_only_fields = ["created_at"]
         extra_kwargs = {
             "quota_bytes": {
                 "min_value": 1,
                 "help_text": "Storage quota in bytes, enforced on push (a layer shared inside the project "
                 "counts once); null: unlimited. Only system administrators set it.",
-            }
+            },
+            "proxy_url": {
+                "help_text": "Makes a proxy-cache project: pulls fetch from this upstream v2 registry "
+                "(http(s)://host[:port]) on a miss, pushes are refused. Set at creation only.",
+            },
+            "proxy_username": {"help_text": "The upstream account, if the upstream needs one."},
         }
 
     def validate_name(self, value: str) -> str:
@@ -144,7 +157,13 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
     def create(self, validated_data: dict[str, Any]) -> Project:
         project: Project = _api_error(
-            lambda: projects.create_project(validated_data["name"], public=validated_data.get("public", False))
+            lambda: projects.create_project(
+                validated_data["name"],
+                public=validated_data.get("public", False),
+                proxy_url=validated_data.get("proxy_url", ""),
+                proxy_username=validated_data.get("proxy_username", ""),
+                proxy_password=validated_data.get("proxy_password", ""),
+            )
         )
         if validated_data.get("quota_bytes") is not None:
             _api_error(lambda: projects.set_project_quota(project, validated_data["quota_bytes"]))
@@ -154,8 +173,15 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 class ProjectUpdateSerializer(ProjectSerializer):
     """Only `public` and `quota_bytes` change; a rename would move every repository of the project."""
 
-    # Declared fields ignore Meta.read_only_fields, so `name` is declared again, read-only.
+    # Declared fields ignore Meta.read_only_fields, so `name` is declared again, read-only; the
+    # upstream binding too: what the project caches would stop matching it.
     name = serializers.CharField(read_only=True)
+    proxy_url = serializers.CharField(read_only=True)
+    proxy_username = serializers.CharField(read_only=True)
+    proxy_password = None  # type: ignore[assignment]
+
+    class Meta(ProjectSerializer.Meta):
+        fields = ["name", "public", "quota_bytes", "proxy_url", "proxy_username", "created_at"]
 
     def update(self, instance: Project, validated_data: dict[str, Any]) -> Project:
         if "public" in validated_data:

@@ -11,7 +11,7 @@ from accounts.models import Project, Role
 from accounts.permissions import roles_in_project
 from accounts.services import members
 from accounts.services.credentials import credential_version, end_credential_versions
-from tests.migrations import migrate
+from tests.migrations import migrate, migrate_to_the_latest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_migrations")]
 
@@ -34,7 +34,6 @@ def test_users_made_before_credential_versions_have_one_and_a_deactivation_chang
 
 
 GROUPS_BEFORE = [("accounts", "0003_credential_version")]
-GROUPS_AFTER = [("accounts", "0004_project_group_membership")]
 
 
 def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group() -> None:
@@ -43,7 +42,7 @@ def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group()
     old_user = apps.get_model("auth", "User").objects.create(username="dora")
     apps.get_model("accounts", "Membership").objects.create(project=project, user=old_user, role="guest")
 
-    apps = migrate(GROUPS_AFTER)
+    migrate_to_the_latest()  # the code below uses today's models
 
     developers = Group.objects.create(name="developers")
     dora = User.objects.get(username="dora")
@@ -51,5 +50,22 @@ def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group()
     members.add_group(Project.objects.get(name="team"), "developers", Role.DEVELOPER)
     assert roles_in_project(dora, Project.objects.get(name="team")) == {Role.GUEST, Role.DEVELOPER}
 
-    migrate(GROUPS_BEFORE)
+    apps = migrate(GROUPS_BEFORE)
     assert apps.get_model("accounts", "Membership").objects.filter(project__name="team").count() == 1
+
+
+PROXY_BEFORE = [("accounts", "0004_project_group_membership")]
+
+
+def test_projects_made_before_proxy_caches_are_ordinary_projects_that_take_pushes() -> None:
+    old = migrate(PROXY_BEFORE)
+    old.get_model("accounts", "Project").objects.create(name="team", public=True, quota_bytes=1024)
+
+    migrate_to_the_latest()  # the code below uses today's models
+
+    team = Project.objects.get(name="team")
+    assert (team.is_proxy, team.proxy_username, team.proxy_password_sealed) == (False, "", "")
+    assert (team.public, team.quota_bytes) == (True, 1024)
+
+    back = migrate(PROXY_BEFORE)
+    assert back.get_model("accounts", "Project").objects.filter(name="team").count() == 1
