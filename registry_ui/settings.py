@@ -173,7 +173,9 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
 LOGGING = logging_config(LOG_FORMAT, env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")))
 
 # --- The registry ---------------------------------------------------------------------------
-# Blobs and uploads in progress; see v2api/storage/paths.py for the layout below it.
+# Where blobs and uploads in progress live: `filesystem` under REGISTRY_STORAGE_ROOT
+# (v2api/storage/blobstore.py); v2api/storage/paths.py draws the layout.
+REGISTRY_STORAGE = env_choice("REGISTRY_STORAGE", "filesystem", ("filesystem",))
 REGISTRY_STORAGE_ROOT = Path(env_str("REGISTRY_STORAGE_ROOT", str(DATA_DIR / "storage")))
 # Below this much free space under the storage root, /health/ready warns ("storage: low free
 # space"), so an operator or orchestrator hears of a filling disk before pushes fail.

@@ -168,15 +168,15 @@ def test_files_a_killed_collector_left_in_the_trash_are_restored_or_removed(
 ) -> None:
     still_recorded = push_blob("team/app", b"row still there")
     orphan = Digest.of_bytes(b"row gone")
-    blobstore.trash_blob(Digest.parse(still_recorded))
-    trashed_orphan = blobstore.stage_blob([b"row gone"], orphan)
-    blobstore.install_staged(trashed_orphan, orphan)
-    blobstore.trash_blob(orphan)
+    blobstore.store().trash_blob(Digest.parse(still_recorded))
+    trashed_orphan = blobstore.store().stage_blob([b"row gone"], orphan)
+    blobstore.store().install_staged(trashed_orphan, orphan)
+    blobstore.store().trash_blob(orphan)
 
     collect_garbage(timedelta(hours=2))
 
     assert blob_file(storage_root, still_recorded).exists()
-    assert not blobstore.trashed_blobs()
+    assert not blobstore.store().trashed_blobs()
 
 
 def untagged_cleanup(project: str) -> None:

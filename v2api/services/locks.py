@@ -1,4 +1,5 @@
-"""Singleton jobs: two garbage collectors (or retention runs) never run at once, on any host.
+"""Locks that hold on every host sharing the database: singleton jobs (two garbage collectors,
+or retention runs, never run at once) and the requests that change one upload.
 
 On Postgres a session advisory lock does it across every host that shares the database; on
 the embedded SQLite run there is one host, and a file lock under the storage root does it.
@@ -24,7 +25,7 @@ class AlreadyRunning(Exception):
 def exclusive(name: str) -> Iterator[None]:
     """Hold the lock named `name` for the block, or raise AlreadyRunning at once."""
     if connection.vendor == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"harbor-lite:{name}".encode()).digest()[:8], "big", signed=True)
+        key = _advisory_key(name)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
             if not cursor.fetchone()[0]:
@@ -43,3 +44,28 @@ def exclusive(name: str) -> Iterator[None]:
         except BlockingIOError:
             raise AlreadyRunning(name) from None
         yield
+
+
+@contextmanager
+def upload_lock(upload_id: str) -> Iterator[None]:
+    """Hold one upload for the block, waiting for whoever holds it: two PATCHes to one upload, or
+    a PATCH and the PUT that finishes it, sent to two web nodes, must not interleave.
+
+    The filesystem store's file lock only holds on one host (not over NFS); an S3 upload has no
+    file at all. On SQLite there is one host, and the filesystem store's file lock is enough.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = _advisory_key(f"upload:{upload_id}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _advisory_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"harbor-lite:{name}".encode()).digest()[:8], "big", signed=True)

@@ -68,15 +68,15 @@ def trash_path(storage_root: Path, digest: Digest) -> Path:
     return trash_dir(storage_root) / f"{digest.algorithm}-{digest.hex}"
 
 
-def digest_of_trashed(path: Path) -> Digest:
+def digest_of_trashed(name: str) -> Digest:
     """The digest a trash/ file name stands for; ValueError if it is not one of ours."""
-    algorithm, separator, encoded = path.name.partition("-")
+    algorithm, separator, encoded = name.partition("-")
     if not separator:
-        raise ValueError(path.name)
+        raise ValueError(name)
     try:
         return Digest.parse(f"{algorithm}:{encoded}")
     except InvalidDigest:
-        raise ValueError(path.name) from None
+        raise ValueError(name) from None
 
 
 def locks_dir(storage_root: Path) -> Path:
