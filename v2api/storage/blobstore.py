@@ -1,8 +1,9 @@
 """Where blob bytes live: the store REGISTRY_STORAGE names; no database here.
 
     filesystem   v2api/storage/filesystem.py, under REGISTRY_STORAGE_ROOT (the default)
+    s3           v2api/storage/s3.py, in REGISTRY_S3_BUCKET (AWS S3, Ceph RGW, MinIO, SeaweedFS)
 
-Each implements v2api/storage/base.py and keeps the layout of v2api/storage/paths.py.
+Both implement v2api/storage/base.py and keep the layout of v2api/storage/paths.py.
 """
 
 import threading
@@ -18,13 +19,24 @@ _stores_lock = threading.Lock()
 
 
 def store() -> BlobStore:
-    """The blob store the settings name, made once per configuration."""
-    key = (settings.REGISTRY_STORAGE,)
+    """The blob store the settings name, made once per configuration.
+
+    The backends are imported here, not at the top: a filesystem registry never loads boto3.
+    """
+    if settings.REGISTRY_STORAGE == "s3":
+        key: tuple[object, ...] = ("s3", settings.REGISTRY_S3_BUCKET, settings.REGISTRY_S3_PREFIX)
+    else:
+        key = ("filesystem",)
     with _stores_lock:
         found = _stores.get(key)
         if found is None:
-            from v2api.storage.filesystem import FilesystemStore
+            if key[0] == "s3":
+                from v2api.storage.s3 import S3Store
 
-            found = FilesystemStore()
+                found = S3Store(settings.REGISTRY_S3_BUCKET, settings.REGISTRY_S3_PREFIX)
+            else:
+                from v2api.storage.filesystem import FilesystemStore
+
+                found = FilesystemStore()
             _stores[key] = found
     return found
