@@ -83,6 +83,14 @@ def s3_storage(seaweedfs: SeaweedFS, settings, monkeypatch: pytest.MonkeyPatch) 
     return S3Storage(seaweedfs, S3_BUCKET, prefix)
 
 
+@pytest.fixture(params=["filesystem", "s3"])
+def each_blob_store(request: pytest.FixtureRequest) -> str:
+    """Run the test once with blobs on disk and once in a bucket; the test sees no difference."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_storage")
+    return str(request.param)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     """The slow default hasher costs ~0.2 s a password; tests check logins, not hashing strength."""
