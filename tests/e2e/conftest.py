@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,17 +145,19 @@ class LiveRegistry:
         self.start()
 
 
-@pytest.fixture(scope="session")
-def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
-    data_dir = tmp_path_factory.mktemp("live-registry")
-    _recreate_database(E2E_DATABASE)
+@contextmanager
+def running_registry(data_dir: Path, database: str, **settings_environment: str) -> Iterator[LiveRegistry]:
+    """A registry on a fresh database of its own, migrated, with an administrator, served until the
+    block ends; `settings_environment` adds or overrides settings (REGISTRY_STORAGE=s3…)."""
+    _recreate_database(database)
     environment = {
         **os.environ,
-        "DATABASE_URL": _database_url(E2E_DATABASE),
+        "DATABASE_URL": _database_url(database),
         "REGISTRY_DATA_DIR": str(data_dir),
         "WEB_CONCURRENCY": "2",
         "REGISTRY_ADMIN_USERNAME": "e2e-admin",
         "REGISTRY_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+        **settings_environment,
     }
     registry = LiveRegistry(data_dir=data_dir, environment=environment)
     try:
@@ -165,7 +168,13 @@ def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegi
     finally:
         # Also when the start fails half way: no gunicorn and no database outlives the session.
         registry.stop()
-        _recreate_database(E2E_DATABASE, create=False)
+        _recreate_database(database, create=False)
+
+
+@pytest.fixture(scope="session")
+def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
+    with running_registry(tmp_path_factory.mktemp("live-registry"), E2E_DATABASE) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")
