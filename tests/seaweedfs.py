@@ -133,7 +133,8 @@ def running_seaweedfs() -> Iterator[SeaweedFS]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=20)
+            # weed takes some 20 s to shut down in good order; its data is thrown away anyway.
+            process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()

@@ -10,6 +10,7 @@ from django.test import Client
 
 from oci.digests import Digest
 from tests.conftest import S3Storage, digest_of, error_codes, path_of
+from v2api.services.gc import collect_garbage
 from v2api.services.uploads import purge_stale_uploads
 from v2api.storage import blobstore
 
@@ -179,3 +180,17 @@ def test_an_upload_in_progress_lives_under_the_prefix_next_to_nothing_else(s3_st
     assert list(s3_storage.server.objects(s3_storage.bucket, s3_storage.prefix)) == [
         f"{s3_storage.prefix}/layout-v1/uploads/in-progress/state"
     ]
+
+
+def test_the_collector_sweeps_keys_no_row_names_once_past_the_grace_window(s3_storage: S3Storage) -> None:
+    content = b"left by a push that lost its database"
+    orphan = digest_of(content)
+    key = f"{s3_storage.prefix}/{blob_key(orphan)}"
+    s3_storage.server.client().put_object(Bucket=s3_storage.bucket, Key=key, Body=content)
+
+    assert collect_garbage(timedelta(hours=2)).files_without_row_deleted == 0
+    assert s3_storage.objects() == {blob_key(orphan): len(content)}
+    report = collect_garbage(timedelta(0))
+
+    assert (report.files_without_row_deleted, report.bytes_freed) == (1, len(content))
+    assert s3_storage.objects() == {}

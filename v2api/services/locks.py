@@ -16,6 +16,9 @@ from django.db import connection
 
 from v2api.storage import paths
 
+# Uploads on a SQLite run share this many lock files; two uploads on one file wait for each other.
+UPLOAD_LOCK_STRIPES = 64
+
 
 class AlreadyRunning(Exception):
     """Another process holds the lock: the job is running elsewhere right now."""
@@ -52,10 +55,16 @@ def upload_lock(upload_id: str) -> Iterator[None]:
     a PATCH and the PUT that finishes it, sent to two web nodes, must not interleave.
 
     The filesystem store's file lock only holds on one host (not over NFS); an S3 upload has no
-    file at all. On SQLite there is one host, and the filesystem store's file lock is enough.
+    file at all. On SQLite there is one host: a file lock under the storage root, one of
+    UPLOAD_LOCK_STRIPES files picked by the upload's id, so the lock files never pile up.
     """
     if connection.vendor != "postgresql":
-        yield
+        stripe = int.from_bytes(hashlib.sha256(upload_id.encode()).digest()[:4], "big") % UPLOAD_LOCK_STRIPES
+        lock_path = paths.locks_dir(Path(settings.REGISTRY_STORAGE_ROOT)) / f"upload-{stripe}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
         return
     key = _advisory_key(f"upload:{upload_id}")
     with connection.cursor() as cursor:

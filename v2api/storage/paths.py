@@ -13,7 +13,8 @@
                                                 it is a multipart upload to its blob's key, which
                                                 shows nothing until it is completed)
             trash/<algorithm>-<hex>             a blob the collector is deleting, out of reach
-            locks/<name>.lock                   disk: singleton jobs on a single host (SQLite runs)
+            locks/<name>.lock                   disk: singleton jobs and uploads on a single host
+                                                (SQLite runs; Postgres takes advisory locks)
 
 On disk everything lives on one filesystem, so a finished upload or a staged file moves into
 `blobs/` with one atomic rename; in a bucket a blob's key is written once, by a completed
