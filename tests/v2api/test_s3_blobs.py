@@ -2,6 +2,7 @@
 push, cancel and purge, streamed and redirected pulls, and HEAD answered without the bucket."""
 
 import os
+import socket
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from django.test import Client
 
 from oci.digests import Digest
 from tests.conftest import S3Storage, digest_of, error_codes, path_of
+from v2api.errors import DATABASE_RETRY_AFTER_SECONDS
 from v2api.services.gc import collect_garbage
 from v2api.services.uploads import purge_stale_uploads
 from v2api.storage import blobstore
@@ -194,3 +196,24 @@ def test_the_collector_sweeps_keys_no_row_names_once_past_the_grace_window(s3_st
 
     assert (report.files_without_row_deleted, report.bytes_freed) == (1, len(content))
     assert s3_storage.objects() == {}
+
+
+def test_while_the_bucket_is_unreachable_pushes_and_pulls_answer_503_with_retry_after(
+    client: Client,
+    push_blob,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    digest = push_blob("team/app", b"pushed while the bucket answered")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{closed.getsockname()[1]}")
+    forget_running_hashes()
+
+    started = client.post("/v2/team/app/blobs/uploads/")
+    pulled = client.get(f"/v2/team/app/blobs/{digest}")
+
+    for response in (started, pulled):
+        assert (response.status_code, error_codes(response)) == (503, ["UNAVAILABLE"])
+        assert response["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
+    # HEAD asks only the database.
+    assert client.head(f"/v2/team/app/blobs/{digest}").status_code == 200

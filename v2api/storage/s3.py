@@ -8,49 +8,26 @@ completed only then; a chunked one is assembled under uploads/ and copied by the
 """
 
 import json
-import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
 from django.conf import settings
 
 from oci.digests import Digest, new_hasher
 from v2api.storage import paths
 from v2api.storage.base import BlobStore, ChunkOutOfOrder, StagedBlob, UploadMissing
-from v2api.storage.s3_uploads import MIN_PART, Part, PartWriter, UploadState, abort_multipart, copy_ranges
+from v2api.storage.s3_bucket import Bucket, outages_as_unavailable
+from v2api.storage.s3_uploads import MIN_PART, Part, PartWriter, UploadState, copy_ranges
 from v2api.storage.streams import Readable, RunningHashes, check_digest, hash_into, write_hashing
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
-_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
-
-
-def _is_missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code", "") in _MISSING
-
-
+@outages_as_unavailable
 class S3Store(BlobStore):
     def __init__(self, bucket: str, prefix: str) -> None:
-        self._bucket = bucket
+        self._objects = Bucket(bucket)
         self._root = paths.bucket_root(prefix)
-        self._client_lock = threading.Lock()
-        self._made_client: S3Client | None = None
         self._running_hashes = RunningHashes()
-
-    @property
-    def _client(self) -> "S3Client":
-        # Made on first use, not at import: settings and the environment are read by then.
-        with self._client_lock:
-            if self._made_client is None:
-                config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
-                self._made_client = boto3.session.Session().client("s3", config=config)
-            return self._made_client
 
     def _key(self, path: Path) -> str:
         return paths.object_key(path)
@@ -82,12 +59,12 @@ class S3Store(BlobStore):
             elif writer.buffer:
                 # Under a part's minimum: kept as the tail until more arrives or the upload ends.
                 tail = self._key(paths.upload_tail_path(self._root, upload_id, state.size + written, uuid.uuid4().hex))
-                self._client.put_object(Bucket=self._bucket, Key=tail, Body=bytes(writer.buffer))
+                self._objects.client.put_object(Bucket=self._objects.name, Key=tail, Body=bytes(writer.buffer))
         except BaseException:
             # The state is not rewritten, so the upload is as it was: parts sent now carry numbers
             # it does not list, which a later part replaces or completion leaves out.
             if tail is not None:
-                self._delete_keys([tail])
+                self._objects.delete_keys([tail])
             raise
         size = state.size + written
         new = UploadState(
@@ -102,7 +79,7 @@ class S3Store(BlobStore):
         self._save_state(upload_id, new)
         # Objects only the state before the previous one named are no longer wanted.
         if state.previous is not None:
-            self._delete_keys(state.previous.keys() - new.keys() - state.keys())
+            self._objects.delete_keys(state.previous.keys() - new.keys() - state.keys())
         if hasher is not None:
             self._running_hashes.put(upload_id, size, hasher)
         return size
@@ -111,14 +88,14 @@ class S3Store(BlobStore):
         """A writer that carries on after `state`'s bytes: its parts, then the base and the tail
         taken into new parts (copied by the server when big enough, else read back)."""
         key = self._key(paths.upload_data_path(self._root, upload_id))
-        writer = PartWriter(self._client, self._bucket, key, state.multipart, state.parts)
+        writer = PartWriter(self._objects.client, self._objects.name, key, state.multipart, state.parts)
         if state.base is not None and state.base_size >= MIN_PART:
             for first, last in copy_ranges(state.base_size):
                 writer.copy(state.base, first, last)
         elif state.base is not None and state.base_size:
-            writer.write(self._read(state.base, 0, state.base_size - 1))
+            writer.write(self._objects.read(state.base, 0, state.base_size - 1))
         if state.tail is not None:
-            writer.write(self._read(state.tail))
+            writer.write(self._objects.read(state.tail))
         return writer
 
     def truncate_upload(self, upload_id: str, size: int) -> None:
@@ -132,7 +109,7 @@ class S3Store(BlobStore):
 
     def delete_upload(self, upload_id: str) -> None:
         self._running_hashes.forget(upload_id)
-        self._remove_upload_prefix(self._key(paths.upload_dir(self._root, upload_id)) + "/")
+        self._objects.remove_prefix(self._key(paths.upload_dir(self._root, upload_id)) + "/")
 
     def verify_upload(self, upload_id: str, digest: Digest) -> int:
         state = self._state(upload_id)
@@ -143,7 +120,7 @@ class S3Store(BlobStore):
             state = self._assemble(upload_id, state)
             hasher = new_hasher(digest.algorithm)
             if state.size and state.base is not None:
-                hash_into(hasher, self._open(state.base, 0, state.size - 1))
+                hash_into(hasher, self._objects.open(state.base, 0, state.size - 1))
         else:
             self._running_hashes.put(upload_id, state.size, hasher)
         check_digest(hasher, digest)
@@ -153,8 +130,8 @@ class S3Store(BlobStore):
         state = self._assemble(upload_id, self._state(upload_id))
         target = self._key(paths.blob_path(self._root, digest))
         # Same digest, same bytes: a blob already in place serves.
-        if not self._exists(target):
-            self._copy(state.base, state.size, target)
+        if not self._objects.exists(target):
+            self._objects.copy(state.base, state.size, target)
         self.delete_upload(upload_id)
 
     def _assemble(self, upload_id: str, state: UploadState) -> UploadState:
@@ -165,12 +142,12 @@ class S3Store(BlobStore):
         key = self._key(paths.upload_data_path(self._root, upload_id))
         if state.multipart is None:
             # Fewer bytes than a part, all in the tail (or none at all).
-            tail = self._read(state.tail) if state.tail else b""
-            self._client.put_object(Bucket=self._bucket, Key=key, Body=tail)
+            tail = self._objects.read(state.tail) if state.tail else b""
+            self._objects.client.put_object(Bucket=self._objects.name, Key=key, Body=tail)
         else:
-            writer = PartWriter(self._client, self._bucket, key, state.multipart, state.parts)
+            writer = PartWriter(self._objects.client, self._objects.name, key, state.multipart, state.parts)
             if state.tail is not None:
-                writer.send(self._read(state.tail))
+                writer.send(self._objects.read(state.tail))
             writer.complete()
         assembled = state.assembled(key)
         self._save_state(upload_id, assembled)
@@ -178,19 +155,19 @@ class S3Store(BlobStore):
 
     def _state(self, upload_id: str) -> UploadState:
         try:
-            return UploadState.from_json(self._read(self._key(paths.upload_state_path(self._root, upload_id))))
+            return UploadState.from_json(self._objects.read(self._key(paths.upload_state_path(self._root, upload_id))))
         except FileNotFoundError:
             raise UploadMissing(upload_id) from None
 
     def _save_state(self, upload_id: str, state: UploadState) -> None:
         key = self._key(paths.upload_state_path(self._root, upload_id))
-        self._client.put_object(Bucket=self._bucket, Key=key, Body=state.to_json())
+        self._objects.client.put_object(Bucket=self._objects.name, Key=key, Body=state.to_json())
 
     # --- single-request uploads ------------------------------------------------------------
 
     def stage_blob(self, chunks: Iterable[bytes], digest: Digest) -> StagedBlob:
         key = self._key(paths.blob_path(self._root, digest))
-        writer = PartWriter(self._client, self._bucket, key, None, ())
+        writer = PartWriter(self._objects.client, self._objects.name, key, None, ())
         hasher = new_hasher(digest.algorithm)
         try:
             size = write_hashing(chunks, writer, hasher)
@@ -209,29 +186,33 @@ class S3Store(BlobStore):
 
     def install_staged(self, staged: StagedBlob, digest: Digest) -> None:
         handle = json.loads(staged.handle)
-        if self._exists(handle["key"]):
+        if self._objects.exists(handle["key"]):
             return  # discard_staged aborts ours
         parts = tuple(Part(number, etag, 0) for number, etag in handle["parts"])
-        PartWriter(self._client, self._bucket, handle["key"], handle["multipart"], parts).complete()
+        PartWriter(self._objects.client, self._objects.name, handle["key"], handle["multipart"], parts).complete()
 
     def discard_staged(self, staged: StagedBlob) -> None:
         handle = json.loads(staged.handle)
-        self._abort(handle["key"], handle["multipart"])
+        self._objects.abort(handle["key"], handle["multipart"])
 
     # --- blobs ------------------------------------------------------------------------------
 
     def trash_blob(self, digest: Digest) -> bool:
-        return self._move(paths.blob_path(self._root, digest), paths.trash_path(self._root, digest))
+        return self._objects.move(
+            self._key(paths.blob_path(self._root, digest)), self._key(paths.trash_path(self._root, digest))
+        )
 
     def restore_blob(self, digest: Digest) -> None:
-        self._move(paths.trash_path(self._root, digest), paths.blob_path(self._root, digest))
+        self._objects.move(
+            self._key(paths.trash_path(self._root, digest)), self._key(paths.blob_path(self._root, digest))
+        )
 
     def empty_trash(self, digest: Digest) -> None:
-        self._delete_keys([self._key(paths.trash_path(self._root, digest))])
+        self._objects.delete_keys([self._key(paths.trash_path(self._root, digest))])
 
     def trashed_blobs(self) -> list[Digest]:
         found = []
-        for entry in self._list(self._key(paths.trash_dir(self._root)) + "/"):
+        for entry in self._objects.list(self._key(paths.trash_dir(self._root)) + "/"):
             try:
                 found.append(paths.digest_of_trashed(entry["Key"].rsplit("/", 1)[-1]))
             except ValueError:
@@ -239,7 +220,7 @@ class S3Store(BlobStore):
         return found
 
     def blobs_older_than(self, timestamp: float) -> Iterator[tuple[Digest, int]]:
-        for entry in self._list(self._key(paths.blobs_root(self._root)) + "/"):
+        for entry in self._objects.list(self._key(paths.blobs_root(self._root)) + "/"):
             try:
                 digest = paths.digest_of_blob(self._root, Path(entry["Key"]))
             except ValueError:
@@ -248,23 +229,23 @@ class S3Store(BlobStore):
                 yield digest, entry["Size"]
 
     def blob_exists(self, digest: Digest) -> bool:
-        return self._exists(self._key(paths.blob_path(self._root, digest)))
+        return self._objects.exists(self._key(paths.blob_path(self._root, digest)))
 
     def open_blob(self, digest: Digest, first: int = 0) -> Readable:
-        return self._open(self._key(paths.blob_path(self._root, digest)), first, None)
+        return self._objects.open(self._key(paths.blob_path(self._root, digest)), first, None)
 
     def download_url(self, digest: Digest) -> str | None:
         if not settings.REGISTRY_S3_REDIRECT:
             return None
-        return self._client.generate_presigned_url(
+        return self._objects.client.generate_presigned_url(
             "get_object",
-            Params={"Bucket": self._bucket, "Key": self._key(paths.blob_path(self._root, digest))},
+            Params={"Bucket": self._objects.name, "Key": self._key(paths.blob_path(self._root, digest))},
             ExpiresIn=settings.REGISTRY_S3_REDIRECT_SECONDS,
         )
 
     def check_writable(self) -> None:
         # The bucket answers and these credentials reach it; a probe object could be left behind.
-        self._client.head_bucket(Bucket=self._bucket)
+        self._objects.client.head_bucket(Bucket=self._objects.name)
 
     # --- what crashes and abandoned uploads leave -------------------------------------------
 
@@ -274,21 +255,21 @@ class S3Store(BlobStore):
         uploads_prefix = self._key(paths.uploads_root(self._root)) + "/"
         newest: dict[str, float] = {}
         sizes: dict[str, int] = {}
-        for entry in self._list(uploads_prefix):
+        for entry in self._objects.list(uploads_prefix):
             upload_id = entry["Key"][len(uploads_prefix) :].split("/", 1)[0]
             newest[upload_id] = max(newest.get(upload_id, 0.0), entry["LastModified"].timestamp())
             sizes[upload_id] = sizes.get(upload_id, 0) + entry["Size"]
-        for upload in self._multipart_uploads(uploads_prefix):
+        for upload in self._objects.multipart_uploads(uploads_prefix):
             upload_id = upload["Key"][len(uploads_prefix) :].split("/", 1)[0]
             newest[upload_id] = max(newest.get(upload_id, 0.0), upload["Initiated"].timestamp())
-            sizes[upload_id] = sizes.get(upload_id, 0) + self._parts_size(upload["Key"], upload["UploadId"])
+            sizes[upload_id] = sizes.get(upload_id, 0) + self._objects.parts_size(upload["Key"], upload["UploadId"])
         for upload_id, last_written in newest.items():
             if upload_id not in keep_uploads and last_written < uploads_before:
                 yield json.dumps(["upload", upload_id]), sizes[upload_id]
         # Single-request uploads in flight are multipart uploads to a blob's key.
-        for upload in self._multipart_uploads(self._key(paths.blobs_root(self._root)) + "/"):
+        for upload in self._objects.multipart_uploads(self._key(paths.blobs_root(self._root)) + "/"):
             if upload["Initiated"].timestamp() < staged_before:
-                size = self._parts_size(upload["Key"], upload["UploadId"])
+                size = self._objects.parts_size(upload["Key"], upload["UploadId"])
                 yield json.dumps(["staged", upload["Key"], upload["UploadId"]]), size
 
     def remove_leftover(self, name: str) -> None:
@@ -296,93 +277,4 @@ class S3Store(BlobStore):
         if kind == "upload":
             self.delete_upload(arguments[0])
         else:
-            self._abort(arguments[0], arguments[1])
-
-    # --- helpers ----------------------------------------------------------------------------
-
-    def _open(self, key: str, first: int, last: int | None) -> Readable:
-        """The object's bytes `first`..`last` (to the end with None) as a stream; FileNotFoundError."""
-        arguments: dict[str, Any] = {"Bucket": self._bucket, "Key": key}
-        if first or last is not None:
-            arguments["Range"] = f"bytes={first}-{'' if last is None else last}"
-        try:
-            body: Readable = self._client.get_object(**arguments)["Body"]
-        except ClientError as error:
-            if _is_missing(error):
-                raise FileNotFoundError(key) from None
-            raise
-        return body
-
-    def _read(self, key: str, first: int = 0, last: int | None = None) -> bytes:
-        """A small object (an upload's state or tail), whole or a range of it."""
-        body = self._open(key, first, last)
-        try:
-            return body.read()
-        finally:
-            body.close()
-
-    def _exists(self, key: str) -> bool:
-        try:
-            self._client.head_object(Bucket=self._bucket, Key=key)
-        except ClientError as error:
-            if _is_missing(error):
-                return False
-            raise
-        return True
-
-    def _copy(self, source: str | None, size: int, target: str) -> None:
-        """Copy the first `size` bytes of `source` to `target` inside the bucket."""
-        if source is None or size == 0:
-            self._client.put_object(Bucket=self._bucket, Key=target, Body=b"")
-            return
-        writer = PartWriter(self._client, self._bucket, target, None, ())
-        try:
-            for first, last in copy_ranges(size):
-                writer.copy(source, first, last)
-            writer.complete()
-        except BaseException:
-            writer.abort()
-            raise
-
-    def _move(self, source_path: Path, target_path: Path) -> bool:
-        source, target = self._key(source_path), self._key(target_path)
-        try:
-            size = self._client.head_object(Bucket=self._bucket, Key=source)["ContentLength"]
-        except ClientError as error:
-            if _is_missing(error):
-                return False
-            raise
-        self._copy(source, size, target)
-        self._delete_keys([source])
-        return True
-
-    def _abort(self, key: str, multipart: str) -> None:
-        abort_multipart(self._client, self._bucket, key, multipart)
-
-    def _remove_upload_prefix(self, prefix: str) -> None:
-        for upload in self._multipart_uploads(prefix):
-            self._abort(upload["Key"], upload["UploadId"])
-        self._delete_keys([entry["Key"] for entry in self._list(prefix)])
-
-    def _delete_keys(self, keys: Iterable[str]) -> None:
-        batch = list(keys)
-        for start in range(0, len(batch), 1000):
-            objects = [{"Key": key} for key in batch[start : start + 1000]]
-            self._client.delete_objects(Bucket=self._bucket, Delete={"Objects": objects, "Quiet": True})  # type: ignore[typeddict-item]
-
-    def _list(self, prefix: str) -> Iterator[Any]:
-        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
-            yield from page.get("Contents", [])
-
-    def _multipart_uploads(self, prefix: str) -> Iterator[Any]:
-        for page in self._client.get_paginator("list_multipart_uploads").paginate(Bucket=self._bucket, Prefix=prefix):
-            yield from page.get("Uploads", [])
-
-    def _parts_size(self, key: str, multipart: str) -> int:
-        pages = self._client.get_paginator("list_parts").paginate(Bucket=self._bucket, Key=key, UploadId=multipart)
-        try:
-            return sum(part["Size"] for page in pages for part in page.get("Parts", []))
-        except ClientError as error:
-            if _is_missing(error):
-                return 0
-            raise
+            self._objects.abort(arguments[0], arguments[1])
