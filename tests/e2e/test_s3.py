@@ -3,8 +3,12 @@ push and pull, a deletion and a collection measured by listing the bucket, pulls
 bucket, and a chunked upload whose PATCHes alternate between two web nodes on one database and bucket.
 """
 
+import base64
+import os
 import shutil
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,3 +211,47 @@ def test_a_chunked_upload_alternating_between_two_nodes_is_pulled_from_either(
     redirected = requests.get(f"{nodes[1].url}/v2/s3/alternating/blobs/{digest}", auth=auth, timeout=30)
     assert streamed.content == redirected.content == content
     assert [step.status_code for step in redirected.history] == [307]
+
+
+def test_an_upload_a_killed_node_was_receiving_is_finished_on_another(
+    s3_registry: LiveRegistry, second_node: LiveRegistry, tmp_path: Path
+) -> None:
+    doomed = LiveRegistry(data_dir=tmp_path / "doomed-node", environment=dict(second_node.environment))
+    doomed.environment["REGISTRY_DATA_DIR"] = str(doomed.data_dir)
+    doomed.data_dir.mkdir()
+    doomed.start()
+    auth = s3_registry.admin_credentials
+    content = os.urandom(9 * MIB)
+    started = requests.post(f"{doomed.url}/v2/s3/killed/blobs/uploads/", auth=auth, timeout=10)
+    upload_path = started.headers["Location"].split(doomed.host, 1)[1]
+    first = requests.patch(f"{doomed.url}{upload_path}", data=content[: 6 * MIB], auth=auth, timeout=30)
+    assert first.status_code == 202
+    # The next chunk is half sent when the node dies (kill -9; its workers follow, PR_SET_PDEATHSIG).
+    basic = base64.b64encode(":".join(auth).encode()).decode()
+    with socket.create_connection(("127.0.0.1", doomed.port), timeout=5) as half_sent:
+        half_sent.sendall(
+            f"PATCH {upload_path} HTTP/1.1\r\nHost: {doomed.host}\r\nAuthorization: Basic {basic}\r\n"
+            f"Content-Length: {3 * MIB}\r\n\r\n".encode()
+            + content[6 * MIB : 7 * MIB]
+        )
+        time.sleep(0.5)
+        assert doomed.process is not None
+        doomed.process.kill()
+        doomed.process.wait(timeout=10)
+        doomed.process = None
+
+    status = requests.get(f"{s3_registry.url}{upload_path}", auth=auth, timeout=10)
+    assert (status.status_code, status.headers["Range"]) == (204, f"0-{6 * MIB - 1}")
+    rest = requests.patch(
+        f"{s3_registry.url}{upload_path}",
+        data=content[6 * MIB :],
+        headers={"Content-Range": f"{6 * MIB}-{9 * MIB - 1}"},
+        auth=auth,
+        timeout=30,
+    )
+    assert rest.status_code == 202, rest.text
+    finished = requests.put(f"{s3_registry.url}{upload_path}?digest={digest_of(content)}", auth=auth, timeout=30)
+
+    assert finished.status_code == 201, finished.text
+    pulled = requests.get(f"{s3_registry.url}/v2/s3/killed/blobs/{digest_of(content)}", auth=auth, timeout=30)
+    assert pulled.content == content
