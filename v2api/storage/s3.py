@@ -54,6 +54,7 @@ class S3Store(BlobStore):
         tail: str | None = None
         try:
             written = write_hashing(chunks, writer, hasher)
+            writer.flush()
             if len(writer.buffer) >= MIN_PART:
                 writer.send(bytes(writer.buffer))
             elif writer.buffer:
@@ -171,6 +172,7 @@ class S3Store(BlobStore):
         hasher = new_hasher(digest.algorithm)
         try:
             size = write_hashing(chunks, writer, hasher)
+            writer.flush()
             check_digest(hasher, digest)
             if writer.buffer or not writer.parts:
                 writer.send(bytes(writer.buffer))

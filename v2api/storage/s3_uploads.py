@@ -7,7 +7,7 @@ S3 has no append. An upload's bytes are, in order:
     tail    an object holding the bytes after the parts, fewer than MIN_PART
 
 A PATCH reads the tail (under 5 MiB) back, appends its body and cuts parts off the front of that
-as they fill, so memory stays within one part whatever the chunk sizes: docker sends one streamed
+as they fill, so memory stays within a few parts whatever the chunk sizes: docker sends one streamed
 PATCH, oras 1 MiB chunks. The state names these, and the state before the last append
 (`previous`), which is what truncate_upload goes back to: parts are never deleted, a later part
 of the same number replaces an abandoned one, and completing a multipart upload keeps only the
@@ -17,6 +17,7 @@ MinIO, SeaweedFS).
 """
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +25,17 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, UploadPartOutputTypeDef
 
 MIB = 1024 * 1024
 # S3's smallest part, except the last one of an upload.
 MIN_PART = 5 * MIB
 # The parts a PATCH uploads: memory per upload in flight is about one of these.
 PART_SIZE = 8 * MIB
+# Parts one upload may have on their way to the bucket while it reads the next: memory per upload
+# is then about (1 + PARTS_IN_FLIGHT) * PART_SIZE.
+PARTS_IN_FLIGHT = 3
+_part_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3-part")
 # The ranges a server-side copy is cut into (UploadPartCopy takes at most 5 GiB).
 COPY_PART = 1024 * MIB
 
@@ -111,25 +116,54 @@ class PartWriter:
         # Started with the first part: an upload that never fills one needs none.
         self.multipart = multipart
         self.parts = list(parts)
+        self._last_number = self.parts[-1].number if self.parts else 0
+        self._in_flight: list[tuple[int, int, Future[UploadPartOutputTypeDef]]] = []
         self.buffer = bytearray()
 
     def write(self, data: bytes, /) -> int:
         self.buffer += data
         while len(self.buffer) >= PART_SIZE:
-            self.send(bytes(self.buffer[:PART_SIZE]))
+            self._submit(bytes(self.buffer[:PART_SIZE]))
             del self.buffer[:PART_SIZE]
         return len(data)
 
     def send(self, content: bytes) -> None:
-        number = self._next_number()
-        answer = self._client.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._started(), PartNumber=number, Body=content
+        """Upload `content` as the next part and wait until every part sent so far is in."""
+        self._submit(content)
+        self.flush()
+
+    def flush(self) -> None:
+        while self._in_flight:
+            self._land_oldest()
+
+    def _submit(self, content: bytes) -> None:
+        # A part goes up on _part_pool while this thread reads the next one from the client: on
+        # SeaweedFS (2 busy cores) a 256 MiB PATCH went from 98 to 120 MiB/s, a single-request upload
+        # from 80 to 124 MiB/s, what one put_object of the same bytes takes. At most PARTS_IN_FLIGHT
+        # wait at once.
+        self._last_number += 1
+        multipart = self._started()
+        answer = _part_pool.submit(
+            self._client.upload_part,
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=multipart,
+            PartNumber=self._last_number,
+            Body=content,
         )
-        self.parts.append(Part(number, answer["ETag"], len(content)))
+        self._in_flight.append((self._last_number, len(content), answer))
+        while len(self._in_flight) > PARTS_IN_FLIGHT:
+            self._land_oldest()
+
+    def _land_oldest(self) -> None:
+        number, size, answer = self._in_flight.pop(0)
+        self.parts.append(Part(number, answer.result()["ETag"], size))
 
     def copy(self, source: str, first: int, last: int) -> None:
         """A part taken from bytes `first`..`last` of the object `source`, copied by the server."""
-        number = self._next_number()
+        self.flush()
+        self._last_number += 1
+        number = self._last_number
         answer = self._client.upload_part_copy(
             Bucket=self._bucket,
             Key=self._key,
@@ -141,6 +175,7 @@ class PartWriter:
         self.parts.append(Part(number, answer["CopyPartResult"]["ETag"], last - first + 1))
 
     def complete(self) -> None:
+        self.flush()
         parts: list[CompletedPartTypeDef] = [{"PartNumber": part.number, "ETag": part.etag} for part in self.parts]
         self._client.complete_multipart_upload(
             Bucket=self._bucket, Key=self._key, UploadId=self._started(), MultipartUpload={"Parts": parts}
@@ -148,6 +183,9 @@ class PartWriter:
 
     def abort(self) -> None:
         """Drop the multipart upload and its parts, if there is one and it is not completed."""
+        # Parts still on their way would land after the abort and be kept (and billed).
+        wait([answer for _, _, answer in self._in_flight])
+        self._in_flight.clear()
         if self.multipart is not None:
             abort_multipart(self._client, self._bucket, self._key, self.multipart)
 
@@ -155,9 +193,6 @@ class PartWriter:
         if self.multipart is None:
             self.multipart = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)["UploadId"]
         return self.multipart
-
-    def _next_number(self) -> int:
-        return self.parts[-1].number + 1 if self.parts else 1
 
 
 def abort_multipart(client: "S3Client", bucket: str, key: str, multipart: str) -> None:
