@@ -3,6 +3,7 @@ real SeaweedFS. What one store does, the other does, seen through the same calls
 
 import hashlib
 import os
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -262,3 +263,18 @@ def test_the_bucket_holds_blobs_at_their_documented_keys(s3_storage: S3Storage) 
 
     assert s3_storage.objects() == {f"layout-v1/blobs/sha256/{digest.hex[:2]}/{digest.hex}": 2000}
     assert s3_storage.multipart_uploads() == []
+
+
+def test_memory_stays_bounded_whatever_the_size_of_the_body(store: BlobStore) -> None:
+    """A 160 MiB layer streamed in one PATCH (docker, podman) holds a few 8 MiB parts, not the layer."""
+    chunk = os.urandom(MIB)
+    store.create_upload("large")
+    tracemalloc.start()
+    try:
+        store.append_to_upload("large", (chunk for _ in range(160)), expected_offset=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert store.upload_size("large") == 160 * MIB
+    assert peak < 64 * MIB
