@@ -263,15 +263,17 @@ class S3Store(BlobStore):
             sizes[upload_id] = sizes.get(upload_id, 0) + entry["Size"]
         for upload in self._objects.multipart_uploads(uploads_prefix):
             upload_id = upload["Key"][len(uploads_prefix) :].split("/", 1)[0]
-            newest[upload_id] = max(newest.get(upload_id, 0.0), upload["Initiated"].timestamp())
-            sizes[upload_id] = sizes.get(upload_id, 0) + self._objects.parts_size(upload["Key"], upload["UploadId"])
+            last_part, size = self._objects.multipart_activity(upload)
+            newest[upload_id] = max(newest.get(upload_id, 0.0), last_part)
+            sizes[upload_id] = sizes.get(upload_id, 0) + size
         for upload_id, last_written in newest.items():
             if upload_id not in keep_uploads and last_written < uploads_before:
                 yield json.dumps(["upload", upload_id]), sizes[upload_id]
-        # Single-request uploads in flight are multipart uploads to a blob's key.
+        # Single-request uploads in flight are multipart uploads to a blob's key, idle as long as
+        # they take no part (as a staged file on disk is idle as long as it is not written).
         for upload in self._objects.multipart_uploads(self._key(paths.blobs_root(self._root)) + "/"):
-            if upload["Initiated"].timestamp() < staged_before:
-                size = self._objects.parts_size(upload["Key"], upload["UploadId"])
+            last_part, size = self._objects.multipart_activity(upload)
+            if last_part < staged_before:
                 yield json.dumps(["staged", upload["Key"], upload["UploadId"]]), size
 
     def remove_leftover(self, name: str) -> None:
