@@ -17,6 +17,7 @@ import requests
 
 from oci.digests import Digest
 from tests.conftest import S3_BUCKET, digest_of
+from tests.dockerd import running_dockerd
 from tests.e2e.conftest import E2E_DATABASE, LiveRegistry, running_registry
 from tests.e2e.images import OciLayout, build_image
 from tests.e2e.test_podman import _new_podman
@@ -255,3 +256,35 @@ def test_an_upload_a_killed_node_was_receiving_is_finished_on_another(
     assert finished.status_code == 201, finished.text
     pulled = requests.get(f"{s3_registry.url}/v2/s3/killed/blobs/{digest_of(content)}", auth=auth, timeout=30)
     assert pulled.content == content
+
+
+def test_docker_pushes_to_one_node_and_pulls_through_the_redirects_of_the_other(
+    s3_registry: LiveRegistry, second_node: LiveRegistry, tmp_path: Path
+) -> None:
+    layout = build_image(tmp_path / "image", tag="v1", layer_sizes=(64 * 1024, 6 * MIB))
+    archive = tmp_path / "image.tar"
+    subprocess.run(
+        ["skopeo", "copy", "--quiet", layout.reference, f"docker-archive:{archive}:s3/hello:v1"], check=True, timeout=60
+    )
+    with running_dockerd() as docker:
+        username, password = s3_registry.admin_credentials
+        for node in (s3_registry, second_node):
+            docker.run("login", node.host, "-u", username, "--password-stdin", stdin=password)
+        docker.run("load", "--input", str(archive))
+        image_id = docker.run("image", "inspect", "--format", "{{.Id}}", "s3/hello:v1").strip()
+        docker.run("tag", "s3/hello:v1", f"{s3_registry.host}/s3/docker:v1")
+        # docker streams each layer in one chunked-transfer PATCH.
+        docker.run("push", f"{s3_registry.host}/s3/docker:v1")
+        docker.run("rmi", "--force", image_id)
+        log_start = (second_node.data_dir / "server.log").stat().st_size
+
+        docker.run("pull", f"{second_node.host}/s3/docker:v1")
+
+        assert (
+            docker.run("image", "inspect", "--format", "{{.Id}}", f"{second_node.host}/s3/docker:v1").strip()
+            == image_id
+        )
+    blob_gets = [
+        status for method, path, status in access_log(second_node, log_start) if method == "GET" and "/blobs/" in path
+    ]
+    assert blob_gets and set(blob_gets) == {307}
