@@ -188,6 +188,9 @@ REGISTRY_S3_PREFIX = env_str("REGISTRY_S3_PREFIX", "").strip("/")
 # through the registry (as the reference registry's S3 driver does). Clients must reach the bucket.
 REGISTRY_S3_REDIRECT = env_bool("REGISTRY_S3_REDIRECT", False)
 REGISTRY_S3_REDIRECT_SECONDS = env_int("REGISTRY_S3_REDIRECT_SECONDS", 1200, minimum=60)
+# Where clients reach the bucket, when not where the registry does (AWS_ENDPOINT_URL_S3 names a
+# host on an inner network, e.g. compose's `seaweedfs:8333`): the redirects' URLs are signed for it.
+REGISTRY_S3_REDIRECT_ENDPOINT = env_str("REGISTRY_S3_REDIRECT_ENDPOINT", "").rstrip("/")
 # Below this much free space under the storage root, /health/ready warns ("storage: low free
 # space"), so an operator or orchestrator hears of a filling disk before pushes fail.
 REGISTRY_STORAGE_MIN_FREE_BYTES = env_int("REGISTRY_STORAGE_MIN_FREE_BYTES", 256 * 1024 * 1024, minimum=0)

@@ -4,6 +4,7 @@ push, cancel and purge, streamed and redirected pulls, and HEAD answered without
 import os
 import socket
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -11,6 +12,7 @@ from django.test import Client
 
 from oci.digests import Digest
 from tests.conftest import S3Storage, digest_of, error_codes, path_of
+from tests.tcp_proxy import tcp_proxy
 from v2api.errors import DATABASE_RETRY_AFTER_SECONDS
 from v2api.services.gc import collect_garbage
 from v2api.services.uploads import purge_stale_uploads
@@ -144,10 +146,31 @@ def test_with_redirects_a_get_answers_307_to_a_short_lived_url_of_the_bucket(
 
     assert response.status_code == 307
     assert response["Docker-Content-Digest"] == digest
-    assert "Expires=" in response["Location"] or "X-Amz-Expires=" in response["Location"]
+    assert f"X-Amz-Expires={settings.REGISTRY_S3_REDIRECT_SECONDS}" in response["Location"]
     assert requests.get(response["Location"], timeout=10).content == content
     ranged = requests.get(response["Location"], headers={"Range": "bytes=10-19"}, timeout=10)
     assert (ranged.status_code, ranged.content) == (206, content[10:20])
+
+
+def test_redirects_name_the_endpoint_clients_reach_the_bucket_at(
+    client: Client,
+    push_blob,  # type: ignore[no-untyped-def]
+    s3_storage: S3Storage,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    """The registry reaches the bucket on one address, clients on another (here a TCP proxy)."""
+    content = os.urandom(50_000)
+    digest = push_blob("team/app", content)
+    inner = urlsplit(s3_storage.server.endpoint)
+    with tcp_proxy(inner.hostname or "127.0.0.1", inner.port or 80) as public:
+        settings.REGISTRY_S3_REDIRECT = True
+        settings.REGISTRY_S3_REDIRECT_ENDPOINT = f"http://127.0.0.1:{public.port}"
+
+        response = client.get(f"/v2/team/app/blobs/{digest}")
+
+        assert response.status_code == 307
+        assert response["Location"].startswith(f"http://127.0.0.1:{public.port}/")
+        assert requests.get(response["Location"], timeout=10).content == content
 
 
 def test_head_is_answered_from_the_database_and_a_lost_object_is_a_404_not_a_500(

@@ -239,10 +239,10 @@ class S3Store(BlobStore):
     def download_url(self, digest: Digest) -> str | None:
         if not settings.REGISTRY_S3_REDIRECT:
             return None
-        return self._objects.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self._objects.name, "Key": self._key(paths.blob_path(self._root, digest))},
-            ExpiresIn=settings.REGISTRY_S3_REDIRECT_SECONDS,
+        return self._objects.presigned_get(
+            self._key(paths.blob_path(self._root, digest)),
+            settings.REGISTRY_S3_REDIRECT_ENDPOINT,
+            settings.REGISTRY_S3_REDIRECT_SECONDS,
         )
 
     def check_writable(self) -> None:
