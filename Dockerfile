@@ -2,7 +2,7 @@
 # Two stages: wheels are built where compilers exist, the final image only installs them.
 FROM python:3.11-slim AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential libpq-dev \
+    && apt-get install -y --no-install-recommends build-essential libpq-dev libldap2-dev libsasl2-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt /tmp/requirements.txt
 RUN pip wheel --no-cache-dir --wheel-dir /wheels -r /tmp/requirements.txt
@@ -21,6 +21,11 @@ RUN groupadd --system --gid 101 registry \
     && useradd --system --uid 101 --gid registry --home-dir /var/lib/harbor-lite --shell /usr/sbin/nologin registry \
     && mkdir -p /var/lib/harbor-lite/storage /var/lib/harbor-lite/keys /app \
     && chown -R registry:registry /var/lib/harbor-lite
+# python-ldap's libraries (OpenLDAP's libldap is libldap2 from Debian 13 on, libldap-2.5-0 before).
+RUN apt-get update \
+    && (apt-get install -y --no-install-recommends libldap2 libsasl2-2 \
+        || apt-get install -y --no-install-recommends libldap-2.5-0 libsasl2-2) \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels /wheels/* && rm -rf /wheels
 WORKDIR /app

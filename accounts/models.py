@@ -50,6 +50,19 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_project_member")]
 
 
+class GroupMembership(models.Model):
+    """A group of the company directory given a role in a project: each person in the group holds
+    it, next to any role of their own (the higher one counts). The group is Django's, kept in
+    step with the directory's by each login (AUTH_LDAP_MIRROR_GROUPS), named by its cn."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="group_memberships")
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="project_memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "group"], name="unique_project_group")]
+
+
 class Credential(models.Model):
     """What robot accounts and personal tokens share: a hashed secret that can expire or be revoked."""
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db.models import Q, QuerySet
 
-from accounts.models import Membership, Project, RobotAccount, Role
+from accounts.models import GroupMembership, Membership, Project, RobotAccount, Role
 from accounts.scopes import DELETE, PULL, PUSH, REPOSITORY_ACTIONS
 from oci.names import project_name_of
 
@@ -90,7 +90,7 @@ def pullable_projects(principal: Principal) -> "QuerySet[Project] | None":
     if principal.robot is not None and principal.robot.can_pull and principal.robot.is_active:
         visible |= Q(id=principal.robot.project_id)
     elif principal.user is not None:
-        visible |= Q(memberships__user=principal.user)
+        visible |= Q(memberships__user=principal.user) | Q(group_memberships__group__user=principal.user)
     return Project.objects.filter(visible).distinct()
 
 
@@ -122,10 +122,17 @@ def _actions_in_project(principal: Principal, project: Project) -> frozenset[str
         return frozenset(actions)
     if principal.is_system_admin:
         return REPOSITORY_ACTIONS
-    role = Membership.objects.filter(project=project, user=principal.user).values_list("role", flat=True).first()
-    if role is not None:
+    for role in roles_in_project(principal.user, project):
         actions |= ROLE_ACTIONS[role]
     return frozenset(actions)
+
+
+def roles_in_project(user: User, project: Project) -> set[str]:
+    """The roles `user` holds in `project`: their own membership's and those of their directory
+    groups. The one place roles are read, so a group's role counts wherever a member's does."""
+    own = Membership.objects.filter(project=project, user=user).values_list("role", flat=True)
+    through_groups = GroupMembership.objects.filter(project=project, group__user=user).values_list("role", flat=True)
+    return set(own.union(through_groups))
 
 
 def _robot_actions(robot: RobotAccount) -> set[str]:
@@ -139,7 +146,7 @@ def can_manage_project(principal: Principal, project: Project) -> bool:
         return True
     if principal.user is None:
         return False
-    return Membership.objects.filter(project=project, user=principal.user, role=Role.ADMIN).exists()
+    return Role.ADMIN in roles_in_project(principal.user, project)
 
 
 def can_see_members(principal: Principal, project: Project) -> bool:
@@ -148,4 +155,4 @@ def can_see_members(principal: Principal, project: Project) -> bool:
         return True
     if principal.user is None:
         return False
-    return Membership.objects.filter(project=project, user=principal.user).exists()
+    return bool(roles_in_project(principal.user, project))

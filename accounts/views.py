@@ -10,8 +10,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from accounts.directory import DirectoryUnavailable
 from accounts.permissions import ANONYMOUS, Principal
-from accounts.services.credentials import authenticate_login, credential_version, principal_for_credential
+from accounts.services.credentials import (
+    authenticate_login,
+    credential_version,
+    may_refresh,
+    principal_for_credential,
+)
 from accounts.services.login_throttle import LoginThrottled
 from accounts.services.token_grants import TooManyScopes, grant, parse_requested_scopes
 from accounts.tokens import (
@@ -41,6 +47,10 @@ def token(request: HttpRequest) -> HttpResponse:
     except LoginThrottled as throttled:
         response = _oauth_error(429, "too_many_requests", str(throttled))
         response["Retry-After"] = str(throttled.retry_after)
+        return response
+    except DirectoryUnavailable as unavailable:
+        response = _oauth_error(503, "temporarily_unavailable", str(unavailable))
+        response["Retry-After"] = str(unavailable.retry_after)
         return response
     except (TooManyScopes, TokenTooLarge) as error:
         return _oauth_error(400, "invalid_scope", f"{error}; ask for fewer scopes in each request")
@@ -91,6 +101,7 @@ def _oauth_token(request: HttpRequest) -> HttpResponse:
     else:
         return _oauth_error(400, "unsupported_grant_type", "use grant_type=password or refresh_token")
     wants_refresh = request.POST.get("access_type") == "offline" or grant_type == "refresh_token"
+    wants_refresh = wants_refresh and may_refresh(principal, credential)
     refresh = (
         issue_refresh_token(principal.subject, credential, credential_version(principal.subject, credential))
         if wants_refresh
@@ -120,7 +131,7 @@ def _token_response(principal: Principal, scope_values: list[str], refresh_token
     return JsonResponse(body)
 
 
-_REGISTRY_CODES = {401: "UNAUTHORIZED", 429: "TOOMANYREQUESTS"}
+_REGISTRY_CODES = {401: "UNAUTHORIZED", 429: "TOOMANYREQUESTS", 503: "UNAVAILABLE"}
 
 
 def _oauth_error(status: int, error: str, description: str) -> JsonResponse:

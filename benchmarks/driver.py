@@ -33,9 +33,10 @@ from benchmarks.servers import (
     BENCH_DATABASE,
     REFERENCE_BINARY,
     REPO_ROOT,
-    RssSampler,
+    MemorySampler,
     Server,
     recreate_database,
+    start_embedded_harbor_lite,
     start_harbor_lite,
     start_reference,
 )
@@ -276,16 +277,16 @@ def measure_small_image_pushes(server: Server, workload: Workload, material: Mat
 
 
 def measure_memory(server: Server, material: Material, recorder: Recorder) -> None:
-    """Peak RSS of the server's processes while one large layer goes up, then comes down."""
-    idle = RssSampler(server)
+    """Memory of the server's processes while one large layer goes up, then comes down."""
+    idle = MemorySampler(server)
     idle.sample()
     repository = "bench/large"
     blob = material.large_blob
     connection = connect(server)
     try:
-        with RssSampler(server) as upload:
+        with MemorySampler(server) as upload:
             client.push_blob_monolithic(connection, repository, blob)
-        with RssSampler(server) as download:
+        with MemorySampler(server) as download:
             received = connection.download(f"/v2/{repository}/blobs/{blob.digest}")
         if received != blob.size:
             raise RuntimeError(f"pulled {received} bytes of a {blob.size}-byte blob")
@@ -293,19 +294,19 @@ def measure_memory(server: Server, material: Material, recorder: Recorder) -> No
         connection.close()
     size = f"{blob.size / MIB:.0f} MiB layer"
     record = recorder.record
-    record(server.label, "rss_idle_total", "RSS before, all server processes", "MiB", False, idle.peak_total_kib / 1024)
+    record(server.label, "pss_idle_total", "PSS before, all server processes", "MiB", False, idle.peak_pss_kib / 1024)
     for key, sampler in (("upload", upload), ("download", download)):
-        during = f"peak RSS during a {size} {key}"
+        during = f"peak during a {size} {key}"
         record(
-            server.label, f"rss_{key}_total", f"{during}, all processes", "MiB", False, sampler.peak_total_kib / 1024
+            server.label, f"pss_{key}_total", f"PSS {during}, all processes", "MiB", False, sampler.peak_pss_kib / 1024
         )
         record(
             server.label,
             f"rss_{key}_process",
-            f"{during}, largest process",
+            f"RSS {during}, largest process",
             "MiB",
             False,
-            sampler.peak_process_kib / 1024,
+            sampler.peak_process_rss_kib / 1024,
         )
 
 
@@ -636,9 +637,15 @@ def measure_registry(server: Server, workload: Workload, material: Material, rec
         # Last: the reference's collection stops it.
         "gc": lambda: measure_gc(server, workload, recorder),
     }
-    for name, measure in sections.items():
-        if name in workload.sections:
-            measure()
+    # The whole run's memory: what the registry costs the machine while it is worked hard.
+    with MemorySampler(server, interval=1.0) as run:
+        for name, measure in sections.items():
+            if name in workload.sections:
+                measure()
+    recorder.record(
+        server.label, "pss_run_total", "PSS of all server processes, peak over the run", "MiB", False,
+        run.peak_pss_kib / 1024,
+    )  # fmt: skip
     if server.auth is not None:
         print(f"  {server.label} tokens fetched by the harness: {server.auth.fetched}", flush=True)
 
@@ -651,7 +658,7 @@ def parse_workload(arguments: argparse.Namespace) -> Workload:
 
     counts = arguments.repositories or ("200,1000" if quick else "1000,10000")
     return Workload(
-        mode="quick" if quick else "full",
+        mode=("quick" if quick else "full") + ("-embedded" if arguments.embedded else ""),
         blob_size=int(pick(arguments.blob_mib, 512, 64) * MIB),
         chunk_size=int(arguments.chunk_mib * MIB),
         large_blob_size=int(pick(arguments.large_blob_mib, 2048, 256) * MIB),
@@ -702,6 +709,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated sections to run, of {','.join(SECTIONS)} (default: all); figures of one "
         "section are comparable only within a run",
     )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="run ours as the README's first command does (scripts/serve: SQLite, the file broker, web, worker "
+        "and beat, all measured) instead of gunicorn alone on Postgres",
+    )
     parser.add_argument("--output", type=Path, help="JSON figures (default benchmarks/results/<time>-<mode>.json)")
     arguments = parser.parse_args(argv)
     arguments.only = tuple(arguments.only.split(",")) if arguments.only else SECTIONS
@@ -732,10 +745,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"benchmark ({workload.mode}): {machine['cores']} cores, {machine['cpu_model']}; preparing blobs", flush=True)
     material = prepare_material(workload)
     recorder = Recorder()
-    starters: list[tuple[str, Callable[[Path], Server]]] = [
-        ("harbor-lite", lambda work_dir: start_harbor_lite(work_dir, arguments.postgres_url)),
-        ("reference", start_reference),
-    ]
+    ours: Callable[[Path], Server] = (
+        start_embedded_harbor_lite
+        if arguments.embedded
+        else lambda work_dir: start_harbor_lite(work_dir, arguments.postgres_url)
+    )
+    starters: list[tuple[str, Callable[[Path], Server]]] = [("harbor-lite", ours), ("reference", start_reference)]
     failure: str | None = None
     work_root = Path(tempfile.mkdtemp(prefix="harbor-bench-"))
     try:

@@ -58,6 +58,8 @@ class Server:
     # Processes seen in its tree (pid: start time), so that stop() can make sure none outlives
     # the master, and never signals a later process that happens to reuse a pid.
     seen: dict[int, int] = field(default_factory=dict)
+    # scripts/serve: a shell with gunicorn and Celery under it, stopped as a process group.
+    own_session: bool = False
 
     def process_tree(self) -> list[int]:
         """The server's process and its descendants (gunicorn's master and workers)."""
@@ -77,7 +79,10 @@ class Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
+            if self.own_session:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            else:
+                self.process.terminate()
             try:
                 self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
@@ -205,6 +210,36 @@ def start_harbor_lite(work_dir: Path, admin_url: str) -> Server:
     return _wait_until_ready(Server("harbor-lite", port, process, log_path, auth=auth, environment=environment))
 
 
+def start_embedded_harbor_lite(work_dir: Path) -> Server:
+    """The README's first command, scripts/serve: SQLite and the file broker in a data folder, a
+    Celery worker with beat inside it beside gunicorn; every process of it is measured."""
+    port = free_port()
+    password = secrets.token_urlsafe(18)
+    environment = {
+        **{name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "REDIS_URL")},
+        "REGISTRY_DATA_DIR": str(work_dir / "harbor-lite"),
+        "REGISTRY_BIND": f"127.0.0.1:{port}",
+        "REGISTRY_TOKEN_TTL": str(TOKEN_TTL_SECONDS),
+        "REGISTRY_TOKEN_SERVICE": TOKEN_SERVICE,
+        "REGISTRY_ADMIN_USERNAME": ADMIN_USERNAME,
+        "REGISTRY_ADMIN_PASSWORD": password,
+        "DEBUG": "false",
+    }
+    log_path = work_dir / "harbor-lite.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [str(REPO_ROOT / "scripts/serve")],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    auth = TokenAuth(port, ADMIN_USERNAME, password, TOKEN_SERVICE)
+    server = Server("harbor-lite", port, process, log_path, auth=auth, environment=environment, own_session=True)
+    return _wait_until_ready(server)
+
+
 REFERENCE_CONFIG = """\
 version: 0.1
 log:
@@ -239,42 +274,50 @@ def start_reference(work_dir: Path) -> Server:
     return _wait_until_ready(Server("reference", port, process, log_path, config_path=config_path))
 
 
-def _rss_kib(pid: int) -> int:
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of a process. PSS divides each shared page among the processes that map it, so
+    the PSS of a process tree adds up to what the tree costs the machine, every page counted
+    once; RSS counts a page shared by gunicorn's master and its workers once per process."""
+    pss = rss = 0
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return pss, rss
 
 
-class RssSampler:
-    """Samples VmRSS of a server's process tree in a thread while a `with` block runs.
+class MemorySampler:
+    """Samples the memory of a server's process tree in a thread while a `with` block runs.
 
-    Keeps the peak of the sum over the tree and the peak of any one process.
+    Keeps the peak of the tree's PSS (what it costs the machine) and the peak RSS of any one
+    process.
     """
 
     INTERVAL_SECONDS = 0.05
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, interval: float = INTERVAL_SECONDS) -> None:
         self.server = server
-        self.peak_total_kib = 0
-        self.peak_process_kib = 0
+        self.interval = interval
+        self.peak_pss_kib = 0
+        self.peak_process_rss_kib = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> None:
-        sizes = [_rss_kib(pid) for pid in self.server.process_tree()]
-        self.peak_total_kib = max(self.peak_total_kib, sum(sizes))
-        self.peak_process_kib = max(self.peak_process_kib, *sizes, 0)
+        sizes = [_memory_kib(pid) for pid in self.server.process_tree()]
+        self.peak_pss_kib = max(self.peak_pss_kib, sum(pss for pss, _ in sizes))
+        self.peak_process_rss_kib = max(self.peak_process_rss_kib, *(rss for _, rss in sizes), 0)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.INTERVAL_SECONDS):
+        while not self._stop.wait(self.interval):
             self.sample()
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> "MemorySampler":
         self.sample()
         self._thread.start()
         return self

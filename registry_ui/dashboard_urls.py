@@ -10,10 +10,13 @@ from registry_ui.views import (
     deletion,
     guide,
     home,
+    immutability,
     jobs,
+    project_groups,
     projects,
     repositories,
     retention,
+    tokens,
     usage,
 )
 
@@ -24,6 +27,9 @@ urlpatterns = [
     path("login/", auth.login, name="login"),
     path("logout/", auth.logout, name="logout"),
     path("account/password/", auth.change_password, name="change-password"),
+    path("account/tokens/", tokens.token_list, name="tokens"),
+    path("account/tokens/create/", tokens.create_token, name="token-create"),
+    path("account/tokens/<int:token_id>/revoke/", tokens.revoke_token, name="token-revoke"),
     path("search/", home.search, name="search"),
     path("setup/", guide.setup_guide, name="setup"),
     path("projects/<str:project_name>/", projects.project_detail, name="project-detail"),
@@ -38,6 +44,17 @@ urlpatterns = [
         "projects/<str:project_name>/members/<str:username>/remove/",
         projects.remove_member,
         name="member-remove",
+    ),
+    path("projects/<str:project_name>/groups/add/", project_groups.add_group, name="group-add"),
+    path(
+        "projects/<str:project_name>/groups/<str:group_name>/role/",
+        project_groups.change_group_role,
+        name="group-role",
+    ),
+    path(
+        "projects/<str:project_name>/groups/<str:group_name>/remove/",
+        project_groups.remove_group,
+        name="group-remove",
     ),
     path("projects/<str:project_name>/robots/", projects.project_robots, name="project-robots"),
     path("projects/<str:project_name>/robots/create/", projects.create_robot, name="robot-create"),
@@ -56,6 +73,13 @@ urlpatterns = [
         name="retention-rule-remove",
     ),
     path("projects/<str:project_name>/retention/run/", retention.run_retention, name="retention-run"),
+    path("projects/<str:project_name>/immutable-tags/", immutability.immutable_tags, name="project-immutable-tags"),
+    path("projects/<str:project_name>/immutable-tags/add/", immutability.add_rule, name="immutable-tag-rule-add"),
+    path(
+        "projects/<str:project_name>/immutable-tags/<int:rule_id>/remove/",
+        immutability.remove_rule,
+        name="immutable-tag-rule-remove",
+    ),
     # The image and deletion routes come first: `<path:name>` alone would swallow `/-/manifests/...`.
     path(
         "repositories/<path:name>/-/manifests/<str:digest>/raw",
@@ -70,6 +94,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
     path("jobs/<int:job_id>/status", jobs.job_status_json, name="job-status"),
     path("admin/storage/", administration.storage, name="admin-storage"),
+    path("admin/garbage-collection/", jobs.garbage_collection, name="admin-garbage-collection"),
     path("admin/users/", administration.user_list, name="admin-users"),
     path("admin/users/create/", administration.create_user, name="admin-user-create"),
     path("admin/users/<int:user_id>/active/", administration.set_user_active, name="admin-user-active"),

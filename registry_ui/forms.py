@@ -6,10 +6,12 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from accounts.directory import DirectoryUnavailable
 from accounts.models import Role
 from accounts.services import login_throttle
 from oci.request_edge import client_address
@@ -43,6 +45,13 @@ class LoginForm(AuthenticationForm):
             ) from None
         try:
             return super().clean()
+        except DirectoryUnavailable:
+            # Not the person's mistake: not counted, and said so (local accounts still log in).
+            raise ValidationError(
+                "The company directory is not answering, so directory accounts cannot log in right now "
+                "(local accounts can). Try again in a minute.",
+                code="directory_unavailable",
+            ) from None
         except ValidationError:
             login_throttle.record_failure(username, address)
             raise
@@ -58,11 +67,16 @@ class RepositoryFilterForm(forms.Form):
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=255, label="Search repositories")
+    q = forms.CharField(required=False, max_length=255, label="Search repositories, tags and digests")
 
 
 class AddMemberForm(forms.Form):
     username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
+
+
+class AddGroupForm(forms.Form):
+    group = forms.CharField(max_length=150, help_text="The group's name (cn) in the company directory.")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
 
 
@@ -80,6 +94,16 @@ class RobotForm(forms.Form):
         required=False,
         label="Expires",
         help_text="Leave empty for a robot that never expires.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
+class PersonalTokenForm(forms.Form):
+    name = forms.CharField(max_length=64, help_text="What it is for, e.g. laptop or ci-nightly.")
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires",
+        help_text="Leave empty for a token that never expires.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
 
@@ -176,6 +200,34 @@ class GarbageCollectionForm(forms.Form):
     dry_run = forms.BooleanField(
         required=False, initial=True, label="Dry run", help_text="Report what would go, delete nothing."
     )
+    grace_minutes = forms.IntegerField(
+        required=False,
+        min_value=0,
+        label="Shorter grace window (minutes)",
+        help_text="Leave empty for the configured window.",
+    )
+    pushes_in_flight_understood = forms.BooleanField(
+        required=False,
+        label="I understand that a push in flight may lose layers it uploaded within this window",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        minutes = cleaned.get("grace_minutes")
+        configured = settings.REGISTRY_GC_GRACE_SECONDS
+        if minutes is not None and minutes * 60 > configured:
+            self.add_error("grace_minutes", "Only a shorter window than the configured one can be chosen here.")
+        elif minutes is not None and not cleaned.get("pushes_in_flight_understood"):
+            self.add_error(
+                "pushes_in_flight_understood",
+                "A shorter grace window can delete the layers of a push still in progress; confirm to go on.",
+            )
+        return cleaned
+
+    def grace_seconds(self) -> int:
+        """The window the collection runs with: the chosen one, or the configured one."""
+        minutes = self.cleaned_data.get("grace_minutes")
+        return settings.REGISTRY_GC_GRACE_SECONDS if minutes is None else minutes * 60
 
 
 class RetentionPolicyForm(forms.Form):
@@ -191,6 +243,15 @@ class RetentionPolicyForm(forms.Form):
         label="Always keep tags",
         help_text="Comma-separated patterns no rule removes, e.g. v*, release-*.",
     )
+
+
+class ImmutableTagRuleForm(forms.Form):
+    repositories = forms.CharField(
+        max_length=255,
+        initial="**",
+        help_text="Patterns inside the project, comma-separated; ** is all, !name excludes.",
+    )
+    tags = forms.CharField(max_length=255, help_text="Patterns on tag names, e.g. v*.*.* or release-*.")
 
 
 class RetentionRuleForm(forms.Form):

@@ -3,16 +3,22 @@ facts. Results are each job kind's `as_dict()` (v2api/services), read genericall
 counter shows up without a template change."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
+
+from registry_ui.templatetags.sizes import binary_size
+from registry_ui.templatetags.sizes import duration as window
 from v2api.models import Job
 from v2api.services.job_requests import DeletionRequest, RetentionRequest, job_request_of
 
 # Result keys holding byte counts; the page shows them human-readable and exact.
-BYTE_KEYS = frozenset({"bytes_freed", "bytes_to_free"})
+BYTE_KEYS = frozenset({"bytes_freed", "bytes_to_free", "bytes_waiting_for_grace"})
 LABELS = {
     "bytes_to_free": "Bytes the next garbage collection frees",
     "bytes_freed": "Bytes freed",
+    "bytes_waiting_for_grace": "Bytes waiting for the grace window",
     "links_deleted": "Repository links deleted",
     "files_without_row_deleted": "Blob files without a database row deleted",
     "dry_run": "Dry run",
@@ -96,3 +102,23 @@ def job_status(job: Job) -> dict[str, Any]:
         "finished": job.state in FINISHED_STATES,
         "error": job.error,
     }
+
+
+def collection_note(job: Job) -> str:
+    """Why a finished collection freed what it freed, when the figure alone would puzzle: nothing
+    freed right after a deletion that promised bytes, because they are younger than the window."""
+    if job.kind != Job.Kind.GARBAGE_COLLECTION or job.state != Job.State.SUCCEEDED:
+        return ""
+    result = job.result or {}
+    freed, waiting = int(result.get("bytes_freed", 0)), int(result.get("bytes_waiting_for_grace", 0))
+    grace = timedelta(seconds=int(job.parameters.get("grace_seconds", 0)))
+    freed_text = f"{'would free' if job.dry_run else 'freed'} {binary_size(freed) if freed else 'nothing'}"
+    if waiting:
+        later = timezone.localtime(job.created_at + grace)
+        return (
+            f"It {freed_text}: {binary_size(waiting)} more is garbage but younger than its {window(grace)} grace "
+            f"window, which keeps the layers of pushes in flight; a collection after {later:%Y-%m-%d %H:%M} frees it."
+        )
+    if not freed:
+        return f"It {freed_text}: every layer and image is still in use, and nothing waits for the grace window."
+    return ""

@@ -1,13 +1,20 @@
 """Middleware that watches each request once and feeds the metrics and the access log, the one
 that believes the proxy about the client's address, what browsers are told beyond Django's
-SecurityMiddleware, and the one that refuses unstorable text."""
+SecurityMiddleware, and the one that refuses unstorable text or a body that never arrived."""
 
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, JsonResponse, QueryDict
+from django.http import (
+    HttpRequest,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    JsonResponse,
+    QueryDict,
+    UnreadablePostError,
+)
 
 from oci import request_edge as edge
 from v2api import metrics
@@ -126,7 +133,11 @@ class StorableInputMiddleware:
     `edge.is_storable_text`). Views hand these values to Postgres as they are (a project in the
     path, a paging cursor, a username in a form), and Postgres refused them with a 500; one check
     here covers every page. /v2/ checks its own inputs where it reads them, in OCI error form,
-    and the fast path never passes through this stack."""
+    and the fast path never passes through this stack.
+
+    A body that cannot be read whole is the client's doing too, a 400: it closed the connection,
+    or sent the body slower than the web worker accepts (registry_ui/client_limits.py). Forms are
+    read here; a JSON body is read by the view, whose error comes back through process_exception."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -134,14 +145,30 @@ class StorableInputMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.path.startswith("/v2/"):
             return self.get_response(request)
-        form = request.POST if request.method == "POST" else None
+        try:
+            form = request.POST if request.method == "POST" else None
+        except UnreadablePostError:
+            return _refusal(request, UNREADABLE_BODY)
         texts = [request.path, *_texts_of(request.GET)] + (_texts_of(form) if form is not None else [])
         if all(edge.is_storable_text(text) for text in texts):
             return self.get_response(request)
-        message = "The request holds a NUL character or an unpaired surrogate, which no name or value may contain."
-        if request.path.startswith(("/api/", "/auth/")):
-            return JsonResponse({"detail": message}, status=400)
-        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return _refusal(
+            request, "The request holds a NUL character or an unpaired surrogate, which no name or value may contain."
+        )
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+        if isinstance(exception, UnreadablePostError) and not request.path.startswith("/v2/"):
+            return _refusal(request, UNREADABLE_BODY)
+        return None
+
+
+UNREADABLE_BODY = "The request body did not arrive: the connection closed, or it came too slowly."
+
+
+def _refusal(request: HttpRequest, message: str) -> HttpResponseBase:
+    if request.path.startswith(("/api/", "/auth/")):
+        return JsonResponse({"detail": message}, status=400)
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
 def _texts_of(query: QueryDict) -> list[str]:

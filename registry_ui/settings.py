@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from registry_ui.directory_settings import directory_settings
 from registry_ui.env import database_from_url, env_bool, env_choice, env_int, env_list, env_secret, env_str
 from registry_ui.logs import logging_config
 
@@ -222,6 +223,18 @@ REGISTRY_ADMINS_CREATE_PROJECTS = env_bool("REGISTRY_ADMINS_CREATE_PROJECTS", Tr
 REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = env_int("REGISTRY_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
 REGISTRY_LOGIN_FAILURES_PER_ADDRESS = env_int("REGISTRY_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 REGISTRY_LOGIN_FAILURE_WINDOW = env_int("REGISTRY_LOGIN_FAILURE_WINDOW", 300, minimum=1)
+# The company's directories (registry_ui/directory_settings.py): AUTHENTICATION_BACKENDS, and
+# django-auth-ldap's AUTH_LDAP_* if REGISTRY_LDAP_URI names a directory, mozilla-django-oidc's OIDC_*
+# if REGISTRY_OIDC_CLIENT_ID names this registry at an OpenID Connect provider.
+_DIRECTORIES = directory_settings()
+globals().update(_DIRECTORIES)
+REGISTRY_SINGLE_SIGN_ON = "OIDC_RP_CLIENT_ID" in _DIRECTORIES
+# What the login page's button says, and which claims name the person, their groups (each a group
+# that project roles are given to, as LDAP groups are) and the group of system administrators.
+REGISTRY_OIDC_PROVIDER_NAME = env_str("REGISTRY_OIDC_PROVIDER_NAME", "single sign-on")
+REGISTRY_OIDC_USERNAME_CLAIM = env_str("REGISTRY_OIDC_USERNAME_CLAIM", "preferred_username")
+REGISTRY_OIDC_GROUPS_CLAIM = env_str("REGISTRY_OIDC_GROUPS_CLAIM", "groups")
+REGISTRY_OIDC_ADMIN_GROUP = env_str("REGISTRY_OIDC_ADMIN_GROUP", "")
 
 # --- Background jobs (Celery) ----------------------------------------------------------------
 # Redis in production; the embedded run needs no server: a broker in files under the data folder.
@@ -257,6 +270,12 @@ REGISTRY_STALE_UPLOAD_SECONDS = env_int("REGISTRY_STALE_UPLOAD_SECONDS", 24 * 36
 # Uploads one caller may hold open at once: docker pushes three layers of an image at a time, so
 # even a busy CI robot stays far below; a flood of sessions does not.
 REGISTRY_MAX_OPEN_UPLOADS = env_int("REGISTRY_MAX_OPEN_UPLOADS", 256, minimum=1)
+# Slow clients (registry_ui/gunicorn_worker.py, as Apache's mod_reqtimeout): seconds for a request's
+# headers, and for a streamed body before the minimum rate (bytes/s) counts; connections one address
+# may hold in one web process (a trusted proxy keeps its own limit).
+REGISTRY_CLIENT_TIMEOUT = env_int("REGISTRY_CLIENT_TIMEOUT", 20, minimum=1)
+REGISTRY_CLIENT_MIN_RATE = env_int("REGISTRY_CLIENT_MIN_RATE", 500, minimum=1)
+REGISTRY_MAX_CONNECTIONS_PER_ADDRESS = env_int("REGISTRY_MAX_CONNECTIONS_PER_ADDRESS", 100, minimum=1)
 REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS = env_int("REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS", 3600, minimum=60)
 REGISTRY_RETENTION_INTERVAL_SECONDS = env_int("REGISTRY_RETENTION_INTERVAL_SECONDS", 24 * 3600, minimum=60)
 # The daily usage snapshot per project (the Usage tab); a shorter interval updates today's row.

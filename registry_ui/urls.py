@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import include, path
 
 from accounts.api import urls as accounts_api
@@ -15,6 +16,8 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # Single sign-on's start and callback (/oidc/authenticate/, /oidc/callback/), when configured.
+    *([path("oidc/", include("mozilla_django_oidc.urls"))] if settings.REGISTRY_SINGLE_SIGN_ON else []),
     # The HTML dashboard: last, so every route above keeps its exact path.
     path("", include("registry_ui.dashboard_urls")),
 ]

@@ -8,11 +8,14 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# ensure_apt COMMAND:PACKAGE ... installs each package whose command is missing.
+# ensure_apt COMMAND:PACKAGE ... installs each package whose command is missing; a /path instead
+# of a command stands for a file the package brings (a header, for a library's -dev package).
 ensure_apt() {
-    local missing=() pair
+    local missing=() pair need
     for pair in "$@"; do
-        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+        need="${pair%%:*}"
+        if [[ "$need" == /* ]]; then [ -e "$need" ]; else command -v "$need" >/dev/null 2>&1; fi \
+            || missing+=("${pair#*:}")
     done
     [ ${#missing[@]} -eq 0 ] || install_apt "${missing[@]}"
 }
@@ -21,6 +24,11 @@ install_apt() {
     echo "installing $* from Debian's packages"
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# What pip needs to build python-ldap (django-auth-ldap's client), which has no binary wheel.
+ensure_build_dependencies() {
+    ensure_apt gcc:gcc python3-config:python3-dev /usr/include/ldap.h:libldap2-dev /usr/include/sasl/sasl.h:libsasl2-dev
 }
 
 # ensure_venv REQUIREMENTS_FILE: a virtualenv in .venv with those requirements.
@@ -33,6 +41,16 @@ ensure_venv() {
     stamp="$VENV/.installed-$(cat "$REPO_ROOT/requirements.txt" "$REPO_ROOT/$requirements" | sha256sum | cut -c1-16)"
     if [ ! -e "$stamp" ]; then
         "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPO_ROOT/$requirements"
+        touch "$stamp"
+    fi
+}
+
+# ensure_node_modules FOLDER: the npm packages of FOLDER's package-lock.json, installed once per lock.
+ensure_node_modules() {
+    local folder="$REPO_ROOT/$1" stamp
+    stamp="$folder/node_modules/.installed-$(sha256sum "$folder/package-lock.json" | cut -c1-16)"
+    if [ ! -e "$stamp" ]; then
+        npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error
         touch "$stamp"
     fi
 }

@@ -15,14 +15,19 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 
+from accounts.models import Project
 from accounts.scopes import Scope
 from accounts.services import credentials
 from accounts.tokens import issue_access_token, keyring
 from oci import media_types
 from oci.digests import Digest
+from oci.names import project_name_of
+from registry_ui.directory_settings import directory_settings
+from tests.directory import Directory, running_directory
 from tests.migrations import migrate_to_the_latest
 from tests.seaweedfs import SeaweedFS, running_seaweedfs
 from tests.tcp_proxy import TcpProxy, tcp_proxy
+from v2api.models import Manifest, Repository
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -135,6 +140,24 @@ def redis_link(settings) -> Iterator[TcpProxy]:  # type: ignore[no-untyped-def]
         yield link
 
 
+@pytest.fixture(scope="session")
+def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
+    """A real slapd (tests/directory.py) for the session: people, groups, one disabled person."""
+    with running_directory(tmp_path_factory.mktemp("slapd")) as started:
+        yield started
+
+
+@pytest.fixture
+def with_directory(directory: Directory, settings, monkeypatch: pytest.MonkeyPatch) -> Directory:  # type: ignore[no-untyped-def]
+    """This process configured for `directory` as an operator would: its environment read by
+    registry_ui/directory_settings.py into the settings."""
+    for name, value in directory.environment().items():
+        monkeypatch.setenv(name, value)
+    for name, value in directory_settings().items():
+        setattr(settings, name, value)
+    return directory
+
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -198,6 +221,18 @@ def manifest_bytes(document: dict[str, Any]) -> bytes:
     """Serialise a manifest the way no re-serialiser would (indent 3, a trailing newline), so a
     registry that rewrites the bytes is caught by a digest or byte comparison."""
     return (json.dumps(document, indent=3) + "\n").encode()
+
+
+def add_repositories(*names: str) -> None:
+    """Repositories as pushes leave them: each in the project its name's first component names,
+    holding a manifest (only such repositories are listed: services/repositories.listed_repositories)."""
+    projects = {name: Project.objects.get_or_create(name=project_name_of(name))[0] for name in names}
+    repositories = Repository.objects.bulk_create(Repository(name=name, project=projects[name]) for name in names)
+    content = b"{}"
+    Manifest.objects.bulk_create(
+        Manifest(repository=repository, digest=digest_of(content), media_type="", content=content, size=len(content))
+        for repository in repositories
+    )
 
 
 @dataclass(frozen=True)

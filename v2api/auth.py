@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from accounts.directory import DirectoryUnavailable
 from accounts.models import Project
 from accounts.permissions import ANONYMOUS, NOTHING, Principal, allowed_actions
 from accounts.scopes import PULL, PUSH, Scope
@@ -27,7 +28,7 @@ from accounts.services.projects import ensure_project_for_push
 from accounts.tokens import InvalidToken, granted_scopes, verify_access_token
 from oci.names import project_name_of
 from oci.request_edge import Credentials
-from v2api.errors import Challenge, Denied, RegistryError, TooManyRequests, Unauthorized
+from v2api.errors import Challenge, Denied, RegistryError, TooManyRequests, Unauthorized, Unavailable
 
 # Where the identified caller is kept in the environ, for the access log to name.
 _CALLER_KEY = "registry.caller"
@@ -75,7 +76,8 @@ class Decision:
 
 def identify(credentials: Credentials, address: str) -> Caller:
     """Who presents `credentials`; raises Unauthorized for a bad token or password, and
-    TooManyRequests while the login throttle holds the account or address."""
+    TooManyRequests while the login throttle holds the account or address, Unavailable while a
+    password needs the company directory and it does not answer."""
     if credentials.scheme == "bearer":
         try:
             claims = verify_access_token(credentials.token)
@@ -87,6 +89,8 @@ def identify(credentials: Credentials, address: str) -> Caller:
             found = authenticate_login(credentials.username, credentials.secret, address=address)
         except LoginThrottled as throttled:
             raise TooManyRequests(str(throttled), headers={"Retry-After": str(throttled.retry_after)}) from None
+        except DirectoryUnavailable as unavailable:
+            raise Unavailable(str(unavailable), headers={"Retry-After": str(unavailable.retry_after)}) from None
         if found is None:
             raise Unauthorized("incorrect username or password", challenge=Challenge())
         return Caller(principal=found[0], subject=found[0].subject, token_scopes=None)

@@ -153,6 +153,19 @@ class RetentionRule(models.Model):
         ]
 
 
+class ImmutableTagRule(models.Model):
+    """Tags matching both globs cannot be moved to another digest or deleted (services/immutability.py)."""
+
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="immutable_tag_rules")
+    # Globs as retention's (retention.matches): on the repository path inside the project, and on the tag.
+    repositories = models.CharField(max_length=255, default="**")
+    tags = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"rule {self.pk}: repositories {self.repositories}, tags {self.tags}"
+
+
 class Job(models.Model):
     """A background job and its record: deletion, garbage collection, upload purge or retention."""
 
@@ -181,6 +194,8 @@ class Job(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="registry_jobs"
     )
+    # Run from a shell (manage.py collectgarbage, …) rather than by beat's schedule: neither has a user.
+    from_command_line = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

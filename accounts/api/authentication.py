@@ -9,15 +9,21 @@ see the same `Principal` whichever way the caller signed in. A robot has no Djan
 
 from django.contrib.auth.models import User
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.exceptions import APIException, AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
+from accounts.directory import DirectoryUnavailable
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services.credentials import authenticate_login
 from accounts.services.login_throttle import LoginThrottled
 from oci.request_edge import client_address, credentials_of
 
 BASIC_CHALLENGE = 'Basic realm="Harbor-lite"'
+
+
+class DirectoryUnavailableError(APIException):
+    status_code = 503
+    default_code = "directory_unavailable"
 
 
 class LoginAuthentication(BaseAuthentication):
@@ -33,6 +39,8 @@ class LoginAuthentication(BaseAuthentication):
             )
         except LoginThrottled as throttled:
             raise Throttled(wait=throttled.retry_after, detail="Too many failed logins.") from None
+        except DirectoryUnavailable as unavailable:
+            raise DirectoryUnavailableError(str(unavailable)) from None
         if found is None:
             raise AuthenticationFailed("Incorrect username or password.")
         principal = found[0]

@@ -12,8 +12,8 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from accounts.api.authentication import principal_of
-from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount, Role
-from accounts.services import projects, robots, users
+from accounts.models import GroupMembership, Membership, PersonalAccessToken, Project, RobotAccount, Role
+from accounts.services import members, projects, robots, users
 from oci.names import InvalidName, check_repository_name
 
 
@@ -183,6 +183,32 @@ class MemberUpdateSerializer(MemberSerializer):
     """Only the role changes; the member stays who they are."""
 
     username = serializers.CharField(source="user.username", read_only=True)  # type: ignore[assignment]
+
+
+class GroupMemberSerializer(serializers.ModelSerializer[GroupMembership]):
+    """A directory group in a project: everyone in the group holds its role there."""
+
+    group = serializers.CharField(
+        source="group.name", max_length=150, help_text="The group's name (cn) in the company directory."
+    )
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    class Meta:
+        model = GroupMembership
+        fields = ["group", "role"]
+
+    def create(self, validated_data: dict[str, Any]) -> GroupMembership:
+        # The same code path as the dashboard's "Add a group" form.
+        added: GroupMembership = _api_error(
+            lambda: members.add_group(self.context["project"], validated_data["group"]["name"], validated_data["role"])
+        )
+        return added
+
+
+class GroupMemberUpdateSerializer(GroupMemberSerializer):
+    """Only the role changes; the group stays the same."""
+
+    group = serializers.CharField(source="group.name", read_only=True)  # type: ignore[assignment]
 
 
 def _check_future(value: datetime | None) -> datetime | None:

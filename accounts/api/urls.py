@@ -1,6 +1,6 @@
-"""Routes of the management API for accounts' objects (users, tokens, projects, members, robots) and
-its schema, mounted at /api/v1/ under the `api` namespace next to v2api/api/urls.py's (see
-registry_ui/urls.py). Updates are PATCH only: every field is optional."""
+"""Routes of the management API for accounts' objects (users, tokens, projects, members, directory
+groups, robots) and its schema, mounted at /api/v1/ under the `api` namespace next to
+v2api/api/urls.py's (see registry_ui/urls.py). Updates are PATCH only: every field is optional."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
@@ -37,6 +37,16 @@ urlpatterns = [
         "projects/<str:project_name>/members/<str:username>/",
         views.MemberViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
         name="member-detail",
+    ),
+    path(
+        "projects/<str:project_name>/groups/",
+        views.GroupMemberViewSet.as_view({"get": "list", "post": "create"}),
+        name="group-member-list",
+    ),
+    path(
+        "projects/<str:project_name>/groups/<str:group_name>/",
+        views.GroupMemberViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="group-member-detail",
     ),
     path(
         "projects/<str:project_name>/robots/",

@@ -16,7 +16,7 @@ from rest_framework.serializers import BaseSerializer
 from accounts.api import serializers
 from accounts.api.base import PROJECT_NAME, PROJECT_NOT_FOUND, Conflict, ManagementView, ProjectScopedView
 from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
-from accounts.models import Membership, PersonalAccessToken, Project, RobotAccount
+from accounts.models import GroupMembership, Membership, PersonalAccessToken, Project, RobotAccount
 from accounts.permissions import can_manage_project, can_see_members, visible_projects
 from accounts.services.projects import ProjectNotEmpty, delete_empty_project
 from accounts.services.robots import revoke
@@ -202,6 +202,35 @@ class MemberViewSet(
         serializer.is_valid(raise_exception=True)
         serializer.save()
         return Response(serializer.data)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[PROJECT_NAME]),
+    create=extend_schema(parameters=[PROJECT_NAME]),
+    retrieve=extend_schema(parameters=[PROJECT_NAME]),
+    partial_update=extend_schema(parameters=[PROJECT_NAME]),
+    destroy=extend_schema(parameters=[PROJECT_NAME], responses={204: None}),
+)
+class GroupMemberViewSet(MemberViewSet):
+    """`/api/v1/projects/<name>/groups/`: directory groups with a role in the project, seen and
+    managed by the same people as its members."""
+
+    lookup_field = "group__name"
+    lookup_url_kwarg = "group_name"
+    not_found = "Group {group_name} is not in project {project_name}."
+
+    def get_queryset(self) -> QuerySet[GroupMembership]:  # type: ignore[override]
+        if self.is_schema_generation():
+            return GroupMembership.objects.none()
+        return self.project.group_memberships.select_related("group").order_by("group__name")
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        if self.action == "partial_update":
+            return serializers.GroupMemberUpdateSerializer
+        return serializers.GroupMemberSerializer
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        serializer.save()
 
 
 # --- robot accounts --------------------------------------------------------------------------

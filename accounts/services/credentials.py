@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from accounts.directory import is_directory_account
 from accounts.models import CredentialVersion, PersonalAccessToken, RobotAccount
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services import login_throttle
@@ -26,6 +27,7 @@ from oci.request_edge import is_storable_text
 
 logger = logging.getLogger("accounts.login")
 ROBOT_PREFIX = "robot$"
+TOKEN_SECRET_PREFIX = "hl_pat_"
 
 
 def new_secret(prefix: str) -> tuple[str, str]:
@@ -83,7 +85,9 @@ _remembered = _RememberedLogins()
 
 def authenticate_login(username: str, secret: str, address: str) -> tuple[Principal, str] | None:
     """The principal a username and secret stand for, and what credential it was
-    (`user`, `robot:<id>`, `token:<id>`), or None. Raises LoginThrottled after too many failures."""
+    (`user`, `robot:<id>`, `token:<id>`), or None. Raises LoginThrottled after too many failures,
+    and DirectoryUnavailable when a password needed the company directory and it did not answer
+    (not counted as a failure: the password may well be right)."""
     login_throttle.check(username, address)
     remembered = _remembered.principal(username, secret)
     if remembered is not None:
@@ -109,6 +113,13 @@ def authenticate_login(username: str, secret: str, address: str) -> tuple[Princi
         version = _version_of(credential, secret_hash, principal.user)
     _remembered.remember(username, secret, principal.subject, credential, version)
     return found
+
+
+def may_refresh(principal: Principal, credential: str) -> bool:
+    """Whether a login may be given a refresh token. Not a directory person's password: the
+    directory alone knows when it is changed or the person disabled, and a refresh token would
+    outlive that for weeks; their clients log in again with the password instead."""
+    return not (credential == "user" and principal.user is not None and is_directory_account(principal.user))
 
 
 def credential_version(subject: str, credential: str) -> str:
@@ -171,9 +182,20 @@ def end_credential_versions(user: User) -> None:
 
 
 def _user(username: str, secret: str) -> tuple[Principal, str] | None:
+    # What looks like a personal token is tried as one first: a directory person's token then
+    # never reaches the directory, where a failed bind would count toward locking them out
+    # (ppolicy, Active Directory), and it keeps working while the directory is down.
+    if secret.startswith(TOKEN_SECRET_PREFIX) and (found := _personal_token(username, secret)) is not None:
+        return found
     user = authenticate(username=username, password=secret)
     if user is not None:
+        # A login from docker, skopeo or curl is a login too: "Last login" is not only the dashboard's.
+        User.objects.filter(id=user.pk).update(last_login=timezone.now())
         return Principal(subject=user.get_username(), user=user), "user"
+    return None if secret.startswith(TOKEN_SECRET_PREFIX) else _personal_token(username, secret)
+
+
+def _personal_token(username: str, secret: str) -> tuple[Principal, str] | None:
     token = (
         PersonalAccessToken.objects.select_related("user")
         .filter(secret_hash=hash_secret(secret), user__username=username, user__is_active=True)
@@ -182,6 +204,7 @@ def _user(username: str, secret: str) -> tuple[Principal, str] | None:
     if token is None or not token.is_active:
         return None
     PersonalAccessToken.objects.filter(id=token.id).update(last_used_at=timezone.now())
+    User.objects.filter(id=token.user_id).update(last_login=timezone.now())
     return Principal(subject=token.user.get_username(), user=token.user), f"token:{token.id}"
 
 

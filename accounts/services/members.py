@@ -1,11 +1,11 @@
-"""Project members and their roles. Who may call these is asked first, of
-accounts/permissions.py (`can_manage_project`); these only keep the data consistent."""
+"""Project members and their roles: people's own, and directory groups'. Who may call these is
+asked first, of accounts/permissions.py (`can_manage_project`); these only keep the data consistent."""
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.models import Membership, Project, Role
+from accounts.models import GroupMembership, Membership, Project, Role
 
 
 def add_member(project: Project, username: str, role: str) -> Membership:
@@ -46,3 +46,38 @@ def remove_member(project: Project, username: str) -> None:
 def _check_role(role: str) -> None:
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; choose one of {', '.join(Role.values)}."})
+
+
+def add_group(project: Project, group_name: str, role: str) -> GroupMembership:
+    """Give a directory group (by its cn, as logins copy it) `role` in `project`. The group need
+    not have logged in yet: its people get the role from their first login on.
+
+    Raises ValidationError naming the field: empty or too long a name, already added, unknown role.
+    """
+    _check_role(role)
+    group_name = group_name.strip()
+    if not group_name or len(group_name) > Group._meta.get_field("name").max_length:  # type: ignore[operator]
+        raise ValidationError({"group": "Give the group's name (its cn in the directory), at most 150 characters."})
+    already = f"Group {group_name} is already in {project.name}; change its role instead."
+    try:
+        with transaction.atomic():
+            group, _ = Group.objects.get_or_create(name=group_name)
+            return GroupMembership.objects.create(project=project, group=group, role=role)
+    except IntegrityError:
+        raise ValidationError({"group": already}) from None
+
+
+def change_group_role(project: Project, group_name: str, role: str) -> GroupMembership:
+    """Give a group another role. Raises GroupMembership.DoesNotExist if it is no longer in the project."""
+    _check_role(role)
+    membership = project.group_memberships.select_related("group").get(group__name=group_name)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+def remove_group(project: Project, group_name: str) -> None:
+    """Take a group out of a project. Raises GroupMembership.DoesNotExist if it is already gone."""
+    deleted, _ = project.group_memberships.filter(group__name=group_name).delete()
+    if not deleted:
+        raise GroupMembership.DoesNotExist(f"Group {group_name} is not in {project.name}.")

@@ -14,10 +14,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import PersonalAccessToken, Project, RobotAccount
-from accounts.services.credentials import new_secret
+from accounts.services.credentials import TOKEN_SECRET_PREFIX, new_secret
 
 ROBOT_SECRET_PREFIX = "hl_robot_"
-TOKEN_SECRET_PREFIX = "hl_pat_"
 # Robot names end up in `robot$<project>+<name>`: no `+`, `$` or `/`, so the login name parses back.
 ROBOT_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 

@@ -71,6 +71,12 @@ def grace_window() -> str:
     return duration(collection_grace())
 
 
+@register.filter
+def span(value: timedelta) -> str:
+    """`{{ interval|span }}`: `6 h`, as grace_window writes the collector's window."""
+    return duration(value)
+
+
 def duration(span: timedelta) -> str:
     """`2 h`, `90 min`, `1 d`, `45 s`: the largest unit that divides the span exactly."""
     seconds = int(span.total_seconds())

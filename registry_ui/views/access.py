@@ -1,13 +1,37 @@
 """Permission lookups every dashboard view starts with. Something the user may not see answers
 404, as if it did not exist, so private project and repository names never leak."""
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts.models import Project
 from accounts.permissions import Principal, allowed_actions, can_manage_project, can_see_repository, visible_projects
 from accounts.scopes import DELETE
 from v2api.models import Job, Manifest, Repository
+
+View = Callable[..., HttpResponse]
+
+
+def readable_without_login(view: View) -> View:
+    """For the read-only pages: an anonymous visitor sees the public projects, by the same rule as
+    anonymous pulls (visible_projects, accounts.permissions.public_projects); what they may not see
+    sends them to log in, as login_required did, so a private name neither leaks nor dead-ends."""
+
+    @wraps(view)
+    def read(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            if request.user.is_authenticated:
+                raise
+            return redirect_to_login(request.get_full_path())
+
+    return read
 
 
 def principal_of(request: HttpRequest) -> Principal:

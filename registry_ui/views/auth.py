@@ -1,5 +1,8 @@
 """Logging in and out of the dashboard, and changing one's own password."""
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -11,10 +14,25 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from registry_ui.forms import LoginForm
 
-# Django's own views: they keep the session-fixation, redirect-safety and CSRF handling right.
-login = LoginView.as_view(
-    template_name="accounts/login.html", authentication_form=LoginForm, redirect_authenticated_user=True
-)
+
+class DashboardLoginView(LoginView):
+    """Django's login view (it keeps session fixation, redirect safety and CSRF right), offering
+    single sign-on too when it is configured."""
+
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if settings.REGISTRY_SINGLE_SIGN_ON:
+            context["single_sign_on"] = settings.REGISTRY_OIDC_PROVIDER_NAME
+            # mozilla-django-oidc's LOGIN_REDIRECT_URL_FAILURE (registry_ui/directory_settings.py).
+            context["single_sign_on_failed"] = self.request.GET.get("single-sign-on") == "failed"
+        return context
+
+
+login = DashboardLoginView.as_view()
 logout = LogoutView.as_view()
 
 

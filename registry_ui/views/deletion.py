@@ -4,6 +4,7 @@ exactly what goes and what it frees (v2api's plan_deletion), then a deletion job
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -13,10 +14,12 @@ from registry_ui.forms import DeletionForm
 from registry_ui.views.access import get_repository_for_user, may_delete
 from v2api.models import Repository, Tag
 from v2api.services.deletion import plan_deletion
+from v2api.services.immutability import immutable_tags
 from v2api.services.job_requests import DeletionRequest
 from v2api.tasks import JobNotSent, request_job
 
 ALREADY_DELETED = "Nothing to delete: what you selected was already deleted."
+CONFIRM_PAGE_SIZE = 50
 
 
 def _selection(repository: Repository, form: DeletionForm) -> DeletionRequest | None:
@@ -66,6 +69,11 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
     if not plan.tags and not plan.manifests and not selection.whole_repository:
         messages.error(request, ALREADY_DELETED)
         return back
+    immutable = immutable_tags(repository.name, plan.tags)
+    if immutable:
+        refusals = "; ".join(f"tag {tag} is immutable ({rule})" for tag, rule in sorted(immutable.items()))
+        messages.error(request, f"Nothing was deleted: {refusals}.")
+        return back
     if request.method == "POST":
         try:
             job = request_job(selection, requested_by=request.user)  # type: ignore[arg-type]
@@ -75,6 +83,12 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
             return redirect("ui:job-detail", job_id=unsent.job.pk)
         messages.success(request, f"Deletion requested as job #{job.pk}.")
         return redirect("ui:job-detail", job_id=job.pk)
+    # A repository of 300 tags is summarised by its counts and listed a page at a time.
+    paginator = Paginator(range(max(len(plan.tags), len(plan.manifests), 1)), CONFIRM_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    shown = slice(page.start_index() - 1, page.end_index())
+    without_page = request.GET.copy()
+    without_page.pop("page", None)
     return render(
         request,
         "registry_ui/delete_confirm.html",
@@ -85,5 +99,9 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
             "mode": form.cleaned_data["mode"],
             "selection": selection,
             "plan": plan,
+            "page": page,
+            "tags_shown": plan.tags[shown],
+            "manifests_shown": plan.manifests[shown],
+            "page_query": without_page.urlencode(),
         },
     )

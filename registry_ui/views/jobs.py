@@ -8,11 +8,21 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.models import Project
 from oci.names import project_name_of
 from registry_ui.forms import GarbageCollectionForm
-from registry_ui.job_summaries import FINISHED_STATES, duration, job_status, job_title, result_facts, result_lists
+from registry_ui.job_summaries import (
+    FINISHED_STATES,
+    collection_note,
+    duration,
+    job_status,
+    job_title,
+    result_facts,
+    result_lists,
+)
 from registry_ui.views.access import get_job_for_user, principal_of, require_system_admin, visible_jobs
 from v2api.models import Repository
+from v2api.services.gc_outlook import collection_outlook
 from v2api.services.job_requests import DeletionRequest, GarbageCollectionRequest, RetentionRequest, job_request_of
 from v2api.tasks import JobNotSent, request_job
 
@@ -68,7 +78,10 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "duration": duration(job),
             "facts": result_facts(job),
             "lists": result_lists(job),
+            "collection_note": collection_note(job),
+            # Links back only to what is still there: a deletion may have taken the repository.
             "repository_exists": bool(repository_name) and Repository.objects.filter(name=repository_name).exists(),
+            "project_exists": bool(project_name) and Project.objects.filter(name=project_name).exists(),
             "repository_name": repository_name,
             "project_name": project_name,
         },
@@ -83,14 +96,36 @@ def job_status_json(request: HttpRequest, job_id: int) -> JsonResponse:
 
 
 @login_required
+def garbage_collection(request: HttpRequest) -> HttpResponse:
+    """`/admin/garbage-collection/`: the schedule, the grace window, what a collection now frees
+    and what waits for the window, the last collections, and starting one."""
+    require_system_admin(request)
+    return _render_garbage_collection(request, GarbageCollectionForm())
+
+
+def _render_garbage_collection(request: HttpRequest, form: GarbageCollectionForm, status: int = 200) -> HttpResponse:
+    outlook = collection_outlook()
+    return render(
+        request,
+        "registry_ui/garbage_collection.html",
+        {"outlook": outlook, "recent": [(job, collection_note(job)) for job in outlook.recent], "form": form},
+        status=status,
+    )
+
+
+@login_required
 @require_POST
 def start_garbage_collection(request: HttpRequest) -> HttpResponse:
-    """POST `/jobs/garbage-collection/`: a collection now, with the configured grace window."""
+    """POST `/jobs/garbage-collection/`: a collection now, with the configured grace window or,
+    once the administrator confirmed the risk to pushes in flight, a shorter one."""
     require_system_admin(request)
     form = GarbageCollectionForm(request.POST)
-    dry_run = form.is_valid() and form.cleaned_data["dry_run"]
+    if not form.is_valid():
+        return _render_garbage_collection(request, form, status=400)
+    dry_run = form.cleaned_data["dry_run"]
+    collection = GarbageCollectionRequest(grace_seconds=form.grace_seconds())
     try:
-        job = request_job(GarbageCollectionRequest(), dry_run=dry_run, requested_by=request.user)  # type: ignore[arg-type]
+        job = request_job(collection, dry_run=dry_run, requested_by=request.user)  # type: ignore[arg-type]
     except JobNotSent as unsent:
         # Kept pending: beat sends it once the queue is back; the job page shows it waiting.
         messages.warning(request, str(unsent))

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from accounts.models import Membership, Project, RobotAccount
 from accounts.permissions import can_see_members
 from accounts.services import members, robots
-from registry_ui.forms import AddMemberForm, ChangeRoleForm, RepositoryFilterForm, RobotForm, apply_errors
-from registry_ui.views.access import get_project_for_user, may_manage, principal_of
+from registry_ui.forms import AddGroupForm, AddMemberForm, ChangeRoleForm, RepositoryFilterForm, RobotForm, apply_errors
+from registry_ui.views.access import get_project_for_user, may_manage, principal_of, readable_without_login
 from v2api.services.listings import REPOSITORY_SORTS, quota_use, repository_page, with_repository_usage
 from v2api.services.usage import project_usage
 
@@ -24,7 +24,7 @@ def project_tabs(request: HttpRequest, project: Project) -> dict[str, bool]:
     return {"can_see_members": can_see_members(principal, project), "can_manage": may_manage(request, project)}
 
 
-@login_required
+@readable_without_login
 def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
     """`/projects/<name>/`: the project's repositories, filtered, sorted and paged by keyset, with
     the disk each uses (computed for the rows on the page only) and the project's total."""
@@ -60,22 +60,33 @@ def project_members(request: HttpRequest, project_name: str) -> HttpResponse:
     tabs = project_tabs(request, project)
     if not tabs["can_see_members"]:
         raise Http404("Only members of this project see its members.")
-    return _render_members(request, project, tabs, AddMemberForm())
+    return render_members(request, project, tabs)
 
 
-def _render_members(
-    request: HttpRequest, project: Project, tabs: dict[str, bool], form: AddMemberForm, status: int = 200
+def render_members(
+    request: HttpRequest,
+    project: Project,
+    tabs: dict[str, bool],
+    form: AddMemberForm | None = None,
+    group_form: AddGroupForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
+    """The members page: people with their roles, then directory groups with theirs."""
     memberships = project.memberships.select_related("user").order_by("user__username")
-    return render(
-        request,
-        "registry_ui/project_members.html",
-        {"project": project, "memberships": memberships, "form": form, "tab": "members", **tabs},
-        status=status,
-    )
+    group_memberships = project.group_memberships.select_related("group").order_by("group__name")
+    context = {
+        "project": project,
+        "memberships": memberships,
+        "group_memberships": group_memberships,
+        "form": form or AddMemberForm(),
+        "group_form": group_form or AddGroupForm(),
+        "tab": "members",
+        **tabs,
+    }
+    return render(request, "registry_ui/project_members.html", context, status=status)
 
 
-def _refuse_unless_manager(request: HttpRequest, project: Project) -> HttpResponse | None:
+def refuse_unless_manager(request: HttpRequest, project: Project) -> HttpResponse | None:
     if may_manage(request, project):
         return None
     messages.error(request, f"Only admins of project {project.name} and system administrators may do this.")
@@ -87,7 +98,7 @@ def _refuse_unless_manager(request: HttpRequest, project: Project) -> HttpRespon
 def add_member(request: HttpRequest, project_name: str) -> HttpResponse:
     """POST `/projects/<name>/members/add/`."""
     project = get_project_for_user(request, project_name)
-    if (refused := _refuse_unless_manager(request, project)) is not None:
+    if (refused := refuse_unless_manager(request, project)) is not None:
         return refused
     form = AddMemberForm(request.POST)
     if form.is_valid():
@@ -100,7 +111,7 @@ def add_member(request: HttpRequest, project_name: str) -> HttpResponse:
                 request, f"{membership.user.get_username()} is now a {membership.get_role_display()} of {project.name}."
             )
             return redirect("ui:project-members", project_name=project.name)
-    return _render_members(request, project, project_tabs(request, project), form, status=400)
+    return render_members(request, project, project_tabs(request, project), form=form, status=400)
 
 
 @login_required
@@ -108,7 +119,7 @@ def add_member(request: HttpRequest, project_name: str) -> HttpResponse:
 def change_member_role(request: HttpRequest, project_name: str, username: str) -> HttpResponse:
     """POST `/projects/<name>/members/<username>/role/`."""
     project = get_project_for_user(request, project_name)
-    if (refused := _refuse_unless_manager(request, project)) is not None:
+    if (refused := refuse_unless_manager(request, project)) is not None:
         return refused
     form = ChangeRoleForm(request.POST)
     if not form.is_valid():
@@ -128,7 +139,7 @@ def change_member_role(request: HttpRequest, project_name: str, username: str) -
 def remove_member(request: HttpRequest, project_name: str, username: str) -> HttpResponse:
     """POST `/projects/<name>/members/<username>/remove/`."""
     project = get_project_for_user(request, project_name)
-    if (refused := _refuse_unless_manager(request, project)) is not None:
+    if (refused := refuse_unless_manager(request, project)) is not None:
         return refused
     try:
         members.remove_member(project, username)
@@ -166,7 +177,7 @@ def _render_robots(
 def create_robot(request: HttpRequest, project_name: str) -> HttpResponse:
     """POST `/projects/<name>/robots/create/`: the answer shows the secret, this once, never cached."""
     project = get_project_for_user(request, project_name)
-    if (refused := _refuse_unless_manager(request, project)) is not None:
+    if (refused := refuse_unless_manager(request, project)) is not None:
         return refused
     form = RobotForm(request.POST)
     if form.is_valid():
@@ -188,7 +199,7 @@ def create_robot(request: HttpRequest, project_name: str) -> HttpResponse:
 def revoke_robot(request: HttpRequest, project_name: str, robot_name: str) -> HttpResponse:
     """POST `/projects/<name>/robots/<robot>/revoke/`: the robot can no longer log in."""
     project = get_project_for_user(request, project_name)
-    if (refused := _refuse_unless_manager(request, project)) is not None:
+    if (refused := refuse_unless_manager(request, project)) is not None:
         return refused
     robot = RobotAccount.objects.filter(project=project, name=robot_name).first()
     if robot is None:

@@ -1,17 +1,16 @@
 """A repository's tags, and one image (manifest) in it."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from oci.names import name_in_project
-from registry_ui.views.access import get_manifest_in, get_repository_for_user, may_delete
+from registry_ui.views.access import get_manifest_in, get_repository_for_user, may_delete, readable_without_login
 from v2api.services.images import image_details
 from v2api.services.listings import tag_page
 from v2api.services.usage import image_sizes, repository_usage
 
 
-@login_required
+@readable_without_login
 def repository_detail(request: HttpRequest, name: str) -> HttpResponse:
     """`/repositories/<name>/`: tags with digest, platforms, size and push time, paged by tag name;
     those who may delete select tags to untag or images to delete (deletion.py confirms)."""
@@ -33,7 +32,7 @@ def repository_detail(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-@login_required
+@readable_without_login
 def image_detail(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """`/repositories/<name>/-/manifests/<digest>/`: layers, config, platforms, referrers, raw JSON."""
     repository = get_repository_for_user(request, name)
@@ -52,7 +51,7 @@ def image_detail(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     )
 
 
-@login_required
+@readable_without_login
 def raw_manifest(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """`/repositories/<name>/-/manifests/<digest>/raw`: the exact bytes the digest covers."""
     repository = get_repository_for_user(request, name)

@@ -2,13 +2,12 @@
 
 from dataclasses import dataclass
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from registry_ui.charts import usage_chart
-from registry_ui.views.access import get_project_for_user
+from registry_ui.views.access import get_project_for_user, readable_without_login
 from registry_ui.views.projects import project_tabs
 from v2api.models import ProjectUsageSnapshot
 from v2api.services.listings import quota_use
@@ -16,7 +15,7 @@ from v2api.services.usage import project_usage
 from v2api.services.usage_history import HISTORY_DAYS, usage_history
 
 
-@login_required
+@readable_without_login
 def project_usage_history(request: HttpRequest, project_name: str) -> HttpResponse:
     """`/projects/<name>/usage/`: a chart and a table of the daily snapshots, for anyone who may pull."""
     project = get_project_for_user(request, project_name)

@@ -43,6 +43,9 @@ def in_the_future(**delta: float) -> str:
 
 
 def queries_for(call: Any) -> int:
+    """The queries of a call made as a caller already signed in: a first Basic login also records
+    the user's last login, which no later request of theirs repeats (credentials._remembered)."""
+    call()
     with CaptureQueriesContext(connection) as captured:
         response = call()
     assert response.status_code == 200, response.content
@@ -720,10 +723,14 @@ def test_the_schema_is_an_openapi_document_listing_the_management_paths(api: Api
         "/api/v1/projects/{project_name}/",
         "/api/v1/projects/{project_name}/members/",
         "/api/v1/projects/{project_name}/members/{username}/",
+        "/api/v1/projects/{project_name}/groups/",
+        "/api/v1/projects/{project_name}/groups/{group_name}/",
         "/api/v1/projects/{project_name}/robots/",
         "/api/v1/projects/{project_name}/robots/{robot_name}/",
         "/api/v1/projects/{project_name}/retention/",
         "/api/v1/projects/{project_name}/retention/simulation/",
+        "/api/v1/projects/{project_name}/immutable-tags/",
+        "/api/v1/projects/{project_name}/immutable-tags/{rule_id}/",
         "/api/v1/projects/{project_name}/usage/",
         "/api/v1/projects/{project_name}/usage/history/",
         "/api/v1/repositories/{repository_name}/usage/",

@@ -1,11 +1,15 @@
-"""A database filled by the code before credential versions existed migrates forward, and back.
+"""A database filled by the code before credential versions, then before group roles, existed
+migrates forward, and back.
 
 transaction=True: migrations run outside a test's transaction, as in tests/v2api/test_migrations.py.
 """
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 
+from accounts.models import Project, Role
+from accounts.permissions import roles_in_project
+from accounts.services import members
 from accounts.services.credentials import credential_version, end_credential_versions
 from tests.migrations import migrate
 
@@ -27,3 +31,25 @@ def test_users_made_before_credential_versions_have_one_and_a_deactivation_chang
 
     migrate(BEFORE)
     assert User.objects.filter(username="alice").exists()
+
+
+GROUPS_BEFORE = [("accounts", "0003_credential_version")]
+GROUPS_AFTER = [("accounts", "0004_project_group_membership")]
+
+
+def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group() -> None:
+    apps = migrate(GROUPS_BEFORE)
+    project = apps.get_model("accounts", "Project").objects.create(name="team")
+    old_user = apps.get_model("auth", "User").objects.create(username="dora")
+    apps.get_model("accounts", "Membership").objects.create(project=project, user=old_user, role="guest")
+
+    apps = migrate(GROUPS_AFTER)
+
+    developers = Group.objects.create(name="developers")
+    dora = User.objects.get(username="dora")
+    dora.groups.add(developers)
+    members.add_group(Project.objects.get(name="team"), "developers", Role.DEVELOPER)
+    assert roles_in_project(dora, Project.objects.get(name="team")) == {Role.GUEST, Role.DEVELOPER}
+
+    migrate(GROUPS_BEFORE)
+    assert apps.get_model("accounts", "Membership").objects.filter(project__name="team").count() == 1

@@ -5,13 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from accounts.models import Membership, Project, Role
-from accounts.services.robots import create_robot
-from tests.conftest import PASSWORD, PushedImage, PushImage
-from tests.registry_ui.conftest import CONFIG
+from tests.conftest import PASSWORD, PushedImage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,23 +15,11 @@ LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture
-def registry(transactional_db: None, admin_user: User, push_image: PushImage) -> PushedImage:
-    """alice administers the private project `team`, which holds `team/app:1.0` and a second repository."""
-    team = Project.objects.create(name="team")
-    Project.objects.create(name="public-tools", public=True)
-    alice = User.objects.create_user("alice", password=PASSWORD, email="alice@example.lan")
-    bob = User.objects.create_user("bob", password=PASSWORD)
-    Membership.objects.create(project=team, user=alice, role=Role.ADMIN)
-    Membership.objects.create(project=team, user=bob, role=Role.DEVELOPER)
-    create_robot(team, "ci", description="builds on main", can_push=True)
-    push_image("team/web", "stable")
-    return push_image("team/app", "1.0", layers=(b"base layer bytes" * 1000, b"app layer"), config=CONFIG)
-
-
 def log_in(page: Any, base_url: str, username: str) -> None:
+    # Anyone sees the public projects; logging in is a link away.
     page.goto(base_url + "/")
-    assert "/login/" in page.url
+    expect(page.get_by_text("Public projects, which anyone may browse")).to_be_visible()
+    page.locator(".user-menu").get_by_role("link", name="Log in").click()
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()

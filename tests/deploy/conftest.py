@@ -331,3 +331,42 @@ def docker_trusts_the_ca(stack: Stack) -> Iterator[Path]:
         yield directory / "ca.crt"
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# The embedded mode as the README starts it: scripts/serve on a data folder of its own.
+def embedded_environment(data: Path, port: int) -> dict[str, str]:
+    # The embedded defaults: SQLite and the file broker under the data folder, no Redis.
+    kept = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "REDIS_URL")}
+    return {
+        **kept,
+        "REGISTRY_DATA_DIR": str(data),
+        "REGISTRY_BIND": f"127.0.0.1:{port}",
+        "REGISTRY_ADMIN_PASSWORD": "an embedded admin password",
+        "WEB_CONCURRENCY": "3",
+        "DEBUG": "false",
+    }
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict[str, str]]]:
+    tmp_path = tmp_path_factory.mktemp("embedded")
+    port = free_port()
+    env = embedded_environment(tmp_path / "data", port)
+    log = tmp_path / "serve.log"
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            ["scripts/serve"], cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_until(lambda: _health_live(port), "scripts/serve", process, log)
+        yield port, env
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def _health_live(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/health/live", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False

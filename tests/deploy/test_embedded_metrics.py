@@ -2,61 +2,19 @@
 item 21): every scrape gives the sum over all gunicorn workers, and a collection run in another
 process (as the Celery worker runs it) shows in the registry_gc_* figures."""
 
-import os
 import re
-import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.deploy.conftest import REPO_ROOT, free_port, wait_until
+from tests.deploy.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
 ROUNDS, REQUESTS = 4, 32
-
-
-def environment(data: Path, port: int) -> dict[str, str]:
-    # The embedded defaults: SQLite and the file broker under the data folder, no Redis.
-    kept = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "REDIS_URL")}
-    return {
-        **kept,
-        "REGISTRY_DATA_DIR": str(data),
-        "REGISTRY_BIND": f"127.0.0.1:{port}",
-        "REGISTRY_ADMIN_PASSWORD": "an embedded admin password",
-        "WEB_CONCURRENCY": "3",
-        "DEBUG": "false",
-    }
-
-
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict[str, str]]]:
-    tmp_path = tmp_path_factory.mktemp("embedded")
-    port = free_port()
-    env = environment(tmp_path / "data", port)
-    log = tmp_path / "serve.log"
-    with open(log, "ab") as output:
-        process = subprocess.Popen(
-            ["scripts/serve"], cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        wait_until(lambda: answers(port), "scripts/serve", process, log)
-        yield port, env
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-
-
-def answers(port: int) -> bool:
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/health/live", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def sample(port: int, name: str, labels: str = "") -> float:

@@ -146,9 +146,9 @@ class LiveRegistry:
 
 
 @contextmanager
-def running_registry(data_dir: Path, database: str, **settings_environment: str) -> Iterator[LiveRegistry]:
-    """A registry on a fresh database of its own, migrated, with an administrator, served until the
-    block ends; `settings_environment` adds or overrides settings (REGISTRY_STORAGE=s3…)."""
+def serving_registry(data_dir: Path, database: str, port: int = 0, **settings: str) -> Iterator[LiveRegistry]:
+    """A registry on a fresh `database`, with an administrator, its environment plus `settings`,
+    on `port` (one chosen before, for a redirect URI) or a free one."""
     _recreate_database(database)
     environment = {
         **os.environ,
@@ -157,9 +157,9 @@ def running_registry(data_dir: Path, database: str, **settings_environment: str)
         "WEB_CONCURRENCY": "2",
         "REGISTRY_ADMIN_USERNAME": "e2e-admin",
         "REGISTRY_ADMIN_PASSWORD": secrets.token_urlsafe(16),
-        **settings_environment,
+        **settings,
     }
-    registry = LiveRegistry(data_dir=data_dir, environment=environment)
+    registry = LiveRegistry(data_dir=data_dir, environment=environment, **({"port": port} if port else {}))
     try:
         registry.manage("migrate", "--noinput", "-v0")
         registry.manage("ensureadmin")
@@ -173,7 +173,7 @@ def running_registry(data_dir: Path, database: str, **settings_environment: str)
 
 @pytest.fixture(scope="session")
 def live_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
-    with running_registry(tmp_path_factory.mktemp("live-registry"), E2E_DATABASE) as registry:
+    with serving_registry(tmp_path_factory.mktemp("live-registry"), E2E_DATABASE) as registry:
         yield registry
 
 

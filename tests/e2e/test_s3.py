@@ -18,7 +18,7 @@ import requests
 from oci.digests import Digest
 from tests.conftest import S3_BUCKET, digest_of
 from tests.dockerd import running_dockerd
-from tests.e2e.conftest import E2E_DATABASE, LiveRegistry, running_registry
+from tests.e2e.conftest import E2E_DATABASE, LiveRegistry, serving_registry
 from tests.e2e.images import OciLayout, build_image
 from tests.e2e.test_podman import _new_podman
 from tests.e2e.test_skopeo import access_log, layout_blob, push, skopeo
@@ -31,7 +31,7 @@ PREFIX = "e2e"
 @pytest.fixture(scope="module")
 def s3_registry(seaweedfs: SeaweedFS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
     """A registry whose blobs live in the bucket, configured as an operator would."""
-    with running_registry(
+    with serving_registry(
         tmp_path_factory.mktemp("s3-registry"),
         f"{E2E_DATABASE}_s3",
         REGISTRY_STORAGE="s3",

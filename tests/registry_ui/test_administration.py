@@ -1,5 +1,6 @@
 """Administration: users and projects, for system administrators only."""
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -7,7 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.models import Project
-from tests.conftest import PASSWORD, PushedImage
+from tests.conftest import PASSWORD, PushedImage, basic_auth
 
 AsUser = Callable[[User], Client]
 
@@ -132,3 +133,16 @@ def test_only_an_empty_project_can_be_deleted(as_user: AsUser, root: User, app_i
     Project.objects.create(name="empty")
     assert b"Project empty deleted." in client.post("/admin/projects/empty/delete/", follow=True).content
     assert b"Project empty was already deleted." in client.post("/admin/projects/empty/delete/", follow=True).content
+
+
+def test_a_user_who_only_used_the_command_line_shows_when_they_last_logged_in(
+    as_user: AsUser, root: User, carol: User, alice: User
+) -> None:
+    # What `docker login` and every later pull do: HTTP Basic (or the token endpoint) with the password.
+    assert Client(HTTP_AUTHORIZATION=basic_auth("carol")).get("/v2/").status_code == 200
+
+    page = as_user(root).get("/admin/users/").content.decode()
+
+    rows = dict(re.findall(r"<tr>\s*<td>(\w+)(.*?)</tr>", page, re.S))
+    assert "just now" in rows["carol"] and "never" not in rows["carol"]
+    assert "never" in rows["alice"]

@@ -171,3 +171,21 @@ def test_confirming_without_the_csrf_token_is_refused(maya: User, app_image: Pus
     client.force_login(maya)
     assert client.post(DELETE_URL, {"mode": "tags", "tag": "1.0"}).status_code == 403
     assert Tag.objects.filter(name="1.0").exists()
+
+
+def test_a_repository_of_many_tags_is_confirmed_by_counts_and_listed_a_page_at_a_time(
+    as_user: AsUser, maya: User, app_image: PushedImage, push_image: PushImage
+) -> None:
+    image = Manifest.objects.get(digest=app_image.digest)
+    Tag.objects.bulk_create(Tag(repository=image.repository, name=f"build-{n:03}", manifest=image) for n in range(120))
+    client = as_user(maya)
+
+    first = client.get(DELETE_URL, {"mode": "repository"}).content.decode()
+    third = client.get(DELETE_URL, {"mode": "repository", "page": 3}).content.decode()
+
+    assert "<h2>121 tags</h2>" in first
+    # 1.0 first, then build-000 to build-048.
+    assert first.count("<li><code>team/app:") == 50 and "build-048<" in first and "build-049<" not in first
+    assert "Listed: page 1 of 3" in first and 'href="?mode=repository&amp;page=2"' in first
+    assert "Confirming deletes all 121 tags and 1 image, not only this page." in first
+    assert third.count("<li><code>team/app:") == 21 and "team/app:build-119" in third

@@ -11,8 +11,19 @@ from tests.conftest import PushedImage
 AsUser = Callable[[User], Client]
 
 
-def test_home_needs_a_login(client: Client, db: None) -> None:
-    assert client.get("/")["Location"] == "/login/?next=/"
+def test_an_anonymous_visitor_sees_the_public_projects_and_a_way_to_log_in(
+    client: Client, app_image: PushedImage
+) -> None:
+    Project.objects.create(name="open", public=True)
+    page = client.get("/").content.decode()
+    assert 'href="/projects/open/"' in page
+    assert "team" not in page
+    assert 'href="/login/?next=/"' in page
+    assert 'href="/jobs/"' not in page
+
+
+def test_with_no_public_project_an_anonymous_visitor_is_told_so(client: Client, db: None) -> None:
+    assert "No project is public." in client.get("/").content.decode()
 
 
 def test_a_member_sees_their_project_with_its_repository_count(

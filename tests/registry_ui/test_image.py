@@ -100,3 +100,58 @@ def test_the_raw_manifest_is_the_exact_pushed_bytes(as_user: AsUser, alice: User
     assert raw.content == app_image.content
     assert json.loads(raw.content)["schemaVersion"] == 2
     assert as_user(alice).get("/repositories/team/app/-/manifests/sha256:" + "1" * 64 + "/raw").status_code == 404
+
+
+SPDX = "application/spdx+json"
+NOTATION = "application/vnd.cncf.notary.signature"
+
+
+def test_an_artifact_index_and_its_children_show_as_what_they_are(
+    as_user: AsUser, alice: User, team: Project, push_image: PushImage, push_manifest: PushManifest
+) -> None:
+    sbom = push_image(
+        "team/sboms", None, layers=(b'{"spdxVersion": "SPDX-2.3"}',), config=b"{}", config_media_type=SPDX
+    )
+    index = push_manifest(
+        "team/sboms",
+        {
+            "schemaVersion": 2,
+            "mediaType": media_types.OCI_INDEX,
+            "artifactType": SPDX,
+            "manifests": [{"mediaType": media_types.OCI_MANIFEST, "digest": sbom.digest, "size": len(sbom.content)}],
+        },
+        media_types.OCI_INDEX,
+        "sbom-1",
+    )
+    client = as_user(alice)
+
+    index_page = client.get(f"/repositories/team/sboms/-/manifests/{index.digest}/").content.decode()
+    child_page = client.get(f"/repositories/team/sboms/-/manifests/{sbom.digest}/").content.decode()
+
+    assert "multi-platform index" not in index_page and "none given" not in index_page
+    assert '<span class="badge badge-role">SBOM</span>' in index_page and "<h2>Contents</h2>" in index_page
+    assert '<span class="badge badge-role">SBOM</span>' in child_page
+
+
+def test_a_tag_whose_image_a_signature_refers_to_is_marked_signed(
+    as_user: AsUser, alice: User, app_image: PushedImage, push_image: PushImage
+) -> None:
+    push_image("team/app", "2.0", layers=(b"unsigned",))
+    cosign_signed = push_image("team/app", "3.0", layers=(b"cosign signed",))
+    push_image(
+        "team/app",
+        None,
+        layers=(b"notation signature",),
+        config=b"{}",
+        config_media_type=media_types.OCI_EMPTY,
+        artifactType=NOTATION,
+        subject=descriptor(media_types.OCI_MANIFEST, app_image.content),
+    )
+    # cosign without the referrers API: a tag named after the digest it signs.
+    push_image("team/app", cosign_signed.digest.replace(":", "-") + ".sig", layers=(b"cosign signature",))
+
+    page = as_user(alice).get("/repositories/team/app/")
+
+    signed = {row.name for row in page.context["page"].rows if row.signed}
+    assert signed == {"1.0", "3.0"}
+    assert page.content.decode().count('title="A cosign or notation signature refers to this image">signed') == 2

@@ -1,13 +1,17 @@
 """Jobs: the list, one job's progress and result, its JSON status, and starting a collection."""
 
+import io
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Project
 from v2api.models import Job
 
 AsUser = Callable[[User], Client]
@@ -135,3 +139,40 @@ def test_jobs_page_by_id(as_user: AsUser, alice: User, monkeypatch: Any) -> None
 def test_the_collection_panel_states_the_grace_window_it_runs_with(as_user: AsUser, root: User, settings: Any) -> None:
     settings.REGISTRY_GC_GRACE_SECONDS = 86400
     assert "in the last 1\xa0d (the grace window) stays" in as_user(root).get("/jobs/").content.decode()
+
+
+def test_a_job_run_from_the_shell_says_so_and_a_scheduled_one_says_schedule(as_user: AsUser, root: User) -> None:
+    call_command("collectgarbage", "--dry-run", stdout=io.StringIO())
+    scheduled = Job.objects.create(kind=Job.Kind.PURGE_UPLOADS, parameters={"older_than_seconds": 60})
+    client = as_user(root)
+
+    from_shell = client.get(f"/jobs/{Job.objects.get(kind=Job.Kind.GARBAGE_COLLECTION).pk}/").content.decode()
+    listing = client.get("/jobs/").content.decode()
+
+    assert "from the command line" in from_shell and "by the schedule" not in from_shell
+    assert "by the schedule" in client.get(f"/jobs/{scheduled.pk}/").content.decode()
+    assert '<span class="subtitle">command line</span>' in listing
+    assert '<span class="subtitle">schedule</span>' in listing
+
+
+def test_a_size_under_a_kibibyte_is_written_once(as_user: AsUser, alice: User) -> None:
+    result = {"repository": "team/app", "tags_deleted": 1, "manifests_deleted": 0, "bytes_to_free": 0}
+    job = deletion_job(alice, state=Job.State.SUCCEEDED, result=result, finished_at=timezone.now())
+
+    text = as_user(alice).get(f"/jobs/{job.pk}/").content.decode()
+
+    assert "<strong>0\xa0bytes</strong>" in text and "(0 bytes)" not in text
+
+
+def test_a_deletion_whose_repository_and_project_are_gone_links_only_to_the_jobs(
+    as_user: AsUser, alice: User, team: Project
+) -> None:
+    job = deletion_job(alice, state=Job.State.SUCCEEDED, result={}, finished_at=timezone.now())
+    client = as_user(alice)
+    assert 'href="/projects/team/">Back to project team</a> ·' in client.get(f"/jobs/{job.pk}/").content.decode()
+    Project.objects.filter(name="team").delete()
+
+    text = client.get(f"/jobs/{job.pk}/").content.decode()
+
+    assert "Back to" not in text
+    assert re.search(r"<p>\s*<a href=\"/jobs/\">All jobs</a>\s*</p>", text)

@@ -3,10 +3,11 @@
 from collections.abc import Callable
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from accounts.models import Membership, Project, Role
+from accounts.models import GroupMembership, Membership, Project, Role
+from accounts.services import members
 
 AsUser = Callable[[User], Client]
 
@@ -99,3 +100,50 @@ def test_a_system_admin_manages_any_project(as_user: AsUser, root: User, carol: 
 
 def test_changing_members_needs_a_post(as_user: AsUser, alice: User) -> None:
     assert as_user(alice).get("/projects/team/members/add/").status_code == 405
+
+
+# --- directory groups ------------------------------------------------------------------------
+
+
+def test_a_project_admin_adds_a_directory_group_and_its_people_get_the_role(
+    as_user: AsUser, alice: User, carol: User
+) -> None:
+    response = as_user(alice).post("/projects/team/groups/add/", {"group": "qa", "role": "guest"}, follow=True)
+
+    assert b"Everyone in group qa is now a Guest (pull) of team." in response.content
+    page = response.content.decode()
+    assert 'action="/projects/team/groups/qa/remove/"' in page
+    carol.groups.add(Group.objects.get(name="qa"))
+    assert as_user(carol).get("/projects/team/").status_code == 200
+
+
+def test_a_group_already_in_the_project_is_refused_on_the_form(as_user: AsUser, alice: User, team: Project) -> None:
+    members.add_group(team, "qa", Role.GUEST)
+
+    response = as_user(alice).post("/projects/team/groups/add/", {"group": "qa", "role": "admin"})
+
+    assert response.status_code == 400
+    assert b"Group qa is already in team; change its role instead." in response.content
+
+
+def test_a_project_admin_changes_a_groups_role_and_removes_it(as_user: AsUser, alice: User, team: Project) -> None:
+    members.add_group(team, "qa", Role.GUEST)
+    browser = as_user(alice)
+
+    changed = browser.post("/projects/team/groups/qa/role/", {"role": "maintainer"}, follow=True)
+    assert b"Group qa is now a Maintainer (pull, push, delete)." in changed.content
+    assert GroupMembership.objects.get(project=team).role == Role.MAINTAINER
+
+    removed = browser.post("/projects/team/groups/qa/remove/", follow=True)
+    assert b"Group qa is no longer in team." in removed.content
+    assert not GroupMembership.objects.filter(project=team).exists()
+
+
+def test_a_collaborator_sees_the_groups_but_may_not_change_them(as_user: AsUser, bob: User, team: Project) -> None:
+    members.add_group(team, "qa", Role.GUEST)
+    browser = as_user(bob)
+
+    page = browser.get("/projects/team/members/").content.decode()
+    assert "qa" in page and "/groups/add/" not in page
+    browser.post("/projects/team/groups/qa/remove/")
+    assert GroupMembership.objects.filter(project=team).exists()

@@ -9,8 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Project
-from tests.conftest import PushedImage, PushImage
-from v2api.models import Repository
+from tests.conftest import PushedImage, PushImage, add_repositories, basic_auth
 from v2api.services import listings
 
 AsUser = Callable[[User], Client]
@@ -28,7 +27,22 @@ def test_members_and_admins_see_the_repositories_with_tag_counts(
     page = as_user(request.getfixturevalue(persona)).get("/projects/team/").content.decode()
     assert 'href="/repositories/team/app/"' in page
     assert '<td class="num">2</td>' in page
-    assert "ago</time>" in page
+    assert "just now</time>" in page and "0 minutes" not in page
+
+
+def test_a_repository_without_a_manifest_is_in_neither_the_list_nor_the_counts(
+    as_user: AsUser, alice: User, app_image: PushedImage, push_image: PushImage
+) -> None:
+    emptied = push_image("team/old", "1.0", layers=(b"old layer",))
+    root = Client(HTTP_AUTHORIZATION=basic_auth("root"))
+    assert root.delete(f"/v2/team/old/manifests/{emptied.digest}").status_code == 202
+    client = as_user(alice)
+
+    page = client.get("/projects/team/").content.decode()
+    home = client.get("/")
+
+    assert 'href="/repositories/team/app/"' in page and "team/old" not in page
+    assert [(summary.project.name, summary.repository_count) for summary in home.context["projects"]] == [("team", 1)]
 
 
 def test_an_outsider_gets_404_for_a_private_project(as_user: AsUser, carol: User, team: Project) -> None:
@@ -54,7 +68,7 @@ def test_a_collaborator_sees_the_members_tab_but_not_the_robots_tab(as_user: AsU
 
 
 def test_the_list_filters_by_name(as_user: AsUser, alice: User, team: Project) -> None:
-    Repository.objects.bulk_create([Repository(name=n, project=team) for n in ("team/api", "team/web", "team/apiary")])
+    add_repositories("team/api", "team/web", "team/apiary")
     page = as_user(alice).get("/projects/team/?q=api").content.decode()
     assert "team/api/" in page and "team/apiary/" in page
     assert "team/web/" not in page
@@ -73,7 +87,7 @@ def test_pages_follow_each_other_without_gaps_or_repeats(
 ) -> None:
     monkeypatch.setattr(listings, "PAGE_SIZE", 3)
     names = [f"team/r{number:02}" for number in range(8)]
-    Repository.objects.bulk_create([Repository(name=name, project=team) for name in names])
+    add_repositories(*names)
     client, seen, cursor = as_user(alice), [], ""
     for _ in range(5):
         response = client.get("/projects/team/", {"sort": sort, "after": cursor})
@@ -88,7 +102,7 @@ def test_pages_follow_each_other_without_gaps_or_repeats(
 def test_a_page_costs_the_same_few_queries_however_many_repositories(
     as_user: AsUser, alice: User, team: Project
 ) -> None:
-    Repository.objects.bulk_create([Repository(name=f"team/r{n:04}", project=team) for n in range(300)])
+    add_repositories(*(f"team/r{n:04}" for n in range(300)))
     client = as_user(alice)
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/projects/team/?sort=recent")

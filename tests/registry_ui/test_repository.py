@@ -87,3 +87,10 @@ def test_tags_page_by_name(
     second = client.get("/repositories/team/app/", {"after": first.context["page"].next_cursor})
     assert [row.name for row in second.context["page"].rows] == ["3.0"]
     assert second.context["page"].next_cursor is None
+
+
+def test_what_deleting_would_free_is_said_only_to_those_who_may_delete(
+    as_user: AsUser, bob: User, maya: User, app_image: PushedImage
+) -> None:
+    assert "deleting the repository would free" not in as_user(bob).get("/repositories/team/app/").content.decode()
+    assert "deleting the repository would free" in as_user(maya).get("/repositories/team/app/").content.decode()

@@ -262,3 +262,22 @@ def test_a_collection_finished_while_redis_is_down_is_a_succeeded_job(
     job.refresh_from_db()
     assert job.state == Job.State.SUCCEEDED, job.error
     assert job.result["blobs_deleted"] > 0
+
+
+def test_a_collection_right_after_a_deletion_says_the_promised_bytes_wait_for_the_grace_window(
+    client: Client, push_image: PushImage, disk: Callable[[], int]
+) -> None:
+    push_image("team/app", tag="stable", layers=[b"shared base layer", b"stable only"])
+    doomed = push_image("team/app", tag="old", layers=[b"shared base layer", b"old only, 1"], config=b'{"v": 1}')
+    promised = plan_deletion("team/app", digests=[doomed.digest]).bytes_freed
+    delete(client, "team/app", doomed.digest)
+    before = disk()
+
+    dry = collect_garbage(timedelta(hours=2), dry_run=True)
+    within_grace = collect_garbage(timedelta(hours=2))
+
+    assert (dry.bytes_freed, dry.bytes_waiting_for_grace) == (0, promised)
+    assert (within_grace.bytes_freed, within_grace.bytes_waiting_for_grace) == (0, promised)
+    assert disk() == before
+    without_grace = collect_garbage(NO_GRACE)
+    assert (without_grace.bytes_freed, without_grace.bytes_waiting_for_grace) == (promised, 0)

@@ -12,7 +12,8 @@ from accounts.models import Project
 from tests.conftest import PushImage
 from v2api.models import RetentionPolicy, RetentionRule, Tag
 from v2api.services.gc import collect_garbage
-from v2api.services.retention import apply_retention, matches, plan_retention
+from v2api.services.globs import matches
+from v2api.services.retention import apply_retention, plan_retention
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from accounts.models import Project
 from tests.conftest import PushImage
-from v2api.models import ProjectUsageSnapshot
+from v2api.models import Manifest, ProjectUsageSnapshot
 from v2api.services.usage import project_usage
 from v2api.services.usage_history import record_usage_snapshots as record_snapshots_of
 from v2api.services.usage_history import usage_history
@@ -22,6 +22,15 @@ def test_the_task_records_a_snapshot_per_project(projects: list[str]) -> None:
     team = ProjectUsageSnapshot.objects.get(project__name="team")
     assert (team.total_bytes, team.repository_count, team.tag_count) == (project_usage("team").total_bytes, 2, 3)
     assert ProjectUsageSnapshot.objects.get(project__name="empty").total_bytes == 0
+
+
+def test_a_repository_left_without_a_manifest_is_not_counted(projects: list[str], push_image: PushImage) -> None:
+    push_image("ops/gone", "v1", layers=[b"gone"])
+    Manifest.objects.filter(repository__name="ops/gone").delete()
+
+    record_usage_snapshots()
+
+    assert ProjectUsageSnapshot.objects.get(project__name="ops").repository_count == 1
 
 
 def test_running_the_task_again_the_same_day_updates_the_days_row(projects: list[str], push_image: PushImage) -> None:

@@ -6,19 +6,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from accounts.models import Project
 from accounts.scopes import CATALOG
-from oci.names import project_name_of
-from tests.conftest import bearer_auth, error_codes
-from v2api.models import Repository
+from tests.conftest import add_repositories, bearer_auth, error_codes
 
 pytestmark = pytest.mark.django_db
-
-
-def add_repositories(*names: str) -> None:
-    """Repositories as pushes leave them: each in the project its name's first component names."""
-    projects = {name: Project.objects.get_or_create(name=project_name_of(name))[0] for name in names}
-    Repository.objects.bulk_create(Repository(name=name, project=projects[name]) for name in names)
 
 
 def test_the_catalog_lists_repositories_in_lexical_order(client: Client) -> None:
@@ -43,6 +34,25 @@ def test_a_pushed_repository_appears_in_the_catalog(client: Client, push_image, 
     response = client.get("/v2/_catalog")
 
     assert json.loads(response.content)["repositories"] == [repository_name]
+
+
+def test_a_repository_left_without_a_manifest_leaves_the_catalog_until_one_is_pushed(
+    client: Client,
+    push_image,  # type: ignore[no-untyped-def]
+    push_blob,  # type: ignore[no-untyped-def]
+) -> None:
+    emptied = push_image("team/emptied", tag="latest")
+    push_image("team/kept", tag="latest", layers=[b"kept"])
+    # Made by a blob mount (skopeo and docker mount before pushing anything else), then left.
+    mounted = client.post(f"/v2/team/mounted/blobs/uploads/?mount={emptied.layer_digests[0]}&from=team/emptied")
+    assert mounted.status_code == 201
+    push_blob("team/uploaded", b"a layer whose manifest never came")
+    assert client.delete(f"/v2/team/emptied/manifests/{emptied.digest}").status_code == 202
+
+    assert json.loads(client.get("/v2/_catalog").content) == {"repositories": ["team/kept"]}
+
+    push_image("team/mounted", tag="v1", layers=[b"at last"])
+    assert json.loads(client.get("/v2/_catalog").content) == {"repositories": ["team/kept", "team/mounted"]}
 
 
 def test_n_limits_the_page_and_a_link_points_at_the_next_one(client: Client) -> None:

@@ -93,3 +93,29 @@ def test_an_upload_open_before_uploads_kept_their_size_gets_it_from_its_file(sto
 
     migrated = new.get_model("v2api", "Upload").objects.get(id=upload.id)
     assert (migrated.size, migrated.started_by) == (123, "")
+
+
+def test_tags_pushed_before_immutability_rules_existed_stay_mutable_until_a_rule_names_them() -> None:
+    old = migrate([("accounts", "0003_credential_version"), ("v2api", "0008_upload_started_by_and_size")])
+    team = old.get_model("accounts", "Project").objects.create(name="team")
+    repository = old.get_model("v2api", "Repository").objects.create(name="team/app", project_id=team.id)
+    manifest = old.get_model("v2api", "Manifest").objects.create(
+        repository_id=repository.id, digest="sha256:" + "a" * 64, media_type="m", content=b"{}", size=2
+    )
+    old.get_model("v2api", "Tag").objects.create(repository_id=repository.id, name="v1.2.0", manifest_id=manifest.id)
+
+    new = migrate([("accounts", "0003_credential_version"), ("v2api", "0009_immutable_tag_rules")])
+
+    assert not new.get_model("v2api", "ImmutableTagRule").objects.exists()
+    rule = new.get_model("v2api", "ImmutableTagRule").objects.create(project_id=team.id, tags="v*")
+    assert rule.repositories == "**"
+    assert new.get_model("v2api", "Tag").objects.get().name == "v1.2.0"
+
+
+def test_jobs_recorded_before_the_command_line_was_told_apart_read_as_the_schedules() -> None:
+    old = migrate([("accounts", "0003_credential_version"), ("v2api", "0009_immutable_tag_rules")])
+    job = old.get_model("v2api", "Job").objects.create(kind="garbage_collection", parameters={})
+
+    new = migrate([("accounts", "0003_credential_version"), ("v2api", "0010_job_from_command_line")])
+
+    assert new.get_model("v2api", "Job").objects.get(id=job.id).from_command_line is False

@@ -1,9 +1,9 @@
-"""Routes of the management API for registry objects (retention, usage, deletion plans, jobs), mounted
+"""Routes of the management API for registry objects (retention, immutability, usage, deletion plans, jobs), mounted
 at /api/v1/ under the `api` namespace next to accounts/api/urls.py's (see registry_ui/urls.py)."""
 
 from django.urls import path
 
-from v2api.api import jobs, retention, usage
+from v2api.api import immutability, jobs, retention, usage
 
 urlpatterns = [
     path(
@@ -15,6 +15,16 @@ urlpatterns = [
         "projects/<str:project_name>/retention/simulation/",
         retention.RetentionSimulationView.as_view(),
         name="retention-simulation",
+    ),
+    path(
+        "projects/<str:project_name>/immutable-tags/",
+        immutability.ImmutableTagRulesView.as_view(),
+        name="immutable-tag-rules",
+    ),
+    path(
+        "projects/<str:project_name>/immutable-tags/<int:rule_id>/",
+        immutability.ImmutableTagRuleView.as_view(),
+        name="immutable-tag-rule",
     ),
     path("projects/<str:project_name>/usage/", usage.ProjectUsageView.as_view(), name="project-usage"),
     path(

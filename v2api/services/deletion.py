@@ -16,6 +16,7 @@ from oci.digests import Digest
 from v2api.errors import ManifestUnknown, NameUnknown
 from v2api.models import Manifest, ManifestReference, Repository, RetentionPolicy, Tag
 from v2api.services.garbage import bytes_freed_without, untagged_garbage
+from v2api.services.immutability import refuse_deleting_immutable_tags
 from v2api.storage import blobstore
 
 
@@ -114,7 +115,8 @@ def execute_deletion(
     images_left_untagged: bool = False,
     count_bytes: bool = False,
 ) -> DeletionPlan:
-    """Delete what plan_deletion names, in one transaction. Deleting what is gone already is no error.
+    """Delete what plan_deletion names, in one transaction. Deleting what is gone already is no error;
+    deleting an immutable tag raises Denied and deletes nothing.
 
     `count_bytes` also records what the next collection frees (a job's result); the API's DELETE
     skips that query.
@@ -128,6 +130,7 @@ def execute_deletion(
             first = plan_rows(*arguments)
             list(Manifest.objects.select_for_update().filter(id__in=first.manifest_ids).values_list("id"))
             plan = plan_rows(*arguments)
+            refuse_deleting_immutable_tags(repository_name, plan.tags)
             if count_bytes:
                 plan.bytes_freed = bytes_freed_without(plan.manifest_ids)
             Tag.objects.filter(repository=repository, name__in=plan.tags).delete()

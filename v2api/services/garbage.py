@@ -135,8 +135,12 @@ def collectable_bytes() -> int:
     """Bytes the next collection frees once everything is older than the grace window: what a
     collection with no grace would free now, untagged manifests the retention policies delete
     included."""
-    now = timezone.now()
-    return total_size(garbage_blobs(now, gone=untagged_garbage(now)))
+    return collectable_bytes_at(timezone.now())
+
+
+def collectable_bytes_at(cutoff: datetime) -> int:
+    """Bytes of the blobs a collection with this cutoff frees (now minus its grace window)."""
+    return total_size(garbage_blobs(cutoff, gone=untagged_garbage(cutoff)))
 
 
 def total_size(blobs: QuerySet[Blob]) -> int:

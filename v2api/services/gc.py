@@ -25,7 +25,13 @@ from django.utils import timezone
 
 from oci.digests import Digest
 from v2api.models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag
-from v2api.services.garbage import blob_files_without_row, garbage_blobs, garbage_links, untagged_garbage
+from v2api.services.garbage import (
+    blob_files_without_row,
+    collectable_bytes_at,
+    garbage_blobs,
+    garbage_links,
+    untagged_garbage,
+)
 from v2api.services.locks import exclusive
 from v2api.storage import blobstore
 
@@ -43,6 +49,9 @@ class GarbageReport:
     files_without_row_deleted: int = 0
     # Blobs' bytes and those of the files without a row.
     bytes_freed: int = 0
+    # Garbage younger than the grace window, left for a later collection: why one started right
+    # after a deletion frees less than the deletion promised, or nothing.
+    bytes_waiting_for_grace: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -66,13 +75,17 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
             result.blobs_deleted = doomed.count()
             rowless = blob_files_without_row(cutoff)
             result.files_without_row_deleted = len(rowless)
-            result.bytes_freed = sum(doomed.values_list("size", flat=True)) + sum(size for _, size in rowless)
+            doomed_bytes = sum(doomed.values_list("size", flat=True))
+            result.bytes_freed = doomed_bytes + sum(size for _, size in rowless)
+            result.bytes_waiting_for_grace = collectable_bytes_at(timezone.now()) - doomed_bytes
             return result
         result.manifests_deleted = _sweep_manifests(untagged, cutoff, report)
         result.links_deleted = _sweep_links(cutoff, report)
         result.blobs_deleted, result.bytes_freed = _sweep_blobs(cutoff, report)
         result.files_without_row_deleted, rowless_bytes = _sweep_files_without_row(cutoff, report)
         result.bytes_freed += rowless_bytes
+        # What is garbage now that the old garbage is gone is what the grace window still keeps.
+        result.bytes_waiting_for_grace = collectable_bytes_at(timezone.now())
     logger.info("garbage collection: %s", result.as_dict())
     return result
 

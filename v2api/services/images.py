@@ -102,6 +102,8 @@ class IndexEntry:
     size: int
     platform: str
     in_repository: bool
+    # What a child of an artifact index is (an SBOM, a signature…), where it names no platform.
+    artifact_kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ class ImageDetails:
     tags: list[str]
     raw_manifest: str
     artifact_type: str = ""
+    # `SBOM`, `signature`, `Helm chart`…: empty for an image or a multi-platform index.
+    artifact_kind: str = ""
     subject_digest: str = ""
     is_index: bool = False
     layers: list[Layer] = field(default_factory=list)
@@ -159,6 +163,7 @@ def image_details(repository: Repository, manifest: Manifest) -> ImageDetails:
         tags=sorted(manifest.tags.values_list("name", flat=True)),
         raw_manifest=_readable_json(bytes(manifest.content)),
         artifact_type=manifest.artifact_type,
+        artifact_kind=media_types.artifact_kind(manifest.artifact_type),
         subject_digest=manifest.subject_digest,
         is_index=manifest.media_type in media_types.INDEXES,
     )
@@ -193,7 +198,9 @@ IMAGE_CONFIG_TYPES = frozenset(
 
 def _index_entries(repository: Repository, children: list[Descriptor]) -> list[IndexEntry]:
     digests = [str(child.digest) for child in children]
-    present = set(Manifest.objects.filter(repository=repository, digest__in=digests).values_list("digest", flat=True))
+    present = dict(
+        Manifest.objects.filter(repository=repository, digest__in=digests).values_list("digest", "artifact_type")
+    )
     return [
         IndexEntry(
             digest=str(child.digest),
@@ -201,6 +208,7 @@ def _index_entries(repository: Repository, children: list[Descriptor]) -> list[I
             size=child.size,
             platform=child.platform.name if child.platform is not None else "",
             in_repository=str(child.digest) in present,
+            artifact_kind=media_types.artifact_kind(present.get(str(child.digest), "")),
         )
         for child in children
     ]

@@ -18,6 +18,7 @@ from django.contrib.auth.models import User
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
+from v2api.errors import Denied
 from v2api.metrics import record_gc_run
 from v2api.models import Job
 from v2api.services.deletion import execute_deletion, plan_deletion
@@ -39,10 +40,19 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 1.0
 
 
-def record_job(job_request: JobRequest, dry_run: bool = False, requested_by: User | None = None) -> Job:
+def record_job(
+    job_request: JobRequest,
+    dry_run: bool = False,
+    requested_by: User | None = None,
+    from_command_line: bool = False,
+) -> Job:
     """Record a pending job; nothing runs it yet (v2api/tasks.py's request_job has a worker run it)."""
     return Job.objects.create(
-        kind=job_request.kind, parameters=job_request.as_parameters(), dry_run=dry_run, requested_by=requested_by
+        kind=job_request.kind,
+        parameters=job_request.as_parameters(),
+        dry_run=dry_run,
+        requested_by=requested_by,
+        from_command_line=from_command_line,
     )
 
 
@@ -58,6 +68,9 @@ def run_job(job_id: int) -> None:
         result = _run(job_request_of(job), job.dry_run, _progress_recorder(job.id))
     except AlreadyRunning:
         _finish(job.id, Job.State.FAILED, error=f"another {job.kind.replace('_', ' ')} is running; try again later")
+    except Denied as refusal:
+        # A rule refused it (an immutable tag): the job says which, and nothing went wrong.
+        _finish(job.id, Job.State.FAILED, error=refusal.message)
     except Exception as error:
         logger.exception("job %s failed", job_id)
         _finish(job.id, Job.State.FAILED, error=f"{type(error).__name__}: {error}")

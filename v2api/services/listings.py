@@ -8,6 +8,7 @@ thousands of repositories costs what page 1 costs, and counts are computed only 
 on the page.
 """
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -17,11 +18,13 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import Project
 from accounts.permissions import Principal, visible_projects
+from oci import media_types
 from oci.names import name_in_project
 from v2api.models import Blob, Manifest, Repository, Tag
 from v2api.services.garbage import collectable_bytes, total_size
 from v2api.services.images import platforms_of_manifests
 from v2api.services.quotas import QuotaUse
+from v2api.services.repositories import listed_repositories
 from v2api.services.usage import Usage, image_sizes, project_usages, repository_usages
 
 PAGE_SIZE = 50
@@ -49,10 +52,11 @@ def quota_use(project: Project, usage: Usage | None) -> QuotaUse | None:
 
 
 def project_summaries(principal: Principal) -> list[ProjectSummary]:
-    """Every project the principal can see, by name, with how many repositories it holds (two queries)."""
+    """Every project the principal can see, by name, with how many listed repositories it holds (two queries)."""
     projects = list(visible_projects(principal).order_by("name"))
     counts = dict(
-        Repository.objects.filter(project__in=[project.id for project in projects])
+        listed_repositories()
+        .filter(project__in=[project.id for project in projects])
         .values("project_id")
         .annotate(count=Count("id"))
         .values_list("project_id", "count")
@@ -92,7 +96,7 @@ def _last_push() -> Coalesce:
 
 def repository_page(project_name: str, query: str, sort: str, cursor: str | None) -> RepositoryPage:
     """One page of a project's repositories whose name contains `query`, by name or newest push first."""
-    repositories = Repository.objects.filter(project__name=project_name)
+    repositories = listed_repositories().filter(project__name=project_name)
     if query:
         repositories = repositories.filter(name__icontains=query)
     if sort == "recent":
@@ -130,8 +134,50 @@ def with_project_usage(summaries: list[ProjectSummary]) -> list[ProjectSummary]:
 def search_repositories(principal: Principal, query: str) -> list[RepositoryRow]:
     """Repositories the principal may pull whose name contains `query`, the first SEARCH_LIMIT by name."""
     # The repository pages' rule (can_see_repository): a repository is found where its project is visible.
-    repositories = Repository.objects.filter(name__icontains=query, project__in=visible_projects(principal))
+    repositories = listed_repositories().filter(name__icontains=query, project__in=visible_projects(principal))
     return _rows_for(list(repositories.order_by("name").values_list("name", flat=True)[:SEARCH_LIMIT]))
+
+
+@dataclass(frozen=True)
+class ImageHit:
+    """A tag or an image a search found: where it is and what it points at."""
+
+    repository: str
+    digest: str
+    tag: str = ""
+
+    @property
+    def short_digest(self) -> str:
+        return short_digest(self.digest)
+
+
+# A digest prefix is searched from this many hex digits on: fewer would match most images.
+DIGEST_PREFIX_MIN = 6
+_DIGEST_PREFIX = re.compile(rf"^(?:sha256:|sha512:)?([0-9a-f]{{{DIGEST_PREFIX_MIN},128}})$")
+
+
+def search_tags(principal: Principal, query: str) -> list[ImageHit]:
+    """Tags whose name contains `query`, in listed repositories the principal may pull, by repository and name."""
+    tags = Tag.objects.filter(
+        name__icontains=query, repository__in=listed_repositories(), repository__project__in=visible_projects(principal)
+    )
+    rows = tags.order_by("repository__name", "name").values_list("repository__name", "manifest__digest", "name")
+    return [ImageHit(repository, digest, tag) for repository, digest, tag in rows[:SEARCH_LIMIT]]
+
+
+def search_digests(principal: Principal, query: str) -> list[ImageHit]:
+    """Images whose digest starts with `query` (`sha256:` optional, at least DIGEST_PREFIX_MIN hex
+    digits), in repositories the principal may pull: `docker images` shows 12 digits, and a
+    scanner's report a whole digest."""
+    match = _DIGEST_PREFIX.match(query.strip().lower())
+    if match is None:
+        return []
+    algorithm = query.split(":", 1)[0].lower() if ":" in query else "sha256"
+    manifests = Manifest.objects.filter(
+        digest__startswith=f"{algorithm}:{match.group(1)}", repository__project__in=visible_projects(principal)
+    )
+    rows = manifests.order_by("repository__name", "digest").values_list("repository__name", "digest")
+    return [ImageHit(repository, digest) for repository, digest in rows[:SEARCH_LIMIT]]
 
 
 def _rows_for(names: list[str]) -> list[RepositoryRow]:
@@ -171,6 +217,10 @@ class TagRow:
     pushed_at: datetime
     platforms: list[str]
     size: int = 0
+    # A cosign or notation signature refers to the image (signed_digests).
+    signed: bool = False
+    # What an artifact is (SBOM, signature…; media_types.artifact_kind); empty for an image.
+    artifact_kind: str = ""
 
     @property
     def short_digest(self) -> str:
@@ -192,12 +242,20 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
         tags = tags.filter(name__gt=cursor)
     page = list(
         tags.select_related("manifest")
-        .only("name", "updated_at", "manifest__digest", "manifest__media_type", "manifest__content")
+        .only(
+            "name",
+            "updated_at",
+            "manifest__digest",
+            "manifest__media_type",
+            "manifest__content",
+            "manifest__artifact_type",
+        )
         .order_by("name")[: PAGE_SIZE + 1]
     )
     shown = page[:PAGE_SIZE]
     platforms = platforms_of_manifests([tag.manifest for tag in shown])
     sizes = image_sizes([tag.manifest_id for tag in shown])
+    signed = signed_digests(repository, [tag.manifest.digest for tag in shown])
     rows = [
         TagRow(
             name=tag.name,
@@ -206,10 +264,23 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
             pushed_at=tag.updated_at,
             platforms=platforms.get(tag.manifest.digest, []),
             size=sizes.get(tag.manifest_id, 0),
+            signed=tag.manifest.digest in signed,
+            artifact_kind=media_types.artifact_kind(tag.manifest.artifact_type),
         )
         for tag in shown
     ]
     return TagPage(rows, shown[-1].name if len(page) > PAGE_SIZE else None, total)
+
+
+def signed_digests(repository: Repository, digests: list[str]) -> set[str]:
+    """Which of these images a signature refers to: a referrer whose artifactType is cosign's or
+    notation's (OCI 1.1 referrers), or cosign's older tag `sha256-<hex>.sig` in the repository."""
+    referred = Manifest.objects.filter(
+        repository=repository, subject_digest__in=digests, artifact_type__in=media_types.SIGNATURES
+    ).values_list("subject_digest", flat=True)
+    cosign_tags = {f"{digest.replace(':', '-', 1)}.sig": digest for digest in digests}
+    tagged = Tag.objects.filter(repository=repository, name__in=list(cosign_tags)).values_list("name", flat=True)
+    return set(referred) | {cosign_tags[name] for name in tagged}
 
 
 def short_digest(digest: str) -> str:

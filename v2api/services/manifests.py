@@ -21,6 +21,7 @@ from v2api.errors import (
 )
 from v2api.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
+from v2api.services.immutability import refuse_moving_immutable_tag
 from v2api.services.prepared import PreparedQuery
 from v2api.services.repositories import get_or_create_repository
 
@@ -125,7 +126,7 @@ def put_manifest(repository_name: str, reference: Digest | str, content: bytes, 
 
     Every blob and child manifest it names must already be in the repository; all that are
     missing are reported at once (MANIFEST_BLOB_UNKNOWN). Raises ManifestInvalid, DigestInvalid,
-    SizeInvalid.
+    SizeInvalid, and Denied for a move of an immutable tag.
     """
     if len(content) > settings.REGISTRY_MAX_MANIFEST_BYTES:
         raise SizeInvalid(
@@ -152,6 +153,7 @@ def put_manifest(repository_name: str, reference: Digest | str, content: bytes, 
         repository = get_or_create_repository(repository_name)
         manifest = _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
         if isinstance(reference, str):
+            refuse_moving_immutable_tag(repository, reference, manifest)
             Tag.objects.update_or_create(repository=repository, name=reference, defaults={"manifest": manifest})
     return PushedManifest(digest=digest, subject=parsed.subject)
 

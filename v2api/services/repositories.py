@@ -1,13 +1,13 @@
 """Repositories and the catalog."""
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import Project
 from oci.names import project_name_of
 from v2api.errors import Denied
-from v2api.models import Repository
+from v2api.models import Manifest, Repository
 from v2api.services.pagination import Page, keyset_page
 
 # One statement, as the plain INSERT was, so a push costs no query more: the project row is
@@ -45,10 +45,18 @@ def get_or_create_repository(name: str) -> Repository:
     return repository
 
 
+def listed_repositories() -> QuerySet[Repository]:
+    """The repositories the catalog, the dashboard's lists and the repository counts show: those
+    holding a manifest. One emptied by deletes, or made only by a blob mount or an upload, keeps its
+    row (its blob links and uploads serve a push under way, and the collector frees them) but is
+    listed nowhere until a manifest arrives."""
+    return Repository.objects.filter(Exists(Manifest.objects.filter(repository=OuterRef("pk"))))
+
+
 def list_repositories(last: str | None, limit: int | None, readable_projects: QuerySet[Project] | None) -> Page:
-    """`GET /v2/_catalog` (Docker Registry API v2): repository names in lexical order after `last`,
-    only in `readable_projects` (None: all)."""
-    repositories = Repository.objects.all()
+    """`GET /v2/_catalog` (Docker Registry API v2): the names of listed repositories in lexical
+    order after `last`, only in `readable_projects` (None: all)."""
+    repositories = listed_repositories()
     if readable_projects is not None:
         repositories = repositories.filter(project__in=readable_projects)
     return keyset_page(repositories, "name", last, limit)

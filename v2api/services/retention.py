@@ -1,21 +1,23 @@
 """Retention rules: which tags a project keeps, which go, and what that frees.
 
 A tag that some rule selects but no rule keeps goes, unless it matches the policy's
-always-keep pattern; a tag no rule selects stays. Rules select with globs on the repository
-path and the tag, `!glob` excluding (see matches). An image left with no tag goes with its
-last tag (and what only it needed), so "keep the ten newest" frees disk. The simulation and
-the run share plan_retention, so what the simulation lists is what a run deletes.
+always-keep pattern or is immutable (immutability.py); a tag no rule selects stays. Rules
+select with globs on the repository path and the tag, `!glob` excluding (see globs.matches).
+An image left with no tag goes with its last tag (and what only it needed), so "keep the ten
+newest" frees disk. The simulation and the run share plan_retention, so what the simulation
+lists is what a run deletes.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fnmatch import fnmatchcase
 
 from django.utils import timezone
 
 from v2api.models import RetentionPolicy, RetentionRule, Tag
 from v2api.services.deletion import execute_deletion, plan_rows
 from v2api.services.garbage import bytes_freed_without
+from v2api.services.globs import matches
+from v2api.services.immutability import immutable_tags
 
 
 @dataclass
@@ -34,15 +36,6 @@ class RetentionPlan:
             "bytes_to_free": self.bytes_freed,
             "tags": {repository: tags for repository, tags in sorted(self.tags_by_repository.items())},
         }
-
-
-def matches(patterns: str, value: str) -> bool:
-    """Comma-separated globs, `!` before one to exclude what it matches: `*,!release-*` is every
-    tag but releases. `*` matches across `/` too, so `**` and `*` both mean every path."""
-    globs = [pattern.strip() for pattern in patterns.split(",") if pattern.strip()]
-    included = any(fnmatchcase(value, glob) for glob in globs if not glob.startswith("!"))
-    excluded = any(fnmatchcase(value, glob[1:]) for glob in globs if glob.startswith("!"))
-    return included and not excluded
 
 
 def plan_retention(project_name: str, now: datetime | None = None) -> RetentionPlan:
@@ -71,6 +64,7 @@ def plan_retention(project_name: str, now: datetime | None = None) -> RetentionP
         kept |= _kept_by(rule, selected, now)
     if policy.always_keep_tags:
         kept |= {(repository, tag) for repository, tag in in_scope if matches(policy.always_keep_tags, tag)}
+    kept |= _immutable(in_scope)
     for repository, tag in sorted(in_scope - kept):
         plan.tags_by_repository.setdefault(repository, []).append(tag)
     doomed: set[int] = set()
@@ -88,6 +82,18 @@ def apply_retention(project_name: str, dry_run: bool = False) -> RetentionPlan:
         for repository, repository_tags in plan.tags_by_repository.items():
             execute_deletion(repository, tags=repository_tags, images_left_untagged=True)
     return plan
+
+
+def _immutable(tags: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The immutable ones among these tags: retention keeps them rather than fail its run."""
+    by_repository: dict[str, list[str]] = {}
+    for repository, tag in tags:
+        by_repository.setdefault(repository, []).append(tag)
+    return {
+        (repository, tag)
+        for repository, repository_tags in by_repository.items()
+        for tag in immutable_tags(repository, repository_tags)
+    }
 
 
 def _kept_by(rule: RetentionRule, selected: list[tuple[str, str, datetime]], now: datetime) -> set[tuple[str, str]]:

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from accounts.models import Project
 from v2api.models import RetentionPolicy, RetentionRule
+from v2api.services.globs import normalised
 
 
 def policy_of(project: Project) -> RetentionPolicy:
@@ -24,7 +25,7 @@ def update_retention_policy(
         )
         policy.enabled = enabled
         policy.delete_untagged = delete_untagged
-        policy.always_keep_tags = _globs(always_keep_tags)
+        policy.always_keep_tags = normalised(always_keep_tags)
         policy.save()
     return policy
 
@@ -47,7 +48,7 @@ def add_retention_rule(
         errors["keep_days"] = "Give either a number of tags to keep or a number of days, not both."
     if keep_days is not None and keep_days < 1:
         errors["keep_days"] = "Keep tags pushed within at least one day."
-    repositories, tags = _globs(repositories), _globs(tags)
+    repositories, tags = normalised(repositories), normalised(tags)
     if not repositories:
         errors["repositories"] = "Name the repositories, e.g. ** for all of them."
     if not tags:
@@ -67,8 +68,3 @@ def remove_retention_rule(project: Project, rule_id: int) -> bool:
     """Remove one of the project's rules; False if it was already gone."""
     deleted, _ = RetentionRule.objects.filter(policy__project=project, id=rule_id).delete()
     return bool(deleted)
-
-
-def _globs(patterns: str) -> str:
-    """`v*, release-*` as `v*,release-*`: retention.matches splits on commas and ignores blanks."""
-    return ",".join(pattern.strip() for pattern in patterns.split(",") if pattern.strip())

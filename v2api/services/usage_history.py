@@ -7,7 +7,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import Project
-from v2api.models import ProjectUsageSnapshot, Repository, Tag
+from v2api.models import ProjectUsageSnapshot, Tag
+from v2api.services.repositories import listed_repositories
 from v2api.services.usage import project_usages
 
 HISTORY_DAYS = 90
@@ -25,7 +26,7 @@ def record_usage_snapshots(day: date | None = None) -> int:
     names = [name for _, name in projects]
     usages = project_usages(names)
     repository_counts = dict(
-        Repository.objects.values("project_id").annotate(count=Count("id")).values_list("project_id", "count")
+        listed_repositories().values("project_id").annotate(count=Count("id")).values_list("project_id", "count")
     )
     tag_counts = dict(
         Tag.objects.values("repository__project_id")

@@ -172,7 +172,10 @@ def _read_body(read: Callable[[int], bytes], size: int) -> bytes:
     interrupted), and a ParseException for a malformed chunked body (a chunk size `zz`)."""
     try:
         return read(size)
-    except OSError:
+    except OSError as error:
+        # The web worker cuts off a body slower than its minimum rate (Django wraps that error).
+        if isinstance(error, TimeoutError) or isinstance(error.__cause__, TimeoutError):
+            raise BlobUploadInvalid("the request body arrived too slowly", detail={"reason": str(error)}) from None
         raise BlobUploadInvalid("the connection closed before the request body ended") from None
     except ParseException as error:
         raise BlobUploadInvalid("request body is malformed", detail={"reason": str(error)}) from None

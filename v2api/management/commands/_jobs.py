@@ -17,7 +17,7 @@ def run_and_report(command: BaseCommand, build: Callable[[], JobRequest], dry_ru
         job_request = build()
     except ValidationError as error:
         raise CommandError(" ".join(error.messages)) from None
-    job = jobs.record_job(job_request, dry_run=dry_run)
+    job = jobs.record_job(job_request, dry_run=dry_run, from_command_line=True)
     jobs.run_job(job.id)
     job.refresh_from_db()
     if job.state != Job.State.SUCCEEDED:

@@ -1,0 +1,271 @@
+"""Logging in with the company directory: a real slapd (tests/directory.py) holds dora (group
+developers), erin (group registry-admins), gina (no group) and frank (disabled by ppolicy)."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jwt
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from accounts.models import GroupMembership, Project, Role
+from accounts.services import credentials, members
+from registry_ui.directory_settings import directory_settings
+from tests.conftest import PASSWORD as LOCAL_PASSWORD
+from tests.conftest import basic_auth
+from tests.directory import PASSWORD, Directory, make_certificate_authority
+
+pytestmark = pytest.mark.django_db
+
+
+def token_for(client: Client, username: str, *scopes: str, password: str = PASSWORD) -> tuple[int, dict[str, object]]:
+    response = client.get(
+        "/auth/token",
+        {"service": "harbor-lite", "scope": list(scopes)},
+        HTTP_AUTHORIZATION=basic_auth(username, password),
+    )
+    return response.status_code, response.json()
+
+
+def granted(body: dict[str, object]) -> list[list[str]]:
+    claims = jwt.decode(str(body["token"]), options={"verify_signature": False})
+    return [sorted(entry["actions"]) for entry in claims["access"]]
+
+
+def test_a_directory_person_logs_in_to_the_dashboard_and_becomes_a_user(
+    client: Client, with_directory: Directory
+) -> None:
+    response = client.post("/login/", {"username": "dora", "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    dora = User.objects.get(username="dora")
+    assert (dora.first_name, dora.last_name, dora.email) == ("Dora", "Developer", "dora@example.lan")
+    assert not dora.has_usable_password()
+    assert not dora.is_superuser
+    assert [group.name for group in dora.groups.all()] == ["developers"]
+
+
+def test_a_wrong_directory_password_is_refused_like_any_other(client: Client, with_directory: Directory) -> None:
+    response = client.post("/login/", {"username": "dora", "password": "not it"})
+
+    assert b"Please enter a correct username and password" in response.content
+    assert client.get("/").status_code == 302
+
+
+def test_the_disabled_entry_is_refused_everywhere(client: Client, with_directory: Directory) -> None:
+    response = client.post("/login/", {"username": "frank", "password": PASSWORD})
+    assert b"Please enter a correct username and password" in response.content
+
+    status, _ = token_for(client, "frank")
+    assert status == 401
+    assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("frank", PASSWORD)).status_code == 401
+    assert not User.objects.filter(username="frank").exists()
+
+
+def test_docker_login_and_basic_on_v2_accept_a_directory_password(client: Client, with_directory: Directory) -> None:
+    status, body = token_for(client, "dora")
+    assert status == 200
+    assert jwt.decode(str(body["token"]), options={"verify_signature": False})["sub"] == "dora"
+
+    assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 200
+
+
+def test_the_admin_group_makes_system_administrators(client: Client, with_directory: Directory) -> None:
+    status, body = token_for(client, "erin", "repository:anything/new:push,pull")
+
+    assert status == 200
+    assert granted(body) == [["pull", "push"]]
+    assert User.objects.get(username="erin").is_superuser
+
+
+def test_a_group_role_gives_its_people_push_and_pull(client: Client, with_directory: Directory) -> None:
+    team = Project.objects.create(name="team")
+    members.add_group(team, "developers", Role.DEVELOPER)
+
+    status, body = token_for(client, "dora", "repository:team/app:push,pull")
+    assert status == 200
+    assert granted(body) == [["pull", "push"]]
+
+    status, body = token_for(client, "gina", "repository:team/app:push,pull")
+    assert status == 200
+    assert granted(body) == []
+
+
+def test_leaving_a_group_in_the_directory_ends_its_role_at_the_next_login(
+    client: Client, with_directory: Directory
+) -> None:
+    """The groups are the directory's: one the registry holds but the directory does not name is
+    dropped from the user at login."""
+    team = Project.objects.create(name="team")
+    members.add_group(team, "auditors", Role.GUEST)
+    gina = User.objects.create_user("gina")
+    gina.set_unusable_password()
+    gina.save()
+    gina.groups.add(GroupMembership.objects.get().group)
+
+    status, body = token_for(client, "gina", "repository:team/app:pull")
+
+    assert status == 200
+    assert granted(body) == []
+    assert not gina.groups.exists()
+
+
+def test_a_directory_entry_cannot_take_over_a_local_account(client: Client, with_directory: Directory) -> None:
+    User.objects.create_user("gina", password=LOCAL_PASSWORD)
+
+    assert token_for(client, "gina")[0] == 401
+    assert token_for(client, "gina", password=LOCAL_PASSWORD)[0] == 200
+
+
+def test_a_directory_password_gets_no_refresh_token(client: Client, with_directory: Directory) -> None:
+    """Only the directory knows when the password changes or the person leaves: a refresh token
+    would outlive that, so the client logs in with the password again."""
+    response = client.post(
+        "/auth/token",
+        {"grant_type": "password", "username": "dora", "password": PASSWORD, "access_type": "offline"},
+    )
+
+    assert response.status_code == 200
+    assert "refresh_token" not in response.json()
+
+
+def test_with_the_directory_stopped_the_local_admin_logs_in_and_people_are_told_fast(
+    client: Client, admin_user: User, with_directory: Directory
+) -> None:
+    with with_directory.stopped():
+        started = time.monotonic()
+        response = client.post("/login/", {"username": "dora", "password": PASSWORD})
+        assert b"The company directory is not answering" in response.content
+        status, body = token_for(client, "dora")
+        assert status == 503
+        assert "directory" in str(body["error_description"])
+        on_v2 = client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD))
+        assert on_v2.status_code == 503
+        assert on_v2.json()["errors"][0]["code"] == "UNAVAILABLE"
+        assert on_v2["Retry-After"]
+        assert time.monotonic() - started < 5
+
+        response = client.post("/login/", {"username": admin_user.username, "password": LOCAL_PASSWORD})
+        assert response.status_code == 302
+
+
+def test_a_remembered_basic_login_is_not_checked_again_while_the_directory_is_down(
+    client: Client, with_directory: Directory
+) -> None:
+    assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 200
+
+    with with_directory.stopped():
+        assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 200
+
+
+def test_a_personal_token_of_a_directory_person_works_while_the_directory_is_down(
+    client: Client, with_directory: Directory
+) -> None:
+    assert token_for(client, "dora")[0] == 200
+    created = client.post(
+        "/api/v1/users/me/tokens/",
+        {"name": "ci"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD),
+    )
+    assert created.status_code == 201
+
+    with with_directory.stopped():
+        assert token_for(client, "dora", password=created.json()["secret"])[0] == 200
+
+
+@pytest.fixture
+def silent_directory() -> Iterator[int]:
+    """A port that accepts connections and never answers: a stalled directory."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_a_directory_that_never_answers_fails_the_login_within_the_timeout(
+    client: Client, with_directory: Directory, silent_directory: int, settings: object
+) -> None:
+    settings.AUTH_LDAP_SERVER_URI = f"ldap://127.0.0.1:{silent_directory}"  # type: ignore[attr-defined]
+
+    started = time.monotonic()
+    status, body = token_for(client, "dora")
+    elapsed = time.monotonic() - started
+
+    assert status == 503
+    assert body["errors"] == [{"code": "UNAVAILABLE", "message": body["error_description"], "detail": None}]
+    # REGISTRY_LDAP_TIMEOUT is 2 s in tests/directory.py.
+    assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("start_tls", [True, False], ids=["starttls", "ldaps"])
+def test_the_directory_is_reached_over_tls_checked_against_the_ca_file(
+    client: Client, with_directory: Directory, settings: object, monkeypatch: pytest.MonkeyPatch, start_tls: bool
+) -> None:
+    monkeypatch.setenv("REGISTRY_LDAP_URI", with_directory.uri if start_tls else with_directory.ldaps_uri)
+    monkeypatch.setenv("REGISTRY_LDAP_START_TLS", str(start_tls).lower())
+    monkeypatch.setenv("REGISTRY_LDAP_CA_FILE", str(with_directory.ca_file))
+    for name, value in directory_settings().items():
+        setattr(settings, name, value)
+
+    assert token_for(client, "dora")[0] == 200
+
+
+def test_a_directory_certificate_from_another_ca_is_refused(
+    client: Client, with_directory: Directory, settings: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    make_certificate_authority(tmp_path, "Someone else's CA")
+    monkeypatch.setenv("REGISTRY_LDAP_URI", with_directory.ldaps_uri)
+    monkeypatch.setenv("REGISTRY_LDAP_CA_FILE", str(tmp_path / "ca.pem"))
+    for name, value in directory_settings().items():
+        setattr(settings, name, value)
+
+    assert token_for(client, "dora")[0] == 503
+    assert not User.objects.filter(username="dora").exists()
+
+
+def test_a_refused_service_account_is_the_directorys_fault_not_the_persons(
+    client: Client, with_directory: Directory, settings: object
+) -> None:
+    settings.AUTH_LDAP_BIND_PASSWORD = "not the service password"  # type: ignore[attr-defined]
+
+    response = client.post("/login/", {"username": "dora", "password": PASSWORD})
+
+    assert b"The company directory is not answering" in response.content
+    assert token_for(client, "dora")[0] == 503
+
+
+def test_a_person_disabled_in_the_directory_is_refused_on_v2_once_the_remembered_login_ends(
+    client: Client, with_directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(credentials.time, "monotonic", lambda: clock[0])
+    assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 200
+
+    with with_directory.locked("dora"):
+        # Remembered: the directory is not asked again within the window.
+        assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 200
+        clock[0] += credentials._RememberedLogins.SECONDS + 1
+        assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 401
+        assert client.post("/login/", {"username": "dora", "password": PASSWORD}).status_code == 200
