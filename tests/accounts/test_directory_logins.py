@@ -42,7 +42,7 @@ def test_a_directory_person_logs_in_to_the_dashboard_and_becomes_a_user(
     response = client.post("/login/", {"username": "dora", "password": PASSWORD})
 
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/jobs/").status_code == 200  # a page for people logged in
     dora = User.objects.get(username="dora")
     assert (dora.first_name, dora.last_name, dora.email) == ("Dora", "Developer", "dora@example.lan")
     assert not dora.has_usable_password()
@@ -54,7 +54,7 @@ def test_a_wrong_directory_password_is_refused_like_any_other(client: Client, wi
     response = client.post("/login/", {"username": "dora", "password": "not it"})
 
     assert b"Please enter a correct username and password" in response.content
-    assert client.get("/").status_code == 302
+    assert client.get("/jobs/").status_code == 302  # to the login page
 
 
 def test_the_disabled_entry_is_refused_everywhere(client: Client, with_directory: Directory) -> None:
