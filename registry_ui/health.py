@@ -1,7 +1,7 @@
 """Health endpoints for docker-compose, a load balancer or an orchestrator.
 
 `/health/live`: the process answers (restart it if not). `/health/ready`: it can serve (send it
-traffic): the database answers, Redis answers when configured, and the storage root takes a
+traffic): the database answers, Redis answers when configured, and the blob store takes a
 write. JSON, 200 or 503. Less than REGISTRY_STORAGE_MIN_FREE_BYTES free is a warning in the
 answer, not a failure: a registry that refused traffic (compose starts nginx, the worker and beat
 only once web is ready) could not serve pulls, nor run the collection that frees the disk. A
@@ -11,7 +11,6 @@ message can name hosts and users.
 
 import logging
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
+
+from v2api.storage import blobstore
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +44,15 @@ def _check_redis() -> None:
 
 
 def _check_storage() -> None:
-    # An unnamed temporary file (O_TMPFILE on Linux) proves the filesystem takes writes and leaves
-    # nothing behind for the garbage collector to wonder about, even if the process dies here.
-    with tempfile.TemporaryFile(dir=Path(settings.REGISTRY_STORAGE_ROOT)) as probe:
-        probe.write(b"ok")
-        probe.flush()
+    blobstore.store().check_writable()
 
 
 def _warnings() -> list[str]:
     # A full disk still takes a two-byte probe now and then (freed blocks, reserved ones), and
     # pushes fail long before it is full to the byte: the free space is what tells it is filling.
+    # A bucket has no free space to read.
+    if settings.REGISTRY_STORAGE != "filesystem":
+        return []
     try:
         free = shutil.disk_usage(Path(settings.REGISTRY_STORAGE_ROOT)).free
     except OSError:

@@ -177,8 +177,24 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
 LOGGING = logging_config(LOG_FORMAT, env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")))
 
 # --- The registry ---------------------------------------------------------------------------
-# Blobs and uploads in progress; see v2api/storage/paths.py for the layout below it.
+# Where blobs and uploads in progress live: `filesystem` under REGISTRY_STORAGE_ROOT, or `s3` in
+# an S3-compatible bucket (v2api/storage/blobstore.py); v2api/storage/paths.py draws the layout.
+REGISTRY_STORAGE = env_choice("REGISTRY_STORAGE", "filesystem", ("filesystem", "s3"))
 REGISTRY_STORAGE_ROOT = Path(env_str("REGISTRY_STORAGE_ROOT", str(DATA_DIR / "storage")))
+# The bucket and an optional key prefix for `s3`; the endpoint, credentials and region come from
+# boto3's own variables (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_REGION), as for every other S3 tool.
+REGISTRY_S3_BUCKET = env_str("REGISTRY_S3_BUCKET", "")
+if REGISTRY_STORAGE == "s3" and not REGISTRY_S3_BUCKET:
+    raise ImproperlyConfigured("REGISTRY_STORAGE=s3 needs REGISTRY_S3_BUCKET")
+REGISTRY_S3_PREFIX = env_str("REGISTRY_S3_PREFIX", "").strip("/")
+# Blob GETs answer 307 to a presigned URL of the bucket, valid this long, so the bytes never pass
+# through the registry (as the reference registry's S3 driver does). Clients must reach the bucket.
+REGISTRY_S3_REDIRECT = env_bool("REGISTRY_S3_REDIRECT", False)
+REGISTRY_S3_REDIRECT_SECONDS = env_int("REGISTRY_S3_REDIRECT_SECONDS", 1200, minimum=60)
+# Where clients reach the bucket, when not where the registry does (AWS_ENDPOINT_URL_S3 names a
+# host on an inner network, e.g. compose's `seaweedfs:8333`): the redirects' URLs are signed for it.
+REGISTRY_S3_REDIRECT_ENDPOINT = env_str("REGISTRY_S3_REDIRECT_ENDPOINT", "").rstrip("/")
 # Below this much free space under the storage root, /health/ready warns ("storage: low free
 # space"), so an operator or orchestrator hears of a filling disk before pushes fail.
 REGISTRY_STORAGE_MIN_FREE_BYTES = env_int("REGISTRY_STORAGE_MIN_FREE_BYTES", 256 * 1024 * 1024, minimum=0)
@@ -327,6 +343,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 REGISTRY_ACCEL_REDIRECT_PREFIX = env_str("REGISTRY_ACCEL_REDIRECT_PREFIX", "").rstrip("/")
 if REGISTRY_ACCEL_REDIRECT_PREFIX and not REGISTRY_ACCEL_REDIRECT_PREFIX.startswith("/"):
     raise ImproperlyConfigured(f"REGISTRY_ACCEL_REDIRECT_PREFIX={REGISTRY_ACCEL_REDIRECT_PREFIX!r} must start with /")
+if REGISTRY_ACCEL_REDIRECT_PREFIX and REGISTRY_STORAGE != "filesystem":
+    raise ImproperlyConfigured("REGISTRY_ACCEL_REDIRECT_PREFIX serves files from disk: not with REGISTRY_STORAGE=s3")
 # Believe the proxy's X-Forwarded-Proto, X-Forwarded-Host and X-Real-IP. Only behind a proxy that
 # sets them (ours does): otherwise any client could claim https or another address.
 REGISTRY_TRUST_PROXY_HEADERS = env_bool("REGISTRY_TRUST_PROXY_HEADERS", False)

@@ -27,6 +27,7 @@ from oci.names import project_name_of
 from registry_ui.directory_settings import directory_settings
 from tests.directory import Directory, running_directory
 from tests.migrations import migrate_to_the_latest
+from tests.seaweedfs import SeaweedFS, running_seaweedfs
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 from v2api.models import Manifest, Repository
 
@@ -47,6 +48,54 @@ def storage_root(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-d
     root = tmp_path / "storage"
     settings.REGISTRY_STORAGE_ROOT = root
     return root
+
+
+# The bucket the tests' registries keep their blobs in, each test under a prefix of its own.
+S3_BUCKET = "harbor-lite-tests"
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    """A real S3 server, SeaweedFS, started once per session on free ports (tests/seaweedfs.py)."""
+    with running_seaweedfs() as server:
+        server.create_bucket(S3_BUCKET)
+        yield server
+
+
+@dataclass(frozen=True)
+class S3Storage:
+    server: SeaweedFS
+    bucket: str
+    prefix: str
+
+    def objects(self, under: str = "") -> dict[str, int]:
+        """The keys (below this test's prefix) and sizes the bucket holds under `under`."""
+        found = self.server.objects(self.bucket, f"{self.prefix}/{under}")
+        return {key.removeprefix(f"{self.prefix}/"): size for key, size in found.items()}
+
+    def multipart_uploads(self) -> list[str]:
+        return self.server.multipart_uploads(self.bucket, f"{self.prefix}/")
+
+
+@pytest.fixture
+def s3_storage(seaweedfs: SeaweedFS, settings, monkeypatch: pytest.MonkeyPatch) -> S3Storage:  # type: ignore[no-untyped-def]
+    """The registry keeps its blobs in the session's bucket, under a prefix of this test's own,
+    configured as an operator would: REGISTRY_STORAGE=s3 and boto3's own variables."""
+    for name, value in seaweedfs.environment.items():
+        monkeypatch.setenv(name, value)
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.REGISTRY_STORAGE = "s3"
+    settings.REGISTRY_S3_BUCKET = S3_BUCKET
+    settings.REGISTRY_S3_PREFIX = prefix
+    return S3Storage(seaweedfs, S3_BUCKET, prefix)
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def each_blob_store(request: pytest.FixtureRequest) -> str:
+    """Run the test once with blobs on disk and once in a bucket; the test sees no difference."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_storage")
+    return str(request.param)
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from django.conf import settings
 from accounts.models import Project
 from oci.digests import Digest
 from registry_ui.celery import app
-from tests.conftest import PushImage
+from tests.conftest import PushImage, S3Storage
 from v2api.models import Job
 from v2api.storage import paths
 
@@ -30,7 +30,12 @@ def bytes_on_disk(storage_root: Path) -> int:
 
 
 @pytest.fixture
-def disk(storage_root: Path):  # type: ignore[no-untyped-def]
+def disk(storage_root: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """What the blob store holds, measured where it keeps blobs: on disk, or by listing the
+    bucket when the test runs on S3 (each_blob_store)."""
+    if settings.REGISTRY_STORAGE == "s3":
+        bucket: S3Storage = request.getfixturevalue("s3_storage")
+        return lambda: sum(bucket.objects(under=f"{paths.LAYOUT_VERSION}/blobs/").values())
     return lambda: bytes_on_disk(storage_root)
 
 

@@ -32,8 +32,9 @@ def delete(client: Client, name: str, reference: str) -> None:
     assert client.delete(f"/v2/{name}/manifests/{reference}").status_code == 202
 
 
+@pytest.mark.usefixtures("each_blob_store")
 def test_deleting_an_image_then_collecting_frees_exactly_its_own_layers(
-    client: Client, push_image: PushImage, storage_root: Path, disk: Callable[[], int]
+    client: Client, push_image: PushImage, disk: Callable[[], int]
 ) -> None:
     kept = push_image("team/app", tag="stable", layers=[b"shared base layer", b"stable only"])
     doomed = push_image("team/app", tag="old", layers=[b"shared base layer", b"old only, 1"], config=b'{"v": 1}')
@@ -45,9 +46,9 @@ def test_deleting_an_image_then_collecting_frees_exactly_its_own_layers(
 
     assert report.bytes_freed == promised == before - disk()
     assert report.blobs_deleted == 2  # its own layer and its config
-    assert not blob_file(storage_root, doomed.layer_digests[1]).exists()
+    assert not blobstore.store().blob_exists(Digest.parse(doomed.layer_digests[1]))
     for digest in [kept.config_digest, *kept.layer_digests]:
-        assert blob_file(storage_root, digest).exists()
+        assert blobstore.store().blob_exists(Digest.parse(digest))
     assert client.get("/v2/team/app/manifests/stable", HTTP_ACCEPT="*/*").status_code == 200
     assert client.get(f"/v2/team/app/blobs/{kept.layer_digests[0]}").status_code == 200
 
@@ -81,19 +82,19 @@ def test_untagging_alone_frees_nothing_where_untagged_images_are_kept(
     assert (report.bytes_freed, disk()) == (0, before)
 
 
-def test_a_blob_pushed_but_never_used_goes_once_the_grace_window_has_passed(
-    push_blob: PushBlob, storage_root: Path
-) -> None:
-    digest = push_blob("team/app", b"an abandoned layer")
+@pytest.mark.usefixtures("each_blob_store")
+def test_a_blob_pushed_but_never_used_goes_once_the_grace_window_has_passed(push_blob: PushBlob) -> None:
+    digest = Digest.parse(push_blob("team/app", b"an abandoned layer"))
 
     assert collect_garbage(timedelta(hours=2)).blobs_deleted == 0
-    assert blob_file(storage_root, digest).exists()
+    assert blobstore.store().blob_exists(digest)
 
     report = collect_garbage(NO_GRACE)
     assert (report.links_deleted, report.blobs_deleted, report.bytes_freed) == (1, 1, len(b"an abandoned layer"))
-    assert not blob_file(storage_root, digest).exists()
+    assert not blobstore.store().blob_exists(digest)
 
 
+@pytest.mark.usefixtures("each_blob_store")
 def test_a_dry_run_reports_what_the_real_run_then_does(
     client: Client, push_image: PushImage, push_blob: PushBlob, disk: Callable[[], int]
 ) -> None:
@@ -168,15 +169,15 @@ def test_files_a_killed_collector_left_in_the_trash_are_restored_or_removed(
 ) -> None:
     still_recorded = push_blob("team/app", b"row still there")
     orphan = Digest.of_bytes(b"row gone")
-    blobstore.trash_blob(Digest.parse(still_recorded))
-    trashed_orphan = blobstore.stage_blob([b"row gone"], orphan)
-    blobstore.install_staged(trashed_orphan, orphan)
-    blobstore.trash_blob(orphan)
+    blobstore.store().trash_blob(Digest.parse(still_recorded))
+    trashed_orphan = blobstore.store().stage_blob([b"row gone"], orphan)
+    blobstore.store().install_staged(trashed_orphan, orphan)
+    blobstore.store().trash_blob(orphan)
 
     collect_garbage(timedelta(hours=2))
 
     assert blob_file(storage_root, still_recorded).exists()
-    assert not blobstore.trashed_blobs()
+    assert not blobstore.store().trashed_blobs()
 
 
 def untagged_cleanup(project: str) -> None:
@@ -209,6 +210,7 @@ def test_untagged_cleanup_never_takes_the_children_of_a_tagged_index(
     assert set(Manifest.objects.values_list("digest", flat=True)) == {index, *children}
 
 
+@pytest.mark.usefixtures("each_blob_store")
 def test_the_children_go_with_the_index_when_its_tag_goes_and_untagged_images_are_cleaned(
     client: Client, push_image: PushImage, push_manifest: PushManifest, disk: Callable[[], int]
 ) -> None:

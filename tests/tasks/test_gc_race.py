@@ -135,4 +135,4 @@ def test_pushes_racing_the_collector_never_leave_a_manifest_without_its_blobs(
     # And nowhere a reference to a blob that is gone, from the database or from the disk.
     for reference in ManifestReference.objects.filter(blob__isnull=False).select_related("blob"):
         assert reference.blob is not None
-        assert blobstore.blob_exists(Digest.parse(reference.blob.digest))
+        assert blobstore.store().blob_exists(Digest.parse(reference.blob.digest))

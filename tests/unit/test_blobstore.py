@@ -10,7 +10,7 @@ import pytest
 
 from oci.digests import Digest
 from v2api.errors import DigestInvalid
-from v2api.storage import blobstore, paths
+from v2api.storage import blobstore, paths, streams
 
 MIB = 1024 * 1024
 
@@ -24,7 +24,7 @@ def body(parts: list[bytes], fail_after: int | None = None) -> Iterator[bytes]:
 
 def mixed_parts() -> list[bytes]:
     """Large chunks (hashed in parallel) between small ones (hashed in line), in one body."""
-    return [os.urandom(size) for size in (MIB, 1000, 3 * MIB, blobstore.PARALLEL_HASH_FROM, 17, 2 * MIB)]
+    return [os.urandom(size) for size in (MIB, 1000, 3 * MIB, streams.PARALLEL_HASH_FROM, 17, 2 * MIB)]
 
 
 def test_a_staged_blob_has_the_bytes_and_digest_of_its_body(storage_root: Path) -> None:
@@ -32,10 +32,10 @@ def test_a_staged_blob_has_the_bytes_and_digest_of_its_body(storage_root: Path) 
     content = b"".join(parts)
     digest = Digest.parse("sha256:" + hashlib.sha256(content).hexdigest())
 
-    staged = blobstore.stage_blob(body(parts), digest)
+    staged = blobstore.store().stage_blob(body(parts), digest)
 
     assert staged.size == len(content)
-    assert staged.path.read_bytes() == content
+    assert Path(staged.handle).read_bytes() == content
 
 
 def test_a_staged_blob_of_other_bytes_is_refused_and_removed(storage_root: Path) -> None:
@@ -43,7 +43,7 @@ def test_a_staged_blob_of_other_bytes_is_refused_and_removed(storage_root: Path)
     wrong = Digest.parse("sha256:" + hashlib.sha256(b"something else").hexdigest())
 
     with pytest.raises(DigestInvalid):
-        blobstore.stage_blob(body(parts), wrong)
+        blobstore.store().stage_blob(body(parts), wrong)
 
     assert list(paths.staging_dir(storage_root).iterdir()) == []
 
@@ -52,25 +52,26 @@ def test_an_upload_in_large_patches_verifies_with_the_running_hash(storage_root:
     first, second = mixed_parts(), mixed_parts()
     content = b"".join(first + second)
     digest = Digest.parse("sha256:" + hashlib.sha256(content).hexdigest())
-    blobstore.create_upload("u1")
+    blobstore.store().create_upload("u1")
 
-    blobstore.append_to_upload("u1", body(first), expected_offset=0)
-    size = blobstore.append_to_upload("u1", body(second), expected_offset=len(b"".join(first)))
+    blobstore.store().append_to_upload("u1", body(first), expected_offset=0)
+    size = blobstore.store().append_to_upload("u1", body(second), expected_offset=len(b"".join(first)))
 
     assert size == len(content)
-    assert blobstore.verify_upload("u1", digest) == len(content)
+    assert blobstore.store().verify_upload("u1", digest) == len(content)
 
 
 def test_a_patch_that_fails_half_way_leaves_the_upload_and_its_hash_as_they_were(storage_root: Path) -> None:
     first, second = mixed_parts(), mixed_parts()
-    blobstore.create_upload("u2")
-    blobstore.append_to_upload("u2", body(first), expected_offset=0)
+    blobstore.store().create_upload("u2")
+    blobstore.store().append_to_upload("u2", body(first), expected_offset=0)
 
     with pytest.raises(OSError):
-        blobstore.append_to_upload("u2", body(second, fail_after=3), expected_offset=None)
-    assert blobstore.upload_size("u2") == len(b"".join(first))
+        blobstore.store().append_to_upload("u2", body(second, fail_after=3), expected_offset=None)
+    assert blobstore.store().upload_size("u2") == len(b"".join(first))
 
     # The client sends the chunk again, whole this time; the blob verifies.
-    blobstore.append_to_upload("u2", body(second), expected_offset=len(b"".join(first)))
+    blobstore.store().append_to_upload("u2", body(second), expected_offset=len(b"".join(first)))
     content = b"".join(first + second)
-    assert blobstore.verify_upload("u2", Digest.parse("sha256:" + hashlib.sha256(content).hexdigest())) == len(content)
+    digest = Digest.parse("sha256:" + hashlib.sha256(content).hexdigest())
+    assert blobstore.store().verify_upload("u2", digest) == len(content)

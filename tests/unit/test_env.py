@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +51,28 @@ def test_a_postgres_url_becomes_a_django_database() -> None:
 def test_a_database_url_of_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL='mysql://x/y' is not understood"):
         database_from_url("DATABASE_URL", "mysql://x/y")
+
+
+@pytest.mark.parametrize(
+    "environment, message",
+    [
+        ({"REGISTRY_STORAGE": "s3"}, "REGISTRY_STORAGE=s3 needs REGISTRY_S3_BUCKET"),
+        ({"REGISTRY_STORAGE": "disk"}, "REGISTRY_STORAGE='disk'"),
+        (
+            {"REGISTRY_STORAGE": "s3", "REGISTRY_S3_BUCKET": "b", "REGISTRY_ACCEL_REDIRECT_PREFIX": "/_blobs"},
+            "REGISTRY_ACCEL_REDIRECT_PREFIX serves files from disk",
+        ),
+    ],
+)
+def test_a_storage_setting_that_cannot_work_stops_the_start(environment: dict[str, str], message: str) -> None:
+    started = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert started.returncode != 0
+    assert message in started.stderr

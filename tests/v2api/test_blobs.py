@@ -7,7 +7,8 @@ from oci.digests import Digest
 from tests.conftest import PushBlob, digest_of, error_codes
 from v2api.services.blobs import read_small_blob
 
-pytestmark = pytest.mark.django_db
+# Blob reads and manifests that need blobs behave the same on disk and in a bucket.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("each_blob_store")]
 
 DATA = b"0123456789abcdef"
 

@@ -18,7 +18,8 @@ from tests.conftest import (
     manifest_bytes,
 )
 
-pytestmark = pytest.mark.django_db
+# Blob reads and manifests that need blobs behave the same on disk and in a bucket.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("each_blob_store")]
 
 CONFIG = b'{"architecture": "amd64", "os": "linux"}'
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"

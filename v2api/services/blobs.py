@@ -126,7 +126,7 @@ def mount_blob(
     check_quota(repository, digest, size)
     with transaction.atomic():
         blob = _lock_blob(digest)
-        if blob is None or not blobstore.blob_exists(digest):
+        if blob is None or not blobstore.store().blob_exists(digest):
             return None
         _link(repository, blob)
     return blob
@@ -146,10 +146,13 @@ def read_small_blob(digest: Digest, limit: int) -> bytes | None:
     """The bytes of a blob of at most `limit` bytes (an image config, which the dashboard shows);
     None when it is larger or its file is gone. Layers are never read this way."""
     try:
-        with blobstore.open_blob(digest) as handle:
-            content = handle.read(limit + 1)
+        handle = blobstore.store().open_blob(digest)
     except FileNotFoundError:
         return None
+    try:
+        content = handle.read(limit + 1)
+    finally:
+        handle.close()
     return content if len(content) <= limit else None
 
 

@@ -169,7 +169,7 @@ def _record_deletion(plan: DeletionPlan, digests: list[str], whole_repository: b
 
 def _drop_uploads(upload_ids: list[str]) -> None:
     for upload_id in upload_ids:
-        blobstore.delete_upload(upload_id)
+        blobstore.store().delete_upload(upload_id)
 
 
 def _untagged_by(repository: Repository, tag_names: set[str]) -> set[int]:

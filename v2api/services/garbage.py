@@ -114,7 +114,7 @@ def garbage_blobs(cutoff: datetime, gone: Manifests | None = None) -> QuerySet[B
 
 def blob_files_without_row(cutoff: datetime) -> list[tuple[Digest, int]]:
     """Files under blobs/ last written before `cutoff` that no blob row names, with their sizes."""
-    old_files = list(blobstore.blob_files_older_than(cutoff.timestamp()))
+    old_files = list(blobstore.store().blobs_older_than(cutoff.timestamp()))
     recorded: set[str] = set()
     for start in range(0, len(old_files), 1000):
         batch = [str(digest) for digest, _ in old_files[start : start + 1000]]

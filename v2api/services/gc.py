@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -140,7 +139,7 @@ def _sweep_blobs(cutoff: datetime, report: Progress) -> tuple[int, int]:
     candidates = list(garbage_blobs(cutoff).values_list("id", flat=True))
     deleted = freed = 0
     for done, batch in _batches(candidates):
-        trashed: list[tuple[Path, Digest]] = []
+        trashed: list[Digest] = []
         try:
             with transaction.atomic():
                 locked = list(
@@ -151,19 +150,18 @@ def _sweep_blobs(cutoff: datetime, report: Progress) -> tuple[int, int]:
                 )
                 for _, digest_text, size in doomed:
                     digest = Digest.parse(digest_text)
-                    trashed_path = blobstore.trash_blob(digest)
-                    if trashed_path is not None:
-                        trashed.append((trashed_path, digest))
+                    if blobstore.store().trash_blob(digest):
+                        trashed.append(digest)
                         freed += size
                 Blob.objects.filter(id__in=[blob_id for blob_id, _, _ in doomed]).delete()
                 deleted += len(doomed)
         except BaseException:
             # The rows stay, so their files come back.
-            for trashed_path, digest in trashed:
-                blobstore.restore_blob(trashed_path, digest)
+            for digest in trashed:
+                blobstore.store().restore_blob(digest)
             raise
-        for trashed_path, _ in trashed:
-            blobstore.empty_trash(trashed_path)
+        for digest in trashed:
+            blobstore.store().empty_trash(digest)
         report("blobs", done, len(candidates))
     return deleted, freed
 
@@ -172,7 +170,7 @@ def _sweep_files_without_row(cutoff: datetime, report: Progress) -> tuple[int, i
     candidates = blob_files_without_row(cutoff)
     deleted = freed = 0
     for done, (digest, size) in enumerate(candidates, start=1):
-        trashed = None
+        trashed = False
         try:
             with transaction.atomic():
                 try:
@@ -182,14 +180,14 @@ def _sweep_files_without_row(cutoff: datetime, report: Progress) -> tuple[int, i
                         claim = Blob.objects.create(digest=str(digest), size=size)
                 except IntegrityError:
                     continue
-                trashed = blobstore.trash_blob(digest)
+                trashed = blobstore.store().trash_blob(digest)
                 claim.delete()
         except BaseException:
-            if trashed is not None:
-                blobstore.restore_blob(trashed, digest)
+            if trashed:
+                blobstore.store().restore_blob(digest)
             raise
-        if trashed is not None:
-            blobstore.empty_trash(trashed)
+        if trashed:
+            blobstore.store().empty_trash(digest)
             deleted += 1
             freed += size
         report("files without a row", done, len(candidates))
@@ -198,11 +196,11 @@ def _sweep_files_without_row(cutoff: datetime, report: Progress) -> tuple[int, i
 
 def _settle_trash() -> None:
     """Finish what a killed collector left in trash/: restore files whose row is still there."""
-    for trashed_path, digest in blobstore.trashed_blobs():
+    for digest in blobstore.store().trashed_blobs():
         if Blob.objects.filter(digest=str(digest)).exists():
-            blobstore.restore_blob(trashed_path, digest)
+            blobstore.store().restore_blob(digest)
         else:
-            blobstore.empty_trash(trashed_path)
+            blobstore.store().empty_trash(digest)
 
 
 def _batches(ids: list[int]) -> Iterator[tuple[int, list[int]]]:

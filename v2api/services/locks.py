@@ -1,5 +1,6 @@
-"""Singleton jobs: two garbage collectors (or retention runs) never run at once, on any host;
-and work done once for many waiting requests (a proxy project's fetch of a cold blob).
+"""Locks that hold on every host sharing the database: singleton jobs (two garbage collectors,
+or retention runs, never run at once), the requests that change one upload, and work done once
+for many waiting requests (a proxy project's fetch of a cold blob).
 
 On Postgres a session advisory lock does it across every host that shares the database; on
 the embedded SQLite run there is one host, and a file lock under the storage root does it.
@@ -16,6 +17,9 @@ from django.db import connection
 
 from v2api.storage import paths
 
+# Uploads on a SQLite run share this many lock files; two uploads on one file wait for each other.
+UPLOAD_LOCK_STRIPES = 64
+
 
 class AlreadyRunning(Exception):
     """Another process holds the lock: the job is running elsewhere right now."""
@@ -25,7 +29,7 @@ class AlreadyRunning(Exception):
 def exclusive(name: str) -> Iterator[None]:
     """Hold the lock named `name` for the block, or raise AlreadyRunning at once."""
     if connection.vendor == "postgresql":
-        key = _key(name)
+        key = _advisory_key(name)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
             if not cursor.fetchone()[0]:
@@ -50,7 +54,7 @@ def exclusive(name: str) -> Iterator[None]:
 def waiting_for(name: str) -> Iterator[None]:
     """Hold the lock named `name` for the block, waiting first while another process holds it."""
     if connection.vendor == "postgresql":
-        key = _key(name)
+        key = _advisory_key(name)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", [key])
         try:
@@ -59,12 +63,33 @@ def waiting_for(name: str) -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
-    lock_path = paths.locks_dir(Path(settings.REGISTRY_STORAGE_ROOT)) / f"{_key(name)}.lock"
+    lock_path = paths.locks_dir(Path(settings.REGISTRY_STORAGE_ROOT)) / f"{_advisory_key(name)}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         yield
 
 
-def _key(name: str) -> int:
+@contextmanager
+def upload_lock(upload_id: str) -> Iterator[None]:
+    """Hold one upload for the block, waiting for whoever holds it: two PATCHes to one upload, or
+    a PATCH and the PUT that finishes it, sent to two web nodes, must not interleave.
+
+    The filesystem store's file lock only holds on one host (not over NFS); an S3 upload has no
+    file at all. On SQLite there is one host: a file lock under the storage root, one of
+    UPLOAD_LOCK_STRIPES files picked by the upload's id, so the lock files never pile up.
+    """
+    if connection.vendor != "postgresql":
+        stripe = int.from_bytes(hashlib.sha256(upload_id.encode()).digest()[:4], "big") % UPLOAD_LOCK_STRIPES
+        lock_path = paths.locks_dir(Path(settings.REGISTRY_STORAGE_ROOT)) / f"upload-{stripe}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+        return
+    with waiting_for(f"upload:{upload_id}"):
+        yield
+
+
+def _advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"harbor-lite:{name}".encode()).digest()[:8], "big", signed=True)

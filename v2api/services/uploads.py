@@ -13,6 +13,7 @@ from oci.digests import Digest
 from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, Denied, DigestInvalid, TooManyRequests
 from v2api.models import Blob, Upload
 from v2api.services.blobs import record_blob
+from v2api.services.locks import upload_lock
 from v2api.services.quotas import check_quota
 from v2api.services.repositories import get_or_create_repository
 from v2api.storage import blobstore
@@ -27,8 +28,8 @@ def start_upload(repository_name: str, started_by: str) -> Upload:
     repository = get_or_create_repository(repository_name)
     _check_open_uploads(started_by)
     upload = Upload(id=uuid.uuid4(), repository=repository, started_by=started_by)
-    # File first, row second: a row never names a missing file.
-    blobstore.create_upload(str(upload.id))
+    # Bytes first, row second: a row never names a missing upload.
+    blobstore.store().create_upload(str(upload.id))
     upload.save(force_insert=True)
     return upload
 
@@ -40,12 +41,13 @@ def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> 
     project past its quota (quotas.py).
     """
     repository = get_or_create_repository(repository_name)
-    staged = blobstore.stage_blob(body, digest)
+    store = blobstore.store()
+    staged = store.stage_blob(body, digest)
     try:
         check_quota(repository, digest, staged.size)
-        return record_blob(repository, digest, staged.size, lambda: blobstore.install_staged(staged, digest))
+        return record_blob(repository, digest, staged.size, lambda: store.install_staged(staged, digest))
     finally:
-        blobstore.discard_staged(staged)
+        store.discard_staged(staged)
 
 
 def get_upload(repository_name: str, upload_id: str) -> Upload:
@@ -66,7 +68,7 @@ def get_upload(repository_name: str, upload_id: str) -> Upload:
 
 def upload_offset(upload: Upload) -> int:
     """end-13: how many bytes the upload holds, whichever process received them."""
-    return blobstore.upload_size(str(upload.id))
+    return blobstore.store().upload_size(str(upload.id))
 
 
 def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], start: int | None) -> tuple[Upload, int]:
@@ -76,20 +78,22 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
     ends raises BlobUploadInvalid with 416 and the current range, as the spec asks.
     """
     upload = get_upload(repository_name, upload_id)
-    offset = blobstore.upload_size(str(upload.id)) if start is None else start
-    try:
-        size = blobstore.append_to_upload(str(upload.id), body, start)
-    except blobstore.UploadMissing:
-        raise BlobUploadUnknown(
-            "the upload was finished or cancelled meanwhile", detail={"upload": upload_id}
-        ) from None
-    except blobstore.ChunkOutOfOrder as error:
-        raise _out_of_order(repository_name, upload, error, start) from None
-    try:
-        check_quota(upload.repository, None, size - upload.size)
-    except Denied:
-        blobstore.truncate_upload(str(upload.id), offset)
-        raise
+    store = blobstore.store()
+    with upload_lock(str(upload.id)):
+        offset = store.upload_size(str(upload.id)) if start is None else start
+        try:
+            size = store.append_to_upload(str(upload.id), body, start)
+        except blobstore.UploadMissing:
+            raise BlobUploadUnknown(
+                "the upload was finished or cancelled meanwhile", detail={"upload": upload_id}
+            ) from None
+        except blobstore.ChunkOutOfOrder as error:
+            raise _out_of_order(repository_name, upload, error, start) from None
+        try:
+            check_quota(upload.repository, None, size - upload.size)
+        except Denied:
+            store.truncate_upload(str(upload.id), offset)
+            raise
     # The row's size counts against the quota while the upload is open; its updated_at marks
     # activity, so stale-upload cleanup spares uploads in use.
     upload.size = size
@@ -110,13 +114,24 @@ def finish_upload(
     digest, or once space is freed or the quota raised, as Harbor lets a refused push resume.
     """
     upload = get_upload(repository_name, upload_id)
-    offset = blobstore.upload_size(str(upload.id))
+    with upload_lock(str(upload.id)):
+        blob = _finish_locked(repository_name, upload, digest, final_chunk, start)
+    upload.delete()
+    return blob
+
+
+def _finish_locked(
+    repository_name: str, upload: Upload, digest: Digest, final_chunk: Iterable[bytes] | None, start: int | None
+) -> Blob:
+    store = blobstore.store()
+    upload_id = str(upload.id)
+    offset = store.upload_size(upload_id)
     try:
         if final_chunk is not None:
-            blobstore.append_to_upload(str(upload.id), final_chunk, start)
-        size = blobstore.verify_upload(str(upload.id), digest)
+            store.append_to_upload(upload_id, final_chunk, start)
+        size = store.verify_upload(upload_id, digest)
         check_quota(upload.repository, digest, size, finishing=upload)
-        blob = record_blob(upload.repository, digest, size, lambda: blobstore.install_upload(str(upload.id), digest))
+        return record_blob(upload.repository, digest, size, lambda: store.install_upload(upload_id, digest))
     except blobstore.UploadMissing:
         # A concurrent PUT finished it (or a DELETE cancelled it) between our read and now.
         raise BlobUploadUnknown(
@@ -127,10 +142,8 @@ def finish_upload(
         raise _out_of_order(repository_name, upload, error, start) from None
     except (DigestInvalid, Denied):
         if final_chunk is not None:
-            blobstore.truncate_upload(str(upload.id), offset)
+            store.truncate_upload(upload_id, offset)
         raise
-    upload.delete()
-    return blob
 
 
 def cancel_upload(repository_name: str, upload_id: str) -> None:
@@ -140,8 +153,9 @@ def cancel_upload(repository_name: str, upload_id: str) -> None:
     # upload, and its bytes are stored under the canonical form only. Read before delete(),
     # which clears it.
     stored_id = str(upload.id)
-    upload.delete()
-    blobstore.delete_upload(stored_id)
+    with upload_lock(stored_id):
+        upload.delete()
+        blobstore.store().delete_upload(stored_id)
 
 
 def _out_of_order(
@@ -196,15 +210,16 @@ def purge_stale_uploads(max_age: timedelta, dry_run: bool = False) -> dict[str, 
             if not upload.exists():
                 continue
             purged["uploads_deleted"] += 1
-            purged["bytes_freed"] += blobstore.upload_size(str(upload_id))
+            purged["bytes_freed"] += blobstore.store().upload_size(str(upload_id))
             if not dry_run:
                 upload.delete()
-                transaction.on_commit(partial(blobstore.delete_upload, str(upload_id)))
+                transaction.on_commit(partial(blobstore.store().delete_upload, str(upload_id)))
     known = {str(upload_id) for upload_id in Upload.objects.values_list("id", flat=True)}
     staged_cutoff = timezone.now() - min(max_age, STAGED_FILE_IDLE)
-    for orphan, size in blobstore.files_older_than(cutoff.timestamp(), staged_cutoff.timestamp(), keep_uploads=known):
+    store = blobstore.store()
+    for orphan, size in store.leftovers_older_than(cutoff.timestamp(), staged_cutoff.timestamp(), known):
         purged["orphan_files_deleted"] += 1
         purged["bytes_freed"] += size
         if not dry_run:
-            blobstore.remove_leftover(orphan)
+            store.remove_leftover(orphan)
     return purged

@@ -1,3 +1,4 @@
+import io
 from pathlib import Path
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from v2api.framing import blob_head_headers
 from v2api.services import blobs as blob_service
 from v2api.services import proxy
 from v2api.storage import blobstore, paths
+from v2api.storage.streams import read_blob_chunks
 from v2api.views.base import RegistryView, empty_response, release_database_connection
 
 # Below this a download is over before holding the database connection costs anything.
@@ -29,32 +31,42 @@ class BlobView(RegistryView):
         return empty_response(200, blob_head_headers(blob.digest, blob.size))
 
     def get(self, request: Request, name: str, digest: str) -> HttpResponse | StreamingHttpResponse:
-        """end-2: `GET /v2/<name>/blobs/<digest>`, whole or one byte range (206, 416)."""
+        """end-2: `GET /v2/<name>/blobs/<digest>`, whole or one byte range (206, 416), or a
+        redirect to the bucket (REGISTRY_S3_REDIRECT), which answers the range itself."""
         parsed = Digest.parse(digest)
         blob = proxy.stat_blob(name, parsed)
+        store = blobstore.store()
+        location = store.download_url(parsed)
+        if location is not None:
+            return empty_response(307, {"Location": location, "Docker-Content-Digest": blob.digest})
         byte_range = parse_range(request.headers.get("Range", ""), blob.size)
+        if settings.REGISTRY_ACCEL_REDIRECT_PREFIX and byte_range != UNSATISFIABLE:
+            if not store.blob_exists(parsed):
+                raise BlobUnknown("blob is recorded but its file is missing", detail={"digest": blob.digest})
+            return proxy_download(parsed, blob.digest, blob.size, byte_range)
+        if byte_range == UNSATISFIABLE:
+            return empty_response(416, {"Content-Range": f"bytes */{blob.size}"})
         try:
-            handle = blobstore.open_blob(parsed)
+            handle = store.open_blob(parsed, byte_range[0] if byte_range else 0)
         except FileNotFoundError:
             raise BlobUnknown("blob is recorded but its file is missing", detail={"digest": blob.digest}) from None
-        if settings.REGISTRY_ACCEL_REDIRECT_PREFIX and byte_range != UNSATISFIABLE:
-            handle.close()
-            return proxy_download(parsed, blob.digest, blob.size, byte_range)
         if blob.size > RELEASE_CONNECTION_ABOVE:
             release_database_connection()
         response: HttpResponse | FileResponse | StreamingHttpResponse
-        if byte_range is None:
-            # FileResponse lets gunicorn hand the file to sendfile(2).
+        if byte_range is None and isinstance(handle, io.BufferedReader):
+            # FileResponse lets gunicorn hand a file on disk to sendfile(2).
             response = FileResponse(handle, content_type="application/octet-stream")
             response["Content-Length"] = str(blob.size)
-        elif byte_range == UNSATISFIABLE:
-            handle.close()
-            return empty_response(416, {"Content-Range": f"bytes */{blob.size}"})
+        elif byte_range is None:
+            # A stream from a bucket, read a megabyte at a time (FileResponse would read 4 KiB).
+            response = StreamingHttpResponse(
+                read_blob_chunks(handle, blob.size), content_type="application/octet-stream"
+            )
+            response["Content-Length"] = str(blob.size)
         else:
             start, end = byte_range
-            handle.seek(start)
             response = StreamingHttpResponse(
-                blobstore.read_blob_chunks(handle, end - start + 1),
+                read_blob_chunks(handle, end - start + 1),
                 status=206,
                 content_type="application/octet-stream",
             )
