@@ -67,7 +67,11 @@ def test_a_killed_master_takes_its_workers_and_the_port_is_free_again(
     port = free_port()
     first = start_gunicorn(port, tmp_path / "first.log")
     processes.append(first)
-    workers = children_of(first.pid)
+    # The first worker may answer before the master has forked the second (it spawns them a
+    # moment apart, and forks fast now that the application is preloaded).
+    deadline = time.monotonic() + 15
+    while len(workers := children_of(first.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert len(workers) == 2
     # A request in flight, as when a push is cut: its body never comes, and an orphaned worker
     # would wait for it before letting the port go.
