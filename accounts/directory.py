@@ -36,6 +36,10 @@ class DirectoryBackend(LDAPBackend):
         if username is None or is_local_account(username):
             return None
         user: User | None = super().authenticate(request, username, password, **kwargs)
+        # django-auth-ldap does not look at is_active (Django's ModelBackend does): a person the
+        # registry deactivated is refused even though the directory still accepts the password.
+        if user is None or not user.is_active:
+            return None
         return user
 
 

@@ -31,6 +31,11 @@ def token_for(client: Client, username: str, *scopes: str, password: str = PASSW
     return response.status_code, response.json()
 
 
+def logged_in(client: Client) -> bool:
+    """Whether the dashboard session is a user's (the home page itself is public since issue 15)."""
+    return "_auth_user_id" in client.session
+
+
 def granted(body: dict[str, object]) -> list[list[str]]:
     claims = jwt.decode(str(body["token"]), options={"verify_signature": False})
     return [sorted(entry["actions"]) for entry in claims["access"]]
@@ -42,7 +47,7 @@ def test_a_directory_person_logs_in_to_the_dashboard_and_becomes_a_user(
     response = client.post("/login/", {"username": "dora", "password": PASSWORD})
 
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    assert logged_in(client)
     dora = User.objects.get(username="dora")
     assert (dora.first_name, dora.last_name, dora.email) == ("Dora", "Developer", "dora@example.lan")
     assert not dora.has_usable_password()
@@ -54,7 +59,7 @@ def test_a_wrong_directory_password_is_refused_like_any_other(client: Client, wi
     response = client.post("/login/", {"username": "dora", "password": "not it"})
 
     assert b"Please enter a correct username and password" in response.content
-    assert client.get("/").status_code == 302
+    assert not logged_in(client)
 
 
 def test_the_disabled_entry_is_refused_everywhere(client: Client, with_directory: Directory) -> None:
@@ -269,3 +274,25 @@ def test_a_person_disabled_in_the_directory_is_refused_on_v2_once_the_remembered
         clock[0] += credentials._RememberedLogins.SECONDS + 1
         assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 401
         assert client.post("/login/", {"username": "dora", "password": PASSWORD}).status_code == 200
+
+
+def test_a_directory_person_deactivated_in_the_registry_is_refused_everywhere(
+    client: Client, admin_user: User, with_directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory still accepts her password: the registry's deactivation must hold anyway."""
+    assert token_for(client, "dora")[0] == 200
+    dora = User.objects.get(username="dora")
+    deactivated = client.patch(
+        f"/api/v1/users/{dora.pk}/",
+        {"is_active": False},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic_auth(admin_user.username, LOCAL_PASSWORD),
+    )
+    assert deactivated.status_code == 200
+    monkeypatch.setattr(credentials, "_remembered", credentials._RememberedLogins())
+
+    assert token_for(client, "dora", "repository:team/app:push,pull")[0] == 401
+    assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 401
+    assert client.get("/api/v1/users/me/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 401
+    client.post("/login/", {"username": "dora", "password": PASSWORD})
+    assert not logged_in(client)
