@@ -296,3 +296,15 @@ def test_a_directory_person_deactivated_in_the_registry_is_refused_everywhere(
     assert client.get("/api/v1/users/me/", HTTP_AUTHORIZATION=basic_auth("dora", PASSWORD)).status_code == 401
     client.post("/login/", {"username": "dora", "password": PASSWORD})
     assert not logged_in(client)
+
+
+def test_a_revoked_or_mistyped_personal_token_never_goes_to_the_directory(
+    client: Client, with_directory: Directory
+) -> None:
+    """A CI job retrying with a dead token must not add failed binds to the person's account: with
+    the directory down, the answer is the token's refusal (401), not the directory's 503."""
+    assert token_for(client, "dora")[0] == 200
+
+    with with_directory.stopped():
+        assert token_for(client, "dora", password="hl_pat_revokedorwrong")[0] == 401
+        assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", "hl_pat_revokedorwrong")).status_code == 401
