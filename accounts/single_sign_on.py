@@ -11,10 +11,12 @@ cannot follow a browser flow: these people make personal access tokens in the da
 import logging
 from typing import Any
 
+import jwt
 import requests
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -24,19 +26,37 @@ from accounts.directory import is_local_account
 from oci.request_edge import is_storable_text
 
 USERNAME_LENGTH = 150
+# How far the provider's clock may be from ours when the ID token's iat, nbf and exp are checked.
+CLOCK_LEEWAY_SECONDS = 60
 logger = logging.getLogger("accounts.login")
 
 
 class SingleSignOnBackend(OIDCAuthenticationBackend):
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> User | None:
-        """A provider that is down, slow (REGISTRY_OIDC_TIMEOUT) or refuses the code ends the sign-on
-        on the login page with a message (LOGIN_REDIRECT_URL_FAILURE), not in a 500."""
+        """A provider that is down, slow (REGISTRY_OIDC_TIMEOUT) or refuses the code, or an ID token
+        that does not check out (expired, not yet valid beyond the leeway, wrong nonce or
+        algorithm), ends the sign-on on the login page with a message (LOGIN_REDIRECT_URL_FAILURE),
+        not in a 500 or a bare 400."""
         try:
             user: User | None = super().authenticate(request, **kwargs)
         except requests.RequestException as error:
             logger.error("single sign-on failed at the provider: %r", error)
             return None
+        except (jwt.InvalidTokenError, SuspiciousOperation) as error:
+            logger.warning("single sign-on refused the provider's answer: %r", error)
+            return None
         return user
+
+    def _verify_jws(self, payload: str, key: Any) -> dict[str, Any]:
+        """mozilla-django-oidc's check of the ID token, with a leeway for the clocks: PyJWT checks
+        iat against now with none, so a registry one second behind the provider refused everyone."""
+        algorithm = jwt.get_unverified_header(payload).get("alg")
+        if algorithm != self.OIDC_RP_SIGN_ALGO:
+            raise SuspiciousOperation(f"the ID token is signed with {algorithm!r}, not {self.OIDC_RP_SIGN_ALGO!r}")
+        claims: dict[str, Any] = jwt.decode(
+            payload, key, algorithms=[algorithm], options={"verify_aud": False}, leeway=CLOCK_LEEWAY_SECONDS
+        )
+        return claims
 
     def verify_claims(self, claims: dict[str, Any]) -> bool:
         username = _username(claims)

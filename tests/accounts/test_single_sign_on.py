@@ -1,12 +1,25 @@
-"""accounts/single_sign_on.py in-process; the whole flow runs in tests/browser/test_single_sign_on.py."""
+"""accounts/single_sign_on.py in-process, with a real provider (tests/oidc.py) where the flow
+matters; the whole flow in a browser runs in tests/browser/test_single_sign_on.py."""
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.backends.db import SessionStore
-from django.test import RequestFactory
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
+from django.urls import clear_url_caches
 
+import registry_ui.urls
 from accounts.single_sign_on import SingleSignOnBackend
+from registry_ui.directory_settings import directory_settings
 from tests.directory import free_port
+from tests.oidc import OidcProvider, authorization_code, running_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +72,79 @@ def test_claims_without_a_usable_name_or_naming_a_local_account_are_refused(back
     assert not backend.verify_claims({"email": "nobody@example.lan"})
     assert not backend.verify_claims({"preferred_username": "x" * 151})
     assert backend.verify_claims({"preferred_username": "olga"})
+
+
+REDIRECT_URI = "http://testserver/oidc/callback/"
+SIGN_ON_FAILED = "/login/?single-sign-on=failed"
+
+
+@contextmanager
+def configured_for(provider: OidcProvider, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process configured for `provider` as an operator would, with the /oidc/ routes that
+    exist only where single sign-on was configured when the URLs were loaded."""
+    for name, value in provider.environment().items():
+        monkeypatch.setenv(name, value)
+    for name, value in directory_settings().items():
+        setattr(settings, name, value)
+    settings.REGISTRY_SINGLE_SIGN_ON = True
+    importlib.reload(registry_ui.urls)
+    clear_url_caches()
+    try:
+        yield
+    finally:
+        settings.REGISTRY_SINGLE_SIGN_ON = False
+        importlib.reload(registry_ui.urls)
+        clear_url_caches()
+
+
+def sign_on(browser: Client, login: str) -> tuple[HttpResponse, dict[str, str]]:
+    """The dashboard's "Log in with…" through the provider's pages; the registry's answer to the
+    provider's redirect back, and the query of that redirect."""
+    started = browser.get("/oidc/authenticate/")
+    assert started.status_code == 302
+    code = authorization_code(started["Location"], login, REDIRECT_URI)
+    back = {"code": code, "state": parse_qs(urlsplit(started["Location"]).query)["state"][0]}
+    return browser.get("/oidc/callback/", back), back
+
+
+def test_a_provider_clock_a_little_ahead_still_signs_on_and_a_replayed_callback_is_a_message(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    browser = Client()
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log", clock_offset_seconds=20) as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        response, back = sign_on(browser, "olga")
+        assert (response.status_code, response["Location"]) == (302, "/")
+        assert User.objects.get(id=browser.session["_auth_user_id"]).username == "olga"
+
+        replayed = browser.get("/oidc/callback/", back)
+        assert (replayed.status_code, replayed["Location"]) == (302, SIGN_ON_FAILED)
+        assert b"Single sign-on did not log you in" in Client().get(SIGN_ON_FAILED).content
+
+
+@pytest.mark.parametrize(
+    ("clock_offset_seconds", "id_token_seconds"),
+    [(3600, 3600), (-600, 60)],
+    ids=["issued-in-the-future", "expired"],
+)
+def test_an_id_token_outside_its_time_is_the_login_pages_message_not_a_500(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock_offset_seconds: int, id_token_seconds: int
+) -> None:
+    browser = Client()
+    with (
+        running_provider(
+            REDIRECT_URI,
+            {},
+            tmp_path / "provider.log",
+            clock_offset_seconds=clock_offset_seconds,
+            id_token_seconds=id_token_seconds,
+        ) as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        response, _ = sign_on(browser, "olga")
+
+        assert (response.status_code, response["Location"]) == (302, SIGN_ON_FAILED)
+        assert "_auth_user_id" not in browser.session
+        assert not User.objects.filter(username="olga").exists()

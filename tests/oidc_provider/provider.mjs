@@ -5,6 +5,12 @@ import http from 'node:http';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.OIDC_PORT);
+// A provider whose clock is ahead of (or behind) the registry's, for the clock-skew tests.
+const clockOffset = Number(process.env.OIDC_CLOCK_OFFSET_SECONDS || 0) * 1000;
+if (clockOffset) {
+  const realNow = Date.now;
+  Date.now = () => realNow() + clockOffset;
+}
 const groups = JSON.parse(process.env.OIDC_GROUPS || '{}');
 const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [{
@@ -25,5 +31,6 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   // The registry must prove it started the flow (RFC 7636) even though it has a secret.
   pkce: { required: () => true },
   cookies: { keys: ['a test provider only'] },
+  ttl: { IdToken: Number(process.env.OIDC_ID_TOKEN_TTL_SECONDS || 3600) },
 });
 http.createServer(provider.callback()).listen(port, '127.0.0.1', () => console.log(`listening on ${port}`));
