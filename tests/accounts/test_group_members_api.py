@@ -93,3 +93,16 @@ def test_bad_group_requests_say_what_is_wrong(api: Api, alice: User, team: Proje
     blank = api("post", "projects/team/groups/", alice, {"group": "  ", "role": Role.GUEST})
     assert blank.status_code == 400
     assert list(blank.json()) == ["group"]
+
+
+def test_a_group_named_by_its_full_path_is_read_changed_and_removed(api: Api, alice: User, team: Project) -> None:
+    """Keycloak's groups mapper sends full paths such as /engineering/devs by default."""
+    added = api("post", "projects/team/groups/", alice, {"group": "/engineering/devs", "role": "guest"})
+    assert added.status_code == 201
+
+    read = api("get", "projects/team/groups//engineering/devs/", alice)
+    assert (read.status_code, read.json()) == (200, {"group": "/engineering/devs", "role": "guest"})
+    changed = api("patch", "projects/team/groups//engineering/devs/", alice, {"role": "developer"})
+    assert (changed.status_code, changed.json()) == (200, {"group": "/engineering/devs", "role": "developer"})
+    assert api("delete", "projects/team/groups//engineering/devs/", alice).status_code == 204
+    assert api("get", "projects/team/groups//engineering/devs/", alice).status_code == 404
