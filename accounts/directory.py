@@ -8,6 +8,9 @@ name there cannot take it over.
 """
 
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as CallTimedOut
 from typing import Any
 
 import ldap
@@ -29,7 +32,61 @@ class DirectoryUnavailable(Exception):
         super().__init__("the company directory (LDAP) is not answering; try again later")
 
 
+# The threads that talk to the directory. libldap's timeouts do not bound everything (the TLS
+# handshake of ldaps:// with a directory that accepts and never answers waits for good, whatever
+# OPT_NETWORK_TIMEOUT says), so a request thread never waits on libldap itself: it gives up at the
+# deadline, and a stuck call ends in one of these threads. Bounded: a directory that stalls every
+# call holds at most these, and the logins waiting behind them fail at their own deadline.
+_directory_calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="directory")
+
+
+class _ConnectionWithDeadline:
+    """A python-ldap connection whose every call is given up at the deadline of the login it
+    serves, with ldap.TIMEOUT: an LDAPError, which _refuse_the_login turns into a 503."""
+
+    def __init__(self, connection: Any, seconds: float) -> None:
+        self._connection = connection
+        self._seconds = seconds
+        self._deadline = time.monotonic() + seconds
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._connection, name)
+        if not callable(attribute):
+            return attribute
+
+        def call_within_the_deadline(*args: Any, **kwargs: Any) -> Any:
+            call = _directory_calls.submit(attribute, *args, **kwargs)
+            try:
+                return call.result(timeout=max(0.0, self._deadline - time.monotonic()))
+            except CallTimedOut:
+                call.cancel()
+                raise ldap.TIMEOUT({"desc": f"no answer within {self._seconds} s ({name})"}) from None
+
+        return call_within_the_deadline
+
+
+class _LdapWithDeadlines:
+    """The ldap module as django-auth-ldap uses it, whose connections each answer a login within
+    `seconds` (REGISTRY_LDAP_TIMEOUT) in all."""
+
+    def __init__(self, module: Any, seconds: float) -> None:
+        self._module = module
+        self._seconds = seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def initialize(self, uri: str, **kwargs: Any) -> _ConnectionWithDeadline:
+        return _ConnectionWithDeadline(self._module.initialize(uri, **kwargs), self._seconds)
+
+
 class DirectoryBackend(LDAPBackend):
+    @property
+    def ldap(self) -> Any:
+        # REGISTRY_LDAP_TIMEOUT, which registry_ui/directory_settings.py gives libldap as OPT_TIMEOUT.
+        seconds = self.settings.CONNECTION_OPTIONS.get(ldap.OPT_TIMEOUT, 5)
+        return _LdapWithDeadlines(super().ldap, seconds)
+
     def authenticate(
         self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
     ) -> User | None:

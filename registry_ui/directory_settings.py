@@ -78,8 +78,9 @@ def _ldap_settings() -> dict[str, Any]:
         raise ImproperlyConfigured(f"REGISTRY_LDAP_USER_FILTER={user_filter!r} must contain %(user)s")
     timeout = env_int("REGISTRY_LDAP_TIMEOUT", 5, minimum=1)
     options: dict[int, Any] = {
-        # Connecting, and waiting for each answer: a dead or stalled directory fails a login in
-        # seconds instead of holding a worker thread.
+        # Connecting, and waiting for each answer; accounts/directory.py also bounds the whole
+        # conversation of a login by REGISTRY_LDAP_TIMEOUT, where libldap's own options do not
+        # (an ldaps:// handshake with a stalled directory).
         ldap.OPT_NETWORK_TIMEOUT: timeout,
         ldap.OPT_TIMEOUT: timeout,
         # Active Directory answers searches with referrals that libldap would chase anonymously.
