@@ -48,8 +48,11 @@ def running_provider(
     log: Path,
     clock_offset_seconds: int = 0,
     id_token_seconds: int = 3600,
+    usernames: dict[str, str] | None = None,
 ) -> Iterator[OidcProvider]:
-    """clock_offset_seconds puts the provider's clock ahead of the registry's (behind if negative)."""
+    """People log in with any name and password; their sub is that login name, and so is their
+    preferred_username unless `usernames` gives another. clock_offset_seconds puts the provider's
+    clock ahead of the registry's (behind if negative)."""
     node = shutil.which("node")
     if node is None or not (PROVIDER / "node_modules" / "oidc-provider").is_dir():
         raise RuntimeError("node and tests/oidc_provider/node_modules are needed: scripts/test installs them")
@@ -62,6 +65,7 @@ def running_provider(
         "OIDC_CLIENT_SECRET": provider.client_secret,
         "OIDC_REDIRECT_URI": redirect_uri,
         "OIDC_GROUPS": json.dumps(groups),
+        "OIDC_USERNAMES": json.dumps(usernames or {}),
         "OIDC_CLOCK_OFFSET_SECONDS": str(clock_offset_seconds),
         "OIDC_ID_TOKEN_TTL_SECONDS": str(id_token_seconds),
     }

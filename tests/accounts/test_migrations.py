@@ -1,13 +1,14 @@
-"""A database filled by the code before credential versions, then before group roles, existed
-migrates forward, and back.
+"""A database filled by the code before credential versions, then before group roles, then before
+single sign-on identities existed migrates forward, and back.
 
 transaction=True: migrations run outside a test's transaction, as in tests/v2api/test_migrations.py.
 """
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import IntegrityError, connection, transaction
 
-from accounts.models import Project, Role
+from accounts.models import Project, Role, SingleSignOnIdentity
 from accounts.permissions import roles_in_project
 from accounts.services import members
 from accounts.services.credentials import credential_version, end_credential_versions
@@ -53,3 +54,26 @@ def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group()
 
     migrate(GROUPS_BEFORE)
     assert apps.get_model("accounts", "Membership").objects.filter(project__name="team").count() == 1
+
+
+IDENTITIES_BEFORE = [("accounts", "0004_project_group_membership")]
+IDENTITIES_AFTER = [("accounts", "0005_single_sign_on_identity")]
+
+
+def test_users_made_before_single_sign_on_identities_migrate_and_one_is_tied_to_a_provider_subject() -> None:
+    apps = migrate(IDENTITIES_BEFORE)
+    apps.get_model("auth", "User").objects.create(username="olga", password="!unusable")
+
+    migrate(IDENTITIES_AFTER)
+
+    olga = User.objects.get(username="olga")
+    SingleSignOnIdentity.objects.create(issuer="https://sso.lan", subject="f3a1", user=olga)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SingleSignOnIdentity.objects.create(
+            issuer="https://sso.lan", subject="f3a1", user=User.objects.create(username="x")
+        )
+
+    migrate(IDENTITIES_BEFORE)
+    assert User.objects.filter(username="olga").exists()
+    with connection.cursor() as cursor:
+        assert "accounts_singlesignonidentity" not in connection.introspection.table_names(cursor)

@@ -16,9 +16,12 @@ from django.test import Client, RequestFactory
 from django.urls import clear_url_caches
 
 import registry_ui.urls
+from accounts.models import SingleSignOnIdentity
 from accounts.single_sign_on import SingleSignOnBackend
 from registry_ui.directory_settings import directory_settings
-from tests.directory import free_port
+from tests.conftest import basic_auth
+from tests.directory import PASSWORD as DIRECTORY_PASSWORD
+from tests.directory import Directory, free_port
 from tests.oidc import OidcProvider, authorization_code, running_provider
 
 pytestmark = pytest.mark.django_db
@@ -63,15 +66,6 @@ def test_the_claims_make_a_user_with_the_groups_and_later_ones_change_them(backe
     assert [group.name for group in olga.groups.all()] == ["registry-admins"]
     assert olga.is_superuser
     assert Group.objects.filter(name="developers").exists()
-
-
-def test_claims_without_a_usable_name_or_naming_a_local_account_are_refused(backend: SingleSignOnBackend) -> None:
-    User.objects.create_user("admin", password="a local password")
-
-    assert not backend.verify_claims({"preferred_username": "admin"})
-    assert not backend.verify_claims({"email": "nobody@example.lan"})
-    assert not backend.verify_claims({"preferred_username": "x" * 151})
-    assert backend.verify_claims({"preferred_username": "olga"})
 
 
 REDIRECT_URI = "http://testserver/oidc/callback/"
@@ -148,3 +142,58 @@ def test_an_id_token_outside_its_time_is_the_login_pages_message_not_a_500(
         assert (response.status_code, response["Location"]) == (302, SIGN_ON_FAILED)
         assert "_auth_user_id" not in browser.session
         assert not User.objects.filter(username="olga").exists()
+
+
+def test_a_provider_account_named_like_a_directory_person_or_a_local_account_is_refused_not_merged(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, with_directory: Directory
+) -> None:
+    """preferred_username is the provider account's to choose: it cannot take over dora, whom the
+    company directory made a user, nor the local administrator."""
+    assert Client().get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", DIRECTORY_PASSWORD)).status_code == 200
+    User.objects.create_user("root", password="a local password")
+    groups = {"mallory": ["registry-admins"], "trudy": ["registry-admins"]}
+    with (
+        running_provider(
+            REDIRECT_URI, groups, tmp_path / "provider.log", usernames={"mallory": "Dora", "trudy": "root"}
+        ) as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        for login, name in (("mallory", "Dora"), ("trudy", "root")):
+            browser = Client()
+            response, _ = sign_on(browser, login)
+
+            assert (response.status_code, response["Location"]) == (302, SIGN_ON_FAILED)
+            assert "_auth_user_id" not in browser.session
+            page = browser.get(SIGN_ON_FAILED).content.decode()
+            assert f"The name {name} is already taken here by another account" in page
+
+    dora = User.objects.get(username="dora")
+    assert [group.name for group in dora.groups.all()] == ["developers"]
+    assert not dora.is_superuser
+    assert not SingleSignOnIdentity.objects.exists()
+
+
+def test_a_person_is_found_again_by_the_provider_subject_whatever_their_name_claim_says(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log") as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        response, _ = sign_on(Client(), "olga")
+        assert response["Location"] == "/"
+    olga = User.objects.get(username="olga")
+    assert SingleSignOnIdentity.objects.get(user=olga).subject == "olga"
+
+    # The provider now calls her otherwise: still the same user, under the name she had.
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log", usernames={"olga": "olga.new"}) as renamed,
+        configured_for(renamed, settings, monkeypatch),
+    ):
+        # Another port, so another issuer: the same provider restarted, as far as this test goes.
+        SingleSignOnIdentity.objects.filter(user=olga).update(issuer=renamed.issuer)
+        browser = Client()
+        response, _ = sign_on(browser, "olga")
+        assert response["Location"] == "/"
+    assert browser.session["_auth_user_id"] == str(olga.pk)
+    assert not User.objects.filter(username="olga.new").exists()

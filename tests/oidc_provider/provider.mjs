@@ -12,6 +12,8 @@ if (clockOffset) {
   Date.now = () => realNow() + clockOffset;
 }
 const groups = JSON.parse(process.env.OIDC_GROUPS || '{}');
+// preferred_username is the login unless OIDC_USERNAMES ({"login": "name"}) says otherwise.
+const usernames = JSON.parse(process.env.OIDC_USERNAMES || '{}');
 const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [{
     client_id: process.env.OIDC_CLIENT_ID,
@@ -25,7 +27,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   findAccount: async (ctx, id) => ({
     accountId: id,
     claims: async () => ({
-      sub: id, preferred_username: id, name: id, email: `${id}@example.lan`, groups: groups[id] ?? [],
+      sub: id, preferred_username: usernames[id] ?? id, name: id, email: `${id}@example.lan`, groups: groups[id] ?? [],
     }),
   }),
   // The registry must prove it started the flow (RFC 7636) even though it has a secret.
