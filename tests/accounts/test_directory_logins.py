@@ -1,10 +1,7 @@
 """Logging in with the company directory: a real slapd (tests/directory.py) holds dora (group
 developers), erin (group registry-admins), gina (no group) and frank (disabled by ppolicy)."""
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
@@ -17,7 +14,7 @@ from accounts.services import credentials, members
 from registry_ui.directory_settings import directory_settings
 from tests.conftest import PASSWORD as LOCAL_PASSWORD
 from tests.conftest import basic_auth
-from tests.directory import PASSWORD, Directory, make_certificate_authority
+from tests.directory import ADMIN_GROUP, PASSWORD, PEOPLE, Directory, make_certificate_authority
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +83,25 @@ def test_the_admin_group_makes_system_administrators(client: Client, with_direct
     assert status == 200
     assert granted(body) == [["pull", "push"]]
     assert User.objects.get(username="erin").is_superuser
+
+
+def test_leaving_the_admin_group_in_the_directory_ends_system_administrator_at_the_next_login(
+    client: Client, with_directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert token_for(client, "erin")[0] == 200
+    assert User.objects.get(username="erin").is_superuser
+    # groupOfNames needs a member: erin's place goes to an entry that does not exist.
+    replace = f"dn: {ADMIN_GROUP}\nchangetype: modify\nreplace: member\nmember: uid={{}},{PEOPLE}\n"
+    with_directory.modify(replace.format("nobody"))
+    try:
+        monkeypatch.setattr(credentials, "_remembered", credentials._RememberedLogins())
+        status, body = token_for(client, "erin", "repository:anything/new:push,pull")
+    finally:
+        with_directory.modify(replace.format("erin"))
+
+    assert status == 200
+    assert granted(body) == []
+    assert not User.objects.get(username="erin").is_superuser
 
 
 def test_a_group_role_gives_its_people_push_and_pull(client: Client, with_directory: Directory) -> None:
@@ -184,41 +200,16 @@ def test_a_personal_token_of_a_directory_person_works_while_the_directory_is_dow
         assert token_for(client, "dora", password=created.json()["secret"])[0] == 200
 
 
-@pytest.fixture
-def silent_directory() -> Iterator[int]:
-    """A port that accepts connections and never answers: a stalled directory."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    listener.close()
-
-
 @pytest.mark.parametrize(
     ("scheme", "start_tls"),
     [("ldap", False), ("ldap", True), ("ldaps", False)],
     ids=["ldap", "starttls", "ldaps"],
 )
 def test_a_directory_that_never_answers_fails_the_login_within_the_timeout(
-    client: Client, with_directory: Directory, silent_directory: int, settings: object, scheme: str, start_tls: bool
+    client: Client, with_directory: Directory, silent_listener: int, settings: object, scheme: str, start_tls: bool
 ) -> None:
     """libldap's own timeouts do not bound the TLS handshake of ldaps://: the login must still end."""
-    settings.AUTH_LDAP_SERVER_URI = f"{scheme}://127.0.0.1:{silent_directory}"  # type: ignore[attr-defined]
+    settings.AUTH_LDAP_SERVER_URI = f"{scheme}://127.0.0.1:{silent_listener}"  # type: ignore[attr-defined]
     settings.AUTH_LDAP_START_TLS = start_tls  # type: ignore[attr-defined]
 
     started = time.monotonic()

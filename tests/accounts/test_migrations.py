@@ -43,17 +43,20 @@ def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group()
     project = apps.get_model("accounts", "Project").objects.create(name="team")
     old_user = apps.get_model("auth", "User").objects.create(username="dora")
     apps.get_model("accounts", "Membership").objects.create(project=project, user=old_user, role="guest")
+    old_user.groups.add(apps.get_model("auth", "Group").objects.create(name="developers"))
 
     apps = migrate(GROUPS_AFTER)
 
-    developers = Group.objects.create(name="developers")
     dora = User.objects.get(username="dora")
-    dora.groups.add(developers)
+    assert [group.name for group in dora.groups.all()] == ["developers"]
     members.add_group(Project.objects.get(name="team"), "developers", Role.DEVELOPER)
     assert roles_in_project(dora, Project.objects.get(name="team")) == {Role.GUEST, Role.DEVELOPER}
 
     migrate(GROUPS_BEFORE)
     assert apps.get_model("accounts", "Membership").objects.filter(project__name="team").count() == 1
+    with connection.cursor() as cursor:
+        assert "accounts_groupmembership" not in connection.introspection.table_names(cursor)
+    assert Group.objects.filter(name="developers").exists()
 
 
 IDENTITIES_BEFORE = [("accounts", "0004_project_group_membership")]

@@ -2,6 +2,7 @@
 matters; the whole flow in a browser runs in tests/browser/test_single_sign_on.py."""
 
 import importlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,19 +22,20 @@ from accounts.single_sign_on import SingleSignOnBackend
 from registry_ui.directory_settings import directory_settings
 from tests.conftest import basic_auth
 from tests.directory import PASSWORD as DIRECTORY_PASSWORD
-from tests.directory import Directory, free_port
+from tests.directory import Directory
 from tests.oidc import OidcProvider, authorization_code, running_provider
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def backend(settings: object) -> SingleSignOnBackend:
-    closed = f"http://127.0.0.1:{free_port()}"
+def backend(settings: object, silent_listener: int) -> SingleSignOnBackend:
+    """The backend configured for a provider that accepts connections and never answers."""
+    silent = f"http://127.0.0.1:{silent_listener}"
     for name, value in {
-        "OIDC_OP_TOKEN_ENDPOINT": f"{closed}/token",
-        "OIDC_OP_USER_ENDPOINT": f"{closed}/me",
-        "OIDC_OP_JWKS_ENDPOINT": f"{closed}/jwks",
+        "OIDC_OP_TOKEN_ENDPOINT": f"{silent}/token",
+        "OIDC_OP_USER_ENDPOINT": f"{silent}/me",
+        "OIDC_OP_JWKS_ENDPOINT": f"{silent}/jwks",
         "OIDC_RP_CLIENT_ID": "harbor-lite",
         "OIDC_RP_CLIENT_SECRET": "s3cret",
         "OIDC_RP_SIGN_ALGO": "RS256",
@@ -47,11 +49,16 @@ def backend(settings: object) -> SingleSignOnBackend:
     return SingleSignOnBackend()
 
 
-def test_a_provider_that_does_not_answer_ends_the_sign_on_without_an_error(backend: SingleSignOnBackend) -> None:
+def test_a_provider_that_does_not_answer_ends_the_sign_on_without_an_error_within_the_timeout(
+    backend: SingleSignOnBackend,
+) -> None:
     request = RequestFactory().get("/oidc/callback/", {"code": "a code", "state": "a state"})
     request.session = SessionStore()
 
+    started = time.monotonic()
     assert backend.authenticate(request, nonce="n", code_verifier="v") is None
+    # OIDC_TIMEOUT is 2 s.
+    assert 2 <= time.monotonic() - started < 4
 
 
 def test_the_claims_make_a_user_with_the_groups_and_later_ones_change_them(backend: SingleSignOnBackend) -> None:
