@@ -17,7 +17,7 @@ import ldap
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import User
 from django.http import HttpRequest
-from django_auth_ldap.backend import LDAPBackend, ldap_error
+from django_auth_ldap.backend import LDAPBackend, ldap_error, populate_user
 
 logger = logging.getLogger("accounts.login")
 
@@ -123,3 +123,13 @@ def _refuse_the_login(sender: type[LDAPBackend], context: str, exception: ldap.L
 
 
 ldap_error.connect(_refuse_the_login, sender=DirectoryBackend, dispatch_uid="accounts.directory")
+
+
+def _fit_the_columns(sender: type[LDAPBackend], user: User, **kwargs: Any) -> None:
+    """Names and mail as long as the directory allows would fail every login of the person in
+    Postgres; they are cut to the columns' lengths, as single sign-on does."""
+    for field, length in (("first_name", 150), ("last_name", 150), ("email", 254)):
+        setattr(user, field, getattr(user, field)[:length])
+
+
+populate_user.connect(_fit_the_columns, sender=DirectoryBackend, dispatch_uid="accounts.directory.columns")

@@ -26,11 +26,26 @@ from django_auth_ldap.config import (
 
 from registry_ui.env import env_bool, env_choice, env_int, env_secret, env_str
 
+GROUP_NAME_LENGTH = 150  # auth.Group.name
+
+
+class _StorableGroupNames:
+    """A group type whose groups with a name longer than a Django group's (a cn may be) are left
+    out of the mirrored groups, instead of failing every login of their people in Postgres."""
+
+    def group_name_from_info(self, group_info: Any) -> str | None:
+        name: str | None = super().group_name_from_info(group_info)  # type: ignore[misc]
+        return name if name is not None and len(name) <= GROUP_NAME_LENGTH else None
+
+
 GROUP_TYPES = {
-    "groupOfNames": GroupOfNamesType,
-    "groupOfUniqueNames": GroupOfUniqueNamesType,
-    "posixGroup": PosixGroupType,
-    "activeDirectory": NestedActiveDirectoryGroupType,
+    name: type(group_type.__name__, (_StorableGroupNames, group_type), {})
+    for name, group_type in {
+        "groupOfNames": GroupOfNamesType,
+        "groupOfUniqueNames": GroupOfUniqueNamesType,
+        "posixGroup": PosixGroupType,
+        "activeDirectory": NestedActiveDirectoryGroupType,
+    }.items()
 }
 # Local accounts first: the administrator logs in without asking the directory, even while it is down.
 LOCAL = "django.contrib.auth.backends.ModelBackend"

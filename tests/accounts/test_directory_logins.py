@@ -14,7 +14,7 @@ from accounts.services import credentials, members
 from registry_ui.directory_settings import directory_settings
 from tests.conftest import PASSWORD as LOCAL_PASSWORD
 from tests.conftest import basic_auth
-from tests.directory import ADMIN_GROUP, PASSWORD, PEOPLE, Directory, make_certificate_authority
+from tests.directory import ADMIN_GROUP, GROUPS, PASSWORD, PEOPLE, Directory, make_certificate_authority
 
 pytestmark = pytest.mark.django_db
 
@@ -306,3 +306,25 @@ def test_a_revoked_or_mistyped_personal_token_never_goes_to_the_directory(
     with with_directory.stopped():
         assert token_for(client, "dora", password="hl_pat_revokedorwrong")[0] == 401
         assert client.get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", "hl_pat_revokedorwrong")).status_code == 401
+
+
+def test_names_mail_and_groups_longer_than_the_registry_keeps_do_not_fail_the_login(
+    client: Client, with_directory: Directory
+) -> None:
+    """All legal in OpenLDAP: a 200-character name and group cn, a 300-character mail."""
+    person, group = f"uid=lena,{PEOPLE}", f"cn={'g' * 200},{GROUPS}"
+    with_directory.modify(
+        f"dn: {person}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: lena\ncn: Lena\n"
+        f"givenName: {'L' * 200}\nsn: {'S' * 200}\nmail: {'m' * 290}@example.lan\nuserPassword: {PASSWORD}\n\n"
+        f"dn: {group}\nchangetype: add\nobjectClass: groupOfNames\ncn: {'g' * 200}\nmember: {person}\n"
+    )
+    try:
+        status, _ = token_for(client, "lena")
+    finally:
+        with_directory.modify(f"dn: {group}\nchangetype: delete\n\ndn: {person}\nchangetype: delete\n")
+
+    assert status == 200
+    lena = User.objects.get(username="lena")
+    assert (lena.first_name, lena.last_name) == ("L" * 150, "S" * 150)
+    assert lena.email == ("m" * 290 + "@example.lan")[:254]
+    assert not lena.groups.exists()
