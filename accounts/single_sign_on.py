@@ -38,6 +38,10 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
         that does not check out (expired, not yet valid beyond the leeway, wrong nonce or
         algorithm), ends the sign-on on the login page with a message (LOGIN_REDIRECT_URL_FAILURE),
         not in a 500 or a bare 400."""
+        if "username" in kwargs or "password" in kwargs or not kwargs.get("nonce"):
+            # Django asks every backend with a password login's credentials too: this one answers
+            # only its own callback, which checked the state and brings the nonce and PKCE verifier.
+            return None
         try:
             user: User | None = super().authenticate(request, **kwargs)
         except requests.RequestException as error:
@@ -49,13 +53,21 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
         return user
 
     def _verify_jws(self, payload: str, key: Any) -> dict[str, Any]:
-        """mozilla-django-oidc's check of the ID token, with a leeway for the clocks: PyJWT checks
-        iat against now with none, so a registry one second behind the provider refused everyone."""
+        """mozilla-django-oidc's check of the ID token, with the audience checked and a leeway for
+        the clocks: PyJWT checks iat against now with none, so a registry one second behind the
+        provider refused everyone."""
         algorithm = jwt.get_unverified_header(payload).get("alg")
         if algorithm != self.OIDC_RP_SIGN_ALGO:
             raise SuspiciousOperation(f"the ID token is signed with {algorithm!r}, not {self.OIDC_RP_SIGN_ALGO!r}")
         claims: dict[str, Any] = jwt.decode(
-            payload, key, algorithms=[algorithm], options={"verify_aud": False}, leeway=CLOCK_LEEWAY_SECONDS
+            payload,
+            key,
+            algorithms=[algorithm],
+            # mozilla-django-oidc does not check the audience: a token the provider issued to
+            # another of its clients is not a sign-on here.
+            audience=self.OIDC_RP_CLIENT_ID,
+            options={"require": ["iss", "sub", "aud", "iat", "exp"]},
+            leeway=CLOCK_LEEWAY_SECONDS,
         )
         return claims
 

@@ -8,8 +8,10 @@ Active Directory groups, a flag such as is_superuser from a group, groups mirror
 login), and libldap's StartTLS, CA and timeout options are the ones every directory admin knows.
 
 mozilla-django-oidc over authlib for OpenID Connect: it is a Django authentication backend with its
-login and callback views, PKCE, nonce and ID-token checks built in; authlib is a toolkit from
-which those views would be ours to write. It does no discovery: the provider's endpoints are set.
+login and callback views, PKCE, nonce and ID-token signature checks built in (the audience, a
+clock leeway, the userinfo subject and answering only its callback are added in
+accounts/single_sign_on.py); authlib is a toolkit from which those views would be ours to write.
+It does no discovery: the provider's endpoints are set.
 """
 
 from typing import Any

@@ -49,6 +49,7 @@ def running_provider(
     clock_offset_seconds: int = 0,
     id_token_seconds: int = 3600,
     usernames: dict[str, str] | None = None,
+    pkce_required: bool = True,
 ) -> Iterator[OidcProvider]:
     """People log in with any name and password; their sub is that login name, and so is their
     preferred_username unless `usernames` gives another. clock_offset_seconds puts the provider's
@@ -66,6 +67,7 @@ def running_provider(
         "OIDC_REDIRECT_URI": redirect_uri,
         "OIDC_GROUPS": json.dumps(groups),
         "OIDC_USERNAMES": json.dumps(usernames or {}),
+        "OIDC_PKCE_REQUIRED": str(pkce_required).lower(),
         "OIDC_CLOCK_OFFSET_SECONDS": str(clock_offset_seconds),
         "OIDC_ID_TOKEN_TTL_SECONDS": str(id_token_seconds),
     }

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.backends.db import SessionStore
 from django.http import HttpResponse
@@ -23,7 +25,7 @@ from registry_ui.directory_settings import directory_settings
 from tests.conftest import basic_auth
 from tests.directory import PASSWORD as DIRECTORY_PASSWORD
 from tests.directory import Directory
-from tests.oidc import OidcProvider, authorization_code, running_provider
+from tests.oidc import CLIENT_ID, OidcProvider, authorization_code, running_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -204,3 +206,43 @@ def test_a_person_is_found_again_by_the_provider_subject_whatever_their_name_cla
         assert response["Location"] == "/"
     assert browser.session["_auth_user_id"] == str(olga.pk)
     assert not User.objects.filter(username="olga.new").exists()
+
+
+def test_a_password_login_with_a_code_in_its_url_never_redeems_it(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Django tries every backend with the login form's credentials: the single sign-on one must
+    not take a code from the form's URL, outside its callback's state, nonce and PKCE checks."""
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log", pkce_required=False) as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        query = {
+            "client_id": CLIENT_ID,
+            "response_type": "code",
+            "scope": "openid profile",
+            "redirect_uri": REDIRECT_URI,
+        }
+        code = authorization_code(f"{provider.issuer}/auth?{urlencode(query)}", "olga", REDIRECT_URI)
+        browser = Client()
+        response = browser.post(
+            f"/login/?{urlencode({'code': code, 'state': 'any'})}", {"username": "olga", "password": "wrong"}
+        )
+
+    assert b"Please enter a correct username and password" in response.content
+    assert "_auth_user_id" not in browser.session
+    assert not User.objects.filter(username="olga").exists()
+
+
+def test_an_id_token_issued_to_another_client_is_refused(backend: SingleSignOnBackend) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    claims = {"iss": "https://sso.lan", "sub": "olga", "iat": now, "exp": now + 60}
+    public_key = key.public_key()
+
+    for_us = jwt.encode({**claims, "aud": "harbor-lite"}, key, algorithm="RS256")
+    assert backend._verify_jws(for_us, public_key)["sub"] == "olga"
+    for audience in ("another-app", None):
+        other = jwt.encode({**claims, **({"aud": audience} if audience else {})}, key, algorithm="RS256")
+        with pytest.raises(jwt.InvalidTokenError):
+            backend._verify_jws(other, public_key)

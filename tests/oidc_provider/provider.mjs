@@ -30,8 +30,9 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
       sub: id, preferred_username: usernames[id] ?? id, name: id, email: `${id}@example.lan`, groups: groups[id] ?? [],
     }),
   }),
-  // The registry must prove it started the flow (RFC 7636) even though it has a secret.
-  pkce: { required: () => true },
+  // The registry must prove it started the flow (RFC 7636) even though it has a secret; a test
+  // turns this off (OIDC_PKCE_REQUIRED=false) to get a code any client could redeem.
+  pkce: { required: () => process.env.OIDC_PKCE_REQUIRED !== 'false' },
   cookies: { keys: ['a test provider only'] },
   ttl: { IdToken: Number(process.env.OIDC_ID_TOKEN_TTL_SECONDS || 3600) },
 });
