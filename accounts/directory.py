@@ -113,13 +113,31 @@ def is_directory_account(user: User) -> bool:
     return not user.has_usable_password()
 
 
+# The directory is down, unreachable, overloaded or slower than REGISTRY_LDAP_TIMEOUT.
+_NOT_ANSWERING = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.BUSY, ldap.UNAVAILABLE)
+
+
 def _refuse_the_login(sender: type[LDAPBackend], context: str, exception: ldap.LDAPError, **kwargs: Any) -> None:
-    """django-auth-ldap logs an LDAPError and answers "no such user or wrong password"; a person
-    whose password is right would then be told it is wrong. A wrong password is not an LDAPError
-    here (django-auth-ldap turns INVALID_CREDENTIALS of the person's bind into a plain refusal), so
-    every error that reaches this signal is the directory's: raising ends the login with it."""
-    logger.error("the directory failed while %s: %r", context, exception)
-    raise DirectoryUnavailable() from exception
+    """django-auth-ldap logs an LDAPError and answers "no such user or wrong password". A directory
+    that does not answer, or refuses the registry's own service account (the person's wrong
+    password is not an LDAPError here: django-auth-ldap turns INVALID_CREDENTIALS of their bind
+    into a plain refusal), is the directory's fault: raising ends the login with a 503 and
+    Retry-After. Anything else is a refused login, not an outage to retry: the person's bind
+    refused otherwise (389-DS answers an inactivated account UNWILLING_TO_PERFORM), or the
+    directory refusing what the registry asked (a search base it does not hold, a filter typo),
+    which the log names as a configuration problem."""
+    if isinstance(exception, _NOT_ANSWERING):
+        logger.error("the directory failed while %s: %r", context, exception)
+        raise DirectoryUnavailable() from exception
+    if isinstance(exception, ldap.INVALID_CREDENTIALS):
+        logger.error("the directory refused the registry's service account (REGISTRY_LDAP_BIND_DN): %r", exception)
+        raise DirectoryUnavailable() from exception
+    logger.error(
+        "the directory refused the login while %s: %r; if every login fails so, check the REGISTRY_LDAP_* "
+        "configuration (search bases, filters)",
+        context,
+        exception,
+    )
 
 
 ldap_error.connect(_refuse_the_login, sender=DirectoryBackend, dispatch_uid="accounts.directory")

@@ -5,16 +5,18 @@ import time
 from pathlib import Path
 
 import jwt
+import ldap
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django_auth_ldap.config import LDAPSearch
 
 from accounts.models import GroupMembership, Project, Role
 from accounts.services import credentials, members
 from registry_ui.directory_settings import directory_settings
 from tests.conftest import PASSWORD as LOCAL_PASSWORD
 from tests.conftest import basic_auth
-from tests.directory import ADMIN_GROUP, GROUPS, PASSWORD, PEOPLE, Directory, make_certificate_authority
+from tests.directory import ADMIN_GROUP, BASE, GROUPS, PASSWORD, PEOPLE, Directory, make_certificate_authority
 
 pytestmark = pytest.mark.django_db
 
@@ -328,3 +330,27 @@ def test_names_mail_and_groups_longer_than_the_registry_keeps_do_not_fail_the_lo
     assert (lena.first_name, lena.last_name) == ("L" * 150, "S" * 150)
     assert lena.email == ("m" * 290 + "@example.lan")[:254]
     assert not lena.groups.exists()
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        LDAPSearch(f"ou=nowhere,{BASE}", ldap.SCOPE_SUBTREE, "(uid=%(user)s)"),
+        LDAPSearch(PEOPLE, ldap.SCOPE_SUBTREE, "(uid=%(user)s"),
+    ],
+    ids=["search-base-not-in-the-directory", "filter-typo"],
+)
+def test_a_misconfigured_search_is_a_refused_login_named_in_the_log_not_an_outage(
+    client: Client,
+    with_directory: Directory,
+    settings: object,
+    caplog: pytest.LogCaptureFixture,
+    search: LDAPSearch,
+) -> None:
+    """docker would retry a 503 and the operator would look for a directory that is down."""
+    settings.AUTH_LDAP_USER_SEARCH = search  # type: ignore[attr-defined]
+
+    status, _ = token_for(client, "dora")
+
+    assert status == 401
+    assert "check the REGISTRY_LDAP_* configuration" in caplog.text
