@@ -26,6 +26,14 @@ class Project(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Storage quota in bytes, a layer shared inside the project counted once; empty: unlimited.",
     )
+    # A proxy-cache project (v2api/services/proxy.py): its repositories are pulled through from
+    # this upstream v2 registry and never pushed to. Empty: an ordinary project.
+    proxy_url = models.URLField(
+        blank=True, default="", help_text="Upstream registry, e.g. https://registry-1.docker.io."
+    )
+    proxy_username = models.CharField(max_length=255, blank=True, default="")
+    # Encrypted with a key derived from SECRET_KEY (accounts/sealing.py), never shown.
+    proxy_password_sealed = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
 
@@ -39,6 +47,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_proxy(self) -> bool:
+        return bool(self.proxy_url)
 
 
 class Membership(models.Model):

@@ -65,7 +65,9 @@ def _basic_token(request: HttpRequest) -> HttpResponse:
     principal: Principal = ANONYMOUS
     credentials = credentials_of(request.META)
     if credentials.scheme == "basic":
-        found = authenticate_login(credentials.username, credentials.secret, address=client_address(request.META))
+        found = authenticate_login(
+            credentials.username, credentials.secret, address=client_address(request.META), channel="token"
+        )
         if found is None:
             response = _oauth_error(401, "invalid_grant", "incorrect username or password")
             response["WWW-Authenticate"] = 'Basic realm="Harbor-lite"'
@@ -78,7 +80,10 @@ def _oauth_token(request: HttpRequest) -> HttpResponse:
     grant_type = request.POST.get("grant_type")
     if grant_type == "password":
         found = authenticate_login(
-            request.POST.get("username", ""), request.POST.get("password", ""), address=client_address(request.META)
+            request.POST.get("username", ""),
+            request.POST.get("password", ""),
+            address=client_address(request.META),
+            channel="token",
         )
         if found is None:
             return _oauth_error(401, "invalid_grant", "incorrect username or password")

@@ -35,6 +35,7 @@ from benchmarks.servers import (
     REPO_ROOT,
     MemorySampler,
     Server,
+    drop_pull_buffer,
     recreate_database,
     start_embedded_harbor_lite,
     start_harbor_lite,
@@ -86,6 +87,8 @@ class Workload:
     gc_blobs: int
     gc_grace_seconds: int
     sections: tuple[str, ...]
+    # Ours: whether manifest pulls are audited (REGISTRY_AUDIT_PULLS); measure both, ABBA, to see its cost.
+    audit_pulls: bool = True
 
 
 @dataclass(frozen=True)
@@ -672,6 +675,7 @@ def parse_workload(arguments: argparse.Namespace) -> Workload:
         gc_blobs=int(pick(arguments.gc_blobs, 100_000, 5_000)),
         gc_grace_seconds=arguments.gc_grace_seconds,
         sections=arguments.only,
+        audit_pulls=arguments.audit_pulls == "on",
     )
 
 
@@ -715,6 +719,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="run ours as the README's first command does (scripts/serve: SQLite, the file broker, web, worker "
         "and beat, all measured) instead of gunicorn alone on Postgres",
     )
+    parser.add_argument(
+        "--audit-pulls",
+        choices=("on", "off"),
+        default="on",
+        help="ours: record each manifest pull in the audit log (REGISTRY_AUDIT_PULLS, default on); run the hot "
+        "section with each, in ABBA order, for the cost of pull auditing",
+    )
     parser.add_argument("--output", type=Path, help="JSON figures (default benchmarks/results/<time>-<mode>.json)")
     arguments = parser.parse_args(argv)
     arguments.only = tuple(arguments.only.split(",")) if arguments.only else SECTIONS
@@ -742,13 +753,18 @@ def main(argv: list[str] | None = None) -> int:
     machine = describe_machine(REFERENCE_BINARY)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     output = arguments.output or RESULTS_DIR / f"{stamp}-{workload.mode}.json"
-    print(f"benchmark ({workload.mode}): {machine['cores']} cores, {machine['cpu_model']}; preparing blobs", flush=True)
+    audit = "on" if workload.audit_pulls else "off"
+    print(
+        f"benchmark ({workload.mode}, pull auditing {audit}): {machine['cores']} cores, {machine['cpu_model']};"
+        " preparing blobs",
+        flush=True,
+    )
     material = prepare_material(workload)
     recorder = Recorder()
     ours: Callable[[Path], Server] = (
         start_embedded_harbor_lite
         if arguments.embedded
-        else lambda work_dir: start_harbor_lite(work_dir, arguments.postgres_url)
+        else lambda work_dir: start_harbor_lite(work_dir, arguments.postgres_url, workload.audit_pulls)
     )
     starters: list[tuple[str, Callable[[Path], Server]]] = [("harbor-lite", ours), ("reference", start_reference)]
     failure: str | None = None
@@ -775,8 +791,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work_root, ignore_errors=True)
         try:
             recreate_database(arguments.postgres_url, BENCH_DATABASE, create=False)
+            drop_pull_buffer()
         except Exception as error:
-            print(f"could not drop {BENCH_DATABASE}: {error}", file=sys.stderr)
+            print(f"could not drop {BENCH_DATABASE} and its pull buffer: {error}", file=sys.stderr)
     print_report(machine, workload.mode, recorder)
     write_json(output, machine, asdict(workload), recorder, failure)
     return 1 if failure else 0

@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
+import redis
 
 from benchmarks.client import TokenAuth
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_BINARY = Path("/usr/bin/docker-registry")
-BENCH_DATABASE = "harbor_lite_bench"
+# One database per run: several runs may share a Postgres server (helpers measuring at once), and
+# each drops its database at the start and the end.
+BENCH_DATABASE = f"harbor_lite_bench_{os.getpid()}"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 30.0
 ADMIN_USERNAME = "bench-admin"
@@ -171,9 +174,17 @@ def database_url(admin_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-def start_harbor_lite(work_dir: Path, admin_url: str) -> Server:
+def drop_pull_buffer() -> None:
+    """The pulls ours buffered in Redis (no beat runs to write them): audit/pulls.py buffer_key."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        with redis.Redis.from_url(url) as buffer:
+            buffer.delete(f"harbor-lite:audit:pulls:{BENCH_DATABASE}")
+
+
+def start_harbor_lite(work_dir: Path, admin_url: str, audit_pulls: bool = True) -> Server:
     """gunicorn with the production settings file, on a fresh database, migrated first, with an
-    administrator whose tokens the benchmark uses."""
+    administrator whose tokens the benchmark uses; `audit_pulls` is REGISTRY_AUDIT_PULLS."""
     recreate_database(admin_url, BENCH_DATABASE)
     port = free_port()
     password = secrets.token_urlsafe(18)
@@ -187,6 +198,7 @@ def start_harbor_lite(work_dir: Path, admin_url: str) -> Server:
         "REGISTRY_ADMIN_USERNAME": ADMIN_USERNAME,
         "REGISTRY_ADMIN_PASSWORD": password,
         "DEBUG": "false",
+        "REGISTRY_AUDIT_PULLS": "true" if audit_pulls else "false",
     }
     for command in (["migrate", "--noinput", "-v0"], ["ensureadmin"]):
         subprocess.run(

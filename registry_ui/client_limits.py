@@ -2,7 +2,9 @@
 a request read whole in time, and a streamed body that keeps coming. Plain sockets and bytes only,
 so each rule is tested without a server."""
 
+import ipaddress
 import json
+import re
 import select
 import socket
 import time
@@ -11,6 +13,8 @@ HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
 # RFC 9110's token characters, of which a method is made; gunicorn accepts methods up to 20 long.
 METHOD_CHARACTERS = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 LONGEST_METHOD = 20
+# A length Python reads as a number and no client needs more of (not `²`, not 5,000 digits).
+CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 
 
 def _answer(status: str, message: str, extra_headers: str = "") -> bytes:
@@ -46,14 +50,15 @@ class PendingRequest:
     and a body of at most `small_body` bytes. A larger body, a chunked one or one the client sends
     only after `100 Continue` is streamed later by a thread, under a BodyRateGuard.
 
-    The client has `timeout` seconds, one more for every `min_rate` bytes it sends, and at most
-    twice `timeout` for the headers."""
+    The client has `timeout` seconds, one more for every `min_rate` bytes it sends, at most twice
+    `timeout` for the headers, and never `timeout` seconds without sending anything."""
 
     def __init__(
         self, buffer: bytearray, now: float, timeout: float, min_rate: float, max_head: int, small_body: int
     ) -> None:
         self.buffer = buffer
-        self.started = now
+        self.started = self.last_received = now
+        self.scanned = 0
         self.timeout = timeout
         self.min_rate = min_rate
         self.max_head = max_head
@@ -64,8 +69,9 @@ class PendingRequest:
         self.headers: dict[str, list[str]] = {}
         self._find_head()
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes, now: float) -> None:
         self.buffer += data
+        self.last_received = now
         if self.head_end is None:
             self._find_head()
 
@@ -93,7 +99,7 @@ class PendingRequest:
         allowed = self.timeout + len(self.buffer) / self.min_rate
         if self.head_end is None:
             allowed = min(allowed, 2 * self.timeout)
-        return now - self.started > allowed
+        return now - self.started > allowed or now - self.last_received > self.timeout
 
     def client_address(self, peer: str, behind_proxy: bool) -> str:
         """Who sent this request: behind our proxy every peer is the proxy, which names the client
@@ -105,7 +111,11 @@ class PendingRequest:
         return peer
 
     def _find_head(self) -> None:
-        ends = [(index, marker) for marker in HEAD_ENDS if (index := self.buffer.find(marker)) >= 0]
+        # From just before where the last search ended: a head sent a few bytes at a time would
+        # otherwise be searched whole again for each of them, in the worker's only loop.
+        start = max(0, self.scanned - 3)
+        self.scanned = len(self.buffer)
+        ends = [(index, marker) for marker in HEAD_ENDS if (index := self.buffer.find(marker, start)) >= 0]
         if not ends:
             return
         index, marker = min(ends)
@@ -127,7 +137,7 @@ class PendingRequest:
         if not lengths:
             return
         length = lengths[0]
-        if not length.isdigit() or int(length) > self.small_body:
+        if not CONTENT_LENGTH.fullmatch(length) or int(length) > self.small_body:
             self.streamed = True
             return
         self.body_to_read = int(length)
@@ -136,8 +146,9 @@ class PendingRequest:
 class BodyRateGuard:
     """The socket as gunicorn's parser reads a streamed body from it in a thread: the body gets
     `timeout` seconds, and one more for every `min_rate` bytes, from the moment the thread took the
-    request. A body that falls behind raises TimeoutError, and keeps raising it, so the connection is
-    closed rather than kept alive with a body half read."""
+    request, and never `timeout` seconds without a byte (a burst early on buys no long silence). A
+    body that falls behind raises TimeoutError, and keeps raising it, so the connection is closed
+    rather than kept alive with a body half read."""
 
     def __init__(self, sock: socket.socket, timeout: float, min_rate: float) -> None:
         self.sock = sock
@@ -148,17 +159,19 @@ class BodyRateGuard:
         self.restart()
 
     def restart(self) -> None:
-        self.started = time.monotonic()
+        self.started = self.last_received = time.monotonic()
         self.received = 0
         self.tripped = False
 
     def recv(self, size: int) -> bytes:
-        remaining = self.started + self.timeout + self.received / self.min_rate - time.monotonic()
+        deadline = min(self.started + self.received / self.min_rate, self.last_received) + self.timeout
+        remaining = deadline - time.monotonic()
         if self.tripped or remaining <= 0 or not self.poll.poll(remaining * 1000):
             self.tripped = True
             raise TimeoutError(f"the request body arrived slower than {self.min_rate:g} bytes/s")
         data = self.sock.recv(size)
         self.received += len(data)
+        self.last_received = time.monotonic()
         return data
 
     # gunicorn bounds its drain of an unread body with the socket's own timeout.
@@ -167,3 +180,14 @@ class BodyRateGuard:
 
     def settimeout(self, value: float | None) -> None:
         self.sock.settimeout(value)
+
+
+def address_key(address: str) -> str:
+    """The address limits count by: an IPv6 client holds a whole /64, so it counts as one."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6 and parsed.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address

@@ -6,6 +6,7 @@ from django.urls import path
 
 from registry_ui.views import (
     administration,
+    audit,
     auth,
     deletion,
     guide,
@@ -63,6 +64,7 @@ urlpatterns = [
         projects.revoke_robot,
         name="robot-revoke",
     ),
+    path("projects/<str:project_name>/logs/", audit.project_audit_log, name="project-logs"),
     path("projects/<str:project_name>/usage/", usage.project_usage_history, name="project-usage"),
     path("projects/<str:project_name>/retention/", retention.retention, name="project-retention"),
     path("projects/<str:project_name>/retention/policy/", retention.save_policy, name="retention-policy"),
@@ -95,6 +97,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/status", jobs.job_status_json, name="job-status"),
     path("admin/storage/", administration.storage, name="admin-storage"),
     path("admin/garbage-collection/", jobs.garbage_collection, name="admin-garbage-collection"),
+    path("admin/logs/", audit.audit_log, name="admin-logs"),
     path("admin/users/", administration.user_list, name="admin-users"),
     path("admin/users/create/", administration.create_user, name="admin-user-create"),
     path("admin/users/<int:user_id>/active/", administration.set_user_active, name="admin-user-active"),

@@ -14,6 +14,8 @@ from django.http import HttpRequest
 from accounts.directory import DirectoryUnavailable
 from accounts.models import Role
 from accounts.services import login_throttle
+from accounts.services.credentials import record_failed_login, record_login
+from audit import actions
 from oci.request_edge import client_address
 from v2api.services.listings import REPOSITORY_SORTS
 
@@ -44,7 +46,7 @@ class LoginForm(AuthenticationForm):
                 f"Too many failed logins. Try again in {throttled.retry_after // 60 or 1} minutes.", code="throttled"
             ) from None
         try:
-            return super().clean()
+            cleaned = super().clean()
         except DirectoryUnavailable:
             # Not the person's mistake: not counted, and said so (local accounts still log in).
             raise ValidationError(
@@ -53,8 +55,10 @@ class LoginForm(AuthenticationForm):
                 code="directory_unavailable",
             ) from None
         except ValidationError:
-            login_throttle.record_failure(username, address)
+            record_failed_login(username, address, channel="dashboard")
             raise
+        record_login(username, channel="dashboard")
+        return cleaned
 
 
 class RepositoryFilterForm(forms.Form):
@@ -281,3 +285,13 @@ class RetentionRuleForm(forms.Form):
             "keep_most_recent": data["count"] if most_recent else None,
             "keep_days": None if most_recent else data["count"],
         }
+
+
+class AuditFilterForm(forms.Form):
+    """The Logs page's filters; audit/queries.py reads them (the API takes the same names)."""
+
+    user = forms.CharField(required=False, max_length=512, label="User or robot")
+    action = forms.ChoiceField(required=False, choices=[("", "Any action"), *((name, name) for name in actions.ALL)])
+    resource = forms.CharField(required=False, max_length=1024, label="Resource contains")
+    since = forms.CharField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.CharField(required=False, label="Before", widget=forms.DateInput(attrs={"type": "date"}))

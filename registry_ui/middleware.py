@@ -1,6 +1,7 @@
 """Middleware that watches each request once and feeds the metrics and the access log, the one
-that believes the proxy about the client's address, what browsers are told beyond Django's
-SecurityMiddleware, and the one that refuses unstorable text or a body that never arrived."""
+that tells the audit log who acts, the one that believes the proxy about the client's address,
+what browsers are told beyond Django's SecurityMiddleware, and the one that refuses unstorable
+text or a body that never arrived."""
 
 import time
 from collections.abc import Callable
@@ -16,9 +17,11 @@ from django.http import (
     UnreadablePostError,
 )
 
+from audit import context as audit_context
 from oci import request_edge as edge
 from v2api import metrics
 from v2api.access_log import log_registry_access
+from v2api.auth import identified_caller
 
 _UPLOAD_ROUTES = frozenset({edge.UPLOAD_START.name, edge.UPLOAD.name})
 UNMATCHED_ROUTE = "unmatched"
@@ -95,6 +98,34 @@ class RequestObservationMiddleware:
 
         log_registry_access(request, response, route, bytes_in, bytes_out, served_by)
         return response
+
+
+class AuditContextMiddleware:
+    """Tells the audit log who acts in this request, from which address and with which client
+    (audit/context.py). The actor is looked up when an event is recorded, by then the view has
+    authenticated the caller: the registry's gate on /v2/, DRF or the session elsewhere."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        context = audit_context.RequestContext(
+            address=edge.client_address(request.META),
+            user_agent=request.headers.get("User-Agent", ""),
+            actor=lambda: _actor_of(request),
+        )
+        with audit_context.acting(context):
+            return self.get_response(request)
+
+
+def _actor_of(request: HttpRequest) -> audit_context.Actor:
+    caller = identified_caller(request.META)
+    if caller is not None:
+        return audit_context.actor_for_subject(caller.subject)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return audit_context.actor_for_subject(user.get_username())
+    return audit_context.ANONYMOUS
 
 
 class BrowserSecurityMiddleware:

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "audit",
     "accounts",
     "v2api",
     "registry_ui",
@@ -49,6 +50,7 @@ MIDDLEWARE = [
     "registry_ui.request_ids.RequestIdMiddleware",
     "registry_ui.middleware.ForwardedClientAddressMiddleware",
     "registry_ui.middleware.RequestObservationMiddleware",
+    "registry_ui.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside sessions and CSRF, so it sees the cookies they set.
     "registry_ui.middleware.BrowserSecurityMiddleware",
@@ -72,6 +74,7 @@ REGISTRY_API_MIDDLEWARE = [
     "registry_ui.request_ids.RequestIdMiddleware",
     "registry_ui.middleware.ForwardedClientAddressMiddleware",
     "registry_ui.middleware.RequestObservationMiddleware",
+    "registry_ui.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
 ]
 
@@ -183,6 +186,9 @@ REGISTRY_STORAGE_MIN_FREE_BYTES = env_int("REGISTRY_STORAGE_MIN_FREE_BYTES", 256
 # "the host the request came to".
 REGISTRY_PUBLIC_URL = env_str("REGISTRY_PUBLIC_URL", "").rstrip("/")
 # Manifests are kept in the database; this bounds what one PUT may store.
+# A proxy-cache project checks a cached tag with the upstream (a HEAD) once it is this old, in
+# seconds; manifests by digest never change, so they are never checked again.
+REGISTRY_PROXY_MANIFEST_TTL = env_int("REGISTRY_PROXY_MANIFEST_TTL", 300, minimum=0)
 REGISTRY_MAX_MANIFEST_BYTES = env_int("REGISTRY_MAX_MANIFEST_BYTES", 4 * 1024 * 1024, minimum=1024)
 # The largest page of tags or repositories one request returns, whatever `n` asks for.
 REGISTRY_MAX_PAGE_SIZE = env_int("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)
@@ -274,7 +280,19 @@ REGISTRY_JOB_STALE_SECONDS = env_int(
 REGISTRY_JOB_RESEND_SECONDS = env_int("REGISTRY_JOB_RESEND_SECONDS", 120, minimum=1)
 # How often beat looks for such jobs.
 REGISTRY_JOB_CHECK_INTERVAL_SECONDS = env_int("REGISTRY_JOB_CHECK_INTERVAL_SECONDS", 300, minimum=10)
+# --- Audit log (audit/) ---------------------------------------------------------------------
+# Whether manifest pulls are recorded (buffered and written in batches: audit/pulls.py).
+REGISTRY_AUDIT_PULLS = env_bool("REGISTRY_AUDIT_PULLS", True)
+# How often beat writes the buffered pulls; the Logs page shows a pull at most this late.
+REGISTRY_AUDIT_FLUSH_SECONDS = env_int("REGISTRY_AUDIT_FLUSH_SECONDS", 10, minimum=1)
+# Events older than this many days are deleted by beat, daily; 0 keeps them all.
+REGISTRY_AUDIT_RETENTION_DAYS = env_int("REGISTRY_AUDIT_RETENTION_DAYS", 365, minimum=0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "flush-pull-events": {
+        "task": "audit.tasks.flush_pull_events",
+        "schedule": timedelta(seconds=REGISTRY_AUDIT_FLUSH_SECONDS),
+    },
+    "purge-audit-events": {"task": "audit.tasks.purge_audit_events", "schedule": timedelta(days=1)},
     "collect-garbage": {
         "task": "v2api.tasks.collect_garbage_on_schedule",
         "schedule": timedelta(seconds=REGISTRY_GC_INTERVAL_SECONDS),

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.db import connection
@@ -19,6 +20,7 @@ from accounts.models import Project
 from accounts.scopes import Scope
 from accounts.services import credentials
 from accounts.tokens import issue_access_token, keyring
+from audit import pulls
 from oci import media_types
 from oci.digests import Digest
 from oci.names import project_name_of
@@ -79,6 +81,31 @@ def no_remembered_logins(monkeypatch: pytest.MonkeyPatch) -> None:
     """Basic logins are remembered per process; one test's users (same names, other rows) must not
     cost the next an extra look-up, which the query-count tests would see."""
     monkeypatch.setattr(credentials, "_remembered", credentials._RememberedLogins())
+
+
+@pytest.fixture(autouse=True)
+def empty_pull_buffer() -> Iterator[None]:
+    """Every manifest GET buffers a pull event (audit/pulls.py): each test starts with an empty
+    buffer of its own, and leaves none behind in the Redis database later sessions use. The key
+    is read each time: it names the database, which is the test database once a test set it up."""
+
+    # Read now: a test may point REDIS_URL elsewhere, and the setting is restored only after this ends.
+    url = django_settings.REDIS_URL
+
+    def empty() -> None:
+        pulls._buffer = None
+        pulls._outbox.lines.clear()
+        pulls._outbox.unsent.clear()
+        if url:
+            with redis.Redis.from_url(url) as client:
+                client.delete(pulls.buffer_key())
+
+    # The tests send explicitly (flush_pulls), on the test's connection: a sending thread would
+    # write through a connection of its own, outside the test's transaction.
+    pulls.run_sender = False
+    empty()
+    yield
+    empty()
 
 
 @pytest.fixture

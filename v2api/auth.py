@@ -103,8 +103,13 @@ def authorize(caller: Caller, scope: Scope, project_public: bool | None = None) 
     A token is trusted for what its `access` claim grants and refused anything else; the caller's
     live permissions decide for Basic and anonymous callers. `project_public` is the repository's
     project flag when the caller already read it with the row it serves (the fast path), which
-    spares an anonymous pull its project query.
+    spares an anonymous pull its project query. Nothing is pushed into a proxy-cache project,
+    whoever asks: pulls fill it.
     """
+    if scope.type == "repository" and PUSH in scope.actions:
+        upstream = _proxied_upstream(scope.name)
+        if upstream:
+            return Decision(scope, refusal=lambda: _proxy_refusal(scope, upstream))
     if caller.token_scopes is not None:
         if covers(caller.token_scopes, scope):
             return Decision(scope)
@@ -140,6 +145,21 @@ def _refusal(caller: Caller, scope: Scope, live: frozenset[str] | None) -> Regis
     return Denied(
         f"requested access to the resource is denied: project {project_name_of(scope.name)!r} does not exist"
         f" or does not let you {actions}; a system administrator can create projects.{personal}",
+        detail=[scope.as_claim()],
+    )
+
+
+def _proxied_upstream(repository_name: str) -> str:
+    """The upstream of the repository's project if it is a proxy cache, else empty: one indexed
+    query, made for push requests only (pulls are the hot path)."""
+    found = Project.objects.filter(name=project_name_of(repository_name)).values_list("proxy_url", flat=True)
+    return next(iter(found), "")
+
+
+def _proxy_refusal(scope: Scope, upstream: str) -> RegistryError:
+    return Denied(
+        f"project {project_name_of(scope.name)!r} is a proxy cache of {upstream}: it is filled by pulls"
+        " from there and takes no pushes; push to an ordinary project instead",
         detail=[scope.as_claim()],
     )
 

@@ -11,7 +11,8 @@ DRF's dispatch, a manifest GET cost about three times the one indexed query that
 behind the same gate as every other request (v2api/auth.py `identify` and `authorize`), with the
 same lookups as the views (the manifest and blob services) and the same framing
 (v2api/framing.py). It serves only the plain success: a valid name, a bearer token or no
-credentials, an allowed decision, a row found, a media type the client accepts. Anything else is
+credentials, an allowed decision, a row found (and, for a proxy-cache project's tag, one its
+upstream confirmed inside the TTL), a media type the client accepts. Anything else is
 declined (`answer` returns None) and the full stack answers it, which owns every error: a bad name
 or reference, a refused decision, an unknown manifest, an unacceptable media type, a database
 error. HTTP Basic goes to the full stack too: a password check is slow by design and counts
@@ -20,7 +21,9 @@ route table and holds the two answers side by side.
 
 A pusher's HEAD of a layer whose link is old refreshes the link, as the full stack's does
 (services/blobs.py `refresh_old_link`): the one write it may make, after the gate allowed the
-request. Its metrics and access line are the ones the full stack's middleware writes. It leaves the
+request. Its metrics and access line are the ones the full stack's middleware writes, and a
+manifest GET is audited as a pull as the full stack's view audits it: buffered (audit/pulls.py),
+never written in the request. It leaves the
 database connection's upkeep to the full stack: a connection the full stack checked stays
 checked through any number of fast reads, and a database error here declines the request to the
 full stack, which replaces a broken connection before it answers.
@@ -35,6 +38,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.scopes import PULL, PUSH, repository_scope
+from audit.pulls import record_pull
 from oci import request_edge as edge
 from oci.digests import Digest, InvalidDigest
 from oci.names import is_repository_name
@@ -90,6 +94,16 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
         header_list.append(("X-Content-Type-Options", "nosniff"))
     start_response("200 OK", header_list)
     bytes_out = len(body) if method == "GET" else 0
+    user_agent = environ.get("HTTP_USER_AGENT", "")
+    if route is edge.MANIFEST and method == "GET":
+        record_pull(
+            subject=caller.subject,
+            address=address,
+            user_agent=user_agent,
+            repository=name,
+            reference=arguments["reference"],
+            digest=digest,
+        )
     metrics.record_request(route.name, method, 200, time.perf_counter() - started)
     if access_logger.isEnabledFor(logging.INFO):
         token = current_request_id.set(request_id)
@@ -106,7 +120,7 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
                 bytes_out=bytes_out,
                 served_by="application",
                 remote_addr=address,
-                user_agent=environ.get("HTTP_USER_AGENT", ""),
+                user_agent=user_agent,
             )
         finally:
             current_request_id.reset(token)
@@ -123,7 +137,8 @@ _Found = tuple[dict[str, str], bytes, str, bool, blob_service.BlobRecord | None]
 
 def _manifest(environ: dict[str, Any], name: str, reference: str, with_content: bool) -> _Found | None:
     manifest = manifest_service.find_manifest(name, manifest_service.reference_to_read(reference), with_content)
-    if manifest is None:
+    # A proxied tag due for its upstream check goes to the full stack, which checks it.
+    if manifest is None or manifest.needs_upstream_check:
         return None
     if not manifest_service.accepts(manifest.media_type, edge.accepted_media_types(environ)):
         return None

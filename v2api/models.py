@@ -90,6 +90,11 @@ class Tag(models.Model):
     name = models.CharField(max_length=128)
     manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="tags")
     updated_at = models.DateTimeField(auto_now=True)
+    # Kept from the audit log's pull batches (services/pull_times.py), so as late as their flush.
+    last_pulled_at = models.DateTimeField(null=True, blank=True)
+    # In a proxy-cache project: when the upstream last confirmed what this tag names
+    # (REGISTRY_PROXY_MANIFEST_TTL); None elsewhere.
+    upstream_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository", "name"], name="unique_repository_tag")]

@@ -56,14 +56,16 @@ class UserSerializer(serializers.ModelSerializer[User]):
         return value
 
     def create(self, validated_data: dict[str, Any]) -> User:
-        is_admin = validated_data.pop("is_superuser", False)
-        return User.objects.create_user(
-            username=validated_data["username"],
-            email=validated_data.get("email", ""),
-            password=validated_data["password"],
-            is_superuser=is_admin,
-            is_staff=is_admin,
+        # The same code path as the dashboard's "New user" form, audited there.
+        user: User = _api_error(
+            lambda: users.create_user(
+                validated_data["username"],
+                validated_data["password"],
+                email=validated_data.get("email", ""),
+                is_admin=validated_data.get("is_superuser", False),
+            )
         )
+        return user
 
 
 class UserUpdateSerializer(UserSerializer):
@@ -91,21 +93,20 @@ class UserUpdateSerializer(UserSerializer):
         return self.instance is not None and principal.user is not None and principal.user.pk == self.instance.pk
 
     def update(self, instance: User, validated_data: dict[str, Any]) -> User:
-        password = validated_data.pop("password", None)
-        if "is_superuser" in validated_data:
-            validated_data["is_staff"] = validated_data["is_superuser"]
-        active = validated_data.pop("is_active", None)
-        for field, value in validated_data.items():
-            setattr(instance, field, value)
-        if password is not None:
+        # Through the services the dashboard uses, so each change is checked and audited once.
+        acting = principal_of(self.context["request"]).user
+        assert acting is not None  # only system administrators, who are users, change users
+        if "email" in validated_data:
+            instance.email = validated_data["email"]
+            instance.save(update_fields=["email"])
+        if "password" in validated_data:
             # A new password also ends the user's dashboard sessions (their session hash changes)
             # and refresh tokens (their credential version changes).
-            instance.set_password(password)
-        instance.save()
-        if active is not None:
-            acting = principal_of(self.context["request"]).user
-            assert acting is not None  # only system administrators, who are users, change users
-            _api_error(lambda: users.set_user_active(acting, instance, active))
+            _api_error(lambda: users.reset_password(instance, validated_data["password"]))
+        if "is_superuser" in validated_data and validated_data["is_superuser"] != instance.is_superuser:
+            _api_error(lambda: users.set_user_admin(acting, instance, validated_data["is_superuser"]))
+        if "is_active" in validated_data and validated_data["is_active"] != instance.is_active:
+            _api_error(lambda: users.set_user_active(acting, instance, validated_data["is_active"]))
         return instance
 
 
@@ -116,16 +117,29 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
         help_text="The first component of its repositories' names: `team-a` holds `team-a/api/server`.",
     )
 
+    proxy_password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        style={"input_type": "password"},
+        help_text="The upstream password or token; stored encrypted, never returned.",
+    )
+
     class Meta:
         model = Project
-        fields = ["name", "public", "quota_bytes", "created_at"]
+        fields = ["name", "public", "quota_bytes", "proxy_url", "proxy_username", "proxy_password", "created_at"]
         read_only_fields = ["created_at"]
         extra_kwargs = {
             "quota_bytes": {
                 "min_value": 1,
                 "help_text": "Storage quota in bytes, enforced on push (a layer shared inside the project "
                 "counts once); null: unlimited. Only system administrators set it.",
-            }
+            },
+            "proxy_url": {
+                "help_text": "Makes a proxy-cache project: pulls fetch from this upstream v2 registry "
+                "(http(s)://host[:port]) on a miss, pushes are refused. Set at creation only.",
+            },
+            "proxy_username": {"help_text": "The upstream account, if the upstream needs one."},
         }
 
     def validate_name(self, value: str) -> str:
@@ -141,12 +155,33 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             )
         return value
 
+    def create(self, validated_data: dict[str, Any]) -> Project:
+        project: Project = _api_error(
+            lambda: projects.create_project(
+                validated_data["name"],
+                public=validated_data.get("public", False),
+                proxy_url=validated_data.get("proxy_url", ""),
+                proxy_username=validated_data.get("proxy_username", ""),
+                proxy_password=validated_data.get("proxy_password", ""),
+            )
+        )
+        if validated_data.get("quota_bytes") is not None:
+            _api_error(lambda: projects.set_project_quota(project, validated_data["quota_bytes"]))
+        return project
+
 
 class ProjectUpdateSerializer(ProjectSerializer):
     """Only `public` and `quota_bytes` change; a rename would move every repository of the project."""
 
-    # Declared fields ignore Meta.read_only_fields, so `name` is declared again, read-only.
+    # Declared fields ignore Meta.read_only_fields, so `name` is declared again, read-only; the
+    # upstream binding too: what the project caches would stop matching it.
     name = serializers.CharField(read_only=True)
+    proxy_url = serializers.CharField(read_only=True)
+    proxy_username = serializers.CharField(read_only=True)
+    proxy_password = None  # type: ignore[assignment]
+
+    class Meta(ProjectSerializer.Meta):
+        fields = ["name", "public", "quota_bytes", "proxy_url", "proxy_username", "created_at"]
 
     def update(self, instance: Project, validated_data: dict[str, Any]) -> Project:
         if "public" in validated_data:
@@ -178,11 +213,27 @@ class MemberSerializer(serializers.ModelSerializer[Membership]):
             )
         return attrs
 
+    def create(self, validated_data: dict[str, Any]) -> Membership:
+        membership: Membership = _api_error(
+            lambda: members.add_member(
+                self.context["project"], validated_data["user"].get_username(), validated_data["role"]
+            )
+        )
+        return membership
+
 
 class MemberUpdateSerializer(MemberSerializer):
     """Only the role changes; the member stays who they are."""
 
     username = serializers.CharField(source="user.username", read_only=True)  # type: ignore[assignment]
+
+    def update(self, instance: Membership, validated_data: dict[str, Any]) -> Membership:
+        if "role" not in validated_data:
+            return instance
+        membership: Membership = _api_error(
+            lambda: members.change_role(instance.project, instance.user.get_username(), validated_data["role"])
+        )
+        return membership
 
 
 class GroupMemberSerializer(serializers.ModelSerializer[GroupMembership]):
@@ -209,6 +260,14 @@ class GroupMemberUpdateSerializer(GroupMemberSerializer):
     """Only the role changes; the group stays the same."""
 
     group = serializers.CharField(source="group.name", read_only=True)  # type: ignore[assignment]
+
+    def update(self, instance: GroupMembership, validated_data: dict[str, Any]) -> GroupMembership:
+        if "role" not in validated_data:
+            return instance
+        membership: GroupMembership = _api_error(
+            lambda: members.change_group_role(instance.project, instance.group.name, validated_data["role"])
+        )
+        return membership
 
 
 def _check_future(value: datetime | None) -> datetime | None:

@@ -1,11 +1,11 @@
 """Routes of the management API for accounts' objects (users, tokens, projects, members, directory
-groups, robots) and its schema, mounted at /api/v1/ under the `api` namespace next to
+groups, robots), the audit log and its schema, mounted at /api/v1/ under the `api` namespace next to
 v2api/api/urls.py's (see registry_ui/urls.py). Updates are PATCH only: every field is optional."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts.api import schema, views  # noqa: F401  (schema registers how LoginAuthentication is described)
+from accounts.api import audit, schema, views  # noqa: F401  (schema registers how LoginAuthentication is described)
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -22,6 +22,8 @@ urlpatterns = [
         views.UserViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
         name="user-detail",
     ),
+    path("audit-logs/", audit.AuditLogView.as_view(), name="audit-log"),
+    path("projects/<str:project_name>/audit-logs/", audit.ProjectAuditLogView.as_view(), name="project-audit-log"),
     path("projects/", views.ProjectViewSet.as_view({"get": "list", "post": "create"}), name="project-list"),
     path(
         "projects/<str:project_name>/",

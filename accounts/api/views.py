@@ -2,6 +2,7 @@
 on the base views of accounts/api/base.py. Each asks accounts/permissions.py who may do
 what, about the Principal that accounts/api/authentication.py found."""
 
+from contextlib import suppress
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -198,6 +199,11 @@ class MemberViewSet(
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         self.save_or_conflict(serializer, project=self.project)
 
+    def perform_destroy(self, instance: Membership) -> None:
+        # Removed by a concurrent request meanwhile: what was asked holds.
+        with suppress(Membership.DoesNotExist):
+            members.remove_member(self.project, instance.user.get_username())
+
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """`PATCH /api/v1/projects/<name>/members/<username>/`: change a member's role."""
         serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
@@ -250,10 +256,8 @@ class GroupMemberViewSet(MemberViewSet):
         return Response(self.get_serializer(membership).data)
 
     def perform_destroy(self, instance: GroupMembership) -> None:  # type: ignore[override]
-        try:
+        with suppress(GroupMembership.DoesNotExist):
             members.remove_group(self.project, instance.group.name)
-        except GroupMembership.DoesNotExist:
-            raise NotFound(self.not_found.format(**self.kwargs)) from None
 
 
 # --- robot accounts --------------------------------------------------------------------------

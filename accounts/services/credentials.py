@@ -23,6 +23,10 @@ from accounts.directory import is_directory_account
 from accounts.models import CredentialVersion, PersonalAccessToken, RobotAccount
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services import login_throttle
+from audit import actions
+from audit.context import actor_for_subject
+from audit.models import Outcome
+from audit.recorder import record
 from oci.request_edge import is_storable_text
 
 logger = logging.getLogger("accounts.login")
@@ -83,11 +87,19 @@ class _RememberedLogins:
 _remembered = _RememberedLogins()
 
 
-def authenticate_login(username: str, secret: str, address: str) -> tuple[Principal, str] | None:
+def authenticate_login(
+    username: str, secret: str, address: str, channel: str = "basic"
+) -> tuple[Principal, str] | None:
     """The principal a username and secret stand for, and what credential it was
     (`user`, `robot:<id>`, `token:<id>`), or None. Raises LoginThrottled after too many failures,
     and DirectoryUnavailable when a password needed the company directory and it did not answer
-    (not counted as a failure: the password may well be right)."""
+    (not counted as a failure: the password may well be right).
+
+    Every failure goes to the audit log. A success does too when `channel` is a login ("token":
+    `docker login` and every token a client fetches with a password), not for "basic", the
+    credentials a script sends with each API or /v2/ request; and only when the secret was
+    checked, not remembered from the last minute, so a client fetching tokens in a loop does
+    not fill the log."""
     login_throttle.check(username, address)
     remembered = _remembered.principal(username, secret)
     if remembered is not None:
@@ -101,10 +113,17 @@ def authenticate_login(username: str, secret: str, address: str) -> tuple[Princi
     else:
         found = _user(username, secret)
     if found is None:
-        login_throttle.record_failure(username, address)
-        logger.warning("failed login for %r from %s", username, address)
+        record_failed_login(username, address, channel)
         return None
     principal, credential = found
+    if channel != "basic":
+        record(
+            actions.LOGIN,
+            resource=principal.subject,
+            actor=actor_for_subject(principal.subject),
+            address=address,
+            detail={"channel": channel},
+        )
     if principal.robot is not None:
         version = _version_of(credential, principal.robot.secret_hash, None)
     else:
@@ -120,6 +139,25 @@ def may_refresh(principal: Principal, credential: str) -> bool:
     directory alone knows when it is changed or the person disabled, and a refresh token would
     outlive that for weeks; their clients log in again with the password instead."""
     return not (credential == "user" and principal.user is not None and is_directory_account(principal.user))
+
+
+def record_failed_login(username: str, address: str, channel: str) -> None:
+    """Count a failed login toward the throttle, and log and audit it."""
+    login_throttle.record_failure(username, address)
+    logger.warning("failed login for %r from %s", username, address)
+    record(
+        actions.LOGIN_FAILED,
+        resource=username,
+        outcome=Outcome.FAILURE,
+        actor=actor_for_subject(username),
+        address=address,
+        detail={"channel": channel},
+    )
+
+
+def record_login(username: str, channel: str) -> None:
+    """Audit a login that Django checked itself (the dashboard's session login)."""
+    record(actions.LOGIN, resource=username, actor=actor_for_subject(username), detail={"channel": channel})
 
 
 def credential_version(subject: str, credential: str) -> str:

@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import GroupMembership, Membership, Project, Role
+from audit import actions
+from audit.recorder import record
 
 
 def add_member(project: Project, username: str, role: str) -> Membership:
@@ -22,7 +24,9 @@ def add_member(project: Project, username: str, role: str) -> Membership:
         raise ValidationError({"username": already})
     try:
         with transaction.atomic():
-            return Membership.objects.create(project=project, user=user, role=role)
+            membership = Membership.objects.create(project=project, user=user, role=role)
+            record(actions.MEMBER_ADD, project=project.name, resource=username, detail={"role": role})
+            return membership
     except IntegrityError:
         raise ValidationError({"username": already}) from None
 
@@ -30,17 +34,26 @@ def add_member(project: Project, username: str, role: str) -> Membership:
 def change_role(project: Project, username: str, role: str) -> Membership:
     """Give a member another role. Raises Membership.DoesNotExist if they are no longer a member."""
     _check_role(role)
-    membership = project.memberships.select_related("user").get(user__username=username)
-    membership.role = role
-    membership.save(update_fields=["role"])
+    with transaction.atomic():
+        membership = project.memberships.select_for_update().select_related("user").get(user__username=username)
+        previous, membership.role = membership.role, role
+        membership.save(update_fields=["role"])
+        record(
+            actions.MEMBER_ROLE_CHANGE,
+            project=project.name,
+            resource=username,
+            detail={"role": role, "previous_role": previous},
+        )
     return membership
 
 
 def remove_member(project: Project, username: str) -> None:
     """Remove a member. Raises Membership.DoesNotExist if they are already gone."""
-    deleted, _ = project.memberships.filter(user__username=username).delete()
-    if not deleted:
-        raise Membership.DoesNotExist(f"{username} is not a member of {project.name}.")
+    with transaction.atomic():
+        deleted, _ = project.memberships.filter(user__username=username).delete()
+        if not deleted:
+            raise Membership.DoesNotExist(f"{username} is not a member of {project.name}.")
+        record(actions.MEMBER_REMOVE, project=project.name, resource=username)
 
 
 def _check_role(role: str) -> None:
@@ -62,7 +75,9 @@ def add_group(project: Project, group_name: str, role: str) -> GroupMembership:
     try:
         with transaction.atomic():
             group, _ = Group.objects.get_or_create(name=group_name)
-            return GroupMembership.objects.create(project=project, group=group, role=role)
+            membership = GroupMembership.objects.create(project=project, group=group, role=role)
+            record(actions.GROUP_ADD, project=project.name, resource=group_name, detail={"role": role})
+            return membership
     except IntegrityError:
         raise ValidationError({"group": already}) from None
 
@@ -70,14 +85,23 @@ def add_group(project: Project, group_name: str, role: str) -> GroupMembership:
 def change_group_role(project: Project, group_name: str, role: str) -> GroupMembership:
     """Give a group another role. Raises GroupMembership.DoesNotExist if it is no longer in the project."""
     _check_role(role)
-    membership = project.group_memberships.select_related("group").get(group__name=group_name)
-    membership.role = role
-    membership.save(update_fields=["role"])
+    with transaction.atomic():
+        membership = project.group_memberships.select_for_update().select_related("group").get(group__name=group_name)
+        previous, membership.role = membership.role, role
+        membership.save(update_fields=["role"])
+        record(
+            actions.GROUP_ROLE_CHANGE,
+            project=project.name,
+            resource=group_name,
+            detail={"role": role, "previous_role": previous},
+        )
     return membership
 
 
 def remove_group(project: Project, group_name: str) -> None:
     """Take a group out of a project. Raises GroupMembership.DoesNotExist if it is already gone."""
-    deleted, _ = project.group_memberships.filter(group__name=group_name).delete()
-    if not deleted:
-        raise GroupMembership.DoesNotExist(f"Group {group_name} is not in {project.name}.")
+    with transaction.atomic():
+        deleted, _ = project.group_memberships.filter(group__name=group_name).delete()
+        if not deleted:
+            raise GroupMembership.DoesNotExist(f"Group {group_name} is not in {project.name}.")
+        record(actions.GROUP_REMOVE, project=project.name, resource=group_name)

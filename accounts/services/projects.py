@@ -1,12 +1,17 @@
 """Projects: created on first push where the rules allow it, or by a system administrator;
 made public or private; given a storage quota; deleted once empty."""
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from accounts.models import Membership, Project, Role
 from accounts.permissions import Principal, may_create_project
+from accounts.sealing import seal, unseal
+from audit import actions
+from audit.recorder import record
 from oci.names import InvalidName, check_repository_name, project_name_of
 
 
@@ -23,6 +28,7 @@ def ensure_project_for_push(principal: Principal, repository_name: str) -> None:
             project = Project.objects.create(name=name)
             if principal.user is not None and name == principal.user.get_username():
                 Membership.objects.create(project=project, user=principal.user, role=Role.ADMIN)
+            record(actions.PROJECT_CREATE, project=name, resource=name, detail={"on_push": repository_name})
     except IntegrityError:
         # A concurrent push created it first.
         pass
@@ -43,19 +49,64 @@ def check_project_name(name: str) -> None:
         raise ValidationError({"name": "A project with this name already exists."})
 
 
-def create_project(name: str, *, public: bool = False) -> Project:
-    """A system administrator makes a project. Raises ValidationError (bad or taken name)."""
+def create_project(
+    name: str, *, public: bool = False, proxy_url: str = "", proxy_username: str = "", proxy_password: str = ""
+) -> Project:
+    """A system administrator makes a project, a proxy cache of `proxy_url` if one is given.
+
+    Raises ValidationError (bad or taken name, bad upstream URL, credentials without an upstream).
+    """
     check_project_name(name)
+    proxy_url = normalized_proxy_url(proxy_url)
+    if (proxy_username or proxy_password) and not proxy_url:
+        raise ValidationError({"proxy_url": "Upstream credentials need an upstream registry (proxy_url)."})
+    sealed = seal(proxy_password) if proxy_password else ""
     try:
         with transaction.atomic():
-            return Project.objects.create(name=name, public=public)
+            project = Project.objects.create(
+                name=name,
+                public=public,
+                proxy_url=proxy_url,
+                proxy_username=proxy_username,
+                proxy_password_sealed=sealed,
+            )
+            record(
+                actions.PROJECT_CREATE,
+                project=name,
+                resource=name,
+                detail={"public": public, **({"proxy_url": proxy_url} if proxy_url else {})},
+            )
+            return project
     except IntegrityError:
         raise ValidationError({"name": "A project with this name already exists."}) from None
 
 
+def normalized_proxy_url(url: str) -> str:
+    """An upstream registry's base URL, `scheme://host[:port]`; raises ValidationError({"proxy_url": …}).
+
+    A v2 registry answers at `/v2/` of its host, so a path is refused rather than guessed at.
+    """
+    if not url:
+        return ""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
+        raise ValidationError(
+            {"proxy_url": "Give the upstream registry as http(s)://host[:port], e.g. https://registry-1.docker.io."}
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def proxy_password(project: Project) -> str:
+    """The upstream password of a proxy project, decrypted; empty when it has none.
+    Raises accounts.sealing.SealBroken when SECRET_KEY changed since it was set."""
+    return unseal(project.proxy_password_sealed) if project.proxy_password_sealed else ""
+
+
 def set_project_public(project: Project, public: bool) -> None:
     """Public: anyone, even anonymous, may pull its repositories."""
-    Project.objects.filter(id=project.id).update(public=public)
+    with transaction.atomic():
+        Project.objects.filter(id=project.id).update(public=public)
+        record(actions.PROJECT_VISIBILITY, project=project.name, resource=project.name, detail={"public": public})
     project.public = public
 
 
@@ -68,7 +119,14 @@ def set_project_quota(project: Project, quota_bytes: int | None) -> None:
     """
     if quota_bytes is not None and quota_bytes < 1:
         raise ValidationError({"quota_bytes": "A quota is a positive number of bytes; leave it empty for no limit."})
-    Project.objects.filter(id=project.id).update(quota_bytes=quota_bytes)
+    with transaction.atomic():
+        Project.objects.filter(id=project.id).update(quota_bytes=quota_bytes)
+        record(
+            actions.PROJECT_QUOTA,
+            project=project.name,
+            resource=project.name,
+            detail={"quota_bytes": quota_bytes, "previous_quota_bytes": project.quota_bytes},
+        )
     project.quota_bytes = quota_bytes
 
 
@@ -82,6 +140,7 @@ def delete_empty_project(project: Project) -> None:
     try:
         with transaction.atomic():
             Project.objects.filter(id=project.id).delete()
+            record(actions.PROJECT_DELETE, project=project.name, resource=project.name)
     except (ProtectedError, IntegrityError):
         raise ProjectNotEmpty(f"Project {project.name} still holds repositories; delete them first.") from None
 

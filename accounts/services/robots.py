@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from accounts.models import PersonalAccessToken, Project, RobotAccount
 from accounts.services.credentials import TOKEN_SECRET_PREFIX, new_secret
+from audit import actions
+from audit.recorder import record
 
 ROBOT_SECRET_PREFIX = "hl_robot_"
 # Robot names end up in `robot$<project>+<name>`: no `+`, `$` or `/`, so the login name parses back.
@@ -81,6 +83,12 @@ def create_robot(
                 expires_at=expires_at,
                 secret_hash=secret_hash,
             )
+            record(
+                actions.ROBOT_CREATE,
+                project=project.name,
+                resource=robot.username,
+                detail={"pull": can_pull, "push": can_push, "delete": can_delete},
+            )
     except IntegrityError:
         raise ValidationError({"name": f"Project {project.name} already has a robot named {name}."}) from None
     return NewRobot(robot=robot, secret=secret)
@@ -96,6 +104,7 @@ def create_personal_token(user: User, name: str, *, expires_at: datetime | None 
             token = PersonalAccessToken.objects.create(
                 user=user, name=name, expires_at=expires_at, secret_hash=secret_hash
             )
+            record(actions.TOKEN_CREATE, resource=str(token))
     except IntegrityError:
         raise ValidationError({"name": f"You already have a token named {name}."}) from None
     return NewToken(token=token, secret=secret)
@@ -104,7 +113,12 @@ def create_personal_token(user: User, name: str, *, expires_at: datetime | None 
 def revoke(credential: RobotAccount | PersonalAccessToken) -> bool:
     """Revoke a robot account or token: it can no longer log in. Revoking twice keeps the first
     time; returns whether this call revoked it."""
-    updated = (
-        type(credential).objects.filter(id=credential.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    )
+    with transaction.atomic():
+        updated = (
+            type(credential).objects.filter(id=credential.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        )
+        if updated and isinstance(credential, RobotAccount):
+            record(actions.ROBOT_REVOKE, project=credential.project.name, resource=credential.username)
+        elif updated:
+            record(actions.TOKEN_REVOKE, resource=str(credential))
     return updated > 0

@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.services.credentials import end_credential_versions
+from audit import actions
+from audit.recorder import record
 
 
 def create_user(username: str, password: str, *, email: str = "", is_admin: bool = False) -> User:
@@ -16,9 +18,11 @@ def create_user(username: str, password: str, *, email: str = "", is_admin: bool
     _check_password(password, User(username=username, email=email))
     try:
         with transaction.atomic():
-            return User.objects.create_user(
+            user = User.objects.create_user(
                 username=username, email=email, password=password, is_superuser=is_admin, is_staff=is_admin
             )
+            record(actions.USER_CREATE, resource=username, detail={"admin": is_admin})
+            return user
     except IntegrityError:
         raise ValidationError({"username": f"There is already a user named {username}."}) from None
 
@@ -33,6 +37,7 @@ def set_user_active(acting: User, user: User, active: bool) -> None:
         user.save(update_fields=["is_active"])
         if not active:
             end_credential_versions(user)
+        record(actions.USER_ACTIVATE if active else actions.USER_DEACTIVATE, resource=user.get_username())
 
 
 def set_user_admin(acting: User, user: User, admin: bool) -> None:
@@ -40,7 +45,9 @@ def set_user_admin(acting: User, user: User, admin: bool) -> None:
         raise ValidationError("You cannot take away your own administrator rights.")
     user.is_superuser = admin
     user.is_staff = admin
-    user.save(update_fields=["is_superuser", "is_staff"])
+    with transaction.atomic():
+        user.save(update_fields=["is_superuser", "is_staff"])
+        record(actions.USER_ADMIN_GRANT if admin else actions.USER_ADMIN_REVOKE, resource=user.get_username())
 
 
 def reset_password(user: User, password: str) -> None:
@@ -48,7 +55,9 @@ def reset_password(user: User, password: str) -> None:
     and refresh tokens (their credential version changes)."""
     _check_password(password, user)
     user.set_password(password)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        user.save(update_fields=["password"])
+        record(actions.USER_PASSWORD_RESET, resource=user.get_username())
 
 
 def _check_password(password: str, user: User) -> None:

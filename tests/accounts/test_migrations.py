@@ -12,7 +12,7 @@ from accounts.models import Project, Role, SingleSignOnIdentity
 from accounts.permissions import roles_in_project
 from accounts.services import members
 from accounts.services.credentials import credential_version, end_credential_versions
-from tests.migrations import migrate
+from tests.migrations import migrate, migrate_to_the_latest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_migrations")]
 
@@ -35,7 +35,6 @@ def test_users_made_before_credential_versions_have_one_and_a_deactivation_chang
 
 
 GROUPS_BEFORE = [("accounts", "0003_credential_version")]
-GROUPS_AFTER = [("accounts", "0004_project_group_membership")]
 
 
 def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group() -> None:
@@ -45,29 +44,45 @@ def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group()
     apps.get_model("accounts", "Membership").objects.create(project=project, user=old_user, role="guest")
     old_user.groups.add(apps.get_model("auth", "Group").objects.create(name="developers"))
 
-    apps = migrate(GROUPS_AFTER)
+    migrate_to_the_latest()  # the code below uses today's models
 
     dora = User.objects.get(username="dora")
     assert [group.name for group in dora.groups.all()] == ["developers"]
     members.add_group(Project.objects.get(name="team"), "developers", Role.DEVELOPER)
     assert roles_in_project(dora, Project.objects.get(name="team")) == {Role.GUEST, Role.DEVELOPER}
 
-    migrate(GROUPS_BEFORE)
+    apps = migrate(GROUPS_BEFORE)
     assert apps.get_model("accounts", "Membership").objects.filter(project__name="team").count() == 1
     with connection.cursor() as cursor:
         assert "accounts_groupmembership" not in connection.introspection.table_names(cursor)
     assert Group.objects.filter(name="developers").exists()
 
 
-IDENTITIES_BEFORE = [("accounts", "0004_project_group_membership")]
-IDENTITIES_AFTER = [("accounts", "0005_single_sign_on_identity")]
+PROXY_BEFORE = [("accounts", "0004_project_group_membership")]
+
+
+def test_projects_made_before_proxy_caches_are_ordinary_projects_that_take_pushes() -> None:
+    old = migrate(PROXY_BEFORE)
+    old.get_model("accounts", "Project").objects.create(name="team", public=True, quota_bytes=1024)
+
+    migrate_to_the_latest()  # the code below uses today's models
+
+    team = Project.objects.get(name="team")
+    assert (team.is_proxy, team.proxy_username, team.proxy_password_sealed) == (False, "", "")
+    assert (team.public, team.quota_bytes) == (True, 1024)
+
+    back = migrate(PROXY_BEFORE)
+    assert back.get_model("accounts", "Project").objects.filter(name="team").count() == 1
+
+
+IDENTITIES_BEFORE = [("accounts", "0005_project_proxy")]
 
 
 def test_users_made_before_single_sign_on_identities_migrate_and_one_is_tied_to_a_provider_subject() -> None:
     apps = migrate(IDENTITIES_BEFORE)
     apps.get_model("auth", "User").objects.create(username="olga", password="!unusable")
 
-    migrate(IDENTITIES_AFTER)
+    migrate_to_the_latest()  # the code below uses today's models
 
     olga = User.objects.get(username="olga")
     SingleSignOnIdentity.objects.create(issuer="https://sso.lan", subject="f3a1", user=olga)

@@ -3,8 +3,10 @@ process of two threads, clients that trickle their headers or bodies, and the re
 else answered meanwhile."""
 
 import base64
+import hashlib
 import http.client
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -12,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -29,6 +32,12 @@ MAX_PER_ADDRESS = 40
 class Server:
     port: int
     admin: tuple[str, str]
+    master: int = 0
+    log: Path | None = None
+
+    def workers(self) -> set[int]:
+        found = subprocess.run(["pgrep", "-P", str(self.master)], capture_output=True, text=True, check=False)
+        return {int(pid) for pid in found.stdout.split()}
 
     @property
     def url(self) -> str:
@@ -51,6 +60,8 @@ def server(stack: Stack) -> Iterator[Server]:
         "REGISTRY_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT),
         "REGISTRY_MAX_CONNECTIONS_PER_ADDRESS": str(MAX_PER_ADDRESS),
         "LOG_FORMAT": "text",
+        # Blobs served by gunicorn itself, as in the embedded mode, not handed to nginx.
+        "REGISTRY_ACCEL_REDIRECT_PREFIX": "",
     }
     log = stack.root / f"slow-clients-{port}.log"
     with open(log, "ab") as output:
@@ -63,7 +74,7 @@ def server(stack: Stack) -> Iterator[Server]:
         )
     try:
         wait_until(lambda: answers(port), "gunicorn", process, log)
-        yield Server(port, stack.admin_credentials)
+        yield Server(port, stack.admin_credentials, process.pid, log)
     finally:
         stop(process)
 
@@ -300,4 +311,90 @@ def test_behind_nginx_slow_headers_and_slow_dashboard_bodies_never_reach_a_threa
 
     assert slowest < 1.0
     for connection in trickling + posting:
+        connection.close()
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "9" * 5000])
+def test_a_content_length_no_number_can_hold_is_a_400_and_the_worker_lives_on(server: Server, length: str) -> None:
+    workers = server.workers()
+    connection = server.connect()
+    connection.sendall(
+        f"POST /auth/token HTTP/1.1\r\nHost: registry\r\nContent-Length: {length}\r\n\r\n".encode("latin-1")
+    )
+
+    status, _ = answer_of(connection)
+
+    assert status == 400
+    assert server.workers() == workers
+    assert others_are_served(server, count=2) < 1.0
+    connection.close()
+
+
+def test_clients_that_never_close_after_connection_close_hold_up_nobody(server: Server) -> None:
+    """The server closes first; a client that does not close its side must not make the main loop
+    wait for it (gunicorn lingered up to 2 s a connection, in the loop that reads every request)."""
+    idle = [server.connect() for _ in range(10)]
+    for connection in idle:
+        connection.sendall(b"GET /v2/ HTTP/1.1\r\nHost: registry\r\nConnection: close\r\n\r\n")
+    time.sleep(0.5)
+
+    assert others_are_served(server) < 1.0
+    for connection in idle:
+        connection.close()
+
+
+def test_a_body_sent_in_a_burst_then_never_finished_is_cut_off_within_the_timeout(server: Server) -> None:
+    started_upload = requests.post(
+        f"{server.url}/v2/{server.admin[0]}/burst/blobs/uploads/",
+        headers={"Authorization": basic(server.admin)},
+        timeout=10,
+    )
+    connection = server.connect()
+    connection.sendall(
+        f"PATCH {started_upload.headers['Location']} HTTP/1.1\r\nHost: registry\r\n"
+        f"Authorization: {basic(server.admin)}\r\nContent-Type: application/octet-stream\r\n"
+        f"Content-Length: {10 * 1024 * 1024}\r\n\r\n".encode()
+    )
+    connection.sendall(b"x" * 100_000)  # 200 s of credit at 500 bytes/s, then silence
+    started = time.monotonic()
+    connection.settimeout(6 * CLIENT_TIMEOUT)
+
+    status, body = answer_of(connection)
+
+    assert status == 400
+    assert json.loads(body)["errors"][0]["message"] == "the request body arrived too slowly"
+    assert time.monotonic() - started < 2 * CLIENT_TIMEOUT
+    connection.close()
+
+
+def test_clients_that_stop_reading_a_large_response_are_let_go(server: Server) -> None:
+    """Two clients (as many as the process has threads) pull a 32 MiB layer and read none of it."""
+    layer = os.urandom(32 * 1024 * 1024)
+    digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    repository = f"{server.admin[0]}/large"
+    pushed = requests.post(
+        f"{server.url}/v2/{repository}/blobs/uploads/?digest={digest}",
+        data=layer,
+        headers={"Authorization": basic(server.admin), "Content-Type": "application/octet-stream"},
+        timeout=60,
+    )
+    assert pushed.status_code == 201, pushed.text
+    stalled = []
+    for _ in range(2):
+        connection = socket.socket()
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.connect(("127.0.0.1", server.port))
+        connection.sendall(
+            f"GET /v2/{repository}/blobs/{digest} HTTP/1.1\r\nHost: registry\r\n"
+            f"Authorization: {basic(server.admin)}\r\n\r\n".encode()
+        )
+        stalled.append(connection)
+    started = time.monotonic()
+
+    # Both threads write to clients that do not read, until the timeout lets them go.
+    answer = requests.get(f"{server.url}/v2/", timeout=4 * CLIENT_TIMEOUT)
+
+    assert answer.status_code == 401
+    assert time.monotonic() - started < 2 * CLIENT_TIMEOUT + 2
+    for connection in stalled:
         connection.close()

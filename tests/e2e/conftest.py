@@ -17,8 +17,9 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+import redis
 import requests
-from django.conf import settings
+from django.conf import settings as django_settings
 
 from tests.dockerd import Docker, running_dockerd
 
@@ -41,7 +42,7 @@ def _free_port() -> int:
 
 
 def _database_url(name: str) -> str:
-    database = settings.DATABASES["default"]
+    database = django_settings.DATABASES["default"]
     user = database.get("USER") or "postgres"
     password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
     host = database.get("HOST") or "127.0.0.1"
@@ -50,7 +51,7 @@ def _database_url(name: str) -> str:
 
 
 def _recreate_database(name: str, create: bool = True) -> None:
-    database = settings.DATABASES["default"]
+    database = django_settings.DATABASES["default"]
     connection = psycopg2.connect(
         dbname="postgres",
         user=database.get("USER") or "postgres",
@@ -166,9 +167,13 @@ def serving_registry(data_dir: Path, database: str, port: int = 0, **settings: s
         registry.start()
         yield registry
     finally:
-        # Also when the start fails half way: no gunicorn and no database outlives the session.
+        # Also when the start fails half way: no gunicorn, no database and none of its buffered
+        # pull events (audit/pulls.py) outlive the session.
         registry.stop()
         _recreate_database(database, create=False)
+        if django_settings.REDIS_URL:
+            with redis.Redis.from_url(django_settings.REDIS_URL) as buffer:
+                buffer.delete(f"harbor-lite:audit:pulls:{database}")
 
 
 @pytest.fixture(scope="session")

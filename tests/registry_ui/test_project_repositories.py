@@ -115,3 +115,23 @@ def test_a_hand_edited_cursor_starts_at_the_first_page(as_user: AsUser, alice: U
     response = as_user(alice).get("/projects/team/?sort=recent&after=garbage|x")
     assert response.status_code == 200
     assert "team/app/" in response.content.decode()
+
+
+def test_a_proxy_project_says_what_it_caches_and_shows_a_pull_not_a_push(
+    as_user: AsUser, alice: User, team: Project
+) -> None:
+    Project.objects.filter(name="team").update(proxy_url="https://registry-1.docker.io")
+
+    page = as_user(alice).get("/projects/team/").content.decode()
+
+    assert "A proxy cache of <code>https://registry-1.docker.io</code>" in page
+    assert "pushes are refused" in page
+    assert "docker pull " in page
+    assert "docker push " not in page
+
+
+def test_an_ordinary_project_shows_no_upstream(as_user: AsUser, alice: User, team: Project) -> None:
+    page = as_user(alice).get("/projects/team/").content.decode()
+
+    assert "proxy cache" not in page
+    assert "docker push " in page

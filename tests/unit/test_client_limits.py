@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from registry_ui.client_limits import BodyRateGuard, PendingRequest
+from registry_ui.client_limits import BodyRateGuard, PendingRequest, address_key
 
 HEAD = b"POST /auth/token HTTP/1.1\r\nHost: registry\r\n"
 
@@ -20,7 +20,7 @@ def test_a_request_is_whole_once_its_headers_end() -> None:
     request = pending(b"GET /v2/ HTTP/1.1\r\nHost: registry\r\n")
     assert not request.is_whole()
 
-    request.add(b"\r\n")
+    request.add(b"\r\n", 1.0)
 
     assert request.is_whole()
     assert not request.streams_body()
@@ -34,7 +34,7 @@ def test_a_small_body_is_read_whole_first() -> None:
     request = pending(HEAD + b"Content-Length: 10\r\n\r\n12345")
     assert not request.is_whole()
 
-    request.add(b"67890")
+    request.add(b"67890", 1.0)
 
     assert request.is_whole()
     assert not request.streams_body()
@@ -49,6 +49,8 @@ def test_a_small_body_is_read_whole_first() -> None:
         b"Content-Length: 10\r\nContent-Length: 10\r\n",
         b"Content-Length: -1\r\n",
         b"Content-Length: ten\r\n",
+        "Content-Length: \u00b2\r\n".encode("latin-1"),  # a digit to str.isdigit(), not to int()
+        b"Content-Length: " + b"9" * 5000 + b"\r\n",  # past what int() reads from a string
     ],
 )
 def test_other_bodies_are_left_to_the_thread_and_its_parser(headers: bytes) -> None:
@@ -90,11 +92,29 @@ def test_the_time_allowed_grows_with_what_arrives_up_to_twice_the_timeout_for_he
     assert not request.expired(119.0)
     assert request.expired(121.0)
 
-    request.add(b"X-Padding: " + b"a" * 5000 + b"\r\n")  # 10 s more at 500 bytes/s
+    request.add(b"X-Padding: " + b"a" * 5000 + b"\r\n", 110.0)  # 10 s more at 500 bytes/s
 
     assert not request.expired(129.0)
-    request.add(b"X-Padding: " + b"a" * 10000 + b"\r\n")
+    request.add(b"X-Padding: " + b"a" * 10000 + b"\r\n", 125.0)
     assert request.expired(141.0)
+
+
+def test_the_head_is_found_when_its_end_arrives_split_across_reads() -> None:
+    request = pending(b"GET /v2/ HTTP/1.1\r\nHost: registry\r")
+    request.add(b"\n\r", 1.0)
+    assert not request.is_whole()
+
+    request.add(b"\n", 2.0)
+
+    assert request.is_whole()
+
+
+def test_a_client_that_goes_silent_is_cut_off_whatever_it_sent_before() -> None:
+    request = PendingRequest(bytearray(HEAD + b"Content-Length: 60000\r\n\r\n"), 0.0, 20, 500, 1024, 100000)
+    request.add(b"x" * 50000, 1.0)  # 100 s of credit at 500 bytes/s
+
+    assert not request.expired(20.0)
+    assert request.expired(21.5)
 
 
 def test_a_body_has_no_ceiling_only_the_rate() -> None:
@@ -102,8 +122,24 @@ def test_a_body_has_no_ceiling_only_the_rate() -> None:
         bytearray(HEAD + b"Content-Length: 100000\r\n\r\n" + b"x" * 20000), 0.0, 20, 500, 1024, 200000
     )
 
+    for second in range(1, 56):  # keeps sending, a little at a time
+        request.add(b"x", float(second))
     assert not request.expired(55.0)
     assert request.expired(65.0)
+
+
+@pytest.mark.parametrize(
+    "address, key",
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "::ffff:192.0.2.7"),
+        ("unix-socket", "unix-socket"),
+    ],
+)
+def test_an_ipv6_client_is_counted_by_its_64(address: str, key: str) -> None:
+    assert address_key(address) == key
 
 
 def test_behind_the_proxy_the_client_is_who_the_proxy_names() -> None:
@@ -139,6 +175,20 @@ def test_a_body_that_keeps_up_is_read_as_it_comes(sockets: tuple[socket.socket, 
     sender.join()
 
     assert received == 2000
+
+
+def test_a_burst_buys_no_long_silence(sockets: tuple[socket.socket, socket.socket]) -> None:
+    ours, theirs = sockets
+    guard = BodyRateGuard(ours, timeout=0.3, min_rate=1000)
+    theirs.sendall(b"x" * 100_000)  # 100 s of credit at 1000 bytes/s
+    received = 0
+    while received < 100_000:
+        received += len(guard.recv(65536))
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        guard.recv(65536)
+    assert time.monotonic() - started < 1.0
 
 
 def test_a_body_that_falls_behind_is_cut_off_and_stays_cut(sockets: tuple[socket.socket, socket.socket]) -> None:

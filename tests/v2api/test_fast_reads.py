@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from django.contrib.auth.models import User
 from django.core import signals
 from django.db import close_old_connections, connection
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Project
 from accounts.scopes import PULL, PUSH, Scope, repository_scope
@@ -31,6 +33,7 @@ from registry_ui.wsgi import application, registry_application
 from tests.conftest import PushImage, basic_auth, bearer_auth
 from v2api import auth, fast_reads
 from v2api.errors import Denied
+from v2api.models import Tag
 from v2api.services.manifests import find_manifest
 
 PRIVATE = "team/app"
@@ -336,3 +339,27 @@ def test_a_new_database_connection_prepares_the_lookups_again(push_image: PushIm
     assert first == again
     assert first is not None and first.digest == pushed.digest
     assert find_manifest(PRIVATE, "v2", with_content=False) is None
+
+
+@pytest.mark.django_db
+def test_a_proxied_tag_is_left_to_the_full_stack_until_its_upstream_confirmed_it(
+    admin_user: User, push_image: PushImage, settings: Any
+) -> None:
+    settings.REGISTRY_PROXY_MANIFEST_TTL = 300
+    Project.objects.create(name="hub")
+    pushed = push_image("hub/alpine", "3", layers=[b"a layer"])
+    Project.objects.filter(name="hub").update(proxy_url="http://upstream.invalid")
+    headers = {"Authorization": bearer_auth(admin_user, repository_scope("hub/alpine", PULL))}
+    by_tag = path_for(edge.MANIFEST, {"name": "hub/alpine", "reference": "3"})
+
+    never_checked = fast_answer("GET", by_tag, headers)
+    by_digest = fast_answer("GET", path_for(edge.MANIFEST, {"name": "hub/alpine", "reference": pushed.digest}), headers)
+    Tag.objects.filter(name="3").update(upstream_checked_at=timezone.now())
+    just_checked = fast_answer("GET", by_tag, headers)
+    Tag.objects.filter(name="3").update(upstream_checked_at=timezone.now() - timedelta(seconds=301))
+    checked_long_ago = fast_answer("GET", by_tag, headers)
+
+    assert never_checked is None
+    assert by_digest is not None
+    assert just_checked is not None
+    assert checked_long_ago is None

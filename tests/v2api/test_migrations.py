@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.migrations import migrate
+from accounts.models import Project
+from oci.media_types import OCI_MANIFEST
+from tests.migrations import migrate, migrate_to_the_latest
+from v2api.services.manifests import find_manifest
 from v2api.storage import paths
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_migrations")]
@@ -119,3 +122,26 @@ def test_jobs_recorded_before_the_command_line_was_told_apart_read_as_the_schedu
     new = migrate([("accounts", "0003_credential_version"), ("v2api", "0010_job_from_command_line")])
 
     assert new.get_model("v2api", "Job").objects.get(id=job.id).from_command_line is False
+
+
+PROXY_BEFORE = [("accounts", "0004_project_group_membership"), ("v2api", "0011_tag_last_pulled_at")]
+
+
+def test_projects_and_tags_made_before_proxy_caches_stay_ordinary_and_are_served_as_they_were() -> None:
+    old = migrate(PROXY_BEFORE)
+    team = old.get_model("accounts", "Project").objects.create(name="team")
+    repository = old.get_model("v2api", "Repository").objects.create(name="team/app", project_id=team.id)
+    manifest = old.get_model("v2api", "Manifest").objects.create(
+        repository=repository, digest="sha256:" + "a" * 64, media_type=OCI_MANIFEST, content=b"{}", size=2
+    )
+    old.get_model("v2api", "Tag").objects.create(repository=repository, name="v1", manifest=manifest)
+
+    migrate_to_the_latest()  # the models below are today's
+
+    assert not Project.objects.get(name="team").is_proxy
+    found = find_manifest("team/app", "v1", with_content=False)
+    assert found is not None
+    assert (found.digest, found.proxied_tag, found.needs_upstream_check) == ("sha256:" + "a" * 64, False, False)
+
+    back = migrate(PROXY_BEFORE)
+    assert back.get_model("v2api", "Tag").objects.filter(name="v1").count() == 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from accounts.models import Project
 from oci.digests import Digest
 from v2api.errors import BlobUnknown
 from v2api.models import Blob, Repository, RepositoryBlob
-from v2api.services.prepared import PreparedQuery
+from v2api.services.prepared import PreparedQuery, unix_time
 from v2api.services.quotas import check_quota
 from v2api.storage import blobstore
 
@@ -78,16 +78,9 @@ def refresh_old_link(blob: BlobRecord) -> None:
     RepositoryBlob.objects.filter(id=blob.link_id, linked_at__lt=refresh_before).update(linked_at=timezone.now())
 
 
-def _unix_time(column: str) -> str:
-    """A timestamp column as seconds since 1970, each backend its own way (SQLite keeps text)."""
-    if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM {column})"
-    return f"(julianday({column}) - 2440587.5) * 86400.0"
-
-
 _FIND_BLOB = PreparedQuery(
     "find_blob",
-    f"SELECT b.digest, b.size, p.public, l.id, {_unix_time('l.linked_at')} FROM {Blob._meta.db_table} b "
+    f"SELECT b.digest, b.size, p.public, l.id, {unix_time('l.linked_at')} FROM {Blob._meta.db_table} b "
     f"JOIN {RepositoryBlob._meta.db_table} l ON l.blob_id = b.id "
     f"JOIN {Repository._meta.db_table} r ON r.id = l.repository_id "
     f"JOIN {Project._meta.db_table} p ON p.id = r.project_id "

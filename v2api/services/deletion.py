@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from audit import actions
+from audit.recorder import record
 from oci.digests import Digest
+from oci.names import project_name_of
 from v2api.errors import ManifestUnknown, NameUnknown
 from v2api.models import Manifest, ManifestReference, Repository, RetentionPolicy, Tag
 from v2api.services.garbage import bytes_freed_without, untagged_garbage
@@ -136,6 +139,8 @@ def execute_deletion(
             Tag.objects.filter(repository=repository, name__in=plan.tags).delete()
             # Manifests take their references with them (CASCADE); blob rows stay for the collector.
             Manifest.objects.filter(repository=repository, digest__in=plan.manifests).delete()
+            if plan.tags or plan.manifests:
+                _record_deletion(plan, arguments[2], whole_repository)
             if whole_repository:
                 upload_ids = [str(upload_id) for upload_id in repository.uploads.values_list("id", flat=True)]
                 repository.delete()
@@ -143,6 +148,23 @@ def execute_deletion(
     except (NameUnknown, Repository.DoesNotExist):
         return DeletionPlan(repository=repository_name)
     return plan
+
+
+def _record_deletion(plan: DeletionPlan, digests: list[str], whole_repository: bool) -> None:
+    """One event per deletion: of the repository, of images (asked by digest), or of tags (and
+    the images retention deletes with them), naming everything that went."""
+    if whole_repository:
+        action, resource = actions.REPOSITORY_DELETE, plan.repository
+    elif digests:
+        action, resource = actions.IMAGE_DELETE, plan.repository + (f"@{digests[0]}" if len(digests) == 1 else "")
+    else:
+        action, resource = actions.TAG_DELETE, plan.repository + (f":{plan.tags[0]}" if len(plan.tags) == 1 else "")
+    record(
+        action,
+        project=project_name_of(plan.repository),
+        resource=resource,
+        detail={"tags": plan.tags, "manifests": plan.manifests},
+    )
 
 
 def _drop_uploads(upload_ids: list[str]) -> None:

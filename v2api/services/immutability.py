@@ -10,8 +10,11 @@ comma-separated globs on the repository path inside the project and on the tag, 
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from accounts.models import Project
+from audit import actions
+from audit.recorder import record
 from oci.names import project_name_of
 from v2api.errors import Denied
 from v2api.models import ImmutableTagRule, Manifest, Repository, Tag
@@ -28,12 +31,23 @@ def add_immutable_tag_rule(project: Project, *, repositories: str, tags: str) ->
         errors["tags"] = "Name the tags, e.g. v*.*.* or release-*."
     if errors:
         raise ValidationError(errors)
-    return ImmutableTagRule.objects.create(project=project, repositories=repositories, tags=tags)
+    with transaction.atomic():
+        rule = ImmutableTagRule.objects.create(project=project, repositories=repositories, tags=tags)
+        record(
+            actions.IMMUTABLE_RULE_ADD,
+            project=project.name,
+            resource=f"rule {rule.id}",
+            detail={"repositories": repositories, "tags": tags},
+        )
+    return rule
 
 
 def remove_immutable_tag_rule(project: Project, rule_id: int) -> bool:
     """Remove one of the project's rules; False if it was already gone."""
-    deleted, _ = ImmutableTagRule.objects.filter(project=project, id=rule_id).delete()
+    with transaction.atomic():
+        deleted, _ = ImmutableTagRule.objects.filter(project=project, id=rule_id).delete()
+        if deleted:
+            record(actions.IMMUTABLE_RULE_DELETE, project=project.name, resource=f"rule {rule_id}")
     return bool(deleted)
 
 

@@ -18,6 +18,9 @@ from django.contrib.auth.models import User
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
+from audit import actions
+from audit import context as audit_context
+from audit.recorder import record
 from v2api.errors import Denied
 from v2api.metrics import record_gc_run
 from v2api.models import Job
@@ -63,9 +66,13 @@ def run_job(job_id: int) -> None:
     )
     if not claimed:
         return
-    job = Job.objects.get(id=job_id)
+    job = Job.objects.select_related("requested_by").get(id=job_id)
+    # What the job changes is recorded as done by whoever asked for it, or the system (beat).
+    requester = job.requested_by
+    actor = audit_context.actor_for_subject(requester.get_username()) if requester else audit_context.SYSTEM
     try:
-        result = _run(job_request_of(job), job.dry_run, _progress_recorder(job.id))
+        with audit_context.acting(audit_context.on_behalf(actor, via=f"job {job.id}")):
+            result = _run(job_request_of(job), job.dry_run, _progress_recorder(job.id))
     except AlreadyRunning:
         _finish(job.id, Job.State.FAILED, error=f"another {job.kind.replace('_', ' ')} is running; try again later")
     except Denied as refusal:
@@ -166,4 +173,5 @@ def _run_garbage_collection(
     report = collect_garbage(timedelta(seconds=collection.grace_seconds), dry_run=dry_run, progress=progress)
     if not dry_run:
         record_gc_run(report.blobs_deleted, report.bytes_freed, time.monotonic() - started)
+        record(actions.GC_RUN, detail=report.as_dict())
     return report.as_dict()

@@ -221,6 +221,9 @@ class TagRow:
     signed: bool = False
     # What an artifact is (SBOM, signature…; media_types.artifact_kind); empty for an image.
     artifact_kind: str = ""
+    # From the audit log's pull batches (services/pull_times.py); None: never pulled, or pull
+    # auditing is off.
+    last_pulled_at: datetime | None = None
 
     @property
     def short_digest(self) -> str:
@@ -245,6 +248,7 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
         .only(
             "name",
             "updated_at",
+            "last_pulled_at",
             "manifest__digest",
             "manifest__media_type",
             "manifest__content",
@@ -266,6 +270,7 @@ def tag_page(repository: Repository, cursor: str | None) -> TagPage:
             size=sizes.get(tag.manifest_id, 0),
             signed=tag.manifest.digest in signed,
             artifact_kind=media_types.artifact_kind(tag.manifest.artifact_type),
+            last_pulled_at=tag.last_pulled_at,
         )
         for tag in shown
     ]

@@ -1,15 +1,18 @@
 """Manifests: push, resolve, and the referrers of a subject (end-3, end-7, end-12); deleting is
 services/deletion.py."""
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Project
+from audit import actions
+from audit.recorder import record
 from oci import media_types
 from oci.digests import Digest
-from oci.names import is_tag
+from oci.names import is_tag, project_name_of
 from v2api.errors import (
     DigestInvalid,
     ManifestBlobUnknown,
@@ -22,7 +25,7 @@ from v2api.errors import (
 from v2api.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
 from v2api.services.immutability import refuse_moving_immutable_tag
-from v2api.services.prepared import PreparedQuery
+from v2api.services.prepared import PreparedQuery, unix_time
 from v2api.services.repositories import get_or_create_repository
 
 
@@ -60,6 +63,21 @@ class ResolvedManifest:
     # Whether the repository's project lets anyone pull: the fast path (v2api/fast_reads.py)
     # hands it to the gate with the row, so an anonymous pull costs no query of its own.
     project_public: bool
+    # Found by tag in a proxy-cache project: when the upstream last confirmed the tag (Unix time,
+    # None: never). Found by digest, or elsewhere: nothing to confirm, `proxied_tag` is False.
+    proxied_tag: bool = False
+    upstream_checked_at: float | None = None
+    # Served from a proxy project's cache although the upstream could not confirm it.
+    stale: bool = False
+
+    @property
+    def needs_upstream_check(self) -> bool:
+        """A proxied tag older than REGISTRY_PROXY_MANIFEST_TTL is checked with the upstream
+        (services/proxy.py) before it is served again."""
+        if not self.proxied_tag:
+            return False
+        checked = self.upstream_checked_at
+        return checked is None or time.time() - checked >= settings.REGISTRY_PROXY_MANIFEST_TTL
 
 
 def resolve_manifest(repository_name: str, reference: Digest | str, with_content: bool) -> ResolvedManifest:
@@ -81,13 +99,24 @@ def find_manifest(repository_name: str, reference: Digest | str, with_content: b
     row = _RESOLVE_QUERIES[(isinstance(reference, Digest), with_content)].fetchone([repository_name, str(reference)])
     if row is None:
         return None
-    content = bytes(row[4]) if with_content else b""
-    return ResolvedManifest(row[0], row[1], row[2], content, project_public=bool(row[3]))
+    content = bytes(row[6]) if with_content else b""
+    checked_at = float(row[5]) if row[5] is not None else None
+    return ResolvedManifest(
+        row[0],
+        row[1],
+        row[2],
+        content,
+        project_public=bool(row[3]),
+        proxied_tag=bool(row[4]),
+        upstream_checked_at=checked_at,
+    )
 
 
 def _resolve_sql(by_digest: bool, with_content: bool) -> str:
     manifest, repository, tag = Manifest._meta.db_table, Repository._meta.db_table, Tag._meta.db_table
-    columns = "m.digest, m.media_type, m.size, p.public" + (", m.content" if with_content else "")
+    # By tag, also whether the project is a proxy cache and when the upstream last confirmed the tag.
+    proxied = "false, NULL" if by_digest else f"p.proxy_url <> '', {unix_time('t.upstream_checked_at')}"
+    columns = f"m.digest, m.media_type, m.size, p.public, {proxied}" + (", m.content" if with_content else "")
     project = f"JOIN {Project._meta.db_table} p ON p.id = r.project_id"
     if by_digest:
         return (
@@ -121,12 +150,21 @@ def accepts(media_type: str, accepted: list[str]) -> bool:
     return any(item in ("*/*", "application/*", media_type) for item in accepted)
 
 
-def put_manifest(repository_name: str, reference: Digest | str, content: bytes, content_type: str) -> PushedManifest:
+def put_manifest(
+    repository_name: str,
+    reference: Digest | str,
+    content: bytes,
+    content_type: str,
+    *,
+    children_may_be_missing: bool = False,
+) -> PushedManifest:
     """end-7: store a manifest exactly as sent and point the tag (if any) at it.
 
     Every blob and child manifest it names must already be in the repository; all that are
     missing are reported at once (MANIFEST_BLOB_UNKNOWN). Raises ManifestInvalid, DigestInvalid,
-    SizeInvalid, and Denied for a move of an immutable tag.
+    SizeInvalid, and Denied for a move of an immutable tag. A proxy-cache project stores an index
+    before its children (`children_may_be_missing`): they are fetched when a client asks for one,
+    not every platform.
     """
     if len(content) > settings.REGISTRY_MAX_MANIFEST_BYTES:
         raise SizeInvalid(
@@ -144,7 +182,7 @@ def put_manifest(repository_name: str, reference: Digest | str, content: bytes, 
         children = _children_in_repository(repository_name, parsed.children)
         missing: list[RegistryError] = [
             ManifestBlobUnknown(detail={"digest": str(descriptor.digest)})
-            for descriptor in parsed.blobs + parsed.children
+            for descriptor in parsed.blobs + ([] if children_may_be_missing else parsed.children)
             if str(descriptor.digest) not in blobs and str(descriptor.digest) not in children
         ]
         if missing:
@@ -155,6 +193,12 @@ def put_manifest(repository_name: str, reference: Digest | str, content: bytes, 
         if isinstance(reference, str):
             refuse_moving_immutable_tag(repository, reference, manifest)
             Tag.objects.update_or_create(repository=repository, name=reference, defaults={"manifest": manifest})
+        record(
+            actions.PUSH,
+            project=project_name_of(repository_name),
+            resource=f"{repository_name}:{reference}" if isinstance(reference, str) else f"{repository_name}@{digest}",
+            detail={"digest": str(digest), "media_type": parsed.media_type},
+        )
     return PushedManifest(digest=digest, subject=parsed.subject)
 
 

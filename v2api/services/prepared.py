@@ -46,3 +46,10 @@ class PreparedQuery:
                 prepared.add(self.name)
             cursor.execute(self.execute_sql, parameters)
             return cursor.fetchone()
+
+
+def unix_time(column: str) -> str:
+    """A timestamp column as seconds since 1970, each backend its own way (SQLite keeps text)."""
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM {column})"
+    return f"(julianday({column}) - 2440587.5) * 86400.0"

@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Project
+from audit import actions
+from audit.recorder import record
 from v2api.models import RetentionPolicy, RetentionRule
 from v2api.services.globs import normalised
 
@@ -27,6 +29,16 @@ def update_retention_policy(
         policy.delete_untagged = delete_untagged
         policy.always_keep_tags = normalised(always_keep_tags)
         policy.save()
+        record(
+            actions.RETENTION_POLICY,
+            project=project.name,
+            resource=project.name,
+            detail={
+                "enabled": enabled,
+                "delete_untagged": delete_untagged,
+                "always_keep_tags": policy.always_keep_tags,
+            },
+        )
     return policy
 
 
@@ -55,16 +67,33 @@ def add_retention_rule(
         errors["tags"] = "Name the tags, e.g. * for all of them."
     if errors:
         raise ValidationError(errors)
-    return RetentionRule.objects.create(
-        policy=policy_of(project),
-        repositories=repositories,
-        tags=tags,
-        keep_most_recent=keep_most_recent,
-        keep_days=keep_days,
-    )
+    with transaction.atomic():
+        rule = RetentionRule.objects.create(
+            policy=policy_of(project),
+            repositories=repositories,
+            tags=tags,
+            keep_most_recent=keep_most_recent,
+            keep_days=keep_days,
+        )
+        record(
+            actions.RETENTION_RULE_ADD,
+            project=project.name,
+            resource=project.name,
+            detail={
+                "rule": rule.id,
+                "repositories": repositories,
+                "tags": tags,
+                "keep_most_recent": keep_most_recent,
+                "keep_days": keep_days,
+            },
+        )
+    return rule
 
 
 def remove_retention_rule(project: Project, rule_id: int) -> bool:
     """Remove one of the project's rules; False if it was already gone."""
-    deleted, _ = RetentionRule.objects.filter(policy__project=project, id=rule_id).delete()
+    with transaction.atomic():
+        deleted, _ = RetentionRule.objects.filter(policy__project=project, id=rule_id).delete()
+        if deleted:
+            record(actions.RETENTION_RULE_DELETE, project=project.name, resource=project.name, detail={"rule": rule_id})
     return bool(deleted)

@@ -11,6 +11,7 @@ from v2api.auth import may
 from v2api.errors import BlobUnknown
 from v2api.framing import blob_head_headers
 from v2api.services import blobs as blob_service
+from v2api.services import proxy
 from v2api.storage import blobstore, paths
 from v2api.views.base import RegistryView, empty_response, release_database_connection
 
@@ -21,7 +22,7 @@ RELEASE_CONNECTION_ABOVE = 4 * 1024 * 1024
 class BlobView(RegistryView):
     def head(self, request: Request, name: str, digest: str) -> HttpResponse:
         """end-2: `HEAD /v2/<name>/blobs/<digest>`; answered from the database, no file opened."""
-        blob = blob_service.stat_blob(name, Digest.parse(digest))
+        blob = proxy.stat_blob(name, Digest.parse(digest))
         # The age first: asking whether the caller may push can cost a query.
         if blob.link_is_old and may(self.caller, repository_scope(name, PUSH)):
             blob_service.refresh_old_link(blob)
@@ -30,7 +31,7 @@ class BlobView(RegistryView):
     def get(self, request: Request, name: str, digest: str) -> HttpResponse | StreamingHttpResponse:
         """end-2: `GET /v2/<name>/blobs/<digest>`, whole or one byte range (206, 416)."""
         parsed = Digest.parse(digest)
-        blob = blob_service.stat_blob(name, parsed)
+        blob = proxy.stat_blob(name, parsed)
         byte_range = parse_range(request.headers.get("Range", ""), blob.size)
         try:
             handle = blobstore.open_blob(parsed)

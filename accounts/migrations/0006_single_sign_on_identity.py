@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_project_group_membership'),
+        ('accounts', '0005_project_proxy'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,71 @@
+"""The actions the audit log records, one name each, as the filters and exports show them."""
+
+PUSH = "manifest.push"
+PULL = "manifest.pull"
+TAG_DELETE = "tag.delete"
+IMAGE_DELETE = "image.delete"
+REPOSITORY_DELETE = "repository.delete"
+LOGIN = "login"
+LOGIN_FAILED = "login.failed"
+USER_CREATE = "user.create"
+USER_DEACTIVATE = "user.deactivate"
+USER_ACTIVATE = "user.activate"
+USER_ADMIN_GRANT = "user.admin.grant"
+USER_ADMIN_REVOKE = "user.admin.revoke"
+USER_PASSWORD_RESET = "user.password.reset"
+MEMBER_ADD = "member.add"
+MEMBER_ROLE_CHANGE = "member.role.change"
+MEMBER_REMOVE = "member.remove"
+GROUP_ADD = "group.add"
+GROUP_ROLE_CHANGE = "group.role.change"
+GROUP_REMOVE = "group.remove"
+ROBOT_CREATE = "robot.create"
+ROBOT_REVOKE = "robot.revoke"
+TOKEN_CREATE = "token.create"
+TOKEN_REVOKE = "token.revoke"
+PROJECT_CREATE = "project.create"
+PROJECT_DELETE = "project.delete"
+PROJECT_VISIBILITY = "project.visibility"
+PROJECT_QUOTA = "project.quota"
+RETENTION_POLICY = "retention.policy"
+RETENTION_RULE_ADD = "retention.rule.add"
+RETENTION_RULE_DELETE = "retention.rule.delete"
+IMMUTABLE_RULE_ADD = "immutable.rule.add"
+IMMUTABLE_RULE_DELETE = "immutable.rule.delete"
+GC_RUN = "gc.run"
+
+ALL = (
+    PUSH,
+    PULL,
+    TAG_DELETE,
+    IMAGE_DELETE,
+    REPOSITORY_DELETE,
+    LOGIN,
+    LOGIN_FAILED,
+    USER_CREATE,
+    USER_DEACTIVATE,
+    USER_ACTIVATE,
+    USER_ADMIN_GRANT,
+    USER_ADMIN_REVOKE,
+    USER_PASSWORD_RESET,
+    MEMBER_ADD,
+    MEMBER_ROLE_CHANGE,
+    MEMBER_REMOVE,
+    GROUP_ADD,
+    GROUP_ROLE_CHANGE,
+    GROUP_REMOVE,
+    ROBOT_CREATE,
+    ROBOT_REVOKE,
+    TOKEN_CREATE,
+    TOKEN_REVOKE,
+    PROJECT_CREATE,
+    PROJECT_DELETE,
+    PROJECT_VISIBILITY,
+    PROJECT_QUOTA,
+    RETENTION_POLICY,
+    RETENTION_RULE_ADD,
+    RETENTION_RULE_DELETE,
+    IMMUTABLE_RULE_ADD,
+    IMMUTABLE_RULE_DELETE,
+    GC_RUN,
+)
