@@ -8,13 +8,16 @@ name there cannot take it over.
 """
 
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as CallTimedOut
 from typing import Any
 
 import ldap
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import User
 from django.http import HttpRequest
-from django_auth_ldap.backend import LDAPBackend, ldap_error
+from django_auth_ldap.backend import LDAPBackend, ldap_error, populate_user
 
 logger = logging.getLogger("accounts.login")
 
@@ -29,13 +32,71 @@ class DirectoryUnavailable(Exception):
         super().__init__("the company directory (LDAP) is not answering; try again later")
 
 
+# The threads that talk to the directory. libldap's timeouts do not bound everything (the TLS
+# handshake of ldaps:// with a directory that accepts and never answers waits for good, whatever
+# OPT_NETWORK_TIMEOUT says), so a request thread never waits on libldap itself: it gives up at the
+# deadline, and a stuck call ends in one of these threads. Bounded: a directory that stalls every
+# call holds at most these, and the logins waiting behind them fail at their own deadline.
+_directory_calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="directory")
+
+
+class _ConnectionWithDeadline:
+    """A python-ldap connection whose every call is given up at the deadline of the login it
+    serves, with ldap.TIMEOUT: an LDAPError, which _refuse_the_login turns into a 503."""
+
+    def __init__(self, connection: Any, seconds: float) -> None:
+        self._connection = connection
+        self._seconds = seconds
+        self._deadline = time.monotonic() + seconds
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._connection, name)
+        if not callable(attribute):
+            return attribute
+
+        def call_within_the_deadline(*args: Any, **kwargs: Any) -> Any:
+            call = _directory_calls.submit(attribute, *args, **kwargs)
+            try:
+                return call.result(timeout=max(0.0, self._deadline - time.monotonic()))
+            except CallTimedOut:
+                call.cancel()
+                raise ldap.TIMEOUT({"desc": f"no answer within {self._seconds} s ({name})"}) from None
+
+        return call_within_the_deadline
+
+
+class _LdapWithDeadlines:
+    """The ldap module as django-auth-ldap uses it, whose connections each answer a login within
+    `seconds` (REGISTRY_LDAP_TIMEOUT) in all."""
+
+    def __init__(self, module: Any, seconds: float) -> None:
+        self._module = module
+        self._seconds = seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def initialize(self, uri: str, **kwargs: Any) -> _ConnectionWithDeadline:
+        return _ConnectionWithDeadline(self._module.initialize(uri, **kwargs), self._seconds)
+
+
 class DirectoryBackend(LDAPBackend):
+    @property
+    def ldap(self) -> Any:
+        # REGISTRY_LDAP_TIMEOUT, which registry_ui/directory_settings.py gives libldap as OPT_TIMEOUT.
+        seconds = self.settings.CONNECTION_OPTIONS.get(ldap.OPT_TIMEOUT, 5)
+        return _LdapWithDeadlines(super().ldap, seconds)
+
     def authenticate(
         self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
     ) -> User | None:
         if username is None or is_local_account(username):
             return None
         user: User | None = super().authenticate(request, username, password, **kwargs)
+        # django-auth-ldap does not look at is_active (Django's ModelBackend does): a person the
+        # registry deactivated is refused even though the directory still accepts the password.
+        if user is None or not user.is_active:
+            return None
         return user
 
 
@@ -52,13 +113,41 @@ def is_directory_account(user: User) -> bool:
     return not user.has_usable_password()
 
 
+# The directory is down, unreachable, overloaded or slower than REGISTRY_LDAP_TIMEOUT.
+_NOT_ANSWERING = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.BUSY, ldap.UNAVAILABLE)
+
+
 def _refuse_the_login(sender: type[LDAPBackend], context: str, exception: ldap.LDAPError, **kwargs: Any) -> None:
-    """django-auth-ldap logs an LDAPError and answers "no such user or wrong password"; a person
-    whose password is right would then be told it is wrong. A wrong password is not an LDAPError
-    here (django-auth-ldap turns INVALID_CREDENTIALS of the person's bind into a plain refusal), so
-    every error that reaches this signal is the directory's: raising ends the login with it."""
-    logger.error("the directory failed while %s: %r", context, exception)
-    raise DirectoryUnavailable() from exception
+    """django-auth-ldap logs an LDAPError and answers "no such user or wrong password". A directory
+    that does not answer, or refuses the registry's own service account (the person's wrong
+    password is not an LDAPError here: django-auth-ldap turns INVALID_CREDENTIALS of their bind
+    into a plain refusal), is the directory's fault: raising ends the login with a 503 and
+    Retry-After. Anything else is a refused login, not an outage to retry: the person's bind
+    refused otherwise (389-DS answers an inactivated account UNWILLING_TO_PERFORM), or the
+    directory refusing what the registry asked (a search base it does not hold, a filter typo),
+    which the log names as a configuration problem."""
+    if isinstance(exception, _NOT_ANSWERING):
+        logger.error("the directory failed while %s: %r", context, exception)
+        raise DirectoryUnavailable() from exception
+    if isinstance(exception, ldap.INVALID_CREDENTIALS):
+        logger.error("the directory refused the registry's service account (REGISTRY_LDAP_BIND_DN): %r", exception)
+        raise DirectoryUnavailable() from exception
+    logger.error(
+        "the directory refused the login while %s: %r; if every login fails so, check the REGISTRY_LDAP_* "
+        "configuration (search bases, filters)",
+        context,
+        exception,
+    )
 
 
 ldap_error.connect(_refuse_the_login, sender=DirectoryBackend, dispatch_uid="accounts.directory")
+
+
+def _fit_the_columns(sender: type[LDAPBackend], user: User, **kwargs: Any) -> None:
+    """Names and mail as long as the directory allows would fail every login of the person in
+    Postgres; they are cut to the columns' lengths, as single sign-on does."""
+    for field, length in (("first_name", 150), ("last_name", 150), ("email", 254)):
+        setattr(user, field, getattr(user, field)[:length])
+
+
+populate_user.connect(_fit_the_columns, sender=DirectoryBackend, dispatch_uid="accounts.directory.columns")

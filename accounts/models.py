@@ -133,3 +133,21 @@ class CredentialVersion(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True)
     deactivations = models.PositiveIntegerField(default=0)
+
+
+class SingleSignOnIdentity(models.Model):
+    """The person an OpenID Connect provider signs on, by the provider's own stable name for them:
+    its issuer and the ID token's `sub`. A username claim (preferred_username) may change, or be
+    chosen by the person; matching on it would let a provider account take over another user."""
+
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="single_sign_on_identity"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="unique_single_sign_on_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

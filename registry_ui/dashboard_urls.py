@@ -48,12 +48,12 @@ urlpatterns = [
     ),
     path("projects/<str:project_name>/groups/add/", project_groups.add_group, name="group-add"),
     path(
-        "projects/<str:project_name>/groups/<str:group_name>/role/",
+        "projects/<str:project_name>/groups/<path:group_name>/role/",
         project_groups.change_group_role,
         name="group-role",
     ),
     path(
-        "projects/<str:project_name>/groups/<str:group_name>/remove/",
+        "projects/<str:project_name>/groups/<path:group_name>/remove/",
         project_groups.remove_group,
         name="group-remove",
     ),

@@ -8,8 +8,10 @@ Active Directory groups, a flag such as is_superuser from a group, groups mirror
 login), and libldap's StartTLS, CA and timeout options are the ones every directory admin knows.
 
 mozilla-django-oidc over authlib for OpenID Connect: it is a Django authentication backend with its
-login and callback views, PKCE, nonce and ID-token checks built in; authlib is a toolkit from
-which those views would be ours to write. It does no discovery: the provider's endpoints are set.
+login and callback views, PKCE, nonce and ID-token signature checks built in (the audience, a
+clock leeway, the userinfo subject and answering only its callback are added in
+accounts/single_sign_on.py); authlib is a toolkit from which those views would be ours to write.
+It does no discovery: the provider's endpoints are set.
 """
 
 from typing import Any
@@ -26,11 +28,26 @@ from django_auth_ldap.config import (
 
 from registry_ui.env import env_bool, env_choice, env_int, env_secret, env_str
 
+GROUP_NAME_LENGTH = 150  # auth.Group.name
+
+
+class _StorableGroupNames:
+    """A group type whose groups with a name longer than a Django group's (a cn may be) are left
+    out of the mirrored groups, instead of failing every login of their people in Postgres."""
+
+    def group_name_from_info(self, group_info: Any) -> str | None:
+        name: str | None = super().group_name_from_info(group_info)  # type: ignore[misc]
+        return name if name is not None and len(name) <= GROUP_NAME_LENGTH else None
+
+
 GROUP_TYPES = {
-    "groupOfNames": GroupOfNamesType,
-    "groupOfUniqueNames": GroupOfUniqueNamesType,
-    "posixGroup": PosixGroupType,
-    "activeDirectory": NestedActiveDirectoryGroupType,
+    name: type(group_type.__name__, (_StorableGroupNames, group_type), {})
+    for name, group_type in {
+        "groupOfNames": GroupOfNamesType,
+        "groupOfUniqueNames": GroupOfUniqueNamesType,
+        "posixGroup": PosixGroupType,
+        "activeDirectory": NestedActiveDirectoryGroupType,
+    }.items()
 }
 # Local accounts first: the administrator logs in without asking the directory, even while it is down.
 LOCAL = "django.contrib.auth.backends.ModelBackend"
@@ -78,8 +95,9 @@ def _ldap_settings() -> dict[str, Any]:
         raise ImproperlyConfigured(f"REGISTRY_LDAP_USER_FILTER={user_filter!r} must contain %(user)s")
     timeout = env_int("REGISTRY_LDAP_TIMEOUT", 5, minimum=1)
     options: dict[int, Any] = {
-        # Connecting, and waiting for each answer: a dead or stalled directory fails a login in
-        # seconds instead of holding a worker thread.
+        # Connecting, and waiting for each answer; accounts/directory.py also bounds the whole
+        # conversation of a login by REGISTRY_LDAP_TIMEOUT, where libldap's own options do not
+        # (an ldaps:// handshake with a stalled directory).
         ldap.OPT_NETWORK_TIMEOUT: timeout,
         ldap.OPT_TIMEOUT: timeout,
         # Active Directory answers searches with referrals that libldap would chase anonymously.

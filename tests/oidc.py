@@ -1,7 +1,9 @@
 """A real OpenID Connect provider for the single sign-on tests: oidc-provider (the npm package,
 installed by scripts/test into tests/oidc_provider/) run by Node on a free loopback port."""
 
+import html
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
@@ -39,7 +42,18 @@ class OidcProvider:
 
 
 @contextmanager
-def running_provider(redirect_uri: str, groups: dict[str, list[str]], log: Path) -> Iterator[OidcProvider]:
+def running_provider(
+    redirect_uri: str,
+    groups: dict[str, list[str]],
+    log: Path,
+    clock_offset_seconds: int = 0,
+    id_token_seconds: int = 3600,
+    usernames: dict[str, str] | None = None,
+    pkce_required: bool = True,
+) -> Iterator[OidcProvider]:
+    """People log in with any name and password; their sub is that login name, and so is their
+    preferred_username unless `usernames` gives another. clock_offset_seconds puts the provider's
+    clock ahead of the registry's (behind if negative)."""
     node = shutil.which("node")
     if node is None or not (PROVIDER / "node_modules" / "oidc-provider").is_dir():
         raise RuntimeError("node and tests/oidc_provider/node_modules are needed: scripts/test installs them")
@@ -52,6 +66,10 @@ def running_provider(redirect_uri: str, groups: dict[str, list[str]], log: Path)
         "OIDC_CLIENT_SECRET": provider.client_secret,
         "OIDC_REDIRECT_URI": redirect_uri,
         "OIDC_GROUPS": json.dumps(groups),
+        "OIDC_USERNAMES": json.dumps(usernames or {}),
+        "OIDC_PKCE_REQUIRED": str(pkce_required).lower(),
+        "OIDC_CLOCK_OFFSET_SECONDS": str(clock_offset_seconds),
+        "OIDC_ID_TOKEN_TTL_SECONDS": str(id_token_seconds),
     }
     with open(log, "ab") as output:
         process = subprocess.Popen(
@@ -74,3 +92,23 @@ def running_provider(redirect_uri: str, groups: dict[str, list[str]], log: Path)
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def authorization_code(authorization_url: str, login: str, redirect_uri: str) -> str:
+    """What a browser does between the registry's redirect to the provider (authorization_url)
+    and the redirect back to redirect_uri: the provider's development login and consent pages.
+    The code the provider sends back; the registry's state is the caller's to send with it."""
+    browser = requests.Session()
+    response = browser.get(authorization_url, allow_redirects=False, timeout=10)
+    forms = [{"prompt": "login", "login": login, "password": "any"}, {"prompt": "consent"}]
+    while True:
+        if response.is_redirect:
+            location = urljoin(response.url, response.headers["Location"])
+            if location.startswith(redirect_uri):
+                return parse_qs(urlsplit(location).query)["code"][0]
+            response = browser.get(location, allow_redirects=False, timeout=10)
+            continue
+        action = re.search(r'<form[^>]* action="([^"]+)"', response.text)
+        assert action is not None and forms, response.text
+        submit_url = urljoin(response.url, html.unescape(action.group(1)))
+        response = browser.post(submit_url, data=forms.pop(0), allow_redirects=False, timeout=10)

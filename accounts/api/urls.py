@@ -46,7 +46,7 @@ urlpatterns = [
         name="group-member-list",
     ),
     path(
-        "projects/<str:project_name>/groups/<str:group_name>/",
+        "projects/<str:project_name>/groups/<path:group_name>/",
         views.GroupMemberViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
         name="group-member-detail",
     ),

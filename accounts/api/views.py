@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +20,7 @@ from accounts.api.base import PROJECT_NAME, PROJECT_NOT_FOUND, Conflict, Managem
 from accounts.api.permissions import SignedIn, SignedInUser, SystemAdmin
 from accounts.models import GroupMembership, Membership, PersonalAccessToken, Project, RobotAccount
 from accounts.permissions import can_manage_project, can_see_members, visible_projects
-from accounts.services.members import remove_group, remove_member
+from accounts.services import members
 from accounts.services.projects import ProjectNotEmpty, delete_empty_project
 from accounts.services.robots import revoke
 
@@ -201,7 +202,7 @@ class MemberViewSet(
     def perform_destroy(self, instance: Membership) -> None:
         # Removed by a concurrent request meanwhile: what was asked holds.
         with suppress(Membership.DoesNotExist):
-            remove_member(self.project, instance.user.get_username())
+            members.remove_member(self.project, instance.user.get_username())
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """`PATCH /api/v1/projects/<name>/members/<username>/`: change a member's role."""
@@ -239,9 +240,24 @@ class GroupMemberViewSet(MemberViewSet):
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.save()
 
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """`PATCH /api/v1/projects/<name>/groups/<group>/`: change the group's role, through the
+        service the dashboard uses."""
+        membership = self.get_object()
+        serializer = self.get_serializer(membership, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "role" in serializer.validated_data:
+            try:
+                membership = members.change_group_role(
+                    self.project, membership.group.name, serializer.validated_data["role"]
+                )
+            except GroupMembership.DoesNotExist:
+                raise NotFound(self.not_found.format(**self.kwargs)) from None
+        return Response(self.get_serializer(membership).data)
+
     def perform_destroy(self, instance: GroupMembership) -> None:  # type: ignore[override]
         with suppress(GroupMembership.DoesNotExist):
-            remove_group(self.project, instance.group.name)
+            members.remove_group(self.project, instance.group.name)
 
 
 # --- robot accounts --------------------------------------------------------------------------

@@ -220,17 +220,17 @@ def end_credential_versions(user: User) -> None:
 
 
 def _user(username: str, secret: str) -> tuple[Principal, str] | None:
-    # What looks like a personal token is tried as one first: a directory person's token then
-    # never reaches the directory, where a failed bind would count toward locking them out
-    # (ppolicy, Active Directory), and it keeps working while the directory is down.
-    if secret.startswith(TOKEN_SECRET_PREFIX) and (found := _personal_token(username, secret)) is not None:
-        return found
+    # What looks like a personal token is only ever tried as one, even a revoked or mistyped one:
+    # it never reaches the directory, where a failed bind would count toward locking the person
+    # out (ppolicy, Active Directory), and a token keeps working while the directory is down.
+    if secret.startswith(TOKEN_SECRET_PREFIX):
+        return _personal_token(username, secret)
     user = authenticate(username=username, password=secret)
     if user is not None:
         # A login from docker, skopeo or curl is a login too: "Last login" is not only the dashboard's.
         User.objects.filter(id=user.pk).update(last_login=timezone.now())
         return Principal(subject=user.get_username(), user=user), "user"
-    return None if secret.startswith(TOKEN_SECRET_PREFIX) else _personal_token(username, secret)
+    return _personal_token(username, secret)
 
 
 def _personal_token(username: str, secret: str) -> tuple[Principal, str] | None:

@@ -1,5 +1,6 @@
 """Logging in and out of the dashboard, and changing one's own password."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -8,11 +9,15 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView, LogoutView
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
 
 from registry_ui.forms import LoginForm
+
+logger = logging.getLogger("accounts.login")
 
 
 class DashboardLoginView(LoginView):
@@ -32,7 +37,21 @@ class DashboardLoginView(LoginView):
         return context
 
 
+class SingleSignOnCallbackView(OIDCAuthenticationCallbackView):
+    """mozilla-django-oidc's callback, whose refusals (a state this session did not start, say a
+    second tab's or a replayed one) end on the login page with its message, not Django's bare 400."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            response: HttpResponse = super().get(request)
+        except SuspiciousOperation as error:
+            logger.warning("single sign-on refused: %s", error)
+            return self.login_failure()  # type: ignore[no-any-return]
+        return response
+
+
 login = DashboardLoginView.as_view()
+single_sign_on_callback = SingleSignOnCallbackView.as_view()
 logout = LogoutView.as_view()
 
 

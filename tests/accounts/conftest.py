@@ -5,6 +5,8 @@ root is a system admin (and pushes the test images); alice administers the priva
 and has no members.
 """
 
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -102,3 +104,28 @@ def eager(settings: Any, django_capture_on_commit_callbacks: CaptureOnCommit) ->
     """Jobs run inline, as a worker would, once the request's transaction commits."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
     yield django_capture_on_commit_callbacks
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[int]:
+    """A port that accepts connections and never answers: a stalled directory or provider."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group, User
 
 from accounts.models import Project, Role
 from accounts.permissions import Principal, allowed_actions, can_manage_project, visible_projects
+from accounts.services import members
 from tests.accounts.conftest import Api
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +94,33 @@ def test_bad_group_requests_say_what_is_wrong(api: Api, alice: User, team: Proje
     blank = api("post", "projects/team/groups/", alice, {"group": "  ", "role": Role.GUEST})
     assert blank.status_code == 400
     assert list(blank.json()) == ["group"]
+
+
+def test_a_group_named_by_its_full_path_is_read_changed_and_removed(api: Api, alice: User, team: Project) -> None:
+    """Keycloak's groups mapper sends full paths such as /engineering/devs by default."""
+    added = api("post", "projects/team/groups/", alice, {"group": "/engineering/devs", "role": "guest"})
+    assert added.status_code == 201
+
+    read = api("get", "projects/team/groups//engineering/devs/", alice)
+    assert (read.status_code, read.json()) == (200, {"group": "/engineering/devs", "role": "guest"})
+    changed = api("patch", "projects/team/groups//engineering/devs/", alice, {"role": "developer"})
+    assert (changed.status_code, changed.json()) == (200, {"group": "/engineering/devs", "role": "developer"})
+    assert api("delete", "projects/team/groups//engineering/devs/", alice).status_code == 204
+    assert api("get", "projects/team/groups//engineering/devs/", alice).status_code == 404
+
+
+def test_changing_and_removing_a_group_go_through_the_services_the_dashboard_uses(
+    api: Api, alice: User, team: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One code path (STYLE §2): a rule added to the services holds for the API too."""
+    called: list[str] = []
+    for name in ("change_group_role", "remove_group"):
+        service = getattr(members, name)
+        monkeypatch.setattr(
+            members, name, lambda *args, _name=name, _service=service: called.append(_name) or _service(*args)
+        )
+    api("post", "projects/team/groups/", alice, {"group": "developers", "role": "developer"})
+
+    assert api("patch", "projects/team/groups/developers/", alice, {"role": "guest"}).json()["role"] == "guest"
+    assert api("delete", "projects/team/groups/developers/", alice).status_code == 204
+    assert called == ["change_group_role", "remove_group"]

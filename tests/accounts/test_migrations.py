@@ -1,13 +1,14 @@
-"""A database filled by the code before credential versions, then before group roles, existed
-migrates forward, and back.
+"""A database filled by the code before credential versions, then before group roles, then before
+single sign-on identities existed migrates forward, and back.
 
 transaction=True: migrations run outside a test's transaction, as in tests/v2api/test_migrations.py.
 """
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import IntegrityError, connection, transaction
 
-from accounts.models import Project, Role
+from accounts.models import Project, Role, SingleSignOnIdentity
 from accounts.permissions import roles_in_project
 from accounts.services import members
 from accounts.services.credentials import credential_version, end_credential_versions
@@ -41,17 +42,20 @@ def test_projects_and_members_made_before_group_roles_migrate_and_take_a_group()
     project = apps.get_model("accounts", "Project").objects.create(name="team")
     old_user = apps.get_model("auth", "User").objects.create(username="dora")
     apps.get_model("accounts", "Membership").objects.create(project=project, user=old_user, role="guest")
+    old_user.groups.add(apps.get_model("auth", "Group").objects.create(name="developers"))
 
     migrate_to_the_latest()  # the code below uses today's models
 
-    developers = Group.objects.create(name="developers")
     dora = User.objects.get(username="dora")
-    dora.groups.add(developers)
+    assert [group.name for group in dora.groups.all()] == ["developers"]
     members.add_group(Project.objects.get(name="team"), "developers", Role.DEVELOPER)
     assert roles_in_project(dora, Project.objects.get(name="team")) == {Role.GUEST, Role.DEVELOPER}
 
     apps = migrate(GROUPS_BEFORE)
     assert apps.get_model("accounts", "Membership").objects.filter(project__name="team").count() == 1
+    with connection.cursor() as cursor:
+        assert "accounts_groupmembership" not in connection.introspection.table_names(cursor)
+    assert Group.objects.filter(name="developers").exists()
 
 
 PROXY_BEFORE = [("accounts", "0004_project_group_membership")]
@@ -69,3 +73,25 @@ def test_projects_made_before_proxy_caches_are_ordinary_projects_that_take_pushe
 
     back = migrate(PROXY_BEFORE)
     assert back.get_model("accounts", "Project").objects.filter(name="team").count() == 1
+
+
+IDENTITIES_BEFORE = [("accounts", "0005_project_proxy")]
+
+
+def test_users_made_before_single_sign_on_identities_migrate_and_one_is_tied_to_a_provider_subject() -> None:
+    apps = migrate(IDENTITIES_BEFORE)
+    apps.get_model("auth", "User").objects.create(username="olga", password="!unusable")
+
+    migrate_to_the_latest()  # the code below uses today's models
+
+    olga = User.objects.get(username="olga")
+    SingleSignOnIdentity.objects.create(issuer="https://sso.lan", subject="f3a1", user=olga)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SingleSignOnIdentity.objects.create(
+            issuer="https://sso.lan", subject="f3a1", user=User.objects.create(username="x")
+        )
+
+    migrate(IDENTITIES_BEFORE)
+    assert User.objects.filter(username="olga").exists()
+    with connection.cursor() as cursor:
+        assert "accounts_singlesignonidentity" not in connection.introspection.table_names(cursor)

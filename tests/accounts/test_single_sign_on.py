@@ -1,23 +1,43 @@
-"""accounts/single_sign_on.py in-process; the whole flow runs in tests/browser/test_single_sign_on.py."""
+"""accounts/single_sign_on.py in-process, with a real provider (tests/oidc.py) where the flow
+matters; the whole flow in a browser runs in tests/browser/test_single_sign_on.py."""
 
+import importlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.backends.db import SessionStore
-from django.test import RequestFactory
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
+from django.urls import clear_url_caches
 
+import registry_ui.urls
+from accounts.models import SingleSignOnIdentity
 from accounts.single_sign_on import SingleSignOnBackend
-from tests.directory import free_port
+from registry_ui.directory_settings import directory_settings
+from tests.conftest import basic_auth
+from tests.directory import PASSWORD as DIRECTORY_PASSWORD
+from tests.directory import Directory
+from tests.oidc import CLIENT_ID, OidcProvider, authorization_code, running_provider
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def backend(settings: object) -> SingleSignOnBackend:
-    closed = f"http://127.0.0.1:{free_port()}"
+def backend(settings: object, silent_listener: int) -> SingleSignOnBackend:
+    """The backend configured for a provider that accepts connections and never answers."""
+    silent = f"http://127.0.0.1:{silent_listener}"
     for name, value in {
-        "OIDC_OP_TOKEN_ENDPOINT": f"{closed}/token",
-        "OIDC_OP_USER_ENDPOINT": f"{closed}/me",
-        "OIDC_OP_JWKS_ENDPOINT": f"{closed}/jwks",
+        "OIDC_OP_TOKEN_ENDPOINT": f"{silent}/token",
+        "OIDC_OP_USER_ENDPOINT": f"{silent}/me",
+        "OIDC_OP_JWKS_ENDPOINT": f"{silent}/jwks",
         "OIDC_RP_CLIENT_ID": "harbor-lite",
         "OIDC_RP_CLIENT_SECRET": "s3cret",
         "OIDC_RP_SIGN_ALGO": "RS256",
@@ -31,11 +51,16 @@ def backend(settings: object) -> SingleSignOnBackend:
     return SingleSignOnBackend()
 
 
-def test_a_provider_that_does_not_answer_ends_the_sign_on_without_an_error(backend: SingleSignOnBackend) -> None:
+def test_a_provider_that_does_not_answer_ends_the_sign_on_without_an_error_within_the_timeout(
+    backend: SingleSignOnBackend,
+) -> None:
     request = RequestFactory().get("/oidc/callback/", {"code": "a code", "state": "a state"})
     request.session = SessionStore()
 
+    started = time.monotonic()
     assert backend.authenticate(request, nonce="n", code_verifier="v") is None
+    # OIDC_TIMEOUT is 2 s.
+    assert 2 <= time.monotonic() - started < 4
 
 
 def test_the_claims_make_a_user_with_the_groups_and_later_ones_change_them(backend: SingleSignOnBackend) -> None:
@@ -52,10 +77,172 @@ def test_the_claims_make_a_user_with_the_groups_and_later_ones_change_them(backe
     assert Group.objects.filter(name="developers").exists()
 
 
-def test_claims_without_a_usable_name_or_naming_a_local_account_are_refused(backend: SingleSignOnBackend) -> None:
-    User.objects.create_user("admin", password="a local password")
+REDIRECT_URI = "http://testserver/oidc/callback/"
+SIGN_ON_FAILED = "/login/?single-sign-on=failed"
 
-    assert not backend.verify_claims({"preferred_username": "admin"})
-    assert not backend.verify_claims({"email": "nobody@example.lan"})
-    assert not backend.verify_claims({"preferred_username": "x" * 151})
-    assert backend.verify_claims({"preferred_username": "olga"})
+
+@contextmanager
+def configured_for(provider: OidcProvider, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process configured for `provider` as an operator would, with the /oidc/ routes that
+    exist only where single sign-on was configured when the URLs were loaded."""
+    for name, value in provider.environment().items():
+        monkeypatch.setenv(name, value)
+    for name, value in directory_settings().items():
+        setattr(settings, name, value)
+    settings.REGISTRY_SINGLE_SIGN_ON = True
+    importlib.reload(registry_ui.urls)
+    clear_url_caches()
+    try:
+        yield
+    finally:
+        settings.REGISTRY_SINGLE_SIGN_ON = False
+        importlib.reload(registry_ui.urls)
+        clear_url_caches()
+
+
+def sign_on(browser: Client, login: str) -> tuple[HttpResponse, dict[str, str]]:
+    """The dashboard's "Log in with…" through the provider's pages; the registry's answer to the
+    provider's redirect back, and the query of that redirect."""
+    started = browser.get("/oidc/authenticate/")
+    assert started.status_code == 302
+    code = authorization_code(started["Location"], login, REDIRECT_URI)
+    back = {"code": code, "state": parse_qs(urlsplit(started["Location"]).query)["state"][0]}
+    return browser.get("/oidc/callback/", back), back
+
+
+def test_a_provider_clock_a_little_ahead_still_signs_on_and_a_replayed_callback_is_a_message(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    browser = Client()
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log", clock_offset_seconds=20) as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        response, back = sign_on(browser, "olga")
+        assert (response.status_code, response["Location"]) == (302, "/")
+        assert User.objects.get(id=browser.session["_auth_user_id"]).username == "olga"
+
+        replayed = browser.get("/oidc/callback/", back)
+        assert (replayed.status_code, replayed["Location"]) == (302, SIGN_ON_FAILED)
+        assert b"Single sign-on did not log you in" in Client().get(SIGN_ON_FAILED).content
+
+
+@pytest.mark.parametrize(
+    ("clock_offset_seconds", "id_token_seconds"),
+    [(3600, 3600), (-600, 60)],
+    ids=["issued-in-the-future", "expired"],
+)
+def test_an_id_token_outside_its_time_is_the_login_pages_message_not_a_500(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock_offset_seconds: int, id_token_seconds: int
+) -> None:
+    browser = Client()
+    with (
+        running_provider(
+            REDIRECT_URI,
+            {},
+            tmp_path / "provider.log",
+            clock_offset_seconds=clock_offset_seconds,
+            id_token_seconds=id_token_seconds,
+        ) as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        response, _ = sign_on(browser, "olga")
+
+        assert (response.status_code, response["Location"]) == (302, SIGN_ON_FAILED)
+        assert "_auth_user_id" not in browser.session
+        assert not User.objects.filter(username="olga").exists()
+
+
+def test_a_provider_account_named_like_a_directory_person_or_a_local_account_is_refused_not_merged(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, with_directory: Directory
+) -> None:
+    """preferred_username is the provider account's to choose: it cannot take over dora, whom the
+    company directory made a user, nor the local administrator."""
+    assert Client().get("/v2/", HTTP_AUTHORIZATION=basic_auth("dora", DIRECTORY_PASSWORD)).status_code == 200
+    User.objects.create_user("root", password="a local password")
+    groups = {"mallory": ["registry-admins"], "trudy": ["registry-admins"]}
+    with (
+        running_provider(
+            REDIRECT_URI, groups, tmp_path / "provider.log", usernames={"mallory": "Dora", "trudy": "root"}
+        ) as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        for login, name in (("mallory", "Dora"), ("trudy", "root")):
+            browser = Client()
+            response, _ = sign_on(browser, login)
+
+            assert (response.status_code, response["Location"]) == (302, SIGN_ON_FAILED)
+            assert "_auth_user_id" not in browser.session
+            page = browser.get(SIGN_ON_FAILED).content.decode()
+            assert f"The name {name} is already taken here by another account" in page
+
+    dora = User.objects.get(username="dora")
+    assert [group.name for group in dora.groups.all()] == ["developers"]
+    assert not dora.is_superuser
+    assert not SingleSignOnIdentity.objects.exists()
+
+
+def test_a_person_is_found_again_by_the_provider_subject_whatever_their_name_claim_says(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log") as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        response, _ = sign_on(Client(), "olga")
+        assert response["Location"] == "/"
+    olga = User.objects.get(username="olga")
+    assert SingleSignOnIdentity.objects.get(user=olga).subject == "olga"
+
+    # The provider now calls her otherwise: still the same user, under the name she had.
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log", usernames={"olga": "olga.new"}) as renamed,
+        configured_for(renamed, settings, monkeypatch),
+    ):
+        # Another port, so another issuer: the same provider restarted, as far as this test goes.
+        SingleSignOnIdentity.objects.filter(user=olga).update(issuer=renamed.issuer)
+        browser = Client()
+        response, _ = sign_on(browser, "olga")
+        assert response["Location"] == "/"
+    assert browser.session["_auth_user_id"] == str(olga.pk)
+    assert not User.objects.filter(username="olga.new").exists()
+
+
+def test_a_password_login_with_a_code_in_its_url_never_redeems_it(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Django tries every backend with the login form's credentials: the single sign-on one must
+    not take a code from the form's URL, outside its callback's state, nonce and PKCE checks."""
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log", pkce_required=False) as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        query = {
+            "client_id": CLIENT_ID,
+            "response_type": "code",
+            "scope": "openid profile",
+            "redirect_uri": REDIRECT_URI,
+        }
+        code = authorization_code(f"{provider.issuer}/auth?{urlencode(query)}", "olga", REDIRECT_URI)
+        browser = Client()
+        response = browser.post(
+            f"/login/?{urlencode({'code': code, 'state': 'any'})}", {"username": "olga", "password": "wrong"}
+        )
+
+    assert b"Please enter a correct username and password" in response.content
+    assert "_auth_user_id" not in browser.session
+    assert not User.objects.filter(username="olga").exists()
+
+
+def test_an_id_token_issued_to_another_client_is_refused(backend: SingleSignOnBackend) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    claims = {"iss": "https://sso.lan", "sub": "olga", "iat": now, "exp": now + 60}
+    public_key = key.public_key()
+
+    for_us = jwt.encode({**claims, "aud": "harbor-lite"}, key, algorithm="RS256")
+    assert backend._verify_jws(for_us, public_key)["sub"] == "olga"
+    for audience in ("another-app", None):
+        other = jwt.encode({**claims, **({"aud": audience} if audience else {})}, key, algorithm="RS256")
+        with pytest.raises(jwt.InvalidTokenError):
+            backend._verify_jws(other, public_key)

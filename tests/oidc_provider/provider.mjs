@@ -5,7 +5,15 @@ import http from 'node:http';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.OIDC_PORT);
+// A provider whose clock is ahead of (or behind) the registry's, for the clock-skew tests.
+const clockOffset = Number(process.env.OIDC_CLOCK_OFFSET_SECONDS || 0) * 1000;
+if (clockOffset) {
+  const realNow = Date.now;
+  Date.now = () => realNow() + clockOffset;
+}
 const groups = JSON.parse(process.env.OIDC_GROUPS || '{}');
+// preferred_username is the login unless OIDC_USERNAMES ({"login": "name"}) says otherwise.
+const usernames = JSON.parse(process.env.OIDC_USERNAMES || '{}');
 const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [{
     client_id: process.env.OIDC_CLIENT_ID,
@@ -19,11 +27,13 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   findAccount: async (ctx, id) => ({
     accountId: id,
     claims: async () => ({
-      sub: id, preferred_username: id, name: id, email: `${id}@example.lan`, groups: groups[id] ?? [],
+      sub: id, preferred_username: usernames[id] ?? id, name: id, email: `${id}@example.lan`, groups: groups[id] ?? [],
     }),
   }),
-  // The registry must prove it started the flow (RFC 7636) even though it has a secret.
-  pkce: { required: () => true },
+  // The registry must prove it started the flow (RFC 7636) even though it has a secret; a test
+  // turns this off (OIDC_PKCE_REQUIRED=false) to get a code any client could redeem.
+  pkce: { required: () => process.env.OIDC_PKCE_REQUIRED !== 'false' },
   cookies: { keys: ['a test provider only'] },
+  ttl: { IdToken: Number(process.env.OIDC_ID_TOKEN_TTL_SECONDS || 3600) },
 });
 http.createServer(provider.callback()).listen(port, '127.0.0.1', () => console.log(`listening on ${port}`));

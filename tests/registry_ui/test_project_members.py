@@ -144,6 +144,26 @@ def test_a_collaborator_sees_the_groups_but_may_not_change_them(as_user: AsUser,
     browser = as_user(bob)
 
     page = browser.get("/projects/team/members/").content.decode()
-    assert "qa" in page and "/groups/add/" not in page
+    assert "<td>qa</td>" in page and "/groups/add/" not in page
     browser.post("/projects/team/groups/qa/remove/")
     assert GroupMembership.objects.filter(project=team).exists()
+
+
+def test_a_group_named_by_its_full_path_is_listed_changed_and_removed(
+    as_user: AsUser, alice: User, team: Project
+) -> None:
+    """Keycloak's groups mapper sends full paths such as /engineering/devs by default."""
+    members.add_group(team, "/engineering/devs", Role.GUEST)
+    browser = as_user(alice)
+
+    page = browser.get("/projects/team/members/")
+    assert page.status_code == 200
+    assert 'action="/projects/team/groups//engineering/devs/remove/"' in page.content.decode()
+
+    changed = browser.post("/projects/team/groups//engineering/devs/role/", {"role": "maintainer"}, follow=True)
+    assert b"Group /engineering/devs is now a Maintainer (pull, push, delete)." in changed.content
+    assert GroupMembership.objects.get(project=team).role == Role.MAINTAINER
+
+    removed = browser.post("/projects/team/groups//engineering/devs/remove/", follow=True)
+    assert b"Group /engineering/devs is no longer in team." in removed.content
+    assert not GroupMembership.objects.filter(project=team).exists()
