@@ -129,7 +129,13 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]
                 self.forget(key.fileobj)
 
     def forget(self, fileobj: Any) -> None:
-        """Whatever this worker holds for a socket, after an error about it."""
+        """Whatever this worker holds for a socket, after an error about it; never a listener nor
+        the pipe that brings finished requests back, which the process cannot do without."""
+        if fileobj in self.sockets or fileobj == self.method_queue.fileno():
+            return
+        if fileobj in self.lingering:
+            self.close_lingering(fileobj)
+            return
         with contextlib.suppress(KeyError, ValueError):
             self.poller.unregister(fileobj)
         for conn in [conn for conn in self.reading if conn.sock is fileobj]:
@@ -146,12 +152,11 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]
         except (BlockingIOError, ConnectionAbortedError):
             return  # another worker took it, or the client gave up first
         except OSError as error:
-            if error.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                raise
-            # Out of descriptors: the listener stays readable, so stop asking for a moment.
-            logger.warning("cannot accept a connection (%s); pausing for %.0f s", error, ACCEPT_PAUSE_SECONDS)
-            self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE_SECONDS
-            self.set_accept_enabled(False)
+            logger.warning("cannot accept a connection: %s", error)
+            if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                # Out of descriptors: the listener stays readable, so stop asking for a moment.
+                self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE_SECONDS
+                self.set_accept_enabled(False)
             return
         self.nr_conns += 1
         peer = client_addr[0] if isinstance(client_addr, tuple) else str(client_addr)

@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import json
 import os
+import resource
 import socket
 import ssl
 import subprocess
@@ -398,3 +399,22 @@ def test_clients_that_stop_reading_a_large_response_are_let_go(server: Server) -
     assert time.monotonic() - started < 2 * CLIENT_TIMEOUT + 2
     for connection in stalled:
         connection.close()
+
+
+def test_a_process_out_of_file_descriptors_pauses_accepting_and_lives_on(server: Server) -> None:
+    [worker] = server.workers()
+    soft, hard = resource.prlimit(worker, resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir(f"/proc/{worker}/fd"))
+    resource.prlimit(worker, resource.RLIMIT_NOFILE, (in_use + 3, hard))
+    try:
+        waiting = [server.connect() for _ in range(10)]  # more than it may accept now
+        time.sleep(1.5)
+    finally:
+        resource.prlimit(worker, resource.RLIMIT_NOFILE, (soft, hard))
+    for connection in waiting:
+        connection.close()
+
+    assert others_are_served(server, count=3) < 3.0  # within the 1 s pause and a retry
+    assert server.workers() == {worker}
+    assert server.log is not None
+    assert "cannot accept a connection: [Errno 24] Too many open files" in server.log.read_text()
