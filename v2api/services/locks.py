@@ -28,45 +28,14 @@ class AlreadyRunning(Exception):
 @contextmanager
 def exclusive(name: str) -> Iterator[None]:
     """Hold the lock named `name` for the block, or raise AlreadyRunning at once."""
-    if connection.vendor == "postgresql":
-        key = _advisory_key(name)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            if not cursor.fetchone()[0]:
-                raise AlreadyRunning(name)
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-        return
-    lock_path = paths.locks_dir(Path(settings.REGISTRY_STORAGE_ROOT)) / f"{name}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as lock_file:
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AlreadyRunning(name) from None
+    with _held(name, f"{name}.lock", wait=False):
         yield
 
 
 @contextmanager
 def waiting_for(name: str) -> Iterator[None]:
     """Hold the lock named `name` for the block, waiting first while another process holds it."""
-    if connection.vendor == "postgresql":
-        key = _advisory_key(name)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-        return
-    lock_path = paths.locks_dir(Path(settings.REGISTRY_STORAGE_ROOT)) / f"{_advisory_key(name)}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
+    with _held(name, f"{_advisory_key(name)}.lock", wait=True):
         yield
 
 
@@ -79,15 +48,37 @@ def upload_lock(upload_id: str) -> Iterator[None]:
     file at all. On SQLite there is one host: a file lock under the storage root, one of
     UPLOAD_LOCK_STRIPES files picked by the upload's id, so the lock files never pile up.
     """
-    if connection.vendor != "postgresql":
-        stripe = int.from_bytes(hashlib.sha256(upload_id.encode()).digest()[:4], "big") % UPLOAD_LOCK_STRIPES
-        lock_path = paths.locks_dir(Path(settings.REGISTRY_STORAGE_ROOT)) / f"upload-{stripe}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
+    stripe = int.from_bytes(hashlib.sha256(upload_id.encode()).digest()[:4], "big") % UPLOAD_LOCK_STRIPES
+    with _held(f"upload:{upload_id}", f"upload-{stripe}.lock", wait=True):
+        yield
+
+
+@contextmanager
+def _held(name: str, lock_file_name: str, wait: bool) -> Iterator[None]:
+    """The lock named `name`: a session advisory lock on Postgres, the file `lock_file_name` under
+    the storage root on SQLite. Without `wait`, raise AlreadyRunning when another holds it."""
+    if connection.vendor == "postgresql":
+        key = _advisory_key(name)
+        with connection.cursor() as cursor:
+            if wait:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+            else:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+                if not cursor.fetchone()[0]:
+                    raise AlreadyRunning(name)
+        try:
             yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
-    with waiting_for(f"upload:{upload_id}"):
+    lock_path = paths.locks_dir(Path(settings.REGISTRY_STORAGE_ROOT)) / lock_file_name
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(name) from None
         yield
 
 
