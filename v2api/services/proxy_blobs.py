@@ -162,6 +162,10 @@ class TeedBlob:
             self._hand_over(_END)
             self._writer.join()
             self._keep()
+        except UpstreamError as error:
+            self._abandon()
+            logger.warning("cut the download of %s@%s short: %s", self.repository_name, self.digest, error)
+            raise
         except BaseException:
             self._abandon()
             raise
