@@ -27,6 +27,7 @@ PROJECT_CREATE = "project.create"
 PROJECT_DELETE = "project.delete"
 PROJECT_VISIBILITY = "project.visibility"
 PROJECT_QUOTA = "project.quota"
+PROJECT_UPSTREAM = "project.upstream"
 RETENTION_POLICY = "retention.policy"
 RETENTION_RULE_ADD = "retention.rule.add"
 RETENTION_RULE_DELETE = "retention.rule.delete"
@@ -62,6 +63,7 @@ ALL = (
     PROJECT_DELETE,
     PROJECT_VISIBILITY,
     PROJECT_QUOTA,
+    PROJECT_UPSTREAM,
     RETENTION_POLICY,
     RETENTION_RULE_ADD,
     RETENTION_RULE_DELETE,

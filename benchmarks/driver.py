@@ -28,6 +28,7 @@ from typing import NoReturn, TypeVar
 from benchmarks import client
 from benchmarks.client import Blob, BlobMaker, Connection, Descriptor
 from benchmarks.load import LoadResult, run_load
+from benchmarks.proxy import measure_proxy_pulls
 from benchmarks.report import Recorder, describe_machine, print_report, write_json
 from benchmarks.servers import (
     BENCH_DATABASE,
@@ -68,7 +69,7 @@ GC_LAYER_SIZE = 512
 GC_REPOSITORIES = 16
 GC_PUSHERS = 2
 GC_TIMEOUT_SECONDS = 1800.0
-SECTIONS = ("transfers", "hot", "pushes", "memory", "catalog", "gc")
+SECTIONS = ("transfers", "hot", "pushes", "memory", "catalog", "proxy", "gc")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class Material:
     chunked_blobs: list[Blob]
     large_blob: Blob
     images_per_client: list[list[SmallImage]]
+    # The layers of the images pulled through a proxy project (benchmarks/proxy.py).
+    proxied_layers: list[Blob]
 
 
 def connect(server: Server) -> Connection:
@@ -145,6 +148,7 @@ def prepare_material(workload: Workload) -> Material:
             [small_image(SMALL_LAYER_SIZES) for _ in range(workload.pushes_per_client)]
             for _ in range(workload.push_clients)
         ],
+        proxied_layers=[maker.make(workload.blob_size) for _ in range(workload.repeats)],
     )
 
 
@@ -637,6 +641,7 @@ def measure_registry(server: Server, workload: Workload, material: Material, rec
         "pushes": lambda: measure_small_image_pushes(server, workload, material, recorder),
         "memory": lambda: measure_memory(server, material, recorder),
         "catalog": lambda: measure_catalog(server, workload, recorder),
+        "proxy": lambda: measure_proxy_pulls(server, material.proxied_layers, recorder),
         # Last: the reference's collection stops it.
         "gc": lambda: measure_gc(server, workload, recorder),
     }

@@ -107,5 +107,8 @@ urlpatterns = [
     path("admin/projects/create/", administration.create_project, name="admin-project-create"),
     path("admin/projects/<str:project_name>/public/", administration.set_project_public, name="admin-project-public"),
     path("admin/projects/<str:project_name>/quota/", administration.set_project_quota, name="admin-project-quota"),
+    path(
+        "admin/projects/<str:project_name>/upstream/", administration.set_proxy_binding, name="admin-project-upstream"
+    ),
     path("admin/projects/<str:project_name>/delete/", administration.delete_project, name="admin-project-delete"),
 ]

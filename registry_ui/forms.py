@@ -128,6 +128,40 @@ class ResetPasswordForm(forms.Form):
 class CreateProjectForm(forms.Form):
     name = forms.CharField(max_length=255)
     public = forms.BooleanField(required=False, help_text="Anyone, even without logging in, may pull.")
+    proxy_url = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Upstream registry",
+        help_text="Makes it a proxy cache: pulls fetch what it lacks from there (e.g. https://registry-1.docker.io);"
+        " it then takes no pushes. Empty: an ordinary project.",
+    )
+    proxy_username = forms.CharField(required=False, max_length=255, label="Upstream username")
+    proxy_password = forms.CharField(
+        required=False,
+        max_length=4096,
+        label="Upstream password or token",
+        widget=forms.PasswordInput,
+        help_text="Stored encrypted, never shown again.",
+    )
+
+
+class ProxyBindingForm(forms.Form):
+    proxy_url = forms.CharField(max_length=255, label="Upstream registry")
+    proxy_username = forms.CharField(required=False, max_length=255, label="Upstream username")
+    proxy_password = forms.CharField(
+        required=False,
+        max_length=4096,
+        label="Upstream password or token",
+        widget=forms.PasswordInput,
+        help_text="Empty keeps the stored one.",
+    )
+    clear_password = forms.BooleanField(required=False, label="Pull without a password")
+
+    def new_password(self) -> str | None:
+        """The password to store: None keeps the stored one, empty removes it."""
+        if self.cleaned_data["clear_password"]:
+            return ""
+        return self.cleaned_data["proxy_password"] or None
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)

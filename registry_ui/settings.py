@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from oci.names import is_repository_name
 from registry_ui.directory_settings import directory_settings
 from registry_ui.env import database_from_url, env_bool, env_choice, env_int, env_list, env_secret, env_str
 from registry_ui.logs import logging_config
@@ -205,6 +206,11 @@ REGISTRY_PUBLIC_URL = env_str("REGISTRY_PUBLIC_URL", "").rstrip("/")
 # A proxy-cache project checks a cached tag with the upstream (a HEAD) once it is this old, in
 # seconds; manifests by digest never change, so they are never checked again.
 REGISTRY_PROXY_MANIFEST_TTL = env_int("REGISTRY_PROXY_MANIFEST_TTL", 300, minimum=0)
+# Transparent mirror mode: the proxy-cache project that answers pulls of repositories whose first
+# path component names no project (docker's `registry-mirrors` asks for `library/nginx`); empty: off.
+REGISTRY_MIRROR_PROJECT = env_str("REGISTRY_MIRROR_PROJECT", "")
+if REGISTRY_MIRROR_PROJECT and not (is_repository_name(REGISTRY_MIRROR_PROJECT) and "/" not in REGISTRY_MIRROR_PROJECT):
+    raise ImproperlyConfigured(f"REGISTRY_MIRROR_PROJECT={REGISTRY_MIRROR_PROJECT!r} is not a project name")
 REGISTRY_MAX_MANIFEST_BYTES = env_int("REGISTRY_MAX_MANIFEST_BYTES", 4 * 1024 * 1024, minimum=1024)
 # The largest page of tags or repositories one request returns, whatever `n` asks for.
 REGISTRY_MAX_PAGE_SIZE = env_int("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)

@@ -48,8 +48,9 @@ class Docker:
 
 
 @contextmanager
-def running_dockerd() -> Iterator[Docker]:
-    """Start dockerd under a short /tmp folder, wait until it answers, stop it by its pid file after."""
+def running_dockerd(*extra_flags: str) -> Iterator[Docker]:
+    """Start dockerd under a short /tmp folder (with `extra_flags`, e.g. `--registry-mirror=URL`),
+    wait until it answers, stop it by its pid file after."""
     # Short: the socket path has a length limit (about 108 bytes).
     root = Path(tempfile.mkdtemp(prefix="dk", dir="/tmp"))
     (root / "config").mkdir()
@@ -63,6 +64,7 @@ def running_dockerd() -> Iterator[Docker]:
                 f"--pidfile={root / 'docker.pid'}",
                 f"--host=unix://{root / 'docker.sock'}",
                 *DOCKERD_FLAGS.split(),
+                *extra_flags,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -19,9 +19,10 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.directory import DirectoryUnavailable
+from accounts.mirror import mirrored_name
 from accounts.models import Project
 from accounts.permissions import ANONYMOUS, NOTHING, Principal, allowed_actions
-from accounts.scopes import PULL, PUSH, Scope
+from accounts.scopes import PULL, PUSH, Scope, repository_scope
 from accounts.services.credentials import authenticate_login, principal_for_subject
 from accounts.services.login_throttle import LoginThrottled
 from accounts.services.projects import ensure_project_for_push
@@ -95,6 +96,20 @@ def identify(credentials: Credentials, address: str) -> Caller:
             raise Unauthorized("incorrect username or password", challenge=Challenge())
         return Caller(principal=found[0], subject=found[0].subject, token_scopes=None)
     return Caller(principal=ANONYMOUS, subject="", token_scopes=None)
+
+
+def repository_name_for(caller: Caller, name: str, action: str) -> str:
+    """The repository a /v2/ path's `name` is served from: itself, or in transparent mirror mode
+    (accounts/mirror.py) the mirror's repository for a pull of a name in no project.
+
+    A token that grants the name as written keeps it: a push into a project its first request
+    creates asks for `push,pull`, and its first HEAD of a layer must stay in that repository.
+    """
+    if action != PULL or not settings.REGISTRY_MIRROR_PROJECT:
+        return name
+    if caller.token_scopes is not None and covers(caller.token_scopes, repository_scope(name, PULL)):
+        return name
+    return mirrored_name(name) or name
 
 
 def authorize(caller: Caller, scope: Scope, project_public: bool | None = None) -> Decision:

@@ -73,6 +73,9 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
     address = edge.settle_client_address(environ, settings.REGISTRY_TRUST_PROXY_HEADERS)
     try:
         caller = auth.identify(credentials, address)
+        name = auth.repository_name_for(caller, name, PULL)
+        if not is_repository_name(name):
+            return None
         if route is edge.MANIFEST:
             found = _manifest(environ, name, arguments["reference"], with_content=method == "GET")
         else:

@@ -63,6 +63,12 @@ class UpstreamManifest:
     content: bytes
 
 
+@dataclass(frozen=True)
+class UpstreamBlob:
+    size: int | None
+    chunks: Iterator[bytes]
+
+
 class UpstreamClient:
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
@@ -85,11 +91,21 @@ class UpstreamClient:
             media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
             return UpstreamManifest(response.headers.get("Docker-Content-Digest", ""), media_type, bytes(content))
 
+    def blob_size(self, repository: str, digest: str) -> int:
+        """`HEAD` of a blob: its size, without downloading it (Docker Hub counts GETs, not HEADs).
+        Raises UpstreamError, also when the upstream does not say the size."""
+        with self._request("HEAD", repository, f"blobs/{digest}", {}) as response:
+            size = _content_length(response)
+        if size is None:
+            raise UpstreamError(f"the upstream {self.upstream.base_url} did not say the size of {digest}")
+        return size
+
     @contextmanager
-    def blob_chunks(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
-        """The bytes of a blob as they arrive, never all in memory. Raises UpstreamError."""
+    def blob_download(self, repository: str, digest: str) -> Iterator[UpstreamBlob]:
+        """`GET` of a blob: its size if the upstream says it, and its bytes as they arrive, never
+        all in memory. Raises UpstreamError, also while the bytes are read."""
         with self._request("GET", repository, f"blobs/{digest}", {}) as response:
-            yield self._chunks(response)
+            yield UpstreamBlob(_content_length(response), self._chunks(response))
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
         try:
@@ -189,3 +205,14 @@ def _reason(error: requests.RequestException) -> str:
     if isinstance(error, requests.ConnectionError):
         return "connection refused or lost"
     return type(error).__name__
+
+
+def _content_length(response: requests.Response) -> int | None:
+    """The body's length as the upstream states it; None without one (a chunked answer), or
+    when requests will decompress what it reads (the length is then not the blob's)."""
+    if response.headers.get("Content-Encoding", "identity") != "identity":
+        return None
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None

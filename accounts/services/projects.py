@@ -1,5 +1,5 @@
 """Projects: created on first push where the rules allow it, or by a system administrator;
-made public or private; given a storage quota; deleted once empty."""
+made public or private; given a storage quota; a proxy cache's upstream changed; deleted once empty."""
 
 from urllib.parse import urlsplit
 
@@ -79,6 +79,40 @@ def create_project(
             return project
     except IntegrityError:
         raise ValidationError({"name": "A project with this name already exists."}) from None
+
+
+def set_proxy_binding(project: Project, proxy_url: str, proxy_username: str, proxy_password: str | None) -> None:
+    """A system administrator moves a proxy-cache project to another upstream or account;
+    `proxy_password` None keeps the one stored. What is cached stays, and tags are checked with
+    the new upstream once their TTL is over.
+
+    Raises ValidationError: an ordinary project does not become a proxy (its pushed images would
+    be mixed with fetched ones), nor a proxy an ordinary project; bad upstream URL.
+    """
+    if not project.is_proxy:
+        raise ValidationError(
+            {"proxy_url": "Only a proxy-cache project has an upstream; create a new project to proxy a registry."}
+        )
+    proxy_url = normalized_proxy_url(proxy_url)
+    if not proxy_url:
+        raise ValidationError({"proxy_url": "A proxy-cache project needs its upstream registry."})
+    sealed = project.proxy_password_sealed if proxy_password is None else seal(proxy_password) if proxy_password else ""
+    with transaction.atomic():
+        Project.objects.filter(id=project.id).update(
+            proxy_url=proxy_url, proxy_username=proxy_username, proxy_password_sealed=sealed
+        )
+        record(
+            actions.PROJECT_UPSTREAM,
+            project=project.name,
+            resource=project.name,
+            detail={
+                "proxy_url": proxy_url,
+                "previous_proxy_url": project.proxy_url,
+                "proxy_username": proxy_username,
+                "password_changed": proxy_password is not None,
+            },
+        )
+    project.proxy_url, project.proxy_username, project.proxy_password_sealed = proxy_url, proxy_username, sealed
 
 
 def normalized_proxy_url(url: str) -> str:

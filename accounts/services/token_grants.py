@@ -3,8 +3,9 @@ A partial grant is not an error; the registry refuses what the token lacks."""
 
 from django.conf import settings
 
+from accounts.mirror import mirrored_name
 from accounts.permissions import Principal, allowed_actions
-from accounts.scopes import CATALOG, Scope
+from accounts.scopes import CATALOG, PULL, Scope
 from oci.names import InvalidName, check_repository_name
 
 
@@ -31,16 +32,21 @@ def parse_requested_scopes(values: list[str]) -> list[Scope]:
 
 
 def grant(principal: Principal, requested: list[Scope]) -> list[Scope]:
+    """The scopes a token carries; a pull in transparent mirror mode (accounts/mirror.py) is
+    granted on the mirror's repository, which the registry serves for the name asked."""
     granted: list[Scope] = []
     for scope in requested:
         if scope.type == "repository":
+            name = scope.name
             try:
-                check_repository_name(scope.name)
+                check_repository_name(name)
+                if scope.actions <= {PULL}:
+                    name = check_repository_name(mirrored_name(name) or name)
             except InvalidName:
                 continue
-            actions = scope.actions & allowed_actions(principal, scope.name)
+            actions = scope.actions & allowed_actions(principal, name)
             if actions:
-                granted.append(Scope(scope.type, scope.name, actions))
+                granted.append(Scope(scope.type, name, actions))
         elif scope == CATALOG:
             # Everyone may ask for the catalog; it lists only what the caller may pull.
             granted.append(CATALOG)

@@ -13,7 +13,14 @@ from django.views.decorators.http import require_POST
 from accounts.models import Project
 from accounts.services import projects as project_services
 from accounts.services import users as user_services
-from registry_ui.forms import CreateProjectForm, CreateUserForm, QuotaForm, ResetPasswordForm, apply_errors
+from registry_ui.forms import (
+    CreateProjectForm,
+    CreateUserForm,
+    ProxyBindingForm,
+    QuotaForm,
+    ResetPasswordForm,
+    apply_errors,
+)
 from registry_ui.templatetags.sizes import binary_size
 from registry_ui.views.access import principal_of, require_system_admin
 from v2api.services.listings import project_summaries, storage_overview, with_project_usage
@@ -141,6 +148,7 @@ def _render_projects(request: HttpRequest, form: CreateProjectForm, status: int 
     )
 
 
+@sensitive_post_parameters("proxy_password")
 @login_required
 @require_POST
 def create_project(request: HttpRequest) -> HttpResponse:
@@ -149,7 +157,7 @@ def create_project(request: HttpRequest) -> HttpResponse:
     form = CreateProjectForm(request.POST)
     if form.is_valid():
         try:
-            project = project_services.create_project(form.cleaned_data["name"], public=form.cleaned_data["public"])
+            project = project_services.create_project(**form.cleaned_data)
         except ValidationError as error:
             apply_errors(form, error)
         else:
@@ -222,3 +230,29 @@ def storage(request: HttpRequest) -> HttpResponse:
     require_system_admin(request)
     overview = storage_overview(with_project_usage(project_summaries(principal_of(request))))
     return render(request, "registry_ui/admin_storage.html", {"overview": overview, "section": "storage"})
+
+
+@sensitive_post_parameters("proxy_password")
+@login_required
+@require_POST
+def set_proxy_binding(request: HttpRequest, project_name: str) -> HttpResponse:
+    """POST `/admin/projects/<name>/upstream/`: a proxy-cache project's upstream and account."""
+    require_system_admin(request)
+    project = Project.objects.filter(name=project_name).first()
+    if project is None:
+        messages.error(request, f"Project {project_name} no longer exists.")
+        return redirect("ui:admin-projects")
+    form = ProxyBindingForm(request.POST)
+    if form.is_valid():
+        try:
+            project_services.set_proxy_binding(
+                project, form.cleaned_data["proxy_url"], form.cleaned_data["proxy_username"], form.new_password()
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, f"Project {project.name} now proxies {project.proxy_url}.")
+            return redirect("ui:project-detail", project.name)
+    for errors in form.errors.values():
+        messages.error(request, f"Upstream of {project.name}: {' '.join(str(message) for message in errors)}")
+    return redirect("ui:project-detail", project.name)

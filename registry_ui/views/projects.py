@@ -12,7 +12,15 @@ from django.views.decorators.http import require_POST
 from accounts.models import Membership, Project, RobotAccount
 from accounts.permissions import can_see_members
 from accounts.services import members, robots
-from registry_ui.forms import AddGroupForm, AddMemberForm, ChangeRoleForm, RepositoryFilterForm, RobotForm, apply_errors
+from registry_ui.forms import (
+    AddGroupForm,
+    AddMemberForm,
+    ChangeRoleForm,
+    ProxyBindingForm,
+    RepositoryFilterForm,
+    RobotForm,
+    apply_errors,
+)
 from registry_ui.views.access import get_project_for_user, may_manage, principal_of, readable_without_login
 from v2api.services.listings import REPOSITORY_SORTS, quota_use, repository_page, with_repository_usage
 from v2api.services.usage import project_usage
@@ -48,6 +56,11 @@ def project_detail(request: HttpRequest, project_name: str) -> HttpResponse:
             "sorts": REPOSITORY_SORTS,
             "is_first_page": not after,
             "tab": "repositories",
+            "binding_form": ProxyBindingForm(
+                initial={"proxy_url": project.proxy_url, "proxy_username": project.proxy_username}
+            )
+            if project.is_proxy and principal_of(request).is_system_admin
+            else None,
             **project_tabs(request, project),
         },
     )

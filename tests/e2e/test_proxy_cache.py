@@ -8,6 +8,7 @@ account, is an upstream too."""
 import hashlib
 import json
 import os
+import re
 import secrets
 import subprocess
 import time
@@ -22,6 +23,9 @@ from benchmarks.servers import REFERENCE_BINARY, Server, free_port, start_refere
 from tests.e2e.conftest import Docker, LiveRegistry, serving_registry
 from tests.e2e.images import OciLayout, build_image, build_index
 from tests.e2e.test_docker import GREETING
+from tests.tcp_proxy import tcp_proxy
+
+MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -236,9 +240,15 @@ def test_a_layer_the_upstream_corrupted_is_not_kept_and_the_pull_fails_saying_so
     stored.write_bytes(b"x" * layer.size)
 
     corrupted = pull(proxy_registry, "rotten/rotten:v1", tmp_path / "pulled")
+    # skopeo prints only the status of a failed blob GET; the answer's message says why.
+    answer = requests.get(
+        f"{proxy_registry.url}/v2/rotten/rotten/blobs/{layer.digest}", auth=proxy_registry.admin_credentials, timeout=30
+    )
 
     assert corrupted.returncode != 0
-    assert "sent a blob that does not match its digest" in corrupted.stderr
+    assert "registry 404" in corrupted.stderr
+    assert answer.status_code == 404
+    assert "sent a blob that does not match its digest" in answer.json()["errors"][0]["message"]
     assert not list(proxy_registry.storage_root.rglob(layer.digest[7:]))
 
 
@@ -415,3 +425,75 @@ def test_an_upstream_behind_http_basic_is_answered_with_the_projects_credentials
     assert pulled_manifest_digest(tmp_path / "pulled") == image.manifest.digest
     assert wrong.returncode != 0
     assert "answered GET /v2/app/manifests/v1 with 401" in wrong.stderr
+
+
+def test_a_cold_layer_streams_to_the_client_and_an_upstream_cut_off_half_way_cuts_it_and_keeps_nothing(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "image", tag="v1", layer_sizes=(48 * MIB,))
+    push_upstream(upstream, image, "stream:v1")
+    [layer] = image.layers
+    url = f"{proxy_registry.url}/v2/streamed/stream/blobs/{layer.digest}"
+    with tcp_proxy("127.0.0.1", upstream.port) as link:
+        created = requests.post(
+            f"{proxy_registry.url}/api/v1/projects/",
+            json={"name": "streamed", "proxy_url": f"http://127.0.0.1:{link.port}"},
+            auth=proxy_registry.admin_credentials,
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+
+        received = 0
+        with requests.get(url, auth=proxy_registry.admin_credentials, stream=True, timeout=60) as cut_short:
+            chunks = cut_short.iter_content(MIB)
+            received += len(next(chunks))
+            # The client holds bytes of a layer the upstream has not finished sending.
+            link.cut()
+            with pytest.raises(requests.RequestException):
+                for chunk in chunks:
+                    received += len(chunk)
+        kept_after_the_cut = list(proxy_registry.storage_root.rglob(layer.digest[7:]))
+        link.restore()
+        again = requests.get(url, auth=proxy_registry.admin_credentials, timeout=120)
+
+    assert (cut_short.status_code, cut_short.headers["Content-Length"]) == (200, str(layer.size))
+    assert 0 < received < layer.size
+    assert kept_after_the_cut == []
+    assert again.status_code == 200
+    assert hashlib.sha256(again.content).hexdigest() == layer.digest.removeprefix("sha256:")
+    assert list(proxy_registry.storage_root.rglob(layer.digest[7:]))
+
+
+def test_a_cold_layer_is_checked_upstream_with_a_head_and_a_cached_tag_revalidated_with_a_head_only(
+    proxy_registry: LiveRegistry, upstream: Server, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "image", tag="v1")
+    push_upstream(upstream, image, "counted:v1")
+    create_proxy_project(proxy_registry, "counted", upstream)
+    log_lines_before = len(upstream.log_path.read_text().splitlines())
+
+    layer = image.layers[0]
+    head = requests.head(
+        f"{proxy_registry.url}/v2/counted/counted/blobs/{layer.digest}",
+        auth=proxy_registry.admin_credentials,
+        timeout=30,
+    )
+    first = pull(proxy_registry, "counted/counted:v1", tmp_path / "first")
+    second = pull(proxy_registry, "counted/counted:v1", tmp_path / "second")
+
+    assert (head.status_code, head.headers["Content-Length"]) == (200, str(layer.size))
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    requests_upstream = [
+        re.search(r'"(GET|HEAD) /v2/counted/(manifests/v1|blobs/[^ ]+) ', line)
+        for line in upstream.log_path.read_text().splitlines()[log_lines_before:]
+    ]
+    asked = [(found[1], found[2].split("/")[0]) for found in requests_upstream if found]
+    # The HEAD of the layer, the first pull's GETs (the manifest, then each blob once), and the
+    # second pull's check of its tag (TTL 0 here): a HEAD.
+    assert asked == [
+        ("HEAD", "blobs"),
+        ("GET", "manifests"),
+        *[("GET", "blobs")] * (len(image.layers) + 1),
+        ("HEAD", "manifests"),
+    ]

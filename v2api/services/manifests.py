@@ -157,14 +157,16 @@ def put_manifest(
     content_type: str,
     *,
     children_may_be_missing: bool = False,
+    blobs_may_be_missing: bool = False,
 ) -> PushedManifest:
     """end-7: store a manifest exactly as sent and point the tag (if any) at it.
 
     Every blob and child manifest it names must already be in the repository; all that are
     missing are reported at once (MANIFEST_BLOB_UNKNOWN). Raises ManifestInvalid, DigestInvalid,
     SizeInvalid, and Denied for a move of an immutable tag. A proxy-cache project stores an index
-    before its children (`children_may_be_missing`): they are fetched when a client asks for one,
-    not every platform.
+    before its children (`children_may_be_missing`) and an image before its blobs
+    (`blobs_may_be_missing`): they are fetched when a client asks for them, not every platform,
+    and a layer streams to the client while it is stored (services/proxy_blobs.py).
     """
     if len(content) > settings.REGISTRY_MAX_MANIFEST_BYTES:
         raise SizeInvalid(
@@ -182,7 +184,8 @@ def put_manifest(
         children = _children_in_repository(repository_name, parsed.children)
         missing: list[RegistryError] = [
             ManifestBlobUnknown(detail={"digest": str(descriptor.digest)})
-            for descriptor in parsed.blobs + ([] if children_may_be_missing else parsed.children)
+            for descriptor in ([] if blobs_may_be_missing else parsed.blobs)
+            + ([] if children_may_be_missing else parsed.children)
             if str(descriptor.digest) not in blobs and str(descriptor.digest) not in children
         ]
         if missing:

@@ -9,9 +9,11 @@ the upstream fails, what is cached is served, marked stale (in the log, and with
 header on a manifest); what is not gets a 404 whose message names the upstream's answer. Pushes
 never reach here: the gate (v2api/auth.py) refuses them.
 
-An image manifest is stored only once its config and layers are: they are fetched with it, so
-the stored image is whole and the garbage collector sees every blob it uses. An index is stored
-before its children, which are fetched as clients ask for their platform and then linked to it.
+A manifest is stored as soon as it is fetched, before what it names: an image's config and
+layers are fetched when a client asks for them, streamed to it while they are stored
+(services/proxy_blobs.py), then referenced by the manifest; an index's children are fetched as
+clients ask for their platform, then linked to it. Either way the result is what a push of both
+together would have stored, and the first pull is not kept waiting for layers it has not asked for.
 """
 
 import dataclasses
@@ -27,8 +29,6 @@ from oci import media_types
 from oci.digests import Digest, InvalidDigest
 from oci.names import project_name_of
 from v2api.errors import (
-    BlobUnknown,
-    DigestInvalid,
     ManifestBlobUnknown,
     ManifestInvalid,
     ManifestUnknown,
@@ -36,12 +36,11 @@ from v2api.errors import (
     RegistryError,
     Unavailable,
 )
-from v2api.models import Manifest, ManifestReference, Tag
-from v2api.parsing import parse_manifest
+from v2api.models import Manifest, ManifestReference, Repository, Tag
+from v2api.parsing import ParsedManifest, parse_manifest
 from v2api.services import blobs as blob_service
-from v2api.services import locks
 from v2api.services import manifests as manifest_service
-from v2api.services.uploads import upload_blob
+from v2api.services.quotas import check_quota
 from v2api.upstream import Upstream, UpstreamClient, UpstreamError, UpstreamManifest
 
 logger = logging.getLogger(__name__)
@@ -80,34 +79,17 @@ def resolve_manifest(
             _confirm_tag(repository_name, str(reference))
             return cached
         fetched = client.get_manifest(upstream_name, str(reference), settings.REGISTRY_MAX_MANIFEST_BYTES)
-        _store_manifest(client, upstream_name, repository_name, reference, fetched)
+        _store_manifest(client, repository_name, reference, fetched)
     except UpstreamError as error:
         if cached is not None:
             logger.warning("serving %s:%s stale from the cache: %s", repository_name, reference, error)
             return dataclasses.replace(cached, stale=True)
-        raise _not_cached(error, ManifestUnknown, {"reference": str(reference)}) from None
+        raise not_cached(error, ManifestUnknown, {"reference": str(reference)}) from None
     return manifest_service.resolve_manifest(repository_name, reference, with_content)
-
-
-def stat_blob(repository_name: str, digest: Digest) -> blob_service.BlobRecord:
-    """end-2 in any project: the blob, fetched first from a proxy project's upstream when the
-    repository lacks it. Raises BlobUnknown (also when the upstream fails), DigestInvalid."""
-    found = blob_service.find_blob(repository_name, digest)
-    if found is not None:
-        return found
-    upstream = upstream_of(repository_name)
-    if upstream is None:
-        raise BlobUnknown(detail={"digest": str(digest)})
-    try:
-        _fetch_blob(UpstreamClient(upstream), upstream.repository_name(repository_name), repository_name, digest)
-    except UpstreamError as error:
-        raise _not_cached(error, BlobUnknown, {"digest": str(digest)}) from None
-    return blob_service.stat_blob(repository_name, digest)
 
 
 def _store_manifest(
     client: UpstreamClient,
-    upstream_name: str,
     repository_name: str,
     reference: Digest | str,
     fetched: UpstreamManifest,
@@ -121,16 +103,14 @@ def _store_manifest(
     if expected is not None and expected != Digest.of_bytes(fetched.content, expected.algorithm):
         raise UpstreamError(f"the upstream {client.upstream.base_url} sent a manifest that is not {expected}")
     try:
-        parsed = parse_manifest(fetched.content, fetched.media_type)
-        for descriptor in parsed.blobs:
-            if blob_service.find_blob(repository_name, descriptor.digest) is None:
-                _fetch_blob(client, upstream_name, repository_name, descriptor.digest)
+        _check_quota_for_blobs(repository_name, parse_manifest(fetched.content, fetched.media_type))
         manifest_service.put_manifest(
             repository_name,
             reference,
             fetched.content,
             fetched.media_type,
-            children_may_be_missing=parsed.media_type in media_types.INDEXES,
+            children_may_be_missing=True,
+            blobs_may_be_missing=True,
         )
     except (ManifestInvalid, ManifestBlobUnknown, MultipleErrors) as refused:
         raise UpstreamError(
@@ -142,23 +122,15 @@ def _store_manifest(
         _link_into_indexes(repository_name, reference)
 
 
-def _fetch_blob(client: UpstreamClient, upstream_name: str, repository_name: str, digest: Digest) -> None:
-    """Stream a blob from the upstream to storage, verified against `digest` on the way.
-
-    Concurrent pulls of a cold layer (a fleet starting the same new image) wait for the first
-    one's fetch and then find the blob: one upstream download, whichever web process they reach.
-    """
-    with locks.waiting_for(f"proxy-fetch:{repository_name}@{digest}"):
-        if blob_service.find_blob(repository_name, digest) is not None:
-            return
-        with client.blob_chunks(upstream_name, str(digest)) as chunks:
-            try:
-                upload_blob(repository_name, digest, chunks)
-            except DigestInvalid as mismatch:
-                raise UpstreamError(
-                    f"the upstream {client.upstream.base_url} sent a blob that does not match its digest"
-                    f" ({mismatch.detail}); nothing was kept"
-                ) from None
+def _check_quota_for_blobs(repository_name: str, parsed: ParsedManifest) -> None:
+    """Refuse an image whose blobs would take the project past its quota before storing it:
+    the manifest's refusal is a message clients print, where a layer's is only a status."""
+    found = blob_service.find_blob
+    missing = sum(descriptor.size for descriptor in parsed.blobs if found(repository_name, descriptor.digest) is None)
+    if missing:
+        project = Project.objects.get(name=project_name_of(repository_name))
+        # Unsaved: a refused image leaves no empty repository behind.
+        check_quota(Repository(name=repository_name, project=project), None, missing, needs="this image needs")
 
 
 def _link_into_indexes(repository_name: str, digest: Digest) -> None:
@@ -182,7 +154,7 @@ def _confirm_tag(repository_name: str, tag: str) -> None:
     Tag.objects.filter(repository__name=repository_name, name=tag).update(upstream_checked_at=timezone.now())
 
 
-def _not_cached(error: UpstreamError, missing: type[RegistryError], detail: dict[str, str]) -> RegistryError:
+def not_cached(error: UpstreamError, missing: type[RegistryError], detail: dict[str, str]) -> RegistryError:
     """What the client sees for what is not cached: MANIFEST_UNKNOWN or BLOB_UNKNOWN, whatever
     the upstream did (refused, rate-limited, did not answer), because clients show the message of
     a 4xx answer and only the status of a 5xx (skopeo: "received unexpected HTTP status: 503")."""

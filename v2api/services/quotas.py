@@ -41,13 +41,20 @@ class QuotaUse:
         return "warn" if self.percent >= 80 else "ok"
 
 
-def check_quota(repository: Repository, digest: Digest | None, size: int, finishing: Upload | None = None) -> None:
+def check_quota(
+    repository: Repository,
+    digest: Digest | None,
+    size: int,
+    finishing: Upload | None = None,
+    needs: str | None = None,
+) -> None:
     """Refuse `size` bytes entering `repository` if they take the project past its quota.
 
     The rule (Harbor's, with open uploads counted): what the project's manifests reference, plus
     the bytes its open uploads hold, plus `size`, must stay within the quota. A blob (`digest`)
     some manifest of the project already references adds nothing, as it is counted once already;
-    without a digest, `size` is a chunk arriving in an open upload. `finishing` is the upload that
+    without a digest, `size` is a chunk arriving in an open upload (or, as `needs` words it, the
+    layers a proxy project is about to fetch for an image). `finishing` is the upload that
     becomes the blob, whose bytes are the blob's and count once. A project without a quota is
     unlimited and costs one query at most. Raises Denied (403 `DENIED`), whose message docker,
     podman and skopeo print.
@@ -71,7 +78,8 @@ def check_quota(repository: Repository, digest: Digest | None, size: int, finish
     used_bytes = project_stored_bytes(project.name) + uploading
     if used_bytes + size <= project.quota_bytes:
         return
-    needs = "this layer needs" if digest is not None else "this chunk of an upload needs"
+    if needs is None:
+        needs = "this layer needs" if digest is not None else "this chunk of an upload needs"
     raise Denied(
         f"quota exceeded: project {project.name} uses {human_size(used_bytes)} of"
         f" {human_size(project.quota_bytes)}; {needs} {human_size(size)}",

@@ -62,6 +62,13 @@ class RegistryView(APIView):
         environ = request._request.META
         self.caller = auth.identify(credentials_of(environ), client_address(environ))
         auth.remember_caller(environ, self.caller)
+        if "name" in kwargs:
+            action = self.action_by_method.get(str(request.method), PUSH)
+            served = auth.repository_name_for(self.caller, kwargs["name"], action)
+            if served != kwargs["name"]:
+                # DRF passes this same dict (self.kwargs) on to the handler, which then serves
+                # the mirror's repository.
+                self.kwargs["name"] = kwargs["name"] = check_repository_name(served)
         scope = self.required_scope(request, kwargs)
         if scope is not None:
             auth.authorize(self.caller, scope).enforce()

@@ -12,7 +12,8 @@ from v2api.auth import may
 from v2api.errors import BlobUnknown
 from v2api.framing import blob_head_headers
 from v2api.services import blobs as blob_service
-from v2api.services import proxy
+from v2api.services import proxy_blobs
+from v2api.services.blobs import BlobRecord
 from v2api.storage import blobstore, paths
 from v2api.storage.streams import read_blob_chunks
 from v2api.views.base import RegistryView, empty_response, release_database_connection
@@ -23,10 +24,11 @@ RELEASE_CONNECTION_ABOVE = 4 * 1024 * 1024
 
 class BlobView(RegistryView):
     def head(self, request: Request, name: str, digest: str) -> HttpResponse:
-        """end-2: `HEAD /v2/<name>/blobs/<digest>`; answered from the database, no file opened."""
-        blob = proxy.stat_blob(name, Digest.parse(digest))
+        """end-2: `HEAD /v2/<name>/blobs/<digest>`; answered from the database, no file opened
+        (in a proxy project, a blob not cached yet by a HEAD upstream)."""
+        blob = proxy_blobs.stat_blob(name, Digest.parse(digest))
         # The age first: asking whether the caller may push can cost a query.
-        if blob.link_is_old and may(self.caller, repository_scope(name, PUSH)):
+        if isinstance(blob, BlobRecord) and blob.link_is_old and may(self.caller, repository_scope(name, PUSH)):
             blob_service.refresh_old_link(blob)
         return empty_response(200, blob_head_headers(blob.digest, blob.size))
 
@@ -34,7 +36,9 @@ class BlobView(RegistryView):
         """end-2: `GET /v2/<name>/blobs/<digest>`, whole or one byte range (206, 416), or a
         redirect to the bucket (REGISTRY_S3_REDIRECT), which answers the range itself."""
         parsed = Digest.parse(digest)
-        blob = proxy.stat_blob(name, parsed)
+        blob = proxy_blobs.download_blob(name, parsed)
+        if isinstance(blob, proxy_blobs.TeedBlob):
+            return teed_response(blob)
         store = blobstore.store()
         location = store.download_url(parsed)
         if location is not None:
@@ -83,6 +87,16 @@ class BlobView(RegistryView):
 
 
 UNSATISFIABLE = (-1, -1)
+
+
+def teed_response(blob: proxy_blobs.TeedBlob) -> StreamingHttpResponse:
+    """A proxy project's blob while it is fetched: whole (a Range is ignored, as RFC 9110 allows),
+    with the upstream's length, cut short if the bytes do not match the digest."""
+    response = StreamingHttpResponse(blob, content_type="application/octet-stream")
+    if blob.size is not None:
+        response["Content-Length"] = str(blob.size)
+    response["Docker-Content-Digest"] = str(blob.digest)
+    return response
 
 
 def proxy_download(digest: Digest, digest_text: str, size: int, byte_range: tuple[int, int] | None) -> HttpResponse:

@@ -1,0 +1,126 @@
+"""A proxy-cache project's upstream in the dashboard: created from the projects form, shown on the
+project page, and changed there by a system administrator (issue 16)."""
+
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from accounts.models import Membership, Project, Role
+from accounts.services.projects import proxy_password
+from audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+AsUser = Callable[[User], Client]
+
+
+@pytest.fixture
+def hub(root: User, as_user: AsUser) -> Project:
+    created = as_user(root).post(
+        "/admin/projects/create/",
+        {
+            "name": "hub",
+            "proxy_url": "https://registry-1.docker.io/",
+            "proxy_username": "puller",
+            "proxy_password": "dckr_pat_secret",
+        },
+        follow=True,
+    )
+    assert b"Project hub created." in created.content
+    return Project.objects.get(name="hub")
+
+
+def test_an_admin_creates_a_proxy_project_from_the_dashboard(hub: Project) -> None:
+    assert (hub.proxy_url, hub.proxy_username, proxy_password(hub)) == (
+        "https://registry-1.docker.io",
+        "puller",
+        "dckr_pat_secret",
+    )
+
+
+def test_an_upstream_that_is_no_registry_url_is_refused_on_the_form(root: User, as_user: AsUser) -> None:
+    refused = as_user(root).post("/admin/projects/create/", {"name": "hub", "proxy_url": "registry.lan/v2/"})
+
+    assert refused.status_code == 400
+    assert b"Give the upstream registry as http(s)://host[:port]" in refused.content
+    assert not Project.objects.filter(name="hub").exists()
+
+
+def test_the_project_page_shows_the_upstream_and_an_admin_gets_its_form_without_the_password(
+    hub: Project, root: User, as_user: AsUser
+) -> None:
+    page = as_user(root).get("/projects/hub/").content.decode()
+
+    assert "A proxy cache of <code>https://registry-1.docker.io</code>, pulling as <code>puller</code>" in page
+    assert 'action="/admin/projects/hub/upstream/"' in page
+    assert 'value="https://registry-1.docker.io"' in page
+    assert "dckr_pat_secret" not in page
+
+
+def test_an_admin_changes_the_upstream_and_an_empty_password_keeps_the_stored_one(
+    hub: Project, root: User, as_user: AsUser
+) -> None:
+    changed = as_user(root).post(
+        "/admin/projects/hub/upstream/",
+        {"proxy_url": "http://mirror.lan:5000", "proxy_username": "robot", "proxy_password": ""},
+        follow=True,
+    )
+
+    hub.refresh_from_db()
+    assert b"Project hub now proxies http://mirror.lan:5000." in changed.content
+    assert (hub.proxy_url, hub.proxy_username, proxy_password(hub)) == (
+        "http://mirror.lan:5000",
+        "robot",
+        "dckr_pat_secret",
+    )
+    event = AuditEvent.objects.get(action="project.upstream")
+    assert event.detail["previous_proxy_url"] == "https://registry-1.docker.io"
+    assert event.detail["password_changed"] is False
+
+
+def test_an_admin_replaces_or_removes_the_password(hub: Project, root: User, as_user: AsUser) -> None:
+    client = as_user(root)
+    client.post(
+        "/admin/projects/hub/upstream/",
+        {"proxy_url": hub.proxy_url, "proxy_username": "puller", "proxy_password": "new-token"},
+    )
+    hub.refresh_from_db()
+    replaced = proxy_password(hub)
+    client.post(
+        "/admin/projects/hub/upstream/", {"proxy_url": hub.proxy_url, "proxy_username": "", "clear_password": "on"}
+    )
+    hub.refresh_from_db()
+
+    assert replaced == "new-token"
+    assert (hub.proxy_username, proxy_password(hub)) == ("", "")
+
+
+def test_a_bad_upstream_or_an_ordinary_project_is_refused_with_a_message(
+    hub: Project, team: Project, root: User, as_user: AsUser
+) -> None:
+    client = as_user(root)
+
+    bad_url = client.post("/admin/projects/hub/upstream/", {"proxy_url": "ftp://mirror.lan"}, follow=True)
+    ordinary = client.post("/admin/projects/team/upstream/", {"proxy_url": "http://mirror.lan"}, follow=True)
+
+    assert b"Give the upstream registry as http(s)://host[:port]" in bad_url.content
+    assert b"Only a proxy-cache project has an upstream" in ordinary.content
+    hub.refresh_from_db()
+    team.refresh_from_db()
+    assert (hub.proxy_url, team.proxy_url) == ("https://registry-1.docker.io", "")
+
+
+def test_a_project_admin_sees_the_upstream_but_may_not_change_it(hub: Project, alice: User, as_user: AsUser) -> None:
+    Membership.objects.create(project=hub, user=alice, role=Role.ADMIN)
+    client = as_user(alice)
+
+    page = client.get("/projects/hub/").content.decode()
+    refused = client.post("/admin/projects/hub/upstream/", {"proxy_url": "http://evil.lan"})
+
+    assert "A proxy cache of <code>https://registry-1.docker.io</code>" in page
+    assert "/admin/projects/hub/upstream/" not in page
+    assert refused.status_code == 404
+    hub.refresh_from_db()
+    assert hub.proxy_url == "https://registry-1.docker.io"

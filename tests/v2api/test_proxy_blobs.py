@@ -1,0 +1,115 @@
+"""A proxy project's cold layer (v2api/services/proxy_blobs.py), on both blob stores, with
+Debian's docker-registry as the upstream: its bytes reach the client before they are stored,
+a corrupted layer is cut short of its end and leaves nothing behind, and a HEAD asks the upstream
+with a HEAD only."""
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from accounts.models import Project
+from benchmarks.servers import Server, start_reference
+from oci.digests import Digest
+from tests.conftest import S3Storage
+from tests.e2e.images import OciLayout, build_image
+from tests.e2e.test_proxy_cache import push_upstream
+from v2api.models import ManifestReference
+from v2api.storage import blobstore
+from v2api.upstream import UpstreamError
+
+pytestmark = pytest.mark.django_db
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Iterator[Server]:
+    server = start_reference(tmp_path / "upstream")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def image(upstream: Server, tmp_path: Path) -> OciLayout:
+    """`app:v1` upstream, one 3 MiB layer, and `cache`, a proxy project of that upstream."""
+    built = build_image(tmp_path / "image", tag="v1", layer_sizes=(3 * MIB,))
+    push_upstream(upstream, built, "app:v1")
+    Project.objects.create(name="cache", proxy_url=f"http://127.0.0.1:{upstream.port}")
+    return built
+
+
+def stored(digest: str) -> bool:
+    return blobstore.store().blob_exists(Digest.parse(digest))
+
+
+def upstream_requests(upstream: Server, method: str, digest: str) -> int:
+    return sum(f'"{method} /v2/app/blobs/{digest}' in line for line in upstream.log_path.read_text().splitlines())
+
+
+def test_a_cold_layer_reaches_the_client_before_it_is_stored_and_is_kept_once_verified(
+    client: Client, image: OciLayout, each_blob_store: str
+) -> None:
+    [layer] = image.layers
+    manifest = client.get("/v2/cache/app/manifests/v1", HTTP_ACCEPT=image.manifest.media_type)
+    # The manifest answers before its layer is fetched.
+    assert (manifest.status_code, stored(layer.digest)) == (200, False)
+
+    response = client.get(f"/v2/cache/app/blobs/{layer.digest}")
+    chunks = iter(response.streaming_content)
+    first = b"".join(next(chunks) for _ in range(2))
+    stored_while_streaming = stored(layer.digest)
+    body = first + b"".join(chunks)
+
+    assert (response.status_code, response["Content-Length"]) == (200, str(layer.size))
+    assert first and not stored_while_streaming
+    assert hashlib.sha256(body).hexdigest() == layer.digest.removeprefix("sha256:")
+    assert stored(layer.digest)
+    assert ManifestReference.objects.filter(manifest__digest=image.manifest.digest, blob__digest=layer.digest).exists()
+
+
+def test_a_layer_the_upstream_corrupted_is_cut_short_of_its_end_and_nothing_is_kept(
+    client: Client,
+    image: OciLayout,
+    upstream: Server,
+    each_blob_store: str,
+    storage_root: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    [layer] = image.layers
+    [data] = Path(upstream.config_path.parent / "reference-storage").rglob(f"blobs/sha256/*/{layer.digest[7:]}/data")
+    data.write_bytes(b"x" * layer.size)
+
+    response = client.get(f"/v2/cache/app/blobs/{layer.digest}")
+    received = 0
+    with pytest.raises(UpstreamError, match="sent a blob that does not match its digest"):
+        for chunk in response.streaming_content:
+            received += len(chunk)
+
+    assert (response.status_code, response["Content-Length"]) == (200, str(layer.size))
+    assert 0 < received < layer.size
+    assert not stored(layer.digest)
+    assert not [path for path in storage_root.rglob("*") if path.is_file() and not path.name.endswith(".lock")]
+    if each_blob_store == "s3":
+        bucket: S3Storage = request.getfixturevalue("s3_storage")
+        assert (bucket.objects(), bucket.multipart_uploads()) == ({}, [])
+
+
+def test_a_head_of_a_cold_layer_asks_the_upstream_with_a_head_and_fetches_nothing(
+    client: Client, image: OciLayout, upstream: Server
+) -> None:
+    [layer] = image.layers
+    # skopeo's push asked too.
+    heads_before = upstream_requests(upstream, "HEAD", layer.digest)
+
+    response = client.head(f"/v2/cache/app/blobs/{layer.digest}")
+
+    assert (response.status_code, response["Content-Length"]) == (200, str(layer.size))
+    assert response["Docker-Content-Digest"] == layer.digest
+    heads = upstream_requests(upstream, "HEAD", layer.digest) - heads_before
+    assert (heads, upstream_requests(upstream, "GET", layer.digest)) == (1, 0)
+    assert not stored(layer.digest)
