@@ -235,6 +235,9 @@ REGISTRY_LOGIN_FAILURE_WINDOW = env_int("REGISTRY_LOGIN_FAILURE_WINDOW", 300, mi
 _DIRECTORIES = directory_settings()
 globals().update(_DIRECTORIES)
 REGISTRY_SINGLE_SIGN_ON = "OIDC_RP_CLIENT_ID" in _DIRECTORIES
+# How often beat looks every directory person up again, deactivating those missing or disabled
+# there (accounts/services/directory_recheck.py); only with REGISTRY_LDAP_URI.
+REGISTRY_LDAP_RECHECK_SECONDS = env_int("REGISTRY_LDAP_RECHECK_SECONDS", 300, minimum=10)
 # What the login page's button says, and which claims name the person, their groups (each a group
 # that project roles are given to, as LDAP groups are) and the group of system administrators.
 REGISTRY_OIDC_PROVIDER_NAME = env_str("REGISTRY_OIDC_PROVIDER_NAME", "single sign-on")
@@ -334,6 +337,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(seconds=REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS),
     },
 }
+if "AUTH_LDAP_SERVER_URI" in _DIRECTORIES:
+    CELERY_BEAT_SCHEDULE["recheck-directory-people"] = {
+        "task": "accounts.tasks.recheck_directory_people",
+        "schedule": timedelta(seconds=REGISTRY_LDAP_RECHECK_SECONDS),
+    }
 
 # --- Production: behind nginx, several web containers -----------------------------------------
 # Blob downloads handed to nginx: a GET answers `X-Accel-Redirect: <prefix>/<path under the

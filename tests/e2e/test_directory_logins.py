@@ -150,3 +150,35 @@ def test_the_docker_cli_logs_in_with_a_directory_password(registry: LiveRegistry
 
     assert logged_in.returncode == 0, logged_in.stderr
     assert "Login Succeeded" in logged_in.stdout
+
+
+def test_a_personal_token_of_a_person_disabled_in_the_directory_is_refused_after_the_recheck(
+    registry: LiveRegistry, directory: Directory, tmp_path: Path
+) -> None:
+    """No login of the person in between: beat's re-check (run here by its management command)
+    is what ends the token."""
+    dn = directory.add_person("ivan")
+    try:
+        created = requests.post(
+            f"{registry.url}/api/v1/users/me/tokens/", json={"name": "ci"}, auth=("ivan", PASSWORD), timeout=30
+        )
+        assert created.status_code == 201, created.text
+        secret = created.json()["secret"]
+        auth_file = tmp_path / "auth.json"
+        arguments = ["login", "--tls-verify=false", "--authfile", str(auth_file), "-u", "ivan", "--password-stdin"]
+
+        def token_login() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["skopeo", *arguments, registry.host], input=secret, capture_output=True, text=True, timeout=60
+            )
+
+        assert token_login().returncode == 0
+        with directory.locked("ivan"):
+            output = registry.manage("recheckdirectory")
+        refused = token_login()
+    finally:
+        directory.remove(dn)
+
+    assert "deactivated ivan: disabled in the directory" in output
+    assert refused.returncode != 0
+    assert "invalid username/password" in refused.stderr
