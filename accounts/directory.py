@@ -22,6 +22,8 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_auth_ldap.backend import LDAPBackend, ldap_error, populate_user
 
+from accounts import directory_breaker
+
 logger = logging.getLogger("accounts.login")
 
 
@@ -29,10 +31,9 @@ class DirectoryUnavailable(Exception):
     """The directory could not be asked: down, unreachable, slower than REGISTRY_LDAP_TIMEOUT, or
     refusing the registry's own bind. The login neither succeeds nor counts as a failed one."""
 
-    retry_after = 30
-
-    def __init__(self) -> None:
+    def __init__(self, retry_after: int = 30) -> None:
         super().__init__("the company directory (LDAP) is not answering; try again later")
+        self.retry_after = retry_after
 
 
 # The threads that talk to the directory. libldap's timeouts do not bound everything (the TLS
@@ -95,7 +96,12 @@ class DirectoryBackend(LDAPBackend):
     ) -> User | None:
         if username is None or is_local_account(username):
             return None
+        seconds_open = directory_breaker.seconds_open()
+        if seconds_open:
+            raise DirectoryUnavailable(retry_after=seconds_open)
+        # Raises DirectoryUnavailable, and counts toward the breaker, if the directory did not answer.
         user: User | None = super().authenticate(request, username, password, **kwargs)
+        directory_breaker.record_answer()
         # django-auth-ldap does not look at is_active (Django's ModelBackend does): a person the
         # registry deactivated is refused even though the directory still accepts the password.
         if user is None or not user.is_active:
@@ -154,7 +160,11 @@ def _refuse_the_login(sender: type[LDAPBackend], context: str, exception: ldap.L
 
     Within a re-check of directory people (every_error_is_an_outage) any LDAPError is an outage:
     a search the directory refuses is no proof that the person is gone, and must not deactivate them."""
-    if isinstance(exception, _NOT_ANSWERING) or _every_error_is_an_outage.get():
+    if isinstance(exception, _NOT_ANSWERING):
+        logger.error("the directory failed while %s: %r", context, exception)
+        directory_breaker.record_outage()
+        raise DirectoryUnavailable() from exception
+    if _every_error_is_an_outage.get():
         logger.error("the directory failed while %s: %r", context, exception)
         raise DirectoryUnavailable() from exception
     if isinstance(exception, ldap.INVALID_CREDENTIALS):

@@ -238,6 +238,11 @@ REGISTRY_SINGLE_SIGN_ON = "OIDC_RP_CLIENT_ID" in _DIRECTORIES
 # How often beat looks every directory person up again, deactivating those missing or disabled
 # there (accounts/services/directory_recheck.py); only with REGISTRY_LDAP_URI.
 REGISTRY_LDAP_RECHECK_SECONDS = env_int("REGISTRY_LDAP_RECHECK_SECONDS", 300, minimum=10)
+# After the directory failed to answer this many logins in a row (down, or slower than
+# REGISTRY_LDAP_TIMEOUT), logins that need it fail at once for the cool-down in seconds
+# (accounts/directory_breaker.py), instead of each waiting the timeout.
+REGISTRY_LDAP_BREAKER_FAILURES = env_int("REGISTRY_LDAP_BREAKER_FAILURES", 3, minimum=1)
+REGISTRY_LDAP_BREAKER_SECONDS = env_int("REGISTRY_LDAP_BREAKER_SECONDS", 30, minimum=1)
 # What the login page's button says, and which claims name the person, their groups (each a group
 # that project roles are given to, as LDAP groups are) and the group of system administrators.
 REGISTRY_OIDC_PROVIDER_NAME = env_str("REGISTRY_OIDC_PROVIDER_NAME", "single sign-on")

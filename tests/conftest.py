@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 
+from accounts import directory_breaker
 from accounts.models import Project
 from accounts.scopes import Scope
 from accounts.services import credentials
@@ -130,6 +131,13 @@ def no_remembered_logins(monkeypatch: pytest.MonkeyPatch) -> None:
     """Basic logins are remembered per process; one test's users (same names, other rows) must not
     cost the next an extra look-up, which the query-count tests would see."""
     monkeypatch.setattr(credentials, "_remembered", credentials._RememberedLogins())
+
+
+@pytest.fixture(autouse=True)
+def closed_directory_breaker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The directory breaker lives in the cache (a prefix per test) and, while Redis is down, in
+    the process: one test's outage must not fail the next one's logins."""
+    monkeypatch.setattr(directory_breaker, "_in_this_process", directory_breaker._ProcessCache())
 
 
 @pytest.fixture(autouse=True)
