@@ -229,6 +229,9 @@ REGISTRY_ADMINS_CREATE_PROJECTS = env_bool("REGISTRY_ADMINS_CREATE_PROJECTS", Tr
 REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = env_int("REGISTRY_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
 REGISTRY_LOGIN_FAILURES_PER_ADDRESS = env_int("REGISTRY_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 REGISTRY_LOGIN_FAILURE_WINDOW = env_int("REGISTRY_LOGIN_FAILURE_WINDOW", 300, minimum=1)
+# "Last seen" of people and robots (the users page, the robots list) is written at most once per
+# this many seconds per account, never per request: the time shown may be this much behind.
+REGISTRY_LAST_SEEN_SECONDS = env_int("REGISTRY_LAST_SEEN_SECONDS", 300, minimum=1)
 # The company's directories (registry_ui/directory_settings.py): AUTHENTICATION_BACKENDS, and
 # django-auth-ldap's AUTH_LDAP_* if REGISTRY_LDAP_URI names a directory, mozilla-django-oidc's OIDC_*
 # if REGISTRY_OIDC_CLIENT_ID names this registry at an OpenID Connect provider.
