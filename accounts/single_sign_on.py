@@ -60,6 +60,12 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             return None
         return user
 
+    def get_user(self, user_id: int) -> User | None:
+        """The user of a dashboard session; mozilla-django-oidc does not look at is_active here
+        (Django's ModelBackend does): a person deactivated since would stay logged in."""
+        user: User | None = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def _verify_jws(self, payload: str, key: Any) -> dict[str, Any]:
         """mozilla-django-oidc's check of the ID token, with the audience checked and a leeway for
         the clocks: PyJWT checks iat against now with none, so a registry one second behind the

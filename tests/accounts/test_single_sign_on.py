@@ -22,6 +22,7 @@ from django.urls import clear_url_caches
 
 import registry_ui.urls
 from accounts.models import SingleSignOnIdentity
+from accounts.services import users
 from accounts.single_sign_on import SingleSignOnBackend
 from accounts.single_sign_on_provider import forget_discovered
 from registry_ui.directory_settings import directory_settings
@@ -367,3 +368,19 @@ def test_logging_out_after_a_password_login_stays_at_the_registry(
         logged_out = browser.post("/logout/")
 
     assert logged_out["Location"] == "/login/"
+
+
+def test_a_signed_on_person_deactivated_by_an_administrator_loses_the_dashboard_session(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, admin_user: User
+) -> None:
+    browser = Client()
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log") as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        sign_on(browser, "olga")
+        assert browser.get("/account/tokens/").status_code == 200
+
+        users.set_user_active(admin_user, User.objects.get(username="olga"), False)
+
+        assert browser.get("/account/tokens/").status_code == 302
