@@ -70,7 +70,11 @@ def recheck_directory_people() -> RecheckResult:
             with transaction.atomic(), every_error_is_an_outage():
                 _recheck(backend, user, result)
         except DirectoryUnavailable:
-            logger.error("directory re-check stopped at %r: the directory did not answer; nothing changed", user)
+            logger.error(
+                "directory re-check stopped at %s: the directory did not answer; they and the people after "
+                "them are left as they were until the next run",
+                user.get_username(),
+            )
             result.directory_failed = True
             break
         result.checked += 1
