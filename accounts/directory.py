@@ -9,8 +9,11 @@ name there cannot take it over.
 
 import logging
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as CallTimedOut
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import ldap
@@ -19,6 +22,8 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_auth_ldap.backend import LDAPBackend, ldap_error, populate_user
 
+from accounts import directory_breaker
+
 logger = logging.getLogger("accounts.login")
 
 
@@ -26,10 +31,9 @@ class DirectoryUnavailable(Exception):
     """The directory could not be asked: down, unreachable, slower than REGISTRY_LDAP_TIMEOUT, or
     refusing the registry's own bind. The login neither succeeds nor counts as a failed one."""
 
-    retry_after = 30
-
-    def __init__(self) -> None:
+    def __init__(self, retry_after: int = 30) -> None:
         super().__init__("the company directory (LDAP) is not answering; try again later")
+        self.retry_after = retry_after
 
 
 # The threads that talk to the directory. libldap's timeouts do not bound everything (the TLS
@@ -92,12 +96,24 @@ class DirectoryBackend(LDAPBackend):
     ) -> User | None:
         if username is None or is_local_account(username):
             return None
+        seconds_open = directory_breaker.seconds_open()
+        if seconds_open:
+            raise DirectoryUnavailable(retry_after=seconds_open)
+        # Raises DirectoryUnavailable, and counts toward the breaker, if the directory did not answer.
         user: User | None = super().authenticate(request, username, password, **kwargs)
+        directory_breaker.record_answer()
         # django-auth-ldap does not look at is_active (Django's ModelBackend does): a person the
         # registry deactivated is refused even though the directory still accepts the password.
         if user is None or not user.is_active:
             return None
         return user
+
+    def get_user(self, user_id: int) -> User | None:
+        """The user of a dashboard session. django-auth-ldap does not look at is_active here
+        either (Django's ModelBackend does): a person deactivated since, by an administrator or
+        the directory re-check, would stay logged in."""
+        user: User | None = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
 
 
 def is_local_account(username: str) -> bool:
@@ -113,6 +129,21 @@ def is_directory_account(user: User) -> bool:
     return not user.has_usable_password()
 
 
+_every_error_is_an_outage: ContextVar[bool] = ContextVar("every_error_is_an_outage", default=False)
+
+
+@contextmanager
+def every_error_is_an_outage() -> Iterator[None]:
+    """django-auth-ldap answers "no such user" for a failed user search, which a login may take
+    for a refusal but the re-check (accounts/services/directory_recheck.py) would take for a
+    person removed: inside, every LDAPError raises DirectoryUnavailable instead."""
+    token = _every_error_is_an_outage.set(True)
+    try:
+        yield
+    finally:
+        _every_error_is_an_outage.reset(token)
+
+
 # The directory is down, unreachable, overloaded or slower than REGISTRY_LDAP_TIMEOUT.
 _NOT_ANSWERING = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.BUSY, ldap.UNAVAILABLE)
 
@@ -125,8 +156,15 @@ def _refuse_the_login(sender: type[LDAPBackend], context: str, exception: ldap.L
     Retry-After. Anything else is a refused login, not an outage to retry: the person's bind
     refused otherwise (389-DS answers an inactivated account UNWILLING_TO_PERFORM), or the
     directory refusing what the registry asked (a search base it does not hold, a filter typo),
-    which the log names as a configuration problem."""
+    which the log names as a configuration problem.
+
+    Within a re-check of directory people (every_error_is_an_outage) any LDAPError is an outage:
+    a search the directory refuses is no proof that the person is gone, and must not deactivate them."""
     if isinstance(exception, _NOT_ANSWERING):
+        logger.error("the directory failed while %s: %r", context, exception)
+        directory_breaker.record_outage()
+        raise DirectoryUnavailable() from exception
+    if _every_error_is_an_outage.get():
         logger.error("the directory failed while %s: %r", context, exception)
         raise DirectoryUnavailable() from exception
     if isinstance(exception, ldap.INVALID_CREDENTIALS):

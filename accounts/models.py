@@ -151,3 +151,15 @@ class SingleSignOnIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+
+
+class LastSeen(models.Model):
+    """When a person last used the registry through any door: the dashboard, `docker login` and
+    every token a client fetches, Basic on /v2/ and the API, a refresh token. Written at most once
+    per REGISTRY_LAST_SEEN_SECONDS per person (accounts/services/last_seen.py), never per request;
+    robots keep theirs in RobotAccount.last_used_at, written the same way."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="last_seen"
+    )
+    seen_at = models.DateTimeField()

@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts.models import SingleSignOnIdentity
+from accounts.single_sign_on_provider import ProviderUnavailable, endpoint
 from oci.request_edge import is_storable_text
 
 USERNAME_LENGTH = 150
@@ -43,7 +44,14 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             # only its own callback, which checked the state and brings the nonce and PKCE verifier.
             return None
         try:
+            # Here, not in __init__: Django makes every backend for each password login too, and
+            # those must not wait for a provider's discovery document.
+            self.OIDC_OP_TOKEN_ENDPOINT = endpoint("OIDC_OP_TOKEN_ENDPOINT")
+            self.OIDC_OP_USER_ENDPOINT = endpoint("OIDC_OP_USER_ENDPOINT")
+            self.OIDC_OP_JWKS_ENDPOINT = endpoint("OIDC_OP_JWKS_ENDPOINT")
             user: User | None = super().authenticate(request, **kwargs)
+        except ProviderUnavailable:
+            return None
         except requests.RequestException as error:
             logger.error("single sign-on failed at the provider: %r", error)
             return None
@@ -51,6 +59,12 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             logger.warning("single sign-on refused the provider's answer: %r", error)
             return None
         return user
+
+    def get_user(self, user_id: int) -> User | None:
+        """The user of a dashboard session; mozilla-django-oidc does not look at is_active here
+        (Django's ModelBackend does): a person deactivated since would stay logged in."""
+        user: User | None = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
 
     def _verify_jws(self, payload: str, key: Any) -> dict[str, Any]:
         """mozilla-django-oidc's check of the ID token, with the audience checked and a leeway for
@@ -66,6 +80,8 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             # mozilla-django-oidc does not check the audience: a token the provider issued to
             # another of its clients is not a sign-on here.
             audience=self.OIDC_RP_CLIENT_ID,
+            # Known with discovery: a token from another issuer is not this provider's.
+            issuer=getattr(settings, "REGISTRY_OIDC_ISSUER", "") or None,
             options={"require": ["iss", "sub", "aud", "iat", "exp"]},
             leeway=CLOCK_LEEWAY_SECONDS,
         )

@@ -18,6 +18,7 @@ from accounts.services.credentials import (
     may_refresh,
     principal_for_credential,
 )
+from accounts.services.last_seen import record_seen
 from accounts.services.login_throttle import LoginThrottled
 from accounts.services.token_grants import TooManyScopes, grant, parse_requested_scopes
 from accounts.tokens import (
@@ -103,6 +104,8 @@ def _oauth_token(request: HttpRequest) -> HttpResponse:
                 "the account behind this refresh token is no longer active, or its password or secret changed",
             )
         principal = refreshed
+        # A client refreshing its tokens for days without a password login is being seen too.
+        record_seen(principal)
     else:
         return _oauth_error(400, "unsupported_grant_type", "use grant_type=password or refresh_token")
     wants_refresh = request.POST.get("access_type") == "offline" or grant_type == "refresh_token"

@@ -11,7 +11,8 @@ mozilla-django-oidc over authlib for OpenID Connect: it is a Django authenticati
 login and callback views, PKCE, nonce and ID-token signature checks built in (the audience, a
 clock leeway, the userinfo subject and answering only its callback are added in
 accounts/single_sign_on.py); authlib is a toolkit from which those views would be ours to write.
-It does no discovery: the provider's endpoints are set.
+It does no discovery and no logout at the provider: accounts/single_sign_on_provider.py and the
+dashboard's logout add them.
 """
 
 from typing import Any
@@ -69,13 +70,23 @@ def _single_sign_on_settings() -> dict[str, Any]:
     if not client_id:
         return {}
     ca_file = env_str("REGISTRY_OIDC_CA_FILE", "")
+    # With an issuer, endpoints not set are read from its discovery document when first needed
+    # (accounts/single_sign_on_provider.py); without one, each must be set.
+    issuer = env_str("REGISTRY_OIDC_ISSUER", "")
+    endpoint_default = "" if issuer else None
     return {
         "OIDC_RP_CLIENT_ID": client_id,
         "OIDC_RP_CLIENT_SECRET": env_secret("REGISTRY_OIDC_CLIENT_SECRET"),
-        "OIDC_OP_AUTHORIZATION_ENDPOINT": env_str("REGISTRY_OIDC_AUTHORIZATION_ENDPOINT"),
-        "OIDC_OP_TOKEN_ENDPOINT": env_str("REGISTRY_OIDC_TOKEN_ENDPOINT"),
-        "OIDC_OP_USER_ENDPOINT": env_str("REGISTRY_OIDC_USERINFO_ENDPOINT"),
-        "OIDC_OP_JWKS_ENDPOINT": env_str("REGISTRY_OIDC_JWKS_ENDPOINT"),
+        "REGISTRY_OIDC_ISSUER": issuer,
+        "OIDC_OP_AUTHORIZATION_ENDPOINT": env_str("REGISTRY_OIDC_AUTHORIZATION_ENDPOINT", endpoint_default),
+        "OIDC_OP_TOKEN_ENDPOINT": env_str("REGISTRY_OIDC_TOKEN_ENDPOINT", endpoint_default),
+        "OIDC_OP_USER_ENDPOINT": env_str("REGISTRY_OIDC_USERINFO_ENDPOINT", endpoint_default),
+        "OIDC_OP_JWKS_ENDPOINT": env_str("REGISTRY_OIDC_JWKS_ENDPOINT", endpoint_default),
+        "REGISTRY_OIDC_END_SESSION_ENDPOINT": env_str("REGISTRY_OIDC_END_SESSION_ENDPOINT", ""),
+        # The dashboard's logout also ends the person's session at the provider, when it has an
+        # end_session_endpoint (RP-Initiated Logout): the ID token is kept in the session for it.
+        "REGISTRY_OIDC_PROVIDER_LOGOUT": env_bool("REGISTRY_OIDC_PROVIDER_LOGOUT", True),
+        "OIDC_STORE_ID_TOKEN": True,
         "OIDC_RP_SIGN_ALGO": env_choice("REGISTRY_OIDC_SIGNING_ALGORITHM", "RS256", ("RS256", "ES256", "PS256")),
         "OIDC_RP_SCOPES": env_str("REGISTRY_OIDC_SCOPES", "openid profile email groups"),
         "OIDC_USE_PKCE": True,

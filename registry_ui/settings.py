@@ -235,12 +235,23 @@ REGISTRY_ADMINS_CREATE_PROJECTS = env_bool("REGISTRY_ADMINS_CREATE_PROJECTS", Tr
 REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = env_int("REGISTRY_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
 REGISTRY_LOGIN_FAILURES_PER_ADDRESS = env_int("REGISTRY_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 REGISTRY_LOGIN_FAILURE_WINDOW = env_int("REGISTRY_LOGIN_FAILURE_WINDOW", 300, minimum=1)
+# "Last seen" of people and robots (the users page, the robots list) is written at most once per
+# this many seconds per account, never per request: the time shown may be this much behind.
+REGISTRY_LAST_SEEN_SECONDS = env_int("REGISTRY_LAST_SEEN_SECONDS", 300, minimum=1)
 # The company's directories (registry_ui/directory_settings.py): AUTHENTICATION_BACKENDS, and
 # django-auth-ldap's AUTH_LDAP_* if REGISTRY_LDAP_URI names a directory, mozilla-django-oidc's OIDC_*
 # if REGISTRY_OIDC_CLIENT_ID names this registry at an OpenID Connect provider.
 _DIRECTORIES = directory_settings()
 globals().update(_DIRECTORIES)
 REGISTRY_SINGLE_SIGN_ON = "OIDC_RP_CLIENT_ID" in _DIRECTORIES
+# How often beat looks every directory person up again, deactivating those missing or disabled
+# there (accounts/services/directory_recheck.py); only with REGISTRY_LDAP_URI.
+REGISTRY_LDAP_RECHECK_SECONDS = env_int("REGISTRY_LDAP_RECHECK_SECONDS", 300, minimum=10)
+# After the directory failed to answer this many logins in a row (down, or slower than
+# REGISTRY_LDAP_TIMEOUT), logins that need it fail at once for the cool-down in seconds
+# (accounts/directory_breaker.py), instead of each waiting the timeout.
+REGISTRY_LDAP_BREAKER_FAILURES = env_int("REGISTRY_LDAP_BREAKER_FAILURES", 3, minimum=1)
+REGISTRY_LDAP_BREAKER_SECONDS = env_int("REGISTRY_LDAP_BREAKER_SECONDS", 30, minimum=1)
 # What the login page's button says, and which claims name the person, their groups (each a group
 # that project roles are given to, as LDAP groups are) and the group of system administrators.
 REGISTRY_OIDC_PROVIDER_NAME = env_str("REGISTRY_OIDC_PROVIDER_NAME", "single sign-on")
@@ -340,6 +351,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(seconds=REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS),
     },
 }
+if "AUTH_LDAP_SERVER_URI" in _DIRECTORIES:
+    CELERY_BEAT_SCHEDULE["recheck-directory-people"] = {
+        "task": "accounts.tasks.recheck_directory_people",
+        "schedule": timedelta(seconds=REGISTRY_LDAP_RECHECK_SECONDS),
+    }
 
 # --- Production: behind nginx, several web containers -----------------------------------------
 # Blob downloads handed to nginx: a GET answers `X-Accel-Redirect: <prefix>/<path under the

@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.urls import include, path
-from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from accounts.api import urls as accounts_api
 from registry_ui import health, metrics
@@ -12,7 +11,7 @@ from v2api.api import urls as registry_api
 management_api = [*accounts_api.urlpatterns, *registry_api.urlpatterns]
 
 single_sign_on = [
-    path("oidc/authenticate/", OIDCAuthenticationRequestView.as_view(), name="oidc_authentication_init"),
+    path("oidc/authenticate/", auth.single_sign_on_start, name="oidc_authentication_init"),
     path("oidc/callback/", auth.single_sign_on_callback, name="oidc_authentication_callback"),
 ]
 

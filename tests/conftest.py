@@ -16,9 +16,10 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 
+from accounts import directory_breaker
 from accounts.models import Project
 from accounts.scopes import Scope
-from accounts.services import credentials
+from accounts.services import credentials, last_seen
 from accounts.tokens import issue_access_token, keyring
 from audit import pulls
 from oci import media_types
@@ -130,6 +131,19 @@ def no_remembered_logins(monkeypatch: pytest.MonkeyPatch) -> None:
     """Basic logins are remembered per process; one test's users (same names, other rows) must not
     cost the next an extra look-up, which the query-count tests would see."""
     monkeypatch.setattr(credentials, "_remembered", credentials._RememberedLogins())
+
+
+@pytest.fixture(autouse=True)
+def closed_directory_breaker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The directory breaker lives in the cache (a prefix per test) and, while Redis is down, in
+    the process: one test's outage must not fail the next one's logins."""
+    monkeypatch.setattr(directory_breaker, "_in_this_process", directory_breaker._ProcessCache())
+
+
+@pytest.fixture(autouse=True)
+def nobody_seen_lately(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each process skips writing "last seen" for accounts it recorded lately; not across tests."""
+    monkeypatch.setattr(last_seen, "_seen_lately", last_seen._SeenLately())
 
 
 @pytest.fixture(autouse=True)

@@ -239,6 +239,18 @@ class Directory:
             capture_output=True,
         )
 
+    def add_person(self, uid: str) -> str:
+        """A person with PASSWORD and no group, added as a directory administrator would; the DN."""
+        dn = f"uid={uid},{PEOPLE}"
+        self.modify(
+            f"dn: {dn}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\nsn: {uid}\n"
+            f"userPassword: {PASSWORD}\n"
+        )
+        return dn
+
+    def remove(self, dn: str) -> None:
+        self.modify(f"dn: {dn}\nchangetype: delete\n")
+
     @contextmanager
     def locked(self, uid: str) -> Iterator[None]:
         """A person disabled (ppolicy's permanent lock) for a while, then enabled again."""

@@ -40,6 +40,16 @@ class OidcProvider:
             "REGISTRY_OIDC_ADMIN_GROUP": "registry-admins",
         }
 
+    def discovery_environment(self) -> dict[str, str]:
+        """The same configuration by the issuer alone: the endpoints come from its discovery document."""
+        return {
+            "REGISTRY_OIDC_CLIENT_ID": CLIENT_ID,
+            "REGISTRY_OIDC_CLIENT_SECRET": self.client_secret,
+            "REGISTRY_OIDC_ISSUER": self.issuer,
+            "REGISTRY_OIDC_PROVIDER_NAME": "Example SSO",
+            "REGISTRY_OIDC_ADMIN_GROUP": "registry-admins",
+        }
+
 
 @contextmanager
 def running_provider(
@@ -65,6 +75,7 @@ def running_provider(
         "OIDC_CLIENT_ID": CLIENT_ID,
         "OIDC_CLIENT_SECRET": provider.client_secret,
         "OIDC_REDIRECT_URI": redirect_uri,
+        "OIDC_POST_LOGOUT_REDIRECT_URI": urljoin(redirect_uri, "/login/"),
         "OIDC_GROUPS": json.dumps(groups),
         "OIDC_USERNAMES": json.dumps(usernames or {}),
         "OIDC_PKCE_REQUIRED": str(pkce_required).lower(),
@@ -94,14 +105,17 @@ def running_provider(
         process.wait(timeout=10)
 
 
-def authorization_code(authorization_url: str, login: str, redirect_uri: str) -> str:
+def authorization_code(
+    authorization_url: str, login: str, redirect_uri: str, browser: requests.Session | None = None
+) -> str:
     """What a browser does between the registry's redirect to the provider (authorization_url)
     and the redirect back to redirect_uri: the provider's development login and consent pages.
-    The code the provider sends back; the registry's state is the caller's to send with it."""
-    browser = requests.Session()
+    The code the provider sends back; the registry's state is the caller's to send with it.
+    `browser` keeps the provider's cookies (its session) from one sign-on to the next."""
+    browser = browser or requests.Session()
     response = browser.get(authorization_url, allow_redirects=False, timeout=10)
-    forms = [{"prompt": "login", "login": login, "password": "any"}, {"prompt": "consent"}]
-    while True:
+    # A provider session already there skips the login page; consent given once is remembered.
+    for _ in range(10):
         if response.is_redirect:
             location = urljoin(response.url, response.headers["Location"])
             if location.startswith(redirect_uri):
@@ -109,6 +123,12 @@ def authorization_code(authorization_url: str, login: str, redirect_uri: str) ->
             response = browser.get(location, allow_redirects=False, timeout=10)
             continue
         action = re.search(r'<form[^>]* action="([^"]+)"', response.text)
-        assert action is not None and forms, response.text
+        assert action is not None, response.text
+        form = (
+            {"prompt": "login", "login": login, "password": "any"}
+            if 'name="login"' in response.text
+            else {"prompt": "consent"}
+        )
         submit_url = urljoin(response.url, html.unescape(action.group(1)))
-        response = browser.post(submit_url, data=forms.pop(0), allow_redirects=False, timeout=10)
+        response = browser.post(submit_url, data=form, allow_redirects=False, timeout=10)
+    raise AssertionError(f"the provider did not send the browser back: {response.text}")

@@ -23,6 +23,7 @@ from accounts.directory import is_directory_account
 from accounts.models import CredentialVersion, PersonalAccessToken, RobotAccount
 from accounts.permissions import ANONYMOUS, Principal
 from accounts.services import login_throttle
+from accounts.services.last_seen import record_seen
 from audit import actions
 from audit.context import actor_for_subject
 from audit.models import Outcome
@@ -103,6 +104,7 @@ def authenticate_login(
     login_throttle.check(username, address)
     remembered = _remembered.principal(username, secret)
     if remembered is not None:
+        record_seen(remembered[0])
         return remembered
     if not (is_storable_text(username) and is_storable_text(secret)):
         # No account has such a name or secret, and the lookup would fail in Postgres: a failed
@@ -131,6 +133,7 @@ def authenticate_login(
         secret_hash = hash_secret(secret) if credential.startswith("token:") else principal.user.password
         version = _version_of(credential, secret_hash, principal.user)
     _remembered.remember(username, secret, principal.subject, credential, version)
+    record_seen(principal)
     return found
 
 
@@ -255,7 +258,6 @@ def _robot(username: str, secret: str) -> tuple[Principal, str] | None:
     )
     if robot is None or not robot.is_active:
         return None
-    RobotAccount.objects.filter(id=robot.id).update(last_used_at=timezone.now())
     return Principal(subject=robot.username, robot=robot), f"robot:{robot.id}"
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Project
 from accounts.services import projects as project_services
 from accounts.services import users as user_services
+from accounts.services.last_seen import users_with_last_seen
 from registry_ui.forms import (
     CreateProjectForm,
     CreateUserForm,
@@ -37,7 +38,7 @@ def _render_users(request: HttpRequest, form: CreateUserForm, status: int = 200)
     return render(
         request,
         "registry_ui/admin_users.html",
-        {"users": User.objects.order_by("username"), "form": form, "section": "users"},
+        {"users": users_with_last_seen().order_by("username"), "form": form, "section": "users"},
         status=status,
     )
 

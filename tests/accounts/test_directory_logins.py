@@ -12,7 +12,7 @@ from django.test import Client
 from django_auth_ldap.config import LDAPSearch
 
 from accounts.models import GroupMembership, Project, Role
-from accounts.services import credentials, members
+from accounts.services import credentials, members, users
 from registry_ui.directory_settings import directory_settings
 from tests.conftest import PASSWORD as LOCAL_PASSWORD
 from tests.conftest import basic_auth
@@ -354,3 +354,14 @@ def test_a_misconfigured_search_is_a_refused_login_named_in_the_log_not_an_outag
 
     assert status == 401
     assert "check the REGISTRY_LDAP_* configuration" in caplog.text
+
+
+def test_the_dashboard_session_of_a_directory_person_ends_when_an_administrator_deactivates_them(
+    client: Client, admin_user: User, with_directory: Directory
+) -> None:
+    assert client.post("/login/", {"username": "dora", "password": PASSWORD}).status_code == 302
+    assert client.get("/account/tokens/").status_code == 200
+
+    users.set_user_active(admin_user, User.objects.get(username="dora"), False)
+
+    assert client.get("/account/tokens/").status_code == 302

@@ -1,17 +1,21 @@
 """A database filled by the code before credential versions, then before group roles, then before
-single sign-on identities existed migrates forward, and back.
+single sign-on identities, then before "last seen" existed migrates forward, and back.
 
 transaction=True: migrations run outside a test's transaction, as in tests/v2api/test_migrations.py.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from accounts.models import Project, Role, SingleSignOnIdentity
+from accounts.models import LastSeen, Project, Role, SingleSignOnIdentity
 from accounts.permissions import roles_in_project
 from accounts.services import members
 from accounts.services.credentials import credential_version, end_credential_versions
+from accounts.services.last_seen import users_with_last_seen
 from tests.migrations import migrate, migrate_to_the_latest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_migrations")]
@@ -95,3 +99,30 @@ def test_users_made_before_single_sign_on_identities_migrate_and_one_is_tied_to_
     assert User.objects.filter(username="olga").exists()
     with connection.cursor() as cursor:
         assert "accounts_singlesignonidentity" not in connection.introspection.table_names(cursor)
+
+
+LAST_SEEN_BEFORE = [("accounts", "0006_single_sign_on_identity")]
+
+
+def test_people_seen_before_last_seen_existed_are_seen_at_their_last_login_or_token_use() -> None:
+    apps = migrate(LAST_SEEN_BEFORE)
+    old_users = apps.get_model("auth", "User").objects
+    tokens = apps.get_model("accounts", "PersonalAccessToken").objects
+    a_week_ago, yesterday = timezone.now() - timedelta(days=7), timezone.now() - timedelta(days=1)
+    dashboard = old_users.create(username="dashboard", last_login=yesterday)
+    cli = old_users.create(username="cli", last_login=a_week_ago)
+    tokens.create(user=cli, name="ci", secret_hash="a" * 64, last_used_at=yesterday)
+    tokens.create(user=cli, name="unused", secret_hash="b" * 64)
+    old_users.create(username="never")
+
+    migrate_to_the_latest()  # the code below uses today's models
+
+    seen = {row.user.username: row.seen_at for row in LastSeen.objects.select_related("user")}
+    assert seen == {"dashboard": yesterday, "cli": yesterday}
+    assert users_with_last_seen().get(username="never").seen_at is None
+    assert users_with_last_seen().get(pk=dashboard.pk).seen_at == yesterday
+
+    migrate(LAST_SEEN_BEFORE)
+    assert User.objects.filter(username="cli").exists()
+    with connection.cursor() as cursor:
+        assert "accounts_lastseen" not in connection.introspection.table_names(cursor)

@@ -2,15 +2,17 @@
 matters; the whole flow in a browser runs in tests/browser/test_single_sign_on.py."""
 
 import importlib
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.backends.db import SessionStore
@@ -20,9 +22,11 @@ from django.urls import clear_url_caches
 
 import registry_ui.urls
 from accounts.models import SingleSignOnIdentity
+from accounts.services import users
 from accounts.single_sign_on import SingleSignOnBackend
+from accounts.single_sign_on_provider import forget_discovered
 from registry_ui.directory_settings import directory_settings
-from tests.conftest import basic_auth
+from tests.conftest import PASSWORD, basic_auth
 from tests.directory import PASSWORD as DIRECTORY_PASSWORD
 from tests.directory import Directory
 from tests.oidc import CLIENT_ID, OidcProvider, authorization_code, running_provider
@@ -82,10 +86,14 @@ SIGN_ON_FAILED = "/login/?single-sign-on=failed"
 
 
 @contextmanager
-def configured_for(provider: OidcProvider, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This process configured for `provider` as an operator would, with the /oidc/ routes that
-    exist only where single sign-on was configured when the URLs were loaded."""
-    for name, value in provider.environment().items():
+def configured_for(
+    provider: OidcProvider, settings: Any, monkeypatch: pytest.MonkeyPatch, environment: dict[str, str] | None = None
+) -> Iterator[None]:
+    """This process configured for `provider` as an operator would (each endpoint set, unless
+    `environment` says otherwise), with the /oidc/ routes that exist only where single sign-on was
+    configured when the URLs were loaded; no discovery document kept from another test."""
+    forget_discovered()
+    for name, value in (environment or provider.environment()).items():
         monkeypatch.setenv(name, value)
     for name, value in directory_settings().items():
         setattr(settings, name, value)
@@ -100,12 +108,14 @@ def configured_for(provider: OidcProvider, settings: Any, monkeypatch: pytest.Mo
         clear_url_caches()
 
 
-def sign_on(browser: Client, login: str) -> tuple[HttpResponse, dict[str, str]]:
-    """The dashboard's "Log in with…" through the provider's pages; the registry's answer to the
-    provider's redirect back, and the query of that redirect."""
+def sign_on(
+    browser: Client, login: str, at_the_provider: requests.Session | None = None
+) -> tuple[HttpResponse, dict[str, str]]:
+    """The dashboard's "Log in with…" through the provider's pages (with the provider's cookies
+    of `at_the_provider`); the registry's answer to the provider's redirect back, and its query."""
     started = browser.get("/oidc/authenticate/")
     assert started.status_code == 302
-    code = authorization_code(started["Location"], login, REDIRECT_URI)
+    code = authorization_code(started["Location"], login, REDIRECT_URI, at_the_provider)
     back = {"code": code, "state": parse_qs(urlsplit(started["Location"]).query)["state"][0]}
     return browser.get("/oidc/callback/", back), back
 
@@ -246,3 +256,131 @@ def test_an_id_token_issued_to_another_client_is_refused(backend: SingleSignOnBa
         other = jwt.encode({**claims, **({"aud": audience} if audience else {})}, key, algorithm="RS256")
         with pytest.raises(jwt.InvalidTokenError):
             backend._verify_jws(other, public_key)
+
+
+def test_the_issuer_alone_configures_the_sign_on_from_its_discovery_document(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    browser = Client()
+    with (
+        running_provider(REDIRECT_URI, {"owen": ["developers"]}, tmp_path / "provider.log") as provider,
+        configured_for(provider, settings, monkeypatch, provider.discovery_environment()),
+    ):
+        assert settings.OIDC_OP_TOKEN_ENDPOINT == ""
+        response, _ = sign_on(browser, "owen")
+
+    assert (response.status_code, response["Location"]) == (302, "/")
+    owen = SingleSignOnIdentity.objects.get(issuer=provider.issuer, subject="owen").user
+    assert [group.name for group in owen.groups.all()] == ["developers"]
+
+
+def test_an_endpoint_set_explicitly_wins_over_the_discovered_one(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with running_provider(REDIRECT_URI, {}, tmp_path / "provider.log") as provider:
+        environment = {
+            **provider.discovery_environment(),
+            "REGISTRY_OIDC_AUTHORIZATION_ENDPOINT": "https://sso.example.lan/realms/corporate/auth",
+        }
+        with configured_for(provider, settings, monkeypatch, environment):
+            started = Client().get("/oidc/authenticate/")
+
+    assert started["Location"].startswith("https://sso.example.lan/realms/corporate/auth?")
+
+
+def test_a_discovery_document_of_another_issuer_is_refused_with_a_message(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The document at localhost names 127.0.0.1 as its issuer: Discovery 1.0 says the two must
+    be the same, or the endpoints are someone else's."""
+    browser = Client()
+    with running_provider(REDIRECT_URI, {}, tmp_path / "provider.log") as provider:
+        environment = {
+            **provider.discovery_environment(),
+            "REGISTRY_OIDC_ISSUER": provider.issuer.replace("127.0.0.1", "localhost"),
+        }
+        with configured_for(provider, settings, monkeypatch, environment):
+            started = browser.get("/oidc/authenticate/", follow=True)
+
+    assert started.redirect_chain == [(SIGN_ON_FAILED, 302)]
+    assert b"The single sign-on provider is not answering" in started.content
+
+
+def provider_page(at_the_provider: requests.Session, url: str) -> requests.Response:
+    """Where the provider's redirects end for a browser with its cookies."""
+    response = at_the_provider.get(url, allow_redirects=False, timeout=10)
+    while response.is_redirect and response.headers["Location"].startswith(("/", "http://127.0.0.1")):
+        response = at_the_provider.get(urljoin(response.url, response.headers["Location"]), allow_redirects=False)
+    return response
+
+
+@pytest.mark.parametrize("discovered", [True, False], ids=["discovered", "end-session-endpoint-set"])
+def test_logging_out_of_the_dashboard_ends_the_provider_session_too(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, discovered: bool
+) -> None:
+    browser, at_the_provider = Client(), requests.Session()
+    with running_provider(REDIRECT_URI, {}, tmp_path / "provider.log") as provider:
+        environment = (
+            provider.discovery_environment()
+            if discovered
+            else {**provider.environment(), "REGISTRY_OIDC_END_SESSION_ENDPOINT": f"{provider.issuer}/session/end"}
+        )
+        with configured_for(provider, settings, monkeypatch, environment):
+            sign_on(browser, "olga", at_the_provider)
+            # Signed in at the provider: a second sign-on asks for no password.
+            again = provider_page(at_the_provider, browser.get("/oidc/authenticate/")["Location"])
+            assert again.is_redirect and again.headers["Location"].startswith(REDIRECT_URI)
+
+            logged_out = browser.post("/logout/")
+            assert "_auth_user_id" not in browser.session
+            location = logged_out["Location"]
+            assert location.startswith(f"{provider.issuer}/session/end?")
+            query = parse_qs(urlsplit(location).query)
+            assert query["post_logout_redirect_uri"] == ["http://testserver/login/"]
+            assert jwt.decode(query["id_token_hint"][0], options={"verify_signature": False})["sub"] == "olga"
+
+            confirm = provider_page(at_the_provider, location)
+            action = re.search(r'<form[^>]* action="([^"]+)"', confirm.text)
+            xsrf = re.search(r'name="xsrf" value="([^"]+)"', confirm.text)
+            assert action is not None and xsrf is not None, confirm.text
+            back = at_the_provider.post(
+                urljoin(confirm.url, action.group(1)),
+                data={"xsrf": xsrf.group(1), "logout": "yes"},
+                allow_redirects=False,
+                timeout=10,
+            )
+            assert back.headers["Location"] == "http://testserver/login/"
+
+            after = provider_page(at_the_provider, browser.get("/oidc/authenticate/")["Location"])
+
+    assert 'name="login"' in after.text
+
+
+def test_logging_out_after_a_password_login_stays_at_the_registry(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, admin_user: User
+) -> None:
+    browser = Client()
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log") as provider,
+        configured_for(provider, settings, monkeypatch, provider.discovery_environment()),
+    ):
+        assert browser.post("/login/", {"username": "root", "password": PASSWORD}).status_code == 302
+        logged_out = browser.post("/logout/")
+
+    assert logged_out["Location"] == "/login/"
+
+
+def test_a_signed_on_person_deactivated_by_an_administrator_loses_the_dashboard_session(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, admin_user: User
+) -> None:
+    browser = Client()
+    with (
+        running_provider(REDIRECT_URI, {}, tmp_path / "provider.log") as provider,
+        configured_for(provider, settings, monkeypatch),
+    ):
+        sign_on(browser, "olga")
+        assert browser.get("/account/tokens/").status_code == 200
+
+        users.set_user_active(admin_user, User.objects.get(username="olga"), False)
+
+        assert browser.get("/account/tokens/").status_code == 302

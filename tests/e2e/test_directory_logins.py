@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import requests
+from django.conf import settings as django_settings
 
+from accounts import directory_breaker
 from tests.directory import PASSWORD, Directory
 from tests.e2e.conftest import LiveRegistry, serving_registry
 from tests.e2e.images import OciLayout, build_image
@@ -111,16 +114,29 @@ def test_the_disabled_person_cannot_log_in(registry: LiveRegistry, tmp_path: Pat
     assert "invalid username/password" in refused.stderr
 
 
+@pytest.fixture
+def outage(directory: Directory) -> Iterator[Directory]:
+    """The directory stopped for the test; the breaker the outage opens in the live registry
+    (accounts/directory_breaker.py, in the shared Redis) closed again after it, so the next test's
+    logins ask the directory at once rather than after the cool-down."""
+    try:
+        with directory.stopped():
+            yield directory
+    finally:
+        with redis.Redis.from_url(django_settings.REDIS_URL) as shared:
+            for key in shared.scan_iter(f"*{directory_breaker.key_prefix(directory.uri)}*"):
+                shared.delete(key)
+
+
 def test_with_the_directory_stopped_the_admin_logs_in_and_a_person_hears_why_not(
-    registry: LiveRegistry, directory: Directory, tmp_path: Path
+    registry: LiveRegistry, outage: Directory, tmp_path: Path
 ) -> None:
-    with directory.stopped():
-        started = time.monotonic()
-        refused = login(registry, "hana", tmp_path / "hana.json")
-        elapsed = time.monotonic() - started
-        token = requests.get(f"{registry.url}/auth/token", auth=("hana", PASSWORD), timeout=10)
-        admin = requests.get(f"{registry.url}/v2/", auth=registry.admin_credentials, timeout=10)
-        docker = docker_login(registry, "hana", tmp_path)
+    started = time.monotonic()
+    refused = login(registry, "hana", tmp_path / "hana.json")
+    elapsed = time.monotonic() - started
+    token = requests.get(f"{registry.url}/auth/token", auth=("hana", PASSWORD), timeout=10)
+    admin = requests.get(f"{registry.url}/v2/", auth=registry.admin_credentials, timeout=10)
+    docker = docker_login(registry, "hana", tmp_path)
 
     # skopeo and docker print the status, not the body: a 503, not "invalid username/password".
     assert refused.returncode != 0
@@ -150,3 +166,35 @@ def test_the_docker_cli_logs_in_with_a_directory_password(registry: LiveRegistry
 
     assert logged_in.returncode == 0, logged_in.stderr
     assert "Login Succeeded" in logged_in.stdout
+
+
+def test_a_personal_token_of_a_person_disabled_in_the_directory_is_refused_after_the_recheck(
+    registry: LiveRegistry, directory: Directory, tmp_path: Path
+) -> None:
+    """No login of the person in between: beat's re-check (run here by its management command)
+    is what ends the token."""
+    dn = directory.add_person("ivan")
+    try:
+        created = requests.post(
+            f"{registry.url}/api/v1/users/me/tokens/", json={"name": "ci"}, auth=("ivan", PASSWORD), timeout=30
+        )
+        assert created.status_code == 201, created.text
+        secret = created.json()["secret"]
+        auth_file = tmp_path / "auth.json"
+        arguments = ["login", "--tls-verify=false", "--authfile", str(auth_file), "-u", "ivan", "--password-stdin"]
+
+        def token_login() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["skopeo", *arguments, registry.host], input=secret, capture_output=True, text=True, timeout=60
+            )
+
+        assert token_login().returncode == 0
+        with directory.locked("ivan"):
+            output = registry.manage("recheckdirectory")
+        refused = token_login()
+    finally:
+        directory.remove(dn)
+
+    assert "deactivated ivan: disabled in the directory" in output
+    assert refused.returncode != 0
+    assert "invalid username/password" in refused.stderr

@@ -19,6 +19,8 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     client_id: process.env.OIDC_CLIENT_ID,
     client_secret: process.env.OIDC_CLIENT_SECRET,
     redirect_uris: [process.env.OIDC_REDIRECT_URI],
+    // Where the registry's logout asks the provider to send the person after ending their session.
+    post_logout_redirect_uris: [process.env.OIDC_POST_LOGOUT_REDIRECT_URI],
     // mozilla-django-oidc sends the secret in the form body.
     token_endpoint_auth_method: 'client_secret_post',
   }],

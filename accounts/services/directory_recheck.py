@@ -1,0 +1,135 @@
+"""The periodic re-check of the company directory's people (beat, REGISTRY_LDAP_RECHECK_SECONDS):
+"deactivated in the directory means refused here" without waiting for the person's next login,
+which may never come while their personal access tokens and dashboard session keep working.
+
+With the service account (REGISTRY_LDAP_BIND_DN), each active user who came from the directory is
+looked up as a login would (the user search, so an Active Directory filter that leaves disabled
+accounts out finds them missing); groups and system administrator are copied again. A person
+missing from the directory, or disabled there, is deactivated here: their personal access tokens
+and refresh tokens end with the deactivation, their dashboard sessions too.
+
+A directory that does not answer, or answers anything but "found" or "not found", changes nothing
+for the person being checked and ends the run: a misconfigured search base must not deactivate
+everyone. Running it twice in a row changes nothing the second time.
+"""
+
+import logging
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import ldap
+from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from accounts.directory import DirectoryBackend, DirectoryUnavailable, every_error_is_an_outage
+from accounts.services.credentials import end_credential_versions
+from audit import actions
+from audit.recorder import record
+
+logger = logging.getLogger("accounts.directory")
+
+# ppolicy's value for a lock only an administrator lifts, OpenLDAP's "disabled". Any other time
+# is a lockout after failed passwords, which ends on its own: a stranger typing wrong passwords
+# must not get someone deactivated here.
+PERMANENT_LOCK = "000001010000Z"
+# Active Directory's userAccountControl bit ACCOUNTDISABLE.
+ACCOUNT_DISABLED = 0x2
+LOCK_ATTRIBUTES = ["pwdAccountLockedTime", "userAccountControl", "nsAccountLock"]
+REMOVED = "removed from the directory"
+DISABLED = "disabled in the directory"
+
+
+@dataclass
+class RecheckResult:
+    checked: int = 0
+    deactivated: dict[str, str] = field(default_factory=dict)
+    admin_granted: list[str] = field(default_factory=list)
+    admin_revoked: list[str] = field(default_factory=list)
+    directory_failed: bool = False
+
+
+def directory_people() -> Any:
+    """Active users who came from the directory: no local password, no single sign-on identity."""
+    return User.objects.filter(
+        is_active=True, password__startswith=UNUSABLE_PASSWORD_PREFIX, single_sign_on_identity__isnull=True
+    ).order_by("id")
+
+
+def recheck_directory_people() -> RecheckResult:
+    """Look every directory person up again and deactivate those missing or disabled there.
+    Never raises for a directory that is down: it logs, and the run changes nothing more."""
+    result = RecheckResult()
+    if "accounts.directory.DirectoryBackend" not in settings.AUTHENTICATION_BACKENDS:
+        return result
+    backend = DirectoryBackend()
+    for user in directory_people():
+        try:
+            with transaction.atomic(), every_error_is_an_outage():
+                _recheck(backend, user, result)
+        except DirectoryUnavailable:
+            logger.error(
+                "directory re-check stopped at %s: the directory did not answer; they and the people after "
+                "them are left as they were until the next run",
+                user.get_username(),
+            )
+            result.directory_failed = True
+            break
+        result.checked += 1
+    return result
+
+
+def _recheck(backend: DirectoryBackend, user: User, result: RecheckResult) -> None:
+    was_admin = user.is_superuser
+    # django-auth-ldap's own lookup as the service account, groups mirrored and the admin flag set
+    # as at a login; None when the user search finds no entry (every LDAPError of it raises
+    # DirectoryUnavailable here, so None means "not there").
+    found: User | None = backend.populate_user(user.get_username())
+    if found is None:
+        _deactivate(user, REMOVED, result)
+        return
+    # django-auth-ldap's documented ldap_user: the entry's DN and its service-bound connection.
+    ldap_user = found.ldap_user  # type: ignore[attr-defined]
+    try:
+        if _is_disabled(ldap_user):
+            _deactivate(found, DISABLED, result)
+            return
+    finally:
+        with suppress(ldap.LDAPError):
+            ldap_user.connection.unbind_s()
+    if found.is_superuser != was_admin:
+        (result.admin_granted if found.is_superuser else result.admin_revoked).append(found.get_username())
+        record(
+            actions.USER_ADMIN_GRANT if found.is_superuser else actions.USER_ADMIN_REVOKE,
+            resource=found.get_username(),
+            detail={"reason": "admin group in the directory"},
+        )
+
+
+def _is_disabled(ldap_user: Any) -> bool:
+    """The entry's own lock: ppolicy's administrative lock, Active Directory's disabled bit,
+    389-DS's nsAccountLock. Operational attributes, so asked for by name."""
+    try:
+        entries = ldap_user.connection.search_s(ldap_user.dn, ldap.SCOPE_BASE, "(objectClass=*)", LOCK_ATTRIBUTES)
+    except ldap.LDAPError as error:
+        logger.error("the directory failed while reading the lock of %s: %r", ldap_user.dn, error)
+        raise DirectoryUnavailable() from error
+    attributes: dict[str, list[bytes]] = {name.lower(): values for name, values in entries[0][1].items()}
+    locked = [value.decode() for value in attributes.get("pwdaccountlockedtime", [])]
+    control = [int(value) for value in attributes.get("useraccountcontrol", []) if value.isdigit()]
+    inactivated = [value.decode().lower() for value in attributes.get("nsaccountlock", [])]
+    return PERMANENT_LOCK in locked or any(value & ACCOUNT_DISABLED for value in control) or "true" in inactivated
+
+
+def _deactivate(user: User, reason: str, result: RecheckResult) -> None:
+    """As an administrator's deactivation (accounts/services/users.py), and a new unusable
+    password, which changes the session hash and so ends the person's dashboard sessions."""
+    user.is_active = False
+    user.set_unusable_password()
+    user.save(update_fields=["is_active", "password"])
+    end_credential_versions(user)
+    record(actions.USER_DEACTIVATE, resource=user.get_username(), detail={"reason": reason})
+    result.deactivated[user.get_username()] = reason
+    logger.warning("deactivated %s: %s", user.get_username(), reason)

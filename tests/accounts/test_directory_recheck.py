@@ -1,0 +1,184 @@
+"""The periodic re-check of the directory's people against the real slapd (tests/directory.py):
+a person disabled or removed there loses their tokens, refresh tokens and dashboard session here
+without logging in again; leaving the admin group ends system administrator."""
+
+import ldap
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django_auth_ldap.config import LDAPSearch
+
+from accounts.services import credentials
+from accounts.services.directory_recheck import DISABLED, REMOVED
+from accounts.tasks import recheck_directory_people_task
+from audit import actions
+from audit.models import AuditEvent
+from tests.conftest import PASSWORD as LOCAL_PASSWORD
+from tests.conftest import basic_auth
+from tests.directory import ADMIN_GROUP, BASE, PASSWORD, PEOPLE, Directory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def forgotten_logins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No login remembered by another test of this process."""
+    monkeypatch.setattr(credentials, "_remembered", credentials._RememberedLogins())
+
+
+def dashboard_login(username: str) -> Client:
+    browser = Client()
+    assert browser.post("/login/", {"username": username, "password": PASSWORD}).status_code == 302
+    return browser
+
+
+def logged_in(browser: Client) -> bool:
+    """Whether a page for signed-in people opens, rather than sending to the login page."""
+    response = browser.get("/account/tokens/")
+    return response.status_code == 200
+
+
+def personal_token(username: str) -> str:
+    created = Client().post(
+        "/api/v1/users/me/tokens/",
+        {"name": "ci"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic_auth(username, PASSWORD),
+    )
+    assert created.status_code == 201, created.content
+    return str(created.json()["secret"])
+
+
+def token_status(username: str, secret: str) -> int:
+    response = Client().get("/auth/token", {"service": "harbor-lite"}, HTTP_AUTHORIZATION=basic_auth(username, secret))
+    return response.status_code
+
+
+def refresh_token(username: str, secret: str) -> str:
+    response = Client().post(
+        "/auth/token",
+        {"grant_type": "password", "username": username, "password": secret, "access_type": "offline"},
+    )
+    assert response.status_code == 200, response.content
+    return str(response.json()["refresh_token"])
+
+
+def refreshed(token: str) -> int:
+    return Client().post("/auth/token", {"grant_type": "refresh_token", "refresh_token": token}).status_code
+
+
+def deactivations(username: str) -> list[dict[str, object]]:
+    return [
+        event.detail
+        for event in AuditEvent.objects.filter(action=actions.USER_DEACTIVATE, resource=username, actor_kind="system")
+    ]
+
+
+def test_a_person_disabled_in_the_directory_loses_tokens_refresh_tokens_and_session(
+    with_directory: Directory,
+) -> None:
+    browser = dashboard_login("dora")
+    secret = personal_token("dora")
+    refresh = refresh_token("dora", secret)
+    assert token_status("dora", secret) == 200 and logged_in(browser)
+
+    with with_directory.locked("dora"):
+        assert recheck_directory_people_task() == 1
+
+    dora = User.objects.get(username="dora")
+    assert not dora.is_active
+    assert token_status("dora", secret) == 401
+    assert refreshed(refresh) == 400
+    assert not logged_in(browser)
+    assert deactivations("dora") == [{"reason": DISABLED}]
+
+
+def test_a_person_removed_from_the_directory_is_deactivated(with_directory: Directory) -> None:
+    dn = with_directory.add_person("ivan")
+    try:
+        secret = personal_token("ivan")
+        browser = dashboard_login("ivan")
+    finally:
+        with_directory.remove(dn)
+
+    assert recheck_directory_people_task() == 1
+
+    assert not User.objects.get(username="ivan").is_active
+    assert token_status("ivan", secret) == 401
+    assert not logged_in(browser)
+    assert deactivations("ivan") == [{"reason": REMOVED}]
+
+
+def test_leaving_the_admin_group_ends_system_administrator_without_a_login(with_directory: Directory) -> None:
+    browser = dashboard_login("erin")
+    assert browser.get("/admin/users/").status_code == 200
+    # groupOfNames needs a member: erin's place goes to an entry that does not exist.
+    replace = f"dn: {ADMIN_GROUP}\nchangetype: modify\nreplace: member\nmember: uid={{}},{PEOPLE}\n"
+    with_directory.modify(replace.format("nobody"))
+    try:
+        assert recheck_directory_people_task() == 0
+    finally:
+        with_directory.modify(replace.format("erin"))
+
+    erin = User.objects.get(username="erin")
+    assert erin.is_active and not erin.is_superuser
+    assert browser.get("/admin/users/").status_code == 404  # what a non-administrator sees
+    assert AuditEvent.objects.filter(action=actions.USER_ADMIN_REVOKE, resource="erin", actor_kind="system").exists()
+
+
+def test_the_people_who_are_still_there_keep_everything(with_directory: Directory, admin_user: User) -> None:
+    browser = dashboard_login("dora")
+    secret = personal_token("dora")
+
+    assert recheck_directory_people_task() == 0
+
+    assert User.objects.get(username="dora").is_active
+    assert User.objects.get(username=admin_user.username).is_active
+    assert token_status("dora", secret) == 200
+    assert logged_in(browser)
+    assert not AuditEvent.objects.filter(action=actions.USER_DEACTIVATE).exists()
+
+
+def test_a_second_run_changes_nothing(with_directory: Directory) -> None:
+    dashboard_login("dora")
+    with with_directory.locked("dora"):
+        assert recheck_directory_people_task() == 1
+        assert recheck_directory_people_task() == 0
+
+    assert len(deactivations("dora")) == 1
+
+
+def test_with_the_directory_down_nothing_changes_and_the_log_says_so(
+    with_directory: Directory, caplog: pytest.LogCaptureFixture
+) -> None:
+    browser = dashboard_login("dora")
+    secret = personal_token("dora")
+
+    with with_directory.stopped():
+        assert recheck_directory_people_task() == 0
+
+    assert User.objects.get(username="dora").is_active
+    assert token_status("dora", secret) == 200
+    assert logged_in(browser)
+    assert "directory re-check stopped" in caplog.text
+
+
+def test_a_misconfigured_search_deactivates_nobody(with_directory: Directory, settings: object) -> None:
+    """A search base the directory does not hold answers NO_SUCH_OBJECT: not a proof that the
+    person is gone."""
+    dashboard_login("dora")
+    settings.AUTH_LDAP_USER_SEARCH = LDAPSearch(f"ou=nowhere,{BASE}", ldap.SCOPE_SUBTREE, "(uid=%(user)s)")  # type: ignore[attr-defined]
+
+    assert recheck_directory_people_task() == 0
+
+    assert User.objects.get(username="dora").is_active
+
+
+def test_a_local_account_is_never_looked_up(with_directory: Directory) -> None:
+    """The directory holds no `root`: the local administrator must not be taken for removed."""
+    root = User.objects.create_superuser("root", password=LOCAL_PASSWORD)
+
+    recheck_directory_people_task()
+
+    root.refresh_from_db()
+    assert root.is_active and root.is_superuser
