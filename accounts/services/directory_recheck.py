@@ -10,7 +10,9 @@ and refresh tokens end with the deactivation, their dashboard sessions too.
 
 A directory that does not answer, or answers anything but "found" or "not found", changes nothing
 for the person being checked and ends the run: a misconfigured search base must not deactivate
-everyone. Running it twice in a row changes nothing the second time.
+everyone. Nor must a search filter changed so that it matches nobody: the people it does not find
+are deactivated only once the run is over, and not at all when it found none of several people.
+Running it twice in a row changes nothing the second time.
 """
 
 import logging
@@ -49,6 +51,9 @@ class RecheckResult:
     admin_granted: list[str] = field(default_factory=list)
     admin_revoked: list[str] = field(default_factory=list)
     directory_failed: bool = False
+    # The user search found none of these people (at least two): more likely a changed filter
+    # than everyone leaving the company at once, so nobody was deactivated.
+    found_nobody: bool = False
 
 
 def directory_people() -> Any:
@@ -65,10 +70,12 @@ def recheck_directory_people() -> RecheckResult:
     if "accounts.directory.DirectoryBackend" not in settings.AUTHENTICATION_BACKENDS:
         return result
     backend = DirectoryBackend()
+    missing: list[User] = []
     for user in directory_people():
         try:
             with transaction.atomic(), every_error_is_an_outage():
-                _recheck(backend, user, result)
+                if not _recheck(backend, user, result):
+                    missing.append(user)
         except DirectoryUnavailable:
             logger.error(
                 "directory re-check stopped at %s: the directory did not answer; they and the people after "
@@ -76,26 +83,37 @@ def recheck_directory_people() -> RecheckResult:
                 user.get_username(),
             )
             result.directory_failed = True
-            break
+            return result
         result.checked += 1
+    if len(missing) == result.checked >= 2:
+        logger.error(
+            "directory re-check: the user search found none of the %d people who came from the directory; "
+            "nobody was deactivated (check REGISTRY_LDAP_USER_SEARCH_BASE and REGISTRY_LDAP_USER_FILTER)",
+            result.checked,
+        )
+        result.found_nobody = True
+        return result
+    for user in missing:
+        with transaction.atomic():
+            _deactivate(user, REMOVED, result)
     return result
 
 
-def _recheck(backend: DirectoryBackend, user: User, result: RecheckResult) -> None:
+def _recheck(backend: DirectoryBackend, user: User, result: RecheckResult) -> bool:
+    """Whether the user search found the person (if not, the caller decides what that means)."""
     was_admin = user.is_superuser
     # django-auth-ldap's own lookup as the service account, groups mirrored and the admin flag set
     # as at a login; None when the user search finds no entry (every LDAPError of it raises
     # DirectoryUnavailable here, so None means "not there").
     found: User | None = backend.populate_user(user.get_username())
     if found is None:
-        _deactivate(user, REMOVED, result)
-        return
+        return False
     # django-auth-ldap's documented ldap_user: the entry's DN and its service-bound connection.
     ldap_user = found.ldap_user  # type: ignore[attr-defined]
     try:
         if _is_disabled(ldap_user):
             _deactivate(found, DISABLED, result)
-            return
+            return True
     finally:
         with suppress(ldap.LDAPError):
             ldap_user.connection.unbind_s()
@@ -106,6 +124,7 @@ def _recheck(backend: DirectoryBackend, user: User, result: RecheckResult) -> No
             resource=found.get_username(),
             detail={"reason": "admin group in the directory"},
         )
+    return True
 
 
 def _is_disabled(ldap_user: Any) -> bool:

@@ -174,6 +174,21 @@ def test_a_misconfigured_search_deactivates_nobody(with_directory: Directory, se
     assert User.objects.get(username="dora").is_active
 
 
+def test_a_search_filter_that_finds_none_of_the_people_deactivates_nobody(
+    with_directory: Directory, settings: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A filter changed so that it matches no entry looks like everyone leaving at once."""
+    dashboard_login("dora")
+    dashboard_login("erin")
+    settings.AUTH_LDAP_USER_SEARCH = LDAPSearch(PEOPLE, ldap.SCOPE_SUBTREE, "(&(uid=%(user)s)(description=retired))")  # type: ignore[attr-defined]
+
+    assert recheck_directory_people_task() == 0
+
+    assert User.objects.filter(username__in=["dora", "erin"], is_active=True).count() == 2
+    assert not AuditEvent.objects.filter(action=actions.USER_DEACTIVATE).exists()
+    assert "found none of the 2 people" in caplog.text
+
+
 def test_a_local_account_is_never_looked_up(with_directory: Directory) -> None:
     """The directory holds no `root`: the local administrator must not be taken for removed."""
     root = User.objects.create_superuser("root", password=LOCAL_PASSWORD)
