@@ -1,5 +1,3 @@
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -7,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services.projects import PROJECT_NAME_RULE
 from oci.names import is_repository_name
+from v2api.management.commands._progress import ProgressLine
 from v2api.services.registry_import import ImportProgress, import_registry
 from v2api.storage.distribution_layout import DistributionStore, NotADistributionStore
 
@@ -35,7 +34,16 @@ class Command(BaseCommand):
             source = DistributionStore(options["path"])
         except NotADistributionStore as error:
             raise CommandError(str(error)) from None
-        summary = import_registry(source, project, _ProgressLine(self))
+        line = ProgressLine(self)
+
+        def report(progress: ImportProgress) -> None:
+            line.show(
+                f"{progress.repository}: blob {progress.blobs_done}/{progress.blobs_total},"
+                f" {progress.bytes_copied / MIB:.1f} MiB copied in all",
+                progress.blobs_done == progress.blobs_total,
+            )
+
+        summary = import_registry(source, project, report)
         self.stdout.write(
             f"imported {summary.repositories} repositories"
             f" ({len(summary.projects_created)} new projects{': ' if summary.projects_created else ''}"
@@ -49,28 +57,3 @@ class Command(BaseCommand):
             self.stderr.write(f"problem: {problem}")
         if summary.problems:
             raise CommandError(f"{len(summary.problems)} problems (above): what they name was not imported")
-
-
-class _ProgressLine:
-    """One line on stderr, rewritten in place on a terminal; elsewhere (a log) one line every few
-    seconds and at the end of each repository."""
-
-    EVERY_SECONDS = 5.0
-
-    def __init__(self, command: BaseCommand) -> None:
-        self.command = command
-        self.terminal = sys.stderr.isatty()
-        self.last = 0.0
-
-    def __call__(self, progress: ImportProgress) -> None:
-        line = (
-            f"{progress.repository}: blob {progress.blobs_done}/{progress.blobs_total},"
-            f" {progress.bytes_copied / MIB:.1f} MiB copied in all"
-        )
-        finished = progress.blobs_done == progress.blobs_total
-        if self.terminal:
-            self.command.stderr.write(f"\r\033[K{line}", ending="\n" if finished else "")
-            self.command.stderr.flush()
-        elif finished or time.monotonic() - self.last >= self.EVERY_SECONDS:
-            self.last = time.monotonic()
-            self.command.stderr.write(line)
