@@ -19,7 +19,7 @@ from accounts.services.projects import create_project
 from audit.context import SYSTEM, acting, on_behalf
 from oci.digests import Digest
 from oci.names import InvalidName, check_repository_name, project_name_of
-from v2api.errors import DigestInvalid, ManifestInvalid, RegistryError
+from v2api.errors import Denied, DigestInvalid, ManifestInvalid, RegistryError
 from v2api.models import Repository
 from v2api.parsing import ParsedManifest, parse_manifest
 from v2api.services import blobs as blob_service
@@ -167,21 +167,25 @@ def _import_blob(
     if blob_service.find_blob(target.name, digest) is not None:
         summary.blobs_present += 1
         return
-    # In the store already (another repository has it): linked, as a mount would.
-    if blob_service.mount_blob(target, digest, None, None) is not None:
-        summary.blobs_present += 1
-        return
     size = source.blob_size(digest)
-    if size is None:
-        summary.problems.append(f"{repository.name}: blob {digest} is missing from the source; skipped")
-        return
     try:
+        # In the store already (another repository has it): linked, as a mount would.
+        if blob_service.mount_blob(target, digest, None, None) is not None:
+            summary.blobs_present += 1
+            return
+        if size is None:
+            summary.problems.append(f"{repository.name}: blob {digest} is missing from the source; skipped")
+            return
         upload_blob(target.name, digest, source.blob_chunks(digest))
     except DigestInvalid as error:
         summary.problems.append(
             f"{repository.name}: corrupt blob {digest} ({source.blob_path(digest)} hashes to "
             f"{error.detail['actual']}); not imported"
         )
+        return
+    except Denied as refused:
+        # The project's quota: the rest may still fit.
+        summary.problems.append(f"{repository.name}: blob {digest} not imported: {refused.message}")
         return
     summary.blobs_copied += 1
     summary.bytes_copied += size
