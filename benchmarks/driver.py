@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from benchmarks import client
+from benchmarks import client, object_storage
 from benchmarks.client import Blob, BlobMaker, Connection, Descriptor
 from benchmarks.load import LoadResult, run_load
 from benchmarks.proxy import measure_proxy_pulls
@@ -69,7 +69,7 @@ GC_LAYER_SIZE = 512
 GC_REPOSITORIES = 16
 GC_PUSHERS = 2
 GC_TIMEOUT_SECONDS = 1800.0
-SECTIONS = ("transfers", "hot", "pushes", "memory", "catalog", "proxy", "gc")
+SECTIONS = ("transfers", "hot", "pushes", "memory", "catalog", "proxy", "gc", object_storage.SECTION)
 
 
 @dataclass(frozen=True)
@@ -774,8 +774,10 @@ def main(argv: list[str] | None = None) -> int:
     starters: list[tuple[str, Callable[[Path], Server]]] = [("harbor-lite", ours), ("reference", start_reference)]
     failure: str | None = None
     work_root = Path(tempfile.mkdtemp(prefix="harbor-bench-"))
+    # The other sections share one pair of servers on disk; the object-storage section starts its own.
+    on_disk = [name for name in workload.sections if name != object_storage.SECTION]
     try:
-        for label, start in starters:
+        for label, start in starters if on_disk else []:
             work_dir = work_root / label
             work_dir.mkdir()
             server = start(work_dir)
@@ -789,6 +791,17 @@ def main(argv: list[str] | None = None) -> int:
                 # Each registry's blobs go before the next one starts: disk space, and no writeback
                 # of the first one's files competing with the second's measurements.
                 shutil.rmtree(work_dir, ignore_errors=True)
+        if object_storage.SECTION in workload.sections:
+            object_storage.measure_object_storage(
+                work_root,
+                arguments.postgres_url,
+                material.monolithic_blobs,
+                material.chunked_blobs,
+                workload.chunk_size,
+                workload.connections,
+                workload.load_seconds,
+                recorder,
+            )
     except Exception as error:
         traceback.print_exc()
         failure = f"{type(error).__name__}: {error}"

@@ -42,6 +42,9 @@ NOTES = [
     "pushing; the reference's garbage-collect needs the registry stopped (or read-only) and ran "
     "offline, after the server stopped. Blobs deleted include the blobs of earlier phases that "
     "no image references.",
+    "S3 (section s3): both registries keep blobs in one SeaweedFS the run starts, each as two nodes "
+    "on one bucket: 'through the registry' streams blob GETs, 'redirected' answers 307 to a "
+    "presigned URL that the harness follows without the registry's token.",
 ]
 
 

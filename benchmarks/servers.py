@@ -182,9 +182,12 @@ def drop_pull_buffer() -> None:
             buffer.delete(f"harbor-lite:audit:pulls:{BENCH_DATABASE}")
 
 
-def start_harbor_lite(work_dir: Path, admin_url: str, audit_pulls: bool = True) -> Server:
+def start_harbor_lite(
+    work_dir: Path, admin_url: str, audit_pulls: bool = True, settings: dict[str, str] | None = None
+) -> Server:
     """gunicorn with the production settings file, on a fresh database, migrated first, with an
-    administrator whose tokens the benchmark uses; `audit_pulls` is REGISTRY_AUDIT_PULLS."""
+    administrator whose tokens the benchmark uses; `audit_pulls` is REGISTRY_AUDIT_PULLS, and
+    `settings` more environment (blobs in a bucket)."""
     recreate_database(admin_url, BENCH_DATABASE)
     port = free_port()
     password = secrets.token_urlsafe(18)
@@ -199,6 +202,7 @@ def start_harbor_lite(work_dir: Path, admin_url: str, audit_pulls: bool = True) 
         "REGISTRY_ADMIN_PASSWORD": password,
         "DEBUG": "false",
         "REGISTRY_AUDIT_PULLS": "true" if audit_pulls else "false",
+        **(settings or {}),
     }
     for command in (["migrate", "--noinput", "-v0"], ["ensureadmin"]):
         subprocess.run(
@@ -209,7 +213,18 @@ def start_harbor_lite(work_dir: Path, admin_url: str, audit_pulls: bool = True) 
             timeout=300,
             stdout=subprocess.DEVNULL,
         )
-    log_path = work_dir / "harbor-lite.log"
+    return _start_gunicorn("harbor-lite", work_dir / "harbor-lite.log", environment)
+
+
+def start_another_node(server: Server, log_path: Path, **settings: str) -> Server:
+    """A second gunicorn on the first one's database, data folder and bucket, with `settings` of its own."""
+    assert server.environment is not None
+    environment = {**server.environment, "REGISTRY_BIND": f"127.0.0.1:{free_port()}", **settings}
+    return _start_gunicorn(server.label, log_path, environment)
+
+
+def _start_gunicorn(label: str, log_path: Path, environment: dict[str, str]) -> Server:
+    port = int(environment["REGISTRY_BIND"].rsplit(":", 1)[1])
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "registry_ui/gunicorn_conf.py", "registry_ui.wsgi"],
@@ -218,8 +233,8 @@ def start_harbor_lite(work_dir: Path, admin_url: str, audit_pulls: bool = True) 
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    auth = TokenAuth(port, ADMIN_USERNAME, password, TOKEN_SERVICE)
-    return _wait_until_ready(Server("harbor-lite", port, process, log_path, auth=auth, environment=environment))
+    auth = TokenAuth(port, ADMIN_USERNAME, environment["REGISTRY_ADMIN_PASSWORD"], TOKEN_SERVICE)
+    return _wait_until_ready(Server(label, port, process, log_path, auth=auth, environment=environment))
 
 
 def start_embedded_harbor_lite(work_dir: Path) -> Server:
@@ -271,6 +286,34 @@ http:
 """
 
 
+REFERENCE_S3_CONFIG = """\
+version: 0.1
+log:
+  level: info
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  # distribution's own S3 driver; with regionendpoint set it addresses the bucket by path.
+  s3:
+    accesskey: {access_key}
+    secretkey: {secret_key}
+    region: {region}
+    regionendpoint: {endpoint}
+    bucket: {bucket}
+    rootdirectory: /{prefix}
+    secure: false
+    v4auth: true
+  delete:
+    enabled: true
+  redirect:
+    disable: {redirect_disabled}
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
 def start_reference(work_dir: Path) -> Server:
     """Debian's docker-registry (CNCF distribution 2.8.2) with filesystem storage, deletes on."""
     port = free_port()
@@ -278,10 +321,29 @@ def start_reference(work_dir: Path) -> Server:
     root.mkdir(parents=True)
     config_path = work_dir / "reference-config.yml"
     config_path.write_text(REFERENCE_CONFIG.format(root=root, port=port))
-    log_path = work_dir / "reference.log"
+    return _start_reference_with(work_dir / "reference.log", config_path, port)
+
+
+def start_reference_on_s3(work_dir: Path, name: str, s3: dict[str, str], redirect: bool) -> Server:
+    """docker-registry with its S3 driver on the bucket `s3` describes (endpoint, access_key,
+    secret_key, region, bucket, prefix); with `redirect`, blob GETs answer 307 to the bucket."""
+    port = free_port()
+    config_path = work_dir / f"{name}-config.yml"
+    config_path.write_text(
+        REFERENCE_S3_CONFIG.format(port=port, redirect_disabled="false" if redirect else "true", **s3)
+    )
+    # distribution 2.8's AWS SDK panics at start when AWS_CA_BUNDLE is set ("unable to load custom
+    # CA bundle, HTTPClient's transport unsupported type"); the local endpoint is plain HTTP anyway.
+    environment = {name: value for name, value in os.environ.items() if name != "AWS_CA_BUNDLE"}
+    return _start_reference_with(work_dir / f"{name}.log", config_path, port, environment)
+
+
+def _start_reference_with(
+    log_path: Path, config_path: Path, port: int, environment: dict[str, str] | None = None
+) -> Server:
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [str(REFERENCE_BINARY), "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT
+            [str(REFERENCE_BINARY), "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT, env=environment
         )
     return _wait_until_ready(Server("reference", port, process, log_path, config_path=config_path))
 

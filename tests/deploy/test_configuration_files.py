@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Where environment variables are read: settings (through registry_ui/env.py's helpers), gunicorn's
@@ -84,10 +85,10 @@ def test_docker_compose_config_accepts_the_file_with_an_env_made_from_the_exampl
 
     assert checked.returncode == 0, checked.stderr
     config = checked.stdout
-    for service in ("postgres:", "redis:", "web:", "worker:", "beat:", "nginx:"):
+    for service in ("postgres:", "redis:", "web:", "worker:", "beat:", "nginx:", "seaweedfs:"):
         assert f"\n  {service}\n" in config
-    assert config.count("restart: always") == 6
-    assert config.count("healthcheck:") == 6
+    assert config.count("restart: always") == 7
+    assert config.count("healthcheck:") == 7
     assert "condition: service_healthy" in config
     assert "DATABASE_URL: postgres://harbor:example-password@postgres:5432/harbor" in config
 
@@ -100,3 +101,82 @@ def test_docker_compose_refuses_to_start_without_the_secrets(tmp_path: Path) -> 
 
     assert checked.returncode != 0
     assert "set POSTGRES_PASSWORD in .env" in checked.stderr or "set SECRET_KEY in .env" in checked.stderr
+
+
+def _env_from_the_example(folder: Path, extra: str = "") -> None:
+    """docker-compose.yml, docker-compose.s3.yml and an .env made from the example (the two
+    secrets an operator must fill in, and `extra` lines) in `folder`."""
+    for name in ("docker-compose.yml", "docker-compose.s3.yml"):
+        shutil.copy(REPO_ROOT / name, folder / name)
+    example = (REPO_ROOT / ".env.example").read_text()
+    (folder / ".env").write_text(
+        example.replace("\nPOSTGRES_PASSWORD=\n", "\nPOSTGRES_PASSWORD=example-password\n").replace(
+            "\nSECRET_KEY=\n", "\nSECRET_KEY=example-secret-key\n"
+        )
+        + extra
+    )
+
+
+def _compose_config(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker-compose", *arguments, "config"], cwd=folder, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_seaweedfs_runs_only_under_the_s3_profile(tmp_path: Path) -> None:
+    _env_from_the_example(tmp_path)
+
+    checked = _compose_config(tmp_path)
+
+    # docker-compose 1.29's `config` lists every service; `up` starts those of no profile, and
+    # those of the profiles COMPOSE_PROFILES (or --profile) names.
+    assert checked.returncode == 0, checked.stderr
+    services = yaml.safe_load(checked.stdout)["services"]
+    assert {name for name, service in services.items() if "profiles" in service} == {"seaweedfs"}
+    seaweedfs = services["seaweedfs"]
+    assert seaweedfs["profiles"] == ["s3"]
+    assert seaweedfs["image"].startswith("chrislusf/seaweedfs:")
+    assert seaweedfs["healthcheck"]["test"][-1] == "http://127.0.0.1:8333/healthz"
+
+
+def test_the_s3_override_runs_two_web_nodes_on_one_bucket_behind_nginx(tmp_path: Path) -> None:
+    _env_from_the_example(
+        tmp_path,
+        "COMPOSE_FILE=docker-compose.yml:docker-compose.s3.yml\nCOMPOSE_PROFILES=s3\n"
+        "AWS_ACCESS_KEY_ID=registry\nAWS_SECRET_ACCESS_KEY=bucket-secret\n",
+    )
+
+    checked = _compose_config(tmp_path)
+
+    assert checked.returncode == 0, checked.stderr
+    services = yaml.safe_load(checked.stdout)["services"]
+    assert {"seaweedfs", "bucket", "web", "web-2", "worker", "beat", "nginx"} <= set(services)
+    for name in ("web", "web-2", "worker", "beat"):
+        environment = services[name]["environment"]
+        assert environment["REGISTRY_STORAGE"] == "s3"
+        assert environment["REGISTRY_S3_BUCKET"] == "registry"
+        assert environment["AWS_ENDPOINT_URL_S3"] == "http://seaweedfs:8333"
+        assert environment["AWS_SECRET_ACCESS_KEY"] == "bucket-secret"
+        # The settings refuse X-Accel-Redirect with blobs in a bucket.
+        assert environment["REGISTRY_ACCEL_REDIRECT_PREFIX"] == ""
+    # What the nodes share, and what only the first does.
+    web, web_2 = services["web"], services["web-2"]
+    for shared in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "REGISTRY_SIGNING_KEY_DIR"):
+        assert web_2["environment"][shared] == web["environment"][shared]
+    assert "keys:/var/lib/harbor-lite/keys:rw" in web_2["volumes"]
+    assert "migrate" in " ".join(web["command"]) and "migrate" not in " ".join(web_2["command"])
+    assert web_2["networks"]["default"]["aliases"] == ["web"]
+    assert web["depends_on"]["bucket"] == {"condition": "service_completed_successfully"}
+    assert services["bucket"]["profiles"] == ["s3"]
+    assert services["bucket"]["depends_on"]["seaweedfs"] == {"condition": "service_healthy"}
+    assert services["nginx"]["depends_on"]["web-2"] == {"condition": "service_healthy"}
+    assert services["seaweedfs"]["environment"]["AWS_ACCESS_KEY_ID"] == "registry"
+
+
+def test_the_s3_override_refuses_to_start_without_the_buckets_credentials(tmp_path: Path) -> None:
+    _env_from_the_example(tmp_path)
+
+    checked = _compose_config(tmp_path, "-f", "docker-compose.yml", "-f", "docker-compose.s3.yml", "--profile", "s3")
+
+    assert checked.returncode != 0
+    assert "set AWS_ACCESS_KEY_ID in .env" in checked.stderr

@@ -9,6 +9,7 @@ Both implement v2api/storage/base.py and keep the layout of v2api/storage/paths.
 import threading
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from v2api.storage.base import BlobStore, ChunkOutOfOrder, StagedBlob, UploadMissing
 
@@ -18,12 +19,16 @@ _stores: dict[tuple[object, ...], BlobStore] = {}
 _stores_lock = threading.Lock()
 
 
-def store() -> BlobStore:
-    """The blob store the settings name, made once per configuration.
+def store(kind: str | None = None) -> BlobStore:
+    """The blob store the settings name (or the `kind` named, for `manage.py migratestorage`),
+    made once per configuration.
 
     The backends are imported here, not at the top: a filesystem registry never loads boto3.
     """
-    if settings.REGISTRY_STORAGE == "s3":
+    kind = kind or settings.REGISTRY_STORAGE
+    if kind == "s3":
+        if not settings.REGISTRY_S3_BUCKET:
+            raise ImproperlyConfigured("blobs in S3 need REGISTRY_S3_BUCKET")
         key: tuple[object, ...] = ("s3", settings.REGISTRY_S3_BUCKET, settings.REGISTRY_S3_PREFIX)
     else:
         key = ("filesystem",)

@@ -1,0 +1,114 @@
+"""The import service on stores laid out as registry:2 keeps them (written here file by file; the e2e
+test imports one that docker-registry wrote): a tag moved in the old registry moves on the next
+run, a project's quota stops what does not fit, and a schema 1 manifest is reported."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from accounts.models import Project
+from oci.digests import Digest
+from v2api.models import Blob, Tag
+from v2api.services.registry_import import ImportSummary, import_registry
+from v2api.storage.distribution_layout import DistributionStore
+
+V2 = Path("docker/registry/v2")
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+pytestmark = pytest.mark.django_db
+
+
+class RegistryStore:
+    """A registry:2 filesystem store, written as docker-registry writes one."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / V2 / "blobs").mkdir(parents=True)
+        (root / V2 / "repositories").mkdir()
+
+    def blob(self, content: bytes) -> dict[str, object]:
+        digest = "sha256:" + hashlib.sha256(content).hexdigest()
+        data = self.root / V2 / "blobs/sha256" / digest[7:9] / digest[7:] / "data"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        data.write_bytes(content)
+        return {"digest": digest, "size": len(content)}
+
+    def _link(self, path: Path, digest: object) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(digest))
+
+    def push(self, repository: str, tag: str, layer: bytes) -> str:
+        """An image of one layer, tagged; returns the manifest's digest."""
+        folder = self.root / V2 / "repositories" / repository
+        layer_descriptor = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **self.blob(layer)}
+        config = {"mediaType": "application/vnd.oci.image.config.v1+json", **self.blob(b'{"os": "linux"}')}
+        for descriptor in (layer_descriptor, config):
+            self._link(folder / "_layers/sha256" / str(descriptor["digest"])[7:] / "link", descriptor["digest"])
+        return self.put_manifest(
+            repository,
+            tag,
+            json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer_descriptor]}),
+        )
+
+    def put_manifest(self, repository: str, tag: str, manifest: str) -> str:
+        folder = self.root / V2 / "repositories" / repository / "_manifests"
+        digest = str(self.blob(manifest.encode())["digest"])
+        self._link(folder / "revisions/sha256" / digest[7:] / "link", digest)
+        self._link(folder / "tags" / tag / "current/link", digest)
+        return digest
+
+
+def run_import(root: Path) -> ImportSummary:
+    return import_registry(DistributionStore(root), None, lambda progress: None)
+
+
+def tagged(repository: str, tag: str) -> str:
+    return Tag.objects.select_related("manifest").get(repository__name=repository, name=tag).manifest.digest
+
+
+def test_a_tag_moved_in_the_old_registry_moves_here_on_the_next_run(tmp_path: Path) -> None:
+    store = RegistryStore(tmp_path)
+    first = store.push("team/app", "latest", b"first layer")
+    assert run_import(tmp_path).problems == []
+    second = store.push("team/app", "latest", b"second layer")
+
+    summary = run_import(tmp_path)
+
+    assert summary.problems == []
+    assert (summary.manifests_imported, summary.manifests_present, summary.tags_imported) == (1, 1, 1)
+    assert tagged("team/app", "latest") == second != first
+
+
+def test_what_a_projects_quota_cannot_hold_is_reported_and_the_rest_imported(tmp_path: Path) -> None:
+    store = RegistryStore(tmp_path)
+    store.push("team/small", "v1", b"s" * 100)
+    big_layer = b"b" * 10_000
+    store.push("team/big", "v1", big_layer)
+    Project.objects.create(name="team", quota_bytes=1_000)
+
+    summary = run_import(tmp_path)
+
+    big = Digest.of_bytes(big_layer)
+    assert f"team/big: blob {big} not imported: quota exceeded" in " ".join(summary.problems)
+    assert "team/big:v1: not imported" in " ".join(summary.problems)
+    assert tagged("team/small", "v1")
+    assert not Blob.objects.filter(digest=str(big)).exists()
+
+
+def test_a_schema_1_manifest_is_reported_and_the_other_images_imported(tmp_path: Path) -> None:
+    store = RegistryStore(tmp_path)
+    store.push("app", "v2", b"layer")
+    old = store.put_manifest(
+        "app",
+        "v1",
+        json.dumps({"schemaVersion": 1, "mediaType": "application/vnd.docker.distribution.manifest.v1+json"}),
+    )
+
+    summary = run_import(tmp_path)
+
+    assert f"app@{old}: manifest not imported: Docker schema 1 manifests are not accepted" in summary.problems[0]
+    assert summary.problems[1] == f"app:v1: not imported, its manifest {old} was not"
+    assert tagged("app", "v2")
+    assert summary.projects_created == ["app"]
