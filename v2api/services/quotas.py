@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from django.db.models import Sum
 
+from audit import actions
+from audit.models import Outcome
+from audit.recorder import record
 from oci.digests import Digest
 from v2api.errors import Denied
 from v2api.models import ManifestReference, Repository, Upload
@@ -72,15 +75,25 @@ def check_quota(repository: Repository, digest: Digest | None, size: int, finish
     if used_bytes + size <= project.quota_bytes:
         return
     needs = "this layer needs" if digest is not None else "this chunk of an upload needs"
+    detail = {
+        "project": project.name,
+        "quota_bytes": project.quota_bytes,
+        "used_bytes": used_bytes,
+        "needed_bytes": size,
+    }
+    # Callers check outside any transaction (before the bytes are installed), so the refusal is
+    # recorded, and its webhooks told (the quota event), although the request fails.
+    record(
+        actions.QUOTA_EXCEEDED,
+        project=project.name,
+        resource=repository.name,
+        outcome=Outcome.FAILURE,
+        detail={**detail, **({"digest": str(digest)} if digest is not None else {})},
+    )
     raise Denied(
         f"quota exceeded: project {project.name} uses {human_size(used_bytes)} of"
         f" {human_size(project.quota_bytes)}; {needs} {human_size(size)}",
-        detail={
-            "project": project.name,
-            "quota_bytes": project.quota_bytes,
-            "used_bytes": used_bytes,
-            "needed_bytes": size,
-        },
+        detail=detail,
     )
 
 
