@@ -24,6 +24,7 @@ HARBOR_TYPES = {
     "pull": "PULL_ARTIFACT",
     "delete": "DELETE_ARTIFACT",
     "quota": "QUOTA_EXCEED",
+    "quota near": "QUOTA_WARNING",
     "retention": "TAG_RETENTION",
     "test": "PING",
 }
@@ -32,6 +33,7 @@ CLOUDEVENTS_TYPES = {
     "pull": "harbor.artifact.pulled",
     "delete": "harbor.artifact.deleted",
     "quota": "harbor.quota.exceeded",
+    "quota near": "harbor.quota.warning",
     "retention": "harbor.tag_retention.finished",
     "test": "harbor.ping",
 }
@@ -93,12 +95,16 @@ def harbor_event_data(occurrence: Occurrence, public: bool) -> dict[str, Any]:
             "repo_type": "public" if public else "private",
         }
     if occurrence.kind == "quota":
+        used, quota = occurrence.detail.get("used_bytes"), occurrence.detail.get("quota_bytes")
+        details = (
+            f"project {occurrence.project} is nearly full: uses {used} of {quota} bytes"
+            if occurrence.detail.get("near")
+            else f"project {occurrence.project} quota exceeded: uses {used} of {quota} bytes,"
+            f" needed {occurrence.detail.get('needed_bytes')}"
+        )
         data["custom_attributes"] = {
-            "Details": (
-                f"project {occurrence.project} quota exceeded: uses {occurrence.detail.get('used_bytes')} of"
-                f" {occurrence.detail.get('quota_bytes')} bytes, needed {occurrence.detail.get('needed_bytes')}"
-            ),
-            **{key: value for key, value in occurrence.detail.items() if key != "project"},
+            "Details": details,
+            **{key: value for key, value in occurrence.detail.items() if key not in ("project", "near")},
         }
     elif occurrence.kind == "retention":
         deleted = [
@@ -118,11 +124,15 @@ def harbor_event_data(occurrence: Occurrence, public: bool) -> dict[str, Any]:
     return data
 
 
+def _type_key(occurrence: Occurrence) -> str:
+    return "quota near" if occurrence.kind == "quota" and occurrence.detail.get("near") else occurrence.kind
+
+
 def harbor_body(occurrence: Occurrence, public: bool) -> str:
     """Harbor's default webhook JSON: type, occur_at (Unix seconds), operator and event_data."""
     return _dump(
         {
-            "type": HARBOR_TYPES[occurrence.kind],
+            "type": HARBOR_TYPES[_type_key(occurrence)],
             "occur_at": int(occurrence.occurred_at.timestamp()),
             "operator": occurrence.actor,
             "event_data": harbor_event_data(occurrence, public),
@@ -138,7 +148,7 @@ def cloudevents_body(occurrence: Occurrence, public: bool, delivery_id: str, web
             "specversion": "1.0",
             "id": delivery_id,
             "source": f"/projects/{occurrence.project}/webhooks/{webhook_id}",
-            "type": CLOUDEVENTS_TYPES[occurrence.kind],
+            "type": CLOUDEVENTS_TYPES[_type_key(occurrence)],
             "time": occurrence.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "datacontenttype": JSON_MEDIA_TYPE,
             "operator": occurrence.actor,

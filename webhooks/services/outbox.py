@@ -42,6 +42,7 @@ EVENT_OF_ACTION = {
     actions.IMAGE_DELETE: Event.DELETE,
     actions.REPOSITORY_DELETE: Event.DELETE,
     actions.QUOTA_EXCEEDED: Event.QUOTA,
+    actions.QUOTA_NEAR: Event.QUOTA,
     actions.RETENTION_RUN: Event.RETENTION,
 }
 # registry:2 sends one envelope per few events; a batch of pulls goes out in envelopes this big.
@@ -171,6 +172,8 @@ def _occurrence_of(event: AuditEvent, kind: str) -> Occurrence:
             )
     elif kind == Event.QUOTA and detail.get("digest"):
         artifacts = (Artifact(digest=str(detail["digest"])),)
+    if event.action == actions.QUOTA_NEAR:
+        detail["near"] = True
     return Occurrence(
         kind=kind,
         occurred_at=event.occurred_at,
