@@ -2,6 +2,7 @@
 status the test sets, and can go down and come back on the same port."""
 
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +24,9 @@ class Receiver:
         # Extra headers of each answer (a Location for a redirect).
         self.answer_headers: dict[str, str] = {}
         self.answer = b'{"ok": true}'
+        # A slow receiver: each request is answered this long after it arrived (`arrival` is set).
+        self.delay_seconds = 0.0
+        self.arrival = threading.Event()
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._arrived = threading.Condition()
@@ -37,6 +41,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.arrival.set()
+                time.sleep(receiver.delay_seconds)
                 self.send_response(receiver.status)
                 for name, value in receiver.answer_headers.items():
                     self.send_header(name, value)
