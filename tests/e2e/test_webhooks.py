@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def registry(tmp_path: Path, receiver: Receiver, redis_url: str) -> Iterator[Liv
         REGISTRY_PUBLIC_URL=f"http://127.0.0.1:{port}",
         REGISTRY_NOTIFICATION_URLS=receiver.url + "/registry",
         REGISTRY_NOTIFICATION_HEADERS=json.dumps({"Authorization": "Bearer listener-token"}),
+        REGISTRY_WEBHOOK_RETRY_SECONDS="1",
     ) as registry:
         yield registry
 
@@ -227,3 +229,37 @@ def test_a_push_queued_while_the_worker_was_down_is_delivered_by_the_next_worker
 
     assert sorted(request.path for request in receiver.wait_for(2)) == ["/hooks/registry", "/hooks/webhook"]
     assert len(receiver.requests) == 2
+
+
+def test_a_receiver_down_at_the_push_gets_the_event_once_when_it_is_back(
+    registry: LiveRegistry, worker: Worker, receiver: Receiver, tmp_path: Path
+) -> None:
+    project = f"hooks-{secrets.token_hex(3)}"
+    add_project_with_webhook(registry, project, receiver)
+    receiver.stop()
+
+    digest = push(registry, tmp_path, f"{project}/app", "v1")
+    log = requests.get(
+        f"{registry.url}/api/v1/projects/{project}/webhooks/", auth=registry.admin_credentials, timeout=10
+    ).json()
+    deliveries = f"{registry.url}/api/v1/projects/{project}/webhooks/{log[0]['id']}/deliveries/"
+    for _ in range(100):
+        (delivery,) = requests.get(deliveries, auth=registry.admin_credentials, timeout=10).json()
+        if delivery["attempts"]:
+            break
+        time.sleep(0.1)
+    assert (delivery["state"], delivery["attempts"]) == ("pending", 1)
+    assert "ConnectionError" in delivery["error"]
+
+    receiver.start()
+    time.sleep(1.5)  # REGISTRY_WEBHOOK_RETRY_SECONDS
+    registry.manage(
+        "shell", "--no-imports", "-c", "from webhooks.tasks import send_due_deliveries; send_due_deliveries()"
+    )
+
+    (got,) = [request for request in receiver.wait_for(2) if request.path == "/hooks/webhook"]
+    assert json.loads(got.body)["event_data"]["resources"][0]["digest"] == digest
+    assert got.headers["Webhook-Id"] == delivery["delivery_id"]
+    (delivered,) = requests.get(deliveries, auth=registry.admin_credentials, timeout=10).json()
+    assert (delivered["state"], delivered["attempts"], delivered["status_code"]) == ("delivered", 2, 200)
+    assert len(receiver.requests) == 2, "the webhook's event and the listener's envelope, once each"
