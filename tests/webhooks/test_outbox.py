@@ -6,6 +6,7 @@ registry:2 listeners through the flush, never through the request."""
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from tests.conftest import PushImage, bearer_auth, digest_of
 from tests.v2api.test_fast_reads import fast_answer
 from tests.webhooks.receiver import Receiver
 from webhooks.models import Delivery, Webhook
-from webhooks.services.delivery import deliver_each, due_deliveries
+from webhooks.services.delivery import deliver_each, due_deliveries, purge_deliveries
 from webhooks.services.webhooks import create_webhook, send_again, send_test, update_webhook
 
 pytestmark = pytest.mark.django_db
@@ -276,3 +277,19 @@ def test_a_test_event_reaches_a_paused_webhook_and_send_again_repeats_a_delivery
     assert json.loads(first.body)["type"] == "PING"
     assert first.body == again.body
     assert first.headers["Webhook-Id"] == again.headers["Webhook-Id"] == str(delivery.delivery_id)
+
+
+def test_the_log_keeps_its_days_and_a_delivery_waiting_longer_is_given_up(team: Project, receiver: Receiver) -> None:
+    webhook = create_webhook(team, url=receiver.url, events=["push"])
+    old = timezone.now() - timedelta(days=31)
+    for state in ("delivered", "pending"):
+        Delivery.objects.create(webhook=webhook, event="push", content_type="application/json", body="{}", state=state)
+    Delivery.objects.update(created_at=old, attempted_at=old)
+    recent = Delivery.objects.create(webhook=webhook, event="push", content_type="application/json", body="{}")
+
+    assert purge_deliveries(30) == (1, 1)
+
+    given_up = Delivery.objects.exclude(pk=recent.pk).get()
+    assert (given_up.state, given_up.error) == ("failed", "given up: not delivered within 30 days")
+    assert purge_deliveries(30) == (0, 0), "shown in the log for another 30 days"
+    assert Delivery.objects.get(pk=recent.pk).state == "pending"

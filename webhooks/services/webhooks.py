@@ -87,7 +87,7 @@ def update_webhook(
     """Change what is given. `enabled=False` pauses the webhook by hand; `enabled=True` resumes
     it, clears the count of failures and sends what waited. Raises ValidationError."""
     new_events = sorted(set(events)) if events is not None else webhook.events
-    _validate(url or webhook.url, new_events, format or webhook.format, secret, auth_header)
+    _validate(webhook.url if url is None else url, new_events, format or webhook.format, secret, auth_header)
     changed: dict[str, Any] = {}
     if url is not None and url != webhook.url:
         webhook.url = changed["url"] = url
