@@ -12,8 +12,9 @@ ROUND_SECONDS = 50
 
 @shared_task(name="webhooks.tasks.send_deliveries", time_limit=300, soft_time_limit=280)
 def send_deliveries(delivery_ids: list[int]) -> int:
-    """Send these new deliveries; those already sent or being sent are skipped."""
-    return delivery.deliver_each(delivery_ids)
+    """Send these new deliveries; those already sent or being sent are skipped, and what the
+    round leaves (a resumed webhook's long backlog) goes out from beat."""
+    return delivery.deliver_each(delivery_ids, budget_seconds=ROUND_SECONDS)
 
 
 @shared_task(name="webhooks.tasks.send_due_deliveries", time_limit=300, soft_time_limit=280)
