@@ -170,7 +170,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Harbor-lite management API",
     "DESCRIPTION": (
         "Users, projects, members, robot accounts and personal access tokens; jobs (deletion, garbage "
-        "collection, upload purge, retention), retention policies and space usage."
+        "collection, upload purge, retention), retention policies, space usage, and webhooks with their delivery logs."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

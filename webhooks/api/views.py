@@ -147,6 +147,7 @@ class WebhookView(WebhookScopedView):
 
     @extend_schema(parameters=[PROJECT_NAME, WEBHOOK_ID], responses={200: WebhookSerializer})
     def get(self, request: Request, project_name: str, webhook_id: int) -> Response:
+        """`GET`: the webhook, whether it is paused and why."""
         return Response(self.get_serializer(self.webhook()).data)
 
     @extend_schema(parameters=[PROJECT_NAME, WEBHOOK_ID], responses={200: WebhookSerializer})
@@ -159,6 +160,7 @@ class WebhookView(WebhookScopedView):
 
     @extend_schema(parameters=[PROJECT_NAME, WEBHOOK_ID], responses={204: None})
     def delete(self, request: Request, project_name: str, webhook_id: int) -> Response:
+        """`DELETE`: remove the webhook with its delivery log and what still waits for it."""
         delete_webhook(self.webhook())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
