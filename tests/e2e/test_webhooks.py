@@ -263,3 +263,52 @@ def test_a_receiver_down_at_the_push_gets_the_event_once_when_it_is_back(
     (delivered,) = requests.get(deliveries, auth=registry.admin_credentials, timeout=10).json()
     assert (delivered["state"], delivered["attempts"], delivered["status_code"]) == ("delivered", 2, 200)
     assert len(receiver.requests) == 2, "the webhook's event and the listener's envelope, once each"
+
+
+def test_a_skopeo_pull_reaches_the_registry_listener_once_the_pulls_are_flushed(
+    registry: LiveRegistry, worker: Worker, receiver: Receiver, tmp_path: Path
+) -> None:
+    project = f"hooks-{secrets.token_hex(3)}"
+    add_project_with_webhook(registry, project, receiver)
+    digest = push(registry, tmp_path, f"{project}/app", "v1")
+    assert len(receiver.wait_for(2)) == 2
+
+    pulled = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--src-tls-verify=false",
+            f"--src-creds={registry.admin_creds}",
+            f"docker://{registry.host}/{project}/app:v1",
+            f"dir:{tmp_path / 'pulled'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    # What beat does every REGISTRY_AUDIT_FLUSH_SECONDS, once the web process that served the
+    # pull has sent it to Redis (its thread does every second).
+    flushed = 0
+    deadline = time.monotonic() + 10
+    while not flushed and time.monotonic() < deadline:
+        time.sleep(0.5)
+        flushed = int(
+            registry.manage(
+                "shell", "--no-imports", "-c", "from audit.tasks import flush_pull_events; print(flush_pull_events())"
+            )
+        )
+    assert flushed == 1
+
+    envelope = receiver.wait_for(3)[2]
+    assert envelope.path == "/hooks/registry"
+    (pull,) = json.loads(envelope.body)["events"]
+    assert (pull["action"], pull["target"]["repository"], pull["target"]["tag"], pull["target"]["digest"]) == (
+        "pull",
+        f"{project}/app",
+        "v1",
+        digest,
+    )
+    assert (pull["request"]["method"], pull["actor"]["name"]) == ("GET", registry.admin_credentials[0])
+    assert "skopeo" in pull["request"]["useragent"]
+    assert len(receiver.requests) == 3, "the webhook does not take pulls"
