@@ -167,12 +167,15 @@ def registry_events(occurrence: Occurrence) -> list[dict[str, Any]]:
     host = _registry_host()
     events = []
     for index, artifact in enumerate(occurrence.artifacts):
-        target: dict[str, Any] = {"repository": occurrence.repository, "digest": artifact.digest}
+        # A tag deleted by name, its image staying, is named without a digest (as registry:2 does).
+        target: dict[str, Any] = {"repository": occurrence.repository}
+        if artifact.digest:
+            target["digest"] = artifact.digest
         if artifact.media_type:
             target["mediaType"] = artifact.media_type
         if artifact.size is not None:
             target["size"] = target["length"] = artifact.size
-        if base_url and action != "delete":
+        if base_url and artifact.digest and action != "delete":
             target["url"] = f"{base_url}/v2/{occurrence.repository}/manifests/{artifact.digest}"
         if artifact.tag:
             target["tag"] = artifact.tag

@@ -293,3 +293,22 @@ def test_the_log_keeps_its_days_and_a_delivery_waiting_longer_is_given_up(team: 
     assert (given_up.state, given_up.error) == ("failed", "given up: not delivered within 30 days")
     assert purge_deliveries(30) == (0, 0), "shown in the log for another 30 days"
     assert Delivery.objects.get(pk=recent.pk).state == "pending"
+
+
+def test_a_tag_deleted_by_name_reaches_a_registry_listener_as_a_delete_of_that_tag(
+    team: Project, receiver: Receiver, push_image: PushImage, client: Client, settings: Any
+) -> None:
+    settings.REGISTRY_NOTIFICATION_URLS = [receiver.url]
+    push_image("team/app", "v1")
+    push_image("team/app", "v2")  # the same image: deleting v1 leaves it
+    Delivery.objects.all().delete()
+
+    assert client.delete("/v2/team/app/manifests/v1").status_code == 202
+
+    assert send_due() == 1
+    (deleted,) = json.loads(receiver.wait_for(1)[0].body)["events"]
+    assert (deleted["action"], deleted["target"], deleted["request"]["method"]) == (
+        "delete",
+        {"repository": "team/app", "tag": "v1"},
+        "DELETE",
+    )
