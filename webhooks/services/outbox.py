@@ -33,6 +33,7 @@ from webhooks.payloads import (
     registry_envelope,
     registry_events,
 )
+from webhooks.tasks import send_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +109,6 @@ def insert(deliveries: list[Delivery]) -> list[Delivery]:
 
 def send_on_commit(delivery_ids: list[int]) -> None:
     def send() -> None:
-        from webhooks.tasks import send_deliveries
-
         try:
             send_deliveries.delay(delivery_ids)
         except Exception:
