@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Project
 from accounts.sealing import unseal
@@ -137,3 +139,24 @@ def test_another_projects_webhook_is_not_found_through_this_project(alice: User,
     other = create_webhook(Project.objects.create(name="other"), url=RECEIVER, events=["push"])
 
     assert as_user("alice").get(f"{URL}{other.pk}/").status_code == 404
+
+
+def test_the_lists_cost_the_same_queries_for_one_webhook_or_delivery_as_for_many(alice: User, team: Project) -> None:
+    client = as_user("alice")
+    webhook = create_webhook(team, url=RECEIVER, events=["push"])
+    deliveries = f"{URL}{webhook.pk}/deliveries/"
+    assert client.post(f"{URL}{webhook.pk}/test/").status_code == 202
+
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        return len(captured.captured_queries)
+
+    one_webhook, one_delivery = queries(URL), queries(deliveries)
+    for number in range(4):
+        create_webhook(team, url=f"{RECEIVER}/{number}", events=["pull"], secret="s")
+        assert client.post(f"{URL}{webhook.pk}/test/").status_code == 202
+
+    assert queries(URL) == one_webhook
+    assert queries(deliveries) == one_delivery
+    assert len(client.get(URL).json()) == 5 and len(client.get(deliveries).json()) == 5
