@@ -34,14 +34,6 @@ WORKER_REDIS_DATABASE = 14
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def redis_url() -> Iterator[str]:
     url = redis.Redis.from_url(settings.REDIS_URL or "redis://127.0.0.1:6379/0").connection_pool.connection_kwargs
     own = f"redis://{url.get('host', '127.0.0.1')}:{url.get('port', 6379)}/{WORKER_REDIS_DATABASE}"

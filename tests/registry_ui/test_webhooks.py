@@ -1,10 +1,9 @@
 """The Webhooks tab: project admins add, change, pause, resume and test webhooks and read each
 one's delivery log with "send again"; nobody else sees it."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -17,14 +16,6 @@ from webhooks.services.webhooks import create_webhook
 
 AsUser = Callable[[User], Client]
 URL = "/projects/team/webhooks/"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
 
 
 def messages_of(response: Any) -> list[str]:

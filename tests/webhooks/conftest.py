@@ -1,21 +1,10 @@
-"""A receiver on loopback, and the project `team` whose webhooks the tests add."""
-
-from collections.abc import Iterator
+"""The project `team` whose webhooks the tests add, and its personas."""
 
 import pytest
 from django.contrib.auth.models import User
 
 from accounts.models import Membership, Project, Role
 from tests.conftest import PASSWORD
-from tests.webhooks.receiver import Receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture
