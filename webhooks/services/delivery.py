@@ -182,11 +182,16 @@ def _record(delivery: Delivery, attempt: Attempt) -> None:
     retry_at = now + timedelta(seconds=retry_delay(failures))
     delivery.next_attempt_at = retry_at
     delivery.save()
-    # The target's other waiting deliveries wait with this one.
+    # The target's other waiting deliveries wait with this one; those another worker is sending
+    # are skipped (that worker postpones them if it fails too), so two failing workers never
+    # wait for each other's rows.
     siblings = Q(webhook=webhook) if webhook is not None else Q(webhook=None, endpoint=delivery.endpoint)
-    Delivery.objects.filter(siblings, state=Delivery.State.PENDING, next_attempt_at__lt=retry_at).update(
-        next_attempt_at=retry_at
+    waiting = (
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(siblings, state=Delivery.State.PENDING, next_attempt_at__lt=retry_at)
+        .values_list("pk", flat=True)
     )
+    Delivery.objects.filter(pk__in=list(waiting)).update(next_attempt_at=retry_at)
     limit = settings.REGISTRY_WEBHOOK_PAUSE_AFTER_FAILURES
     if webhook is not None and webhook.enabled and failures >= limit:
         Webhook.objects.filter(pk=webhook.pk, enabled=True).update(
