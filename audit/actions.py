@@ -34,6 +34,14 @@ RETENTION_RULE_DELETE = "retention.rule.delete"
 IMMUTABLE_RULE_ADD = "immutable.rule.add"
 IMMUTABLE_RULE_DELETE = "immutable.rule.delete"
 GC_RUN = "gc.run"
+# A push refused by the project's quota or taking it past its warning level, and a retention run
+# that deleted tags.
+WEBHOOK_ADD = "webhook.add"
+WEBHOOK_CHANGE = "webhook.change"
+WEBHOOK_REMOVE = "webhook.remove"
+QUOTA_EXCEEDED = "quota.exceeded"
+QUOTA_NEAR = "quota.near"
+RETENTION_RUN = "retention.run"
 
 ALL = (
     PUSH,
@@ -70,4 +78,10 @@ ALL = (
     IMMUTABLE_RULE_ADD,
     IMMUTABLE_RULE_DELETE,
     GC_RUN,
+    WEBHOOK_ADD,
+    WEBHOOK_CHANGE,
+    WEBHOOK_REMOVE,
+    QUOTA_EXCEEDED,
+    QUOTA_NEAR,
+    RETENTION_RUN,
 )

@@ -3,8 +3,11 @@
 A service calls `record` next to the write it reports: inside a `transaction.atomic()` block the
 INSERT commits or rolls back with the change, so the log never claims a change that did not
 happen nor misses one that did. Pulls are not recorded here but buffered (audit/pulls.py).
+Functions in `event_hooks` see each event in that same transaction (the webhooks' outbox,
+webhooks/apps.py): the audit app sits below them and cannot call them itself.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +22,8 @@ from oci.request_edge import is_storable_text
 USER_AGENT_LENGTH = AuditEvent._meta.get_field("user_agent").max_length or 255
 RESOURCE_LENGTH = AuditEvent._meta.get_field("resource").max_length or 1024
 ACTOR_NAME_LENGTH = AuditEvent._meta.get_field("actor_name").max_length or 512
+
+event_hooks: list[Callable[[AuditEvent], object]] = []
 
 
 def record(
@@ -42,17 +47,23 @@ def record(
     detail = dict(detail or {})
     if request is not None and request.via:
         detail["via"] = request.via
-    return AuditEvent.objects.create(
-        actor_kind=actor.kind,
-        actor_name=storable(actor.name, ACTOR_NAME_LENGTH),
-        client_address=address,
-        user_agent=storable(request.user_agent if request is not None else "", USER_AGENT_LENGTH),
-        action=action,
-        project=project,
-        resource=storable(resource, RESOURCE_LENGTH),
-        outcome=outcome,
-        detail=detail,
-    )
+    # A savepoint inside the caller's transaction, or a transaction of its own: the hooks' rows
+    # commit with the event or not at all.
+    with transaction.atomic():
+        event = AuditEvent.objects.create(
+            actor_kind=actor.kind,
+            actor_name=storable(actor.name, ACTOR_NAME_LENGTH),
+            client_address=address,
+            user_agent=storable(request.user_agent if request is not None else "", USER_AGENT_LENGTH),
+            action=action,
+            project=project,
+            resource=storable(resource, RESOURCE_LENGTH),
+            outcome=outcome,
+            detail=detail,
+        )
+        for hook in event_hooks:
+            hook(event)
+    return event
 
 
 def storable(text: str, length: int) -> str:

@@ -19,6 +19,7 @@ from registry_ui.views import (
     retention,
     tokens,
     usage,
+    webhooks,
 )
 
 app_name = "ui"
@@ -76,6 +77,22 @@ urlpatterns = [
     ),
     path("projects/<str:project_name>/retention/run/", retention.run_retention, name="retention-run"),
     path("projects/<str:project_name>/immutable-tags/", immutability.immutable_tags, name="project-immutable-tags"),
+    path("projects/<str:project_name>/webhooks/", webhooks.webhooks, name="project-webhooks"),
+    path("projects/<str:project_name>/webhooks/add/", webhooks.add_webhook, name="webhook-add"),
+    path("projects/<str:project_name>/webhooks/<int:webhook_id>/", webhooks.webhook_detail, name="project-webhook"),
+    path(
+        "projects/<str:project_name>/webhooks/<int:webhook_id>/change/", webhooks.change_webhook, name="webhook-change"
+    ),
+    path("projects/<str:project_name>/webhooks/<int:webhook_id>/pause/", webhooks.pause_webhook, name="webhook-pause"),
+    path("projects/<str:project_name>/webhooks/<int:webhook_id>/test/", webhooks.test_webhook, name="webhook-test"),
+    path(
+        "projects/<str:project_name>/webhooks/<int:webhook_id>/remove/", webhooks.remove_webhook, name="webhook-remove"
+    ),
+    path(
+        "projects/<str:project_name>/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/resend/",
+        webhooks.resend_delivery,
+        name="webhook-resend",
+    ),
     path("projects/<str:project_name>/immutable-tags/add/", immutability.add_rule, name="immutable-tag-rule-add"),
     path(
         "projects/<str:project_name>/immutable-tags/<int:rule_id>/remove/",

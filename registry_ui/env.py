@@ -4,6 +4,7 @@ Each one raises ImproperlyConfigured naming the variable, so a bad value stops t
 process at start instead of surfacing as a confusing error on some later request.
 """
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -71,6 +72,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def json_object_setting(name: str, text: str) -> dict[str, str]:
+    """A JSON object of strings (a set of HTTP headers) given in a variable."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f'{name} is not JSON: give an object such as {{"Authorization": "Bearer …"}}'
+        ) from None
+    if not isinstance(value, dict) or not all(isinstance(item, str) for item in [*value, *value.values()]):
+        raise ImproperlyConfigured(f"{name} must be a JSON object of strings")
+    return value
 
 
 def database_from_url(name: str, url: str) -> dict[str, object]:

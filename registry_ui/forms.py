@@ -18,6 +18,7 @@ from accounts.services.credentials import record_failed_login, record_login
 from audit import actions
 from oci.request_edge import client_address
 from v2api.services.listings import REPOSITORY_SORTS
+from webhooks.models import Event, Format
 
 
 def apply_errors(form: forms.Form, error: ValidationError) -> None:
@@ -329,3 +330,48 @@ class AuditFilterForm(forms.Form):
     resource = forms.CharField(required=False, max_length=1024, label="Resource contains")
     since = forms.CharField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.CharField(required=False, label="Before", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class WebhookForm(forms.Form):
+    """A webhook of a project; the service checks the URL (a LAN host without a dot is fine)."""
+
+    url = forms.CharField(
+        label="URL", max_length=2048, help_text="Receives a POST per event, e.g. https://ci.example.lan/hooks/registry."
+    )
+    events = forms.MultipleChoiceField(choices=Event.choices, widget=forms.CheckboxSelectMultiple)
+    format = forms.ChoiceField(
+        choices=Format.choices,
+        initial=Format.HARBOR,
+        help_text="Harbor's webhook JSON, or CloudEvents 1.0 (structured, application/cloudevents+json).",
+    )
+    secret = forms.CharField(
+        required=False,
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Signs each body: X-Harbor-Signature: sha256=<HMAC-SHA256>. Never shown again.",
+    )
+    auth_header = forms.CharField(
+        label="Authorization header",
+        required=False,
+        max_length=1024,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Sent as Authorization, e.g. Bearer …. Never shown again.",
+    )
+
+
+class WebhookChangeForm(WebhookForm):
+    """Changing a webhook: a blank secret or header keeps the one set; the boxes remove them."""
+
+    remove_secret = forms.BooleanField(required=False, label="Remove the secret")
+    remove_auth_header = forms.BooleanField(required=False, label="Remove the Authorization header")
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "url": data["url"],
+            "events": data["events"],
+            "format": data["format"],
+            "secret": "" if data["remove_secret"] else (data["secret"] or None),
+            "auth_header": "" if data["remove_auth_header"] else (data["auth_header"] or None),
+        }

@@ -10,7 +10,16 @@ from django.core.exceptions import ImproperlyConfigured
 
 from oci.names import is_repository_name
 from registry_ui.directory_settings import directory_settings
-from registry_ui.env import database_from_url, env_bool, env_choice, env_int, env_list, env_secret, env_str
+from registry_ui.env import (
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    json_object_setting,
+)
 from registry_ui.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +52,7 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "v2api",
+    "webhooks",
     "registry_ui",
 ]
 
@@ -161,7 +171,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Harbor-lite management API",
     "DESCRIPTION": (
         "Users, projects, members, robot accounts and personal access tokens; jobs (deletion, garbage "
-        "collection, upload purge, retention), retention policies and space usage."
+        "collection, upload purge, retention), retention policies, space usage, and webhooks with their delivery logs."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -320,12 +330,38 @@ REGISTRY_AUDIT_PULLS = env_bool("REGISTRY_AUDIT_PULLS", True)
 REGISTRY_AUDIT_FLUSH_SECONDS = env_int("REGISTRY_AUDIT_FLUSH_SECONDS", 10, minimum=1)
 # Events older than this many days are deleted by beat, daily; 0 keeps them all.
 REGISTRY_AUDIT_RETENTION_DAYS = env_int("REGISTRY_AUDIT_RETENTION_DAYS", 365, minimum=0)
+# --- Webhooks and registry:2 notifications (webhooks/) ---------------------------------------
+# Seconds one delivery attempt may take to connect and between bytes of the answer.
+REGISTRY_WEBHOOK_TIMEOUT = env_int("REGISTRY_WEBHOOK_TIMEOUT", 5, minimum=1)
+# After a failed attempt a target waits this long, doubled with each failure in a row, at most
+# REGISTRY_WEBHOOK_MAX_RETRY_SECONDS.
+REGISTRY_WEBHOOK_RETRY_SECONDS = env_int("REGISTRY_WEBHOOK_RETRY_SECONDS", 10, minimum=1)
+REGISTRY_WEBHOOK_MAX_RETRY_SECONDS = env_int("REGISTRY_WEBHOOK_MAX_RETRY_SECONDS", 3600, minimum=1)
+# A webhook failing this many times in a row is paused (its deliveries wait) until resumed by hand.
+REGISTRY_WEBHOOK_PAUSE_AFTER_FAILURES = env_int("REGISTRY_WEBHOOK_PAUSE_AFTER_FAILURES", 10, minimum=1)
+# How often beat sends what is due (retries, and messages the broker lost), and how many days the
+# delivery log is kept (a delivery still waiting after that is given up).
+REGISTRY_WEBHOOK_SEND_INTERVAL_SECONDS = env_int("REGISTRY_WEBHOOK_SEND_INTERVAL_SECONDS", 10, minimum=1)
+REGISTRY_WEBHOOK_LOG_DAYS = env_int("REGISTRY_WEBHOOK_LOG_DAYS", 30, minimum=1)
+# registry:2's `notifications` endpoints: URLs that receive its envelope
+# (application/vnd.docker.distribution.events.v1+json) for every push, pull and delete, and the
+# headers sent to them, as a JSON object (e.g. {"Authorization": "Bearer …"}).
+REGISTRY_NOTIFICATION_URLS = env_list("REGISTRY_NOTIFICATION_URLS", [])
+REGISTRY_NOTIFICATION_HEADERS = json_object_setting(
+    "REGISTRY_NOTIFICATION_HEADERS", env_secret("REGISTRY_NOTIFICATION_HEADERS", "{}")
+)
+
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "flush-pull-events": {
         "task": "audit.tasks.flush_pull_events",
         "schedule": timedelta(seconds=REGISTRY_AUDIT_FLUSH_SECONDS),
     },
     "purge-audit-events": {"task": "audit.tasks.purge_audit_events", "schedule": timedelta(days=1)},
+    "send-due-deliveries": {
+        "task": "webhooks.tasks.send_due_deliveries",
+        "schedule": timedelta(seconds=REGISTRY_WEBHOOK_SEND_INTERVAL_SECONDS),
+    },
+    "purge-deliveries": {"task": "webhooks.tasks.purge_deliveries", "schedule": timedelta(hours=1)},
     "collect-garbage": {
         "task": "v2api.tasks.collect_garbage_on_schedule",
         "schedule": timedelta(seconds=REGISTRY_GC_INTERVAL_SECONDS),

@@ -5,10 +5,11 @@ from accounts.api import urls as accounts_api
 from registry_ui import health, metrics
 from registry_ui.views import auth
 from v2api.api import urls as registry_api
+from webhooks.api import urls as webhooks_api
 
 # Each app owns the API of its objects; both answer under /api/v1/ in one `api` namespace
 # (`api:user-list`, `api:job-list`), so URL names do not say which app serves them.
-management_api = [*accounts_api.urlpatterns, *registry_api.urlpatterns]
+management_api = [*accounts_api.urlpatterns, *registry_api.urlpatterns, *webhooks_api.urlpatterns]
 
 single_sign_on = [
     path("oidc/authenticate/", auth.single_sign_on_start, name="oidc_authentication_init"),

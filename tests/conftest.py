@@ -30,6 +30,7 @@ from tests.directory import Directory, running_directory
 from tests.migrations import migrate_to_the_latest
 from tests.seaweedfs import SeaweedFS, running_seaweedfs
 from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.webhooks.receiver import Receiver
 from v2api.models import Manifest, Repository
 
 
@@ -169,6 +170,15 @@ def empty_pull_buffer() -> Iterator[None]:
     empty()
     yield
     empty()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """An HTTP receiver of webhooks on loopback (tests/webhooks/receiver.py)."""
+    receiver = Receiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

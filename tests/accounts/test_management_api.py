@@ -739,6 +739,11 @@ def test_the_schema_is_an_openapi_document_listing_the_management_paths(api: Api
         "/api/v1/jobs/{job_id}/",
         "/api/v1/audit-logs/",
         "/api/v1/projects/{project_name}/audit-logs/",
+        "/api/v1/projects/{project_name}/webhooks/",
+        "/api/v1/projects/{project_name}/webhooks/{webhook_id}/",
+        "/api/v1/projects/{project_name}/webhooks/{webhook_id}/deliveries/",
+        "/api/v1/projects/{project_name}/webhooks/{webhook_id}/deliveries/{delivery_id}/resend/",
+        "/api/v1/projects/{project_name}/webhooks/{webhook_id}/test/",
     }
 
 

@@ -11,12 +11,17 @@ from dataclasses import dataclass
 
 from django.db.models import Sum
 
+from audit import actions
+from audit.models import Outcome
+from audit.recorder import record
 from oci.digests import Digest
 from v2api.errors import Denied
 from v2api.models import ManifestReference, Repository, Upload
 from v2api.services.usage import project_stored_bytes
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+# From here a project is nearly full: its bar turns amber, and crossing it is a `quota.near` event.
+WARNING_PERCENT = 80
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,10 @@ class QuotaUse:
 
     @property
     def level(self) -> str:
-        """ "ok", "warn" from 80 %, "full" from 100 %: the bar's colour."""
+        """ "ok", "warn" from WARNING_PERCENT, "full" from 100 %: the bar's colour."""
         if self.percent >= 100:
             return "full"
-        return "warn" if self.percent >= 80 else "ok"
+        return "warn" if self.percent >= WARNING_PERCENT else "ok"
 
 
 def check_quota(
@@ -77,18 +82,43 @@ def check_quota(
     uploading = int(open_uploads.aggregate(total=Sum("size"))["total"] or 0)
     used_bytes = project_stored_bytes(project.name) + uploading
     if used_bytes + size <= project.quota_bytes:
+        # As the bytes that cross the line arrive, not on every chunk after (blobs no manifest
+        # references yet do not count, so each layer of a push that crosses it says so).
+        warning_bytes = project.quota_bytes * WARNING_PERCENT // 100
+        if used_bytes < warning_bytes <= used_bytes + size:
+            record(
+                actions.QUOTA_NEAR,
+                project=project.name,
+                resource=repository.name,
+                detail={
+                    "project": project.name,
+                    "quota_bytes": project.quota_bytes,
+                    "used_bytes": used_bytes + size,
+                    "warning_percent": WARNING_PERCENT,
+                },
+            )
         return
     if needs is None:
         needs = "this layer needs" if digest is not None else "this chunk of an upload needs"
+    detail = {
+        "project": project.name,
+        "quota_bytes": project.quota_bytes,
+        "used_bytes": used_bytes,
+        "needed_bytes": size,
+    }
+    # Callers check outside any transaction (before the bytes are installed), so the refusal is
+    # recorded, and its webhooks told (the quota event), although the request fails.
+    record(
+        actions.QUOTA_EXCEEDED,
+        project=project.name,
+        resource=repository.name,
+        outcome=Outcome.FAILURE,
+        detail={**detail, **({"digest": str(digest)} if digest is not None else {})},
+    )
     raise Denied(
         f"quota exceeded: project {project.name} uses {human_size(used_bytes)} of"
         f" {human_size(project.quota_bytes)}; {needs} {human_size(size)}",
-        detail={
-            "project": project.name,
-            "quota_bytes": project.quota_bytes,
-            "used_bytes": used_bytes,
-            "needed_bytes": size,
-        },
+        detail=detail,
     )
 
 

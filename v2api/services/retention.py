@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from audit import actions
+from audit.recorder import record
 from v2api.models import RetentionPolicy, RetentionRule, Tag
 from v2api.services.deletion import execute_deletion, plan_rows
 from v2api.services.garbage import bytes_freed_without
@@ -76,11 +78,14 @@ def plan_retention(project_name: str, now: datetime | None = None) -> RetentionP
 
 
 def apply_retention(project_name: str, dry_run: bool = False) -> RetentionPlan:
-    """Run the project's rules (or, dry, only plan them)."""
+    """Run the project's rules (or, dry, only plan them). A run that deleted tags is recorded
+    (`retention.run`, the retention event of webhooks) after the deletions it sums up."""
     plan = plan_retention(project_name)
     if not dry_run:
         for repository, repository_tags in plan.tags_by_repository.items():
             execute_deletion(repository, tags=repository_tags, images_left_untagged=True)
+        if plan.tags_by_repository:
+            record(actions.RETENTION_RUN, project=project_name, resource=project_name, detail=plan.as_dict())
     return plan
 
 

@@ -1,0 +1,208 @@
+"""The outbox: a delivery row per webhook (and per registry:2 notification endpoint) that wants
+an event, inserted in the transaction that records the event.
+
+`add_deliveries_for_event` runs inside audit/recorder.py's `record`, so a push's deliveries commit
+with its manifest and tag or not at all; `add_deliveries_for_pulls` runs inside the flush of a
+batch of pulls (audit/pulls.py), never on a pull's request. Once committed, they are handed to a
+worker at once (`send_on_commit`); beat's `send_due_deliveries` sends whatever that missed.
+"""
+
+import logging
+import re
+from collections.abc import Iterable
+from itertools import islice
+
+from django.conf import settings
+from django.db import transaction
+
+from audit import actions
+from audit.models import AuditEvent
+from audit.pulls import Pull
+from oci.names import project_name_of
+from v2api.models import Manifest
+from webhooks.models import Delivery, Event, Format, Webhook
+from webhooks.payloads import (
+    CLOUDEVENTS_MEDIA_TYPE,
+    JSON_MEDIA_TYPE,
+    REGISTRY_ACTIONS,
+    REGISTRY_EVENTS_MEDIA_TYPE,
+    Artifact,
+    Occurrence,
+    cloudevents_body,
+    harbor_body,
+    registry_envelope,
+    registry_events,
+)
+from webhooks.tasks import send_deliveries
+
+logger = logging.getLogger(__name__)
+
+EVENT_OF_ACTION = {
+    actions.PUSH: Event.PUSH,
+    actions.TAG_DELETE: Event.DELETE,
+    actions.IMAGE_DELETE: Event.DELETE,
+    actions.REPOSITORY_DELETE: Event.DELETE,
+    actions.QUOTA_EXCEEDED: Event.QUOTA,
+    actions.QUOTA_NEAR: Event.QUOTA,
+    actions.RETENTION_RUN: Event.RETENTION,
+}
+# registry:2 sends one envelope per few events; a batch of pulls goes out in envelopes this big.
+EVENTS_PER_ENVELOPE = 100
+
+
+def add_deliveries_for_event(event: AuditEvent) -> None:
+    """A delivery per webhook of the event's project that wants it, and per notification
+    endpoint for the events registry:2 sends. One query for the webhooks of a push or delete."""
+    kind = EVENT_OF_ACTION.get(event.action)
+    if kind is None or not event.project:
+        return
+    webhooks = _webhooks_wanting(kind, [event.project])
+    endpoints = settings.REGISTRY_NOTIFICATION_URLS if kind in REGISTRY_ACTIONS else []
+    if not webhooks and not endpoints:
+        return
+    occurrence = _occurrence_of(event, kind)
+    deliveries = [webhook_delivery(webhook, occurrence) for webhook in webhooks]
+    events = registry_events(occurrence)
+    if events:
+        deliveries += [_endpoint_delivery(endpoint, kind, events) for endpoint in endpoints]
+    insert(deliveries)
+
+
+def add_deliveries_for_pulls(batch: list[Pull]) -> None:
+    """Deliveries for a flushed batch of pulls: one per pull and webhook, and envelopes of up
+    to EVENTS_PER_ENVELOPE pulls per notification endpoint. At most two queries per batch."""
+    if not batch:
+        return
+    webhooks = _webhooks_wanting(Event.PULL, {project_name_of(pull.repository) for pull in batch})
+    endpoints = settings.REGISTRY_NOTIFICATION_URLS
+    if not webhooks and not endpoints:
+        return
+    manifests = {
+        (repository, digest): (media_type, size)
+        for repository, digest, media_type, size in Manifest.objects.filter(
+            digest__in={pull.digest for pull in batch}
+        ).values_list("repository__name", "digest", "media_type", "size")
+    }
+    by_project: dict[str, list[Webhook]] = {}
+    for webhook in webhooks:
+        by_project.setdefault(webhook.project.name, []).append(webhook)
+    deliveries: list[Delivery] = []
+    events: list[dict[str, object]] = []
+    for pull in batch:
+        occurrence = _occurrence_of_pull(pull, manifests.get((pull.repository, pull.digest)))
+        deliveries += [webhook_delivery(webhook, occurrence) for webhook in by_project.get(occurrence.project, [])]
+        if endpoints:
+            events += registry_events(occurrence)
+    for envelope in _chunks(events, EVENTS_PER_ENVELOPE):
+        deliveries += [_endpoint_delivery(endpoint, Event.PULL, envelope) for endpoint in endpoints]
+    insert(deliveries)
+
+
+def insert(deliveries: list[Delivery]) -> list[Delivery]:
+    """Insert the deliveries in the current transaction, and send them once it commits."""
+    if not deliveries:
+        return []
+    created = Delivery.objects.bulk_create(deliveries)
+    send_on_commit([delivery.pk for delivery in created])
+    return created
+
+
+def send_on_commit(delivery_ids: list[int]) -> None:
+    def send() -> None:
+        try:
+            send_deliveries.delay(delivery_ids)
+        except Exception:
+            # The broker is away: the rows are committed, beat's next round sends them.
+            logger.warning("could not queue %d webhook deliveries; beat will send them", len(delivery_ids))
+
+    transaction.on_commit(send)
+
+
+def webhook_delivery(webhook: Webhook, occurrence: Occurrence) -> Delivery:
+    delivery = Delivery(webhook=webhook, event=occurrence.kind)
+    public = webhook.project.public
+    if webhook.format == Format.CLOUDEVENTS:
+        delivery.content_type = CLOUDEVENTS_MEDIA_TYPE
+        delivery.body = cloudevents_body(occurrence, public, str(delivery.delivery_id), webhook.pk)
+    else:
+        delivery.content_type = JSON_MEDIA_TYPE
+        delivery.body = harbor_body(occurrence, public)
+    return delivery
+
+
+def _endpoint_delivery(endpoint: str, kind: str, events: list[dict[str, object]]) -> Delivery:
+    return Delivery(
+        endpoint=endpoint, event=kind, content_type=REGISTRY_EVENTS_MEDIA_TYPE, body=registry_envelope(events)
+    )
+
+
+def _webhooks_wanting(kind: str, projects: Iterable[str]) -> list[Webhook]:
+    # Filtered here rather than in SQL: JSON containment differs between Postgres and SQLite,
+    # and a project has a handful of webhooks.
+    found = Webhook.objects.filter(project__name__in=list(projects)).select_related("project")
+    return [webhook for webhook in found if kind in webhook.events]
+
+
+def _repository_of(resource: str) -> str:
+    # `team/app:v1`, `team/app@sha256:…` or `team/app`: names hold neither `:` nor `@`.
+    return re.split(r"[:@]", resource, maxsplit=1)[0]
+
+
+def _occurrence_of(event: AuditEvent, kind: str) -> Occurrence:
+    repository = "" if kind == Event.RETENTION else _repository_of(event.resource)
+    detail = dict(event.detail)
+    artifacts: tuple[Artifact, ...] = ()
+    if kind == Event.PUSH:
+        digest = str(detail.get("digest", ""))
+        tag = event.resource.partition(":")[2] if ":" in event.resource.partition("@")[0] else ""
+        size = (
+            Manifest.objects.filter(repository__name=repository, digest=digest).values_list("size", flat=True).first()
+        )
+        artifacts = (Artifact(digest=digest, tag=tag, media_type=str(detail.get("media_type", "")), size=size),)
+    elif kind == Event.DELETE:
+        digests = [str(digest) for digest in detail.get("manifests", [])]
+        tags = [str(tag) for tag in detail.get("tags", [])]
+        # Which tag was on which image is gone with them; with one image, all were on it.
+        if len(digests) == 1 and tags:
+            artifacts = tuple(Artifact(digest=digests[0], tag=tag) for tag in tags)
+        else:
+            artifacts = tuple(Artifact(digest=digest) for digest in digests) + tuple(
+                Artifact(digest="", tag=tag) for tag in tags
+            )
+    elif kind == Event.QUOTA and detail.get("digest"):
+        artifacts = (Artifact(digest=str(detail["digest"])),)
+    if event.action == actions.QUOTA_NEAR:
+        detail["near"] = True
+    return Occurrence(
+        kind=kind,
+        occurred_at=event.occurred_at,
+        project=event.project,
+        repository=repository,
+        artifacts=artifacts,
+        actor=event.actor_name,
+        address=event.client_address,
+        user_agent=event.user_agent,
+        detail=detail,
+    )
+
+
+def _occurrence_of_pull(pull: Pull, manifest: tuple[str, int] | None) -> Occurrence:
+    media_type, size = manifest if manifest is not None else ("", None)
+    tag = "" if ":" in pull.reference else pull.reference
+    return Occurrence(
+        kind=Event.PULL,
+        occurred_at=pull.time,
+        project=project_name_of(pull.repository),
+        repository=pull.repository,
+        artifacts=(Artifact(digest=pull.digest, tag=tag, media_type=media_type, size=size),),
+        actor=pull.subject,
+        address=pull.address,
+        user_agent=pull.user_agent,
+        event_id=pull.event_id,
+    )
+
+
+def _chunks(items: list[dict[str, object]], size: int) -> Iterable[list[dict[str, object]]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
