@@ -296,6 +296,10 @@ REGISTRY_JOB_STALE_SECONDS = env_int(
 REGISTRY_JOB_RESEND_SECONDS = env_int("REGISTRY_JOB_RESEND_SECONDS", 120, minimum=1)
 # How often beat looks for such jobs.
 REGISTRY_JOB_CHECK_INTERVAL_SECONDS = env_int("REGISTRY_JOB_CHECK_INTERVAL_SECONDS", 300, minimum=10)
+# A replication retries an image that failed this many times in all before it reports it failed.
+REGISTRY_REPLICATION_ATTEMPTS = env_int("REGISTRY_REPLICATION_ATTEMPTS", 3, minimum=1)
+# How often beat looks for replication rules whose schedule is due.
+REGISTRY_REPLICATION_CHECK_SECONDS = env_int("REGISTRY_REPLICATION_CHECK_SECONDS", 60, minimum=10)
 # --- Audit log (audit/) ---------------------------------------------------------------------
 # Whether manifest pulls are recorded (buffered and written in batches: audit/pulls.py).
 REGISTRY_AUDIT_PULLS = env_bool("REGISTRY_AUDIT_PULLS", True)
