@@ -199,10 +199,10 @@ class ReplicationRunsView(RuleView):
         if "retry_failed_of" in asked.validated_data:
             earlier = rule_runs(rule).filter(id=asked.validated_data["retry_failed_of"], dry_run=False).first()
             if earlier is None:
-                raise serializers.ValidationError({"retry_failed_of": "Not a run of this rule."})
+                raise serializers.ValidationError({"retry_failed_of": ["Not a run of this rule."]})
             only = tuple(failure["key"] for failure in earlier.result.get("failed", []))
             if not only:
-                raise serializers.ValidationError({"retry_failed_of": f"Run {earlier.id} failed to copy nothing."})
+                raise serializers.ValidationError({"retry_failed_of": [f"Run {earlier.id} failed to copy nothing."]})
         job_request = ReplicationRequest(rule.id, only)
         try:
             job = request_job(job_request, dry_run=asked.validated_data["dry_run"], requested_by=self.principal.user)
