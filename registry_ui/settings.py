@@ -325,6 +325,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "v2api.tasks.apply_retention_on_schedule",
         "schedule": timedelta(seconds=REGISTRY_RETENTION_INTERVAL_SECONDS),
     },
+    "replicate-on-schedule": {
+        "task": "v2api.tasks.replicate_on_schedule",
+        "schedule": timedelta(seconds=REGISTRY_REPLICATION_CHECK_SECONDS),
+    },
     "reap-stale-jobs": {
         "task": "v2api.tasks.reap_stale_jobs",
         "schedule": timedelta(seconds=REGISTRY_JOB_CHECK_INTERVAL_SECONDS),

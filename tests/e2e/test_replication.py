@@ -288,3 +288,27 @@ def test_a_pull_rule_copies_from_the_remote_and_retries_the_image_that_failed(
     assert referrers(here, "pulled/app", image.manifest.digest) == [signature]
     runs = requests.get(f"{here.url}/api/v1/replication-rules/{rule}/runs/", auth=here.admin_credentials, timeout=10)
     assert [job["id"] for job in runs.json()] == [retried["id"], first["id"], dry_run["id"]]
+
+
+def test_an_on_push_rule_copies_the_pushed_image_and_nothing_else(
+    here: LiveRegistry, live_registry: LiveRegistry, tmp_path: Path
+) -> None:
+    create_project(here, "live")
+    create_project(live_registry, "live-mirror")
+    earlier = build_image(tmp_path / "earlier", tag="v0")
+    push(here, earlier, "live/app:v0")
+    add_rule(
+        here,
+        live_registry,
+        name="on-push",
+        direction="push",
+        project="live",
+        trigger="on_push",
+        remote_namespace="live-mirror",
+    )
+    image = build_image(tmp_path / "image", tag="v1")
+
+    push(here, image, "live/app:v1")
+
+    assert tag_digest(live_registry, "live-mirror/app", "v1") == image.manifest.digest
+    assert tag_digest(live_registry, "live-mirror/app", "v0") is None
