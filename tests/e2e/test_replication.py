@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+from benchmarks.servers import start_reference
 from tests.e2e.access_log import AccessLog
 from tests.e2e.conftest import LiveRegistry, serving_registry
 from tests.e2e.images import OCI_MANIFEST, OciLayout, build_image, build_index
@@ -312,3 +313,43 @@ def test_an_on_push_rule_copies_the_pushed_image_and_nothing_else(
 
     assert tag_digest(live_registry, "live-mirror/app", "v1") == image.manifest.digest
     assert tag_digest(live_registry, "live-mirror/app", "v0") is None
+
+
+def test_the_reference_registry_is_a_destination_and_a_source_too(here: LiveRegistry, tmp_path: Path) -> None:
+    """Debian's docker-registry, without auth and without a referrers API: images and indexes go
+    there and come back, a large layer in a streamed PATCH it accepts."""
+    reference = start_reference(tmp_path / "reference")
+    try:
+        create_project(here, "plain")
+        create_project(here, "plain-back")
+        image = build_image(tmp_path / "image", tag="v1", layer_sizes=(2 * 1024 * 1024,))
+        index = build_index(tmp_path / "index", tag="v2")
+        push(here, image, "plain/app:v1")
+        push(here, index, "plain/multi:v2")
+        rules = [
+            {"name": "to-reference", "direction": "push", "project": "plain", "remote_namespace": "copies"},
+            {"name": "from-reference", "direction": "pull", "project": "plain-back", "remote_namespace": "copies"},
+        ]
+        there, back = (
+            requests.post(
+                f"{here.url}/api/v1/replication-rules/",
+                json={"remote_url": f"http://127.0.0.1:{reference.port}", **rule},
+                auth=here.admin_credentials,
+                timeout=10,
+            ).json()["id"]
+            for rule in rules
+        )
+
+        pushed = run(here, there)
+        pulled = run(here, back)
+
+        assert pushed["state"] == "succeeded", pushed["error"]
+        assert len(pushed["result"]["copied"]) == 2
+        assert pulled["state"] == "succeeded", pulled["error"]
+        assert pulled["result"]["copied"] == [
+            f"copies/app:v1 -> plain-back/app:v1 ({image.manifest.digest})",
+            f"copies/multi:v2 -> plain-back/multi:v2 ({index.manifest.digest})",
+        ]
+        assert tag_digest(here, "plain-back/multi", "v2") == index.manifest.digest
+    finally:
+        reference.stop()
