@@ -326,11 +326,15 @@ def test_the_reference_registry_is_a_destination_and_a_source_too(here: LiveRegi
         index = build_index(tmp_path / "index", tag="v2")
         push(here, image, "plain/app:v1")
         push(here, index, "plain/multi:v2")
+        create_project(here, "plain-named")
         rules = [
             {"name": "to-reference", "direction": "push", "project": "plain", "remote_namespace": "copies"},
             {"name": "from-reference", "direction": "pull", "project": "plain-back", "remote_namespace": "copies"},
+            # Repositories named without a glob are read without the catalog (Docker Hub has none).
+            {"name": "named", "direction": "pull", "project": "plain-named", "remote_namespace": "copies"}
+            | {"repositories": "app"},
         ]
-        there, back = (
+        there, back, named = (
             requests.post(
                 f"{here.url}/api/v1/replication-rules/",
                 json={"remote_url": f"http://127.0.0.1:{reference.port}", **rule},
@@ -341,6 +345,11 @@ def test_the_reference_registry_is_a_destination_and_a_source_too(here: LiveRegi
         )
 
         pushed = run(here, there)
+        log_start = reference.log_path.stat().st_size
+        pulled_by_name = run(here, named)
+        with open(reference.log_path, "rb") as log:
+            log.seek(log_start)
+            asked_by_name = log.read().decode(errors="replace")
         pulled = run(here, back)
 
         assert pushed["state"] == "succeeded", pushed["error"]
@@ -351,5 +360,8 @@ def test_the_reference_registry_is_a_destination_and_a_source_too(here: LiveRegi
             f"copies/multi:v2 -> plain-back/multi:v2 ({index.manifest.digest})",
         ]
         assert tag_digest(here, "plain-back/multi", "v2") == index.manifest.digest
+        assert pulled_by_name["result"]["copied"] == [pulled["result"]["copied"][0].replace("-back", "-named")]
+        assert "/v2/copies/app/tags/list" in asked_by_name
+        assert "/v2/_catalog" not in asked_by_name
     finally:
         reference.stop()

@@ -94,11 +94,20 @@ def repository_pairs(rule: ReplicationRule, source: Source) -> list[tuple[str, s
                 pairs.append((name, remote_name(rule, path)))
         return pairs
     prefix = f"{rule.remote_namespace}/" if rule.remote_namespace else ""
-    for name in source.repositories():
+    for name in _literal_names(rule.repositories, prefix) or source.repositories():
         path = name[len(prefix) :]
         if name.startswith(prefix) and path and matches(rule.repositories, path):
             pairs.append((name, f"{rule.project.name}/{path}"))
     return pairs
+
+
+def _literal_names(patterns: str, prefix: str) -> list[str]:
+    """The remote names a pull rule's repository patterns spell out when none is a glob: read
+    without the catalog, which Docker Hub, GHCR and Quay do not serve. Empty otherwise."""
+    included = [pattern for pattern in patterns.split(",") if pattern and not pattern.startswith("!")]
+    if any(character in pattern for pattern in included for character in "*?["):
+        return []
+    return [f"{prefix}{pattern}" for pattern in included]
 
 
 def plan_replication(
