@@ -737,6 +737,9 @@ def test_the_schema_is_an_openapi_document_listing_the_management_paths(api: Api
         "/api/v1/repositories/{repository_name}/deletion-plan/",
         "/api/v1/jobs/",
         "/api/v1/jobs/{job_id}/",
+        "/api/v1/replication-rules/",
+        "/api/v1/replication-rules/{rule_id}/",
+        "/api/v1/replication-rules/{rule_id}/runs/",
         "/api/v1/audit-logs/",
         "/api/v1/projects/{project_name}/audit-logs/",
     }

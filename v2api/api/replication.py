@@ -128,6 +128,7 @@ class ReplicationRulesView(ManagementView):
     permission_classes = [SystemAdmin]
     serializer_class = ReplicationRuleSerializer
 
+    @extend_schema(operation_id="replication_rules_list", responses={200: ReplicationRuleSerializer(many=True)})
     def get(self, request: Request) -> Response:
         """`GET /api/v1/replication-rules/`: every rule, by name."""
         rules = ReplicationRule.objects.select_related("project").order_by("name")
