@@ -83,10 +83,11 @@ def upload(registry: LiveRegistry, repository: str, content: bytes) -> dict[str,
     return {"digest": digest, "size": len(content)}
 
 
-def attach_signature(registry: LiveRegistry, repository: str, subject: OciLayout) -> str:
+def attach_signature(registry: LiveRegistry, repository: str, subject: OciLayout, signer: str = "ci") -> str:
     """A cosign-style signature whose `subject` is the image, pushed by digest; its digest."""
     config = upload(registry, repository, b"{}")
-    payload = upload(registry, repository, json.dumps({"critical": {"image": subject.manifest.digest}}).encode())
+    claim = {"critical": {"image": subject.manifest.digest}, "optional": {"signer": signer}}
+    payload = upload(registry, repository, json.dumps(claim).encode())
     document = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -199,9 +200,31 @@ def test_a_push_rule_copies_an_index_and_a_signed_image_as_its_dry_run_listed(
     )
     assert pulled.returncode == 0, pulled.stderr
 
+    remote_log = AccessLog(live_registry.data_dir / "server.log")
     again = run(here, rule)
 
     assert (again["state"], again["result"]["items"], again["result"]["up_to_date"]) == ("succeeded", [], 2)
+    asked = [entry for entry in remote_log.wait_for(lambda logged: len(logged) >= 3) if entry.path.startswith("/v2/")]
+    # Only HEADs of the tags and the signature (the first answered 401 before the token): nothing
+    # is sent again.
+    assert {entry.method for entry in asked} == {"HEAD"}
+    assert sorted(entry.path for entry in asked if entry.status == 200) == [
+        f"/v2/mirror/app/manifests/{signature}",
+        "/v2/mirror/app/manifests/v1",
+        "/v2/mirror/multi/manifests/v2",
+    ]
+
+    # Signed again after it was replicated: the image is listed and its new signature copied.
+    second_signature = attach_signature(here, "team/app", image, signer="release-bot")
+    listed = run(here, rule, dry_run=True)
+    signed = run(here, rule)
+
+    assert listed["result"]["items"] == [dry_run["result"]["items"][0]]
+    assert signed["result"]["copied"] == listed["result"]["items"]
+    assert (signed["result"]["manifests_sent"], signed["result"]["blobs_sent"]) == (1, 1)
+    assert sorted(referrers(live_registry, "mirror/app", image.manifest.digest)) == sorted(
+        [signature, second_signature]
+    )
 
 
 def test_blobs_the_remote_has_are_mounted_or_skipped_not_sent_again(
@@ -285,6 +308,10 @@ def test_a_pull_rule_copies_from_the_remote_and_retries_the_image_that_failed(
     assert retried["state"] == "succeeded", retried["error"]
     assert retried["parameters"]["only"] == ["source/app:v1"]
     assert retried["result"]["copied"] == [failure["item"]]
+    # The config and the small layer came in the failed run; the large one and the signature's two
+    # now (its empty config may be linked from another project here, where earlier tests put it).
+    result = retried["result"]
+    assert (result["blobs_present"], result["blobs_sent"] + result["blobs_mounted"]) == (2, 3)
     assert tag_digest(here, "pulled/app", "v1") == image.manifest.digest
     assert referrers(here, "pulled/app", image.manifest.digest) == [signature]
     runs = requests.get(f"{here.url}/api/v1/replication-rules/{rule}/runs/", auth=here.admin_credentials, timeout=10)

@@ -1,7 +1,8 @@
 """Replication: copy the images a rule selects from one registry to another (issue 16).
 
 A rule names a local project, a remote registry and a direction. Its images are the tags, in
-the repositories its globs select, that the destination does not have at the same digest; a dry
+the repositories its globs select, that the destination does not have at the same digest (or
+without a referrer the source has, such as a signature added since); a dry
 run lists them, a run computes the same list the same way and copies each one:
 
 - an index whole, children first; then each manifest's referrers (signatures, SBOMs), found with
@@ -113,8 +114,9 @@ def _literal_names(patterns: str, prefix: str) -> list[str]:
 def plan_replication(
     rule: ReplicationRule, source: Source, destination: Destination, only: tuple[str, ...] | None = None
 ) -> ReplicationPlan:
-    """The tags the rule selects whose digest the destination does not have under the same tag
-    (all of them, or those in `only`). A dry run shows this list; a run copies it."""
+    """The tags the rule selects whose digest the destination does not have under the same tag, or
+    whose referrers it lacks (all of them, or those in `only`). A dry run shows this list; a run
+    copies it."""
     items: list[ReplicationItem] = []
     up_to_date = 0
     for source_name, destination_name in repository_pairs(rule, source):
@@ -124,11 +126,24 @@ def plan_replication(
             digest = source.tag_digest(source_name, tag)
             if digest is None:
                 continue
-            if destination.tag_digest(destination_name, tag) == digest:
+            if destination.tag_digest(destination_name, tag) == digest and not _referrers_missing(
+                source, destination, source_name, destination_name, digest
+            ):
                 up_to_date += 1
             else:
                 items.append(ReplicationItem(source_name, destination_name, tag, digest))
     return ReplicationPlan(items, up_to_date)
+
+
+def _referrers_missing(
+    source: Source, destination: Destination, source_name: str, destination_name: str, digest: str
+) -> bool:
+    """Whether the source has a referrer of the image that the destination lacks: an image is
+    often signed after it was pushed (and replicated). Asked with a HEAD of each referrer, which
+    any registry answers, with a referrers API or without."""
+    return any(
+        not destination.has_manifest(destination_name, referrer) for referrer in source.referrers(source_name, digest)
+    )
 
 
 class _Copier:
