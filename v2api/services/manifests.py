@@ -200,7 +200,8 @@ def put_manifest(
             refuse_moving_immutable_tag(repository, reference, manifest)
             Tag.objects.update_or_create(repository=repository, name=reference, defaults={"manifest": manifest})
             for hook in after_tag_push:
-                transaction.on_commit(partial(hook, repository_name, reference))
+                # robust: the push has committed, so a hook that fails is logged, not the push's answer.
+                transaction.on_commit(partial(hook, repository_name, reference), robust=True)
         record(
             actions.PUSH,
             project=project_name_of(repository_name),
