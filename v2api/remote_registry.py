@@ -8,7 +8,8 @@ failure is an UpstreamError naming the remote's answer.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from urllib.parse import urljoin
 
 import requests
@@ -53,6 +54,12 @@ class RemoteRegistry(UpstreamClient):
 
     def has_blob(self, repository: str, digest: str) -> bool:
         return self._exists(repository, f"blobs/{digest}", {}) is not None
+
+    @contextmanager
+    def blob_chunks(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
+        """end-2: the bytes of a blob as they arrive, never all in memory. Raises UpstreamError."""
+        with self.exchange("GET", self._url(repository, f"blobs/{digest}"), {}, self._scopes(repository)) as answer:
+            yield self._chunks(answer)
 
     def tags(self, repository: str) -> list[str]:
         """Every tag of a remote repository (end-8), page by page; none if it does not exist."""
