@@ -192,7 +192,9 @@ class _Copier:
 def replicate(rule_id: int, dry_run: bool, only: tuple[str, ...] | None, progress: Progress) -> dict[str, Any]:
     """Run (or with `dry_run` only plan) a replication rule; the job's result. A listing that
     fails (the remote is down) fails the run; an image that fails is retried, then reported."""
-    rule = ReplicationRule.objects.select_related("project").get(id=rule_id)
+    rule = ReplicationRule.objects.select_related("project").filter(id=rule_id).first()
+    if rule is None:
+        raise ReplicationFailed(f"replication rule {rule_id} was deleted before this run started")
     source, destination = ends_of(rule)
     progress("listing", 0, 1)
     plan = plan_replication(rule, source, destination, only)

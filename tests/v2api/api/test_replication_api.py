@@ -160,3 +160,19 @@ def test_the_jobs_api_starts_no_replication_without_its_rule(api: Api, root: Use
 
     assert refused.status_code == 400
     assert "kind" in refused.json()
+
+
+def test_a_run_of_a_rule_deleted_meanwhile_fails_saying_so(api: Api, root: User, team: Project, eager: Any) -> None:
+    rule_id = api("post", "replication-rules/", root, RULE).json()["id"]
+    with eager(execute=False) as pending:
+        started = api("post", f"replication-rules/{rule_id}/runs/", root, {})
+    ReplicationRule.objects.filter(id=rule_id).delete()
+
+    for callback in pending:
+        callback()
+
+    job = Job.objects.get(id=started.json()["id"])
+    assert (job.state, job.error) == (
+        Job.State.FAILED,
+        f"ReplicationFailed: replication rule {rule_id} was deleted before this run started",
+    )
