@@ -375,3 +375,40 @@ class WebhookChangeForm(WebhookForm):
             "secret": "" if data["remove_secret"] else (data["secret"] or None),
             "auth_header": "" if data["remove_auth_header"] else (data["auth_header"] or None),
         }
+
+
+class ReplicationRuleForm(forms.Form):
+    """A replication rule's settings; what makes them valid is services/replication_rules.py's."""
+
+    name = forms.CharField(max_length=100)
+    direction = forms.ChoiceField(
+        choices=[
+            ("push", "Push: this project's images to the remote"),
+            ("pull", "Pull: the remote's into this project"),
+        ]
+    )
+    project = forms.ChoiceField(choices=[], help_text="The project here that is copied from or into.")
+    remote_url = forms.CharField(max_length=255, label="Remote registry", help_text="http(s)://host[:port]")
+    remote_username = forms.CharField(max_length=255, required=False, label="Remote user (or robot)")
+    remote_password = forms.CharField(
+        required=False,
+        label="Remote password or token",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Kept encrypted; leave empty to keep the saved one.",
+    )
+    remote_namespace = forms.CharField(
+        max_length=255, required=False, help_text="The path on the remote below which the repositories live."
+    )
+    repositories = forms.CharField(max_length=255, initial="**", help_text="Comma-separated globs, ! excludes.")
+    tags = forms.CharField(max_length=255, initial="*", help_text="Comma-separated globs, ! excludes.")
+    trigger = forms.ChoiceField(
+        choices=[("manual", "By hand"), ("schedule", "On a schedule"), ("on_push", "After each push (push rules)")]
+    )
+    schedule_seconds = forms.IntegerField(
+        required=False, min_value=60, label="Every (seconds)", help_text="For the schedule trigger."
+    )
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, project_names: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [(name, name) for name in project_names]  # type: ignore[attr-defined]

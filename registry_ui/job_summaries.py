@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from registry_ui.templatetags.sizes import binary_size
 from registry_ui.templatetags.sizes import duration as window
-from v2api.models import Job
-from v2api.services.job_requests import DeletionRequest, RetentionRequest, job_request_of
+from v2api.models import Job, ReplicationRule
+from v2api.services.job_requests import DeletionRequest, ReplicationRequest, RetentionRequest, job_request_of
 
 # Result keys holding byte counts; the page shows them human-readable and exact.
 BYTE_KEYS = frozenset({"bytes_freed", "bytes_to_free", "bytes_waiting_for_grace"})
@@ -48,6 +48,9 @@ def job_title(job: Job) -> str:
             title = f"Deletion {'repository' if whole_repository else 'in'} {repository}"
         case RetentionRequest(project=project):
             title = f"Retention in project {project}"
+        case ReplicationRequest(rule=rule_id, only=only):
+            name = ReplicationRule.objects.filter(id=rule_id).values_list("name", flat=True).first()
+            title = f"Replication {name or f'rule #{rule_id} (deleted)'}" + (f" of {', '.join(only)}" if only else "")
         case _:
             title = str(job.get_kind_display()).capitalize()  # type: ignore[attr-defined]
     return f"{title} (dry run)" if job.dry_run else title
@@ -83,12 +86,19 @@ def result_lists(job: Job) -> list[ResultList]:
     lists = []
     for key, value in (job.result or {}).items():
         if isinstance(value, list) and value:
-            lists.append(ResultList(key.replace("_", " ").capitalize(), [str(item) for item in value]))
+            lists.append(ResultList(key.replace("_", " ").capitalize(), [_list_item(item) for item in value]))
         elif isinstance(value, dict):
             for repository, items in sorted(value.items()):
                 if isinstance(items, list) and items:
                     lists.append(ResultList(f"{key.capitalize()} in {repository}", [str(item) for item in items]))
     return lists
+
+
+def _list_item(item: Any) -> str:
+    # A replication's failures: the image and why it was not copied.
+    if isinstance(item, dict) and "item" in item and "error" in item:
+        return f"{item['item']}: {item['error']}"
+    return str(item)
 
 
 def job_status(job: Job) -> dict[str, Any]:

@@ -323,6 +323,10 @@ REGISTRY_JOB_STALE_SECONDS = env_int(
 REGISTRY_JOB_RESEND_SECONDS = env_int("REGISTRY_JOB_RESEND_SECONDS", 120, minimum=1)
 # How often beat looks for such jobs.
 REGISTRY_JOB_CHECK_INTERVAL_SECONDS = env_int("REGISTRY_JOB_CHECK_INTERVAL_SECONDS", 300, minimum=10)
+# A replication retries an image that failed this many times in all before it reports it failed.
+REGISTRY_REPLICATION_ATTEMPTS = env_int("REGISTRY_REPLICATION_ATTEMPTS", 3, minimum=1)
+# How often beat looks for replication rules whose schedule is due.
+REGISTRY_REPLICATION_CHECK_SECONDS = env_int("REGISTRY_REPLICATION_CHECK_SECONDS", 60, minimum=10)
 # --- Audit log (audit/) ---------------------------------------------------------------------
 # Whether manifest pulls are recorded (buffered and written in batches: audit/pulls.py).
 REGISTRY_AUDIT_PULLS = env_bool("REGISTRY_AUDIT_PULLS", True)
@@ -373,6 +377,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "apply-retention": {
         "task": "v2api.tasks.apply_retention_on_schedule",
         "schedule": timedelta(seconds=REGISTRY_RETENTION_INTERVAL_SECONDS),
+    },
+    "replicate-on-schedule": {
+        "task": "v2api.tasks.replicate_on_schedule",
+        "schedule": timedelta(seconds=REGISTRY_REPLICATION_CHECK_SECONDS),
     },
     "reap-stale-jobs": {
         "task": "v2api.tasks.reap_stale_jobs",

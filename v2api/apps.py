@@ -13,3 +13,9 @@ class V2ApiConfig(AppConfig):
 
         if record_last_pulled not in pulls.batch_hooks:
             pulls.batch_hooks.append(record_last_pulled)
+        # A push by tag starts the on-push replication rules that take it.
+        from v2api.services import manifests
+        from v2api.tasks import replicate_after_push
+
+        if replicate_after_push not in manifests.after_tag_push:
+            manifests.after_tag_push.append(replicate_after_push)

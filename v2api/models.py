@@ -172,13 +172,14 @@ class ImmutableTagRule(models.Model):
 
 
 class Job(models.Model):
-    """A background job and its record: deletion, garbage collection, upload purge or retention."""
+    """A background job and its record: deletion, garbage collection, upload purge, retention or replication."""
 
     class Kind(models.TextChoices):
         DELETION = "deletion"
         GARBAGE_COLLECTION = "garbage_collection"
         PURGE_UPLOADS = "purge_uploads"
         RETENTION = "retention"
+        REPLICATION = "replication"
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -231,3 +232,41 @@ class ProjectUsageSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"usage of {self.project} on {self.date}"
+
+
+class ReplicationRule(models.Model):
+    """Copy a project's images to another registry (push) or another registry's into the project
+    (pull), with their index children and referrers (services/replication.py)."""
+
+    class Direction(models.TextChoices):
+        PUSH = "push"
+        PULL = "pull"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual"
+        SCHEDULE = "schedule"
+        ON_PUSH = "on_push"
+
+    name = models.CharField(max_length=100, unique=True)
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    # Any v2 registry, as http(s)://host[:port]; the password is sealed (accounts/sealing.py).
+    remote_url = models.CharField(max_length=255)
+    remote_username = models.CharField(max_length=255, blank=True)
+    remote_password_sealed = models.TextField(blank=True)
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="replication_rules")
+    # Globs as retention's (services/globs.py): on the repository path inside the project, and on the tag.
+    repositories = models.CharField(max_length=255, default="**")
+    tags = models.CharField(max_length=255, default="*")
+    # Where the repositories live on the remote: `<remote_namespace>/<path in the project>`;
+    # blank is the remote's top level.
+    remote_namespace = models.CharField(max_length=255, blank=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    # With the schedule trigger: beat starts a run when the last one started this long ago.
+    schedule_seconds = models.PositiveIntegerField(null=True, blank=True)
+    last_scheduled_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"replication rule {self.name} ({self.direction} {self.remote_url})"

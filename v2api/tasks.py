@@ -11,8 +11,14 @@ from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerError
 
 from v2api.models import Job, RetentionPolicy
-from v2api.services import jobs, usage_history
-from v2api.services.job_requests import GarbageCollectionRequest, JobRequest, RetentionRequest, UploadPurgeRequest
+from v2api.services import jobs, replication_triggers, usage_history
+from v2api.services.job_requests import (
+    GarbageCollectionRequest,
+    JobRequest,
+    ReplicationRequest,
+    RetentionRequest,
+    UploadPurgeRequest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +74,26 @@ def purge_stale_uploads_on_schedule() -> None:
 def apply_retention_on_schedule() -> None:
     for project_name in RetentionPolicy.objects.filter(enabled=True).values_list("project__name", flat=True):
         request_job(RetentionRequest(project_name))
+
+
+@shared_task(name="v2api.tasks.replicate_on_schedule")
+def replicate_on_schedule() -> int:
+    """A run of each scheduled replication rule that is due; how many were started."""
+    due = replication_triggers.claim_scheduled_rules()
+    for rule_id in due:
+        request_job(ReplicationRequest(rule_id))
+    return len(due)
+
+
+def replicate_after_push(repository_name: str, tag: str) -> None:
+    """After a push by tag commits (services/manifests.py's after_tag_push, wired in v2api/apps.py):
+    a run of each on-push rule that takes the tag, for that image only."""
+    for rule_id in replication_triggers.rules_for_push(repository_name, tag):
+        try:
+            request_job(ReplicationRequest(rule_id, only=(f"{repository_name}:{tag}",)))
+        except JobNotSent:
+            # The push is done and the job recorded; beat's resend_waiting_jobs sends it later.
+            logger.warning("replication after the push of %s:%s waits for the job queue", repository_name, tag)
 
 
 @shared_task(name="v2api.tasks.reap_stale_jobs")

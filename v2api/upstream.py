@@ -11,8 +11,8 @@ import base64
 import re
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -113,18 +113,34 @@ class UpstreamClient:
         except requests.RequestException as error:
             raise UpstreamError(f"the upstream {self.upstream.base_url} broke off: {error}") from None
 
-    @contextmanager
-    def _request(self, method: str, repository: str, path: str, headers: dict[str, str]) -> Iterator[requests.Response]:
+    def _request(
+        self, method: str, repository: str, path: str, headers: dict[str, str]
+    ) -> AbstractContextManager[requests.Response]:
         url = f"{self.upstream.base_url}/v2/{repository}/{path}"
-        scope = f"repository:{repository}:pull"
-        response = self._send(method, url, headers, self._known_token(scope))
+        return self.exchange(method, url, headers, (f"repository:{repository}:pull",))
+
+    @contextmanager
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        scopes: tuple[str, ...],
+        body: bytes | Iterable[bytes] | None = None,
+    ) -> Iterator[requests.Response]:
+        """One request with the token `scopes` need, answering a 401 challenge once; raises
+        UpstreamError for an answer of 400 or more. A streamed `body` cannot be sent twice, so it
+        goes only with a token already held (the replication client's upload starts first)."""
+        response = self._send(method, url, headers, self._known_token(scopes), body)
         if response.status_code == 401:
             response.close()
-            response = self._send(method, url, headers, self._answer_challenge(response, scope))
+            if body is not None and not isinstance(body, bytes):
+                raise UpstreamError(f"the registry {self.upstream.base_url} refused our token mid-upload", 401)
+            response = self._send(method, url, headers, self._answer_challenge(response, scopes), body)
         try:
             if response.status_code >= 400:
                 raise UpstreamError(
-                    f"the upstream {self.upstream.base_url} answered {method} /v2/{repository}/{path} with"
+                    f"the upstream {self.upstream.base_url} answered {method} {urlsplit(url).path} with"
                     f" {response.status_code}{_error_text(response)}",
                     status=response.status_code,
                 )
@@ -132,23 +148,30 @@ class UpstreamClient:
         finally:
             response.close()
 
-    def _send(self, method: str, url: str, headers: dict[str, str], authorization: str | None) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        authorization: str | None,
+        body: bytes | Iterable[bytes] | None = None,
+    ) -> requests.Response:
         if authorization:
             headers = {**headers, "Authorization": authorization}
         try:
-            return self.session.request(method, url, headers=headers, stream=True, timeout=TIMEOUT)
+            return self.session.request(method, url, headers=headers, data=body, stream=True, timeout=TIMEOUT)
         except requests.RequestException as error:
             raise UpstreamError(f"the upstream {self.upstream.base_url} did not answer: {_reason(error)}") from None
 
-    def _known_token(self, scope: str) -> str | None:
+    def _known_token(self, scopes: tuple[str, ...]) -> str | None:
         with _tokens_lock:
-            token, expires = _tokens.get(self._token_key(scope), ("", 0.0))
+            token, expires = _tokens.get(self._token_key(scopes), ("", 0.0))
         return f"Bearer {token}" if token and expires > time.time() else None
 
-    def _token_key(self, scope: str) -> tuple[str, str, str]:
-        return (self.upstream.base_url, self.upstream.username, scope)
+    def _token_key(self, scopes: tuple[str, ...]) -> tuple[str, str, str]:
+        return (self.upstream.base_url, self.upstream.username, " ".join(scopes))
 
-    def _answer_challenge(self, response: requests.Response, scope: str) -> str:
+    def _answer_challenge(self, response: requests.Response, scopes: tuple[str, ...]) -> str:
         """What answers the upstream's `WWW-Authenticate`: a Bearer token fetched from its realm,
         or Basic credentials."""
         challenge = response.headers.get("WWW-Authenticate", "")
@@ -159,7 +182,11 @@ class UpstreamClient:
         if scheme.lower() != "bearer":
             raise UpstreamError(f"the upstream {self.upstream.base_url} asks for credentials we cannot give", 401)
         fields = dict(_CHALLENGE_PARAMETER.findall(parameters))
-        query = {"service": fields.get("service", ""), "scope": fields.get("scope", scope)}
+        # Our scopes, not only the challenge's: a cross-repository mount needs pull on its source too.
+        wanted = list(scopes)
+        if fields.get("scope") and fields["scope"] not in wanted:
+            wanted.append(fields["scope"])
+        query: dict[str, str | list[str]] = {"service": fields.get("service", ""), "scope": wanted}
         try:
             answer = self.session.get(fields["realm"], params=query, auth=credentials, timeout=TIMEOUT)
         except KeyError:
@@ -185,7 +212,7 @@ class UpstreamClient:
             # pulling from many repositories would keep them all.
             for key in [key for key, (_, expires) in _tokens.items() if expires <= now]:
                 del _tokens[key]
-            _tokens[self._token_key(scope)] = (token, now + lifetime - _TOKEN_MARGIN)
+            _tokens[self._token_key(scopes)] = (token, now + lifetime - _TOKEN_MARGIN)
         return f"Bearer {token}"
 
 

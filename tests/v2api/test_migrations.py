@@ -13,7 +13,9 @@ from django.db import connection
 from accounts.models import Project
 from oci.media_types import OCI_MANIFEST
 from tests.migrations import migrate, migrate_to_the_latest
+from v2api.models import Job
 from v2api.services.manifests import find_manifest
+from v2api.services.replication_rules import RuleSettings, save_replication_rule
 from v2api.storage import paths
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_migrations")]
@@ -145,3 +147,24 @@ def test_projects_and_tags_made_before_proxy_caches_stay_ordinary_and_are_served
 
     back = migrate(PROXY_BEFORE)
     assert back.get_model("v2api", "Tag").objects.filter(name="v1").count() == 1
+
+
+REPLICATION_BEFORE = [("accounts", "0006_single_sign_on_identity"), ("v2api", "0012_tag_upstream_checked_at")]
+
+
+def test_jobs_and_projects_from_before_replication_stay_and_a_project_then_takes_rules() -> None:
+    old = migrate(REPLICATION_BEFORE)
+    team = old.get_model("accounts", "Project").objects.create(name="team")
+    job = old.get_model("v2api", "Job").objects.create(kind="retention", parameters={"project": "team"})
+
+    migrate_to_the_latest()  # the models below are today's
+
+    assert Job.objects.get(id=job.id).kind == Job.Kind.RETENTION
+    rule = save_replication_rule(
+        None, RuleSettings(name="out", direction="push", remote_url="https://remote.lan", project=Project.objects.get())
+    )
+    assert (rule.project_id, rule.trigger, rule.repositories, rule.tags) == (team.id, "manual", "**", "*")
+
+    back = migrate(REPLICATION_BEFORE)
+    assert back.get_model("v2api", "Job").objects.filter(id=job.id).exists()
+    assert "v2api_replicationrule" not in connection.introspection.table_names()

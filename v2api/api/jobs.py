@@ -73,9 +73,10 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
 
 class JobKindSerializer(serializers.Serializer[Any]):
-    """Read first, to know which request the rest of the body is."""
+    """Read first, to know which request the rest of the body is. A replication runs from its
+    rule (`/api/v1/replication-rules/<id>/runs/`), which knows the rule exists."""
 
-    kind = serializers.ChoiceField(choices=Job.Kind.choices)
+    kind = serializers.ChoiceField(choices=[kind for kind in Job.Kind.choices if kind[0] != Job.Kind.REPLICATION])
 
 
 class NewJobSerializer(serializers.Serializer[Any]):

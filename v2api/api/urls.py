@@ -1,9 +1,9 @@
-"""Routes of the management API for registry objects (retention, immutability, usage, deletion plans, jobs), mounted
-at /api/v1/ under the `api` namespace next to accounts/api/urls.py's (see registry_ui/urls.py)."""
+"""Routes of the management API for registry objects (retention, immutability, usage, deletion plans, jobs,
+replication), mounted at /api/v1/ under the `api` namespace next to accounts/api/urls.py's (see registry_ui/urls.py)."""
 
 from django.urls import path
 
-from v2api.api import immutability, jobs, retention, usage
+from v2api.api import immutability, jobs, replication, retention, usage
 
 urlpatterns = [
     path(
@@ -41,4 +41,7 @@ urlpatterns = [
     ),
     path("jobs/", jobs.JobViewSet.as_view({"get": "list", "post": "create"}), name="job-list"),
     path("jobs/<int:job_id>/", jobs.JobViewSet.as_view({"get": "retrieve"}), name="job-detail"),
+    path("replication-rules/", replication.ReplicationRulesView.as_view(), name="replication-rules"),
+    path("replication-rules/<int:rule_id>/", replication.ReplicationRuleView.as_view(), name="replication-rule"),
+    path("replication-rules/<int:rule_id>/runs/", replication.ReplicationRunsView.as_view(), name="replication-runs"),
 ]

@@ -159,13 +159,32 @@ class RetentionRequest:
         return cls(parameters["project"])
 
 
-JobRequest = DeletionRequest | GarbageCollectionRequest | UploadPurgeRequest | RetentionRequest
+@dataclass(frozen=True)
+class ReplicationRequest:
+    """Run a replication rule now; with `only`, just those images (`repository:tag` on the source
+    side), as a retry of a run's failed ones or after a push does."""
+
+    kind: ClassVar[str] = Job.Kind.REPLICATION
+    rule: int
+    only: tuple[str, ...] | None = None
+
+    def as_parameters(self) -> dict[str, Any]:
+        return {"rule": self.rule, "only": None if self.only is None else list(self.only)}
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any]) -> Self:
+        only = parameters.get("only")
+        return cls(parameters["rule"], None if only is None else tuple(only))
+
+
+JobRequest = DeletionRequest | GarbageCollectionRequest | UploadPurgeRequest | RetentionRequest | ReplicationRequest
 
 REQUEST_TYPES: dict[str, type[JobRequest]] = {
     Job.Kind.DELETION: DeletionRequest,
     Job.Kind.GARBAGE_COLLECTION: GarbageCollectionRequest,
     Job.Kind.PURGE_UPLOADS: UploadPurgeRequest,
     Job.Kind.RETENTION: RetentionRequest,
+    Job.Kind.REPLICATION: ReplicationRequest,
 }
 
 

@@ -30,11 +30,13 @@ from v2api.services.job_requests import (
     DeletionRequest,
     GarbageCollectionRequest,
     JobRequest,
+    ReplicationRequest,
     RetentionRequest,
     UploadPurgeRequest,
     job_request_of,
 )
 from v2api.services.locks import AlreadyRunning
+from v2api.services.replication import replicate
 from v2api.services.retention import apply_retention
 from v2api.services.uploads import purge_stale_uploads
 
@@ -82,7 +84,14 @@ def run_job(job_id: int) -> None:
         logger.exception("job %s failed", job_id)
         _finish(job.id, Job.State.FAILED, error=f"{type(error).__name__}: {error}")
     else:
-        _finish(job.id, Job.State.SUCCEEDED, result=result)
+        if result.get("failed"):
+            # A replication whose images were retried and still failed: the result lists them
+            # and their errors, for a retry of just those.
+            failures = result["failed"]
+            summary = f"{len(failures)} image(s) not copied; the first: {failures[0]['item']}: {failures[0]['error']}"
+            _finish(job.id, Job.State.FAILED, result=result, error=summary)
+        else:
+            _finish(job.id, Job.State.SUCCEEDED, result=result)
 
 
 def waiting_jobs(older_than: timedelta) -> list[int]:
@@ -155,6 +164,8 @@ def _run(job_request: JobRequest, dry_run: bool, progress: Callable[[str, int, i
             return purge_stale_uploads(timedelta(seconds=job_request.max_age_seconds), dry_run=dry_run)
         case RetentionRequest():
             return apply_retention(job_request.project, dry_run=dry_run).as_dict()
+        case ReplicationRequest():
+            return replicate(job_request.rule, dry_run, job_request.only, progress)
 
 
 def _run_deletion(

@@ -2,7 +2,9 @@
 services/deletion.py."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -27,6 +29,10 @@ from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
 from v2api.services.immutability import refuse_moving_immutable_tag
 from v2api.services.prepared import PreparedQuery, unix_time
 from v2api.services.repositories import get_or_create_repository
+
+# Called with the repository and tag once a push by tag commits: on-push replication (added in
+# v2api/apps.py, as the job it starts is sent from the tasks module, which sits above the services).
+after_tag_push: list[Callable[[str, str], None]] = []
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,9 @@ def put_manifest(
         if isinstance(reference, str):
             refuse_moving_immutable_tag(repository, reference, manifest)
             Tag.objects.update_or_create(repository=repository, name=reference, defaults={"manifest": manifest})
+            for hook in after_tag_push:
+                # robust: the push has committed, so a hook that fails is logged, not the push's answer.
+                transaction.on_commit(partial(hook, repository_name, reference), robust=True)
         record(
             actions.PUSH,
             project=project_name_of(repository_name),
