@@ -6,6 +6,7 @@ project `team`, maya maintains it (may delete), dave develops in it (may not del
 belongs to nothing; `shared` is public and has no members.
 """
 
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -73,6 +75,15 @@ def test_a_user_sees_only_the_jobs_they_requested(api: Api, root: User, alice: U
     response = api("get", "jobs/", alice)
 
     assert [job["id"] for job in response.json()["results"]] == [own.id]
+
+
+def test_a_job_says_whether_it_was_run_from_the_command_line(api: Api, root: User) -> None:
+    call_command("purgeuploads", stdout=io.StringIO())
+    request_job(UploadPurgeRequest())
+
+    body = api("get", "jobs/", root).json()
+
+    assert [(job["requested_by"], job["from_command_line"]) for job in body["results"]] == [(None, False), (None, True)]
 
 
 def test_a_robot_may_not_list_jobs(api: Api, robot: tuple[str, str]) -> None:
