@@ -17,9 +17,9 @@ from audit.recorder import record
 from oci.digests import Digest
 from oci.names import project_name_of
 from v2api.errors import ManifestUnknown, NameUnknown
-from v2api.models import Manifest, ManifestReference, Repository, RetentionPolicy, Tag
+from v2api.models import ImmutableTagRule, Manifest, ManifestReference, Repository, RetentionPolicy, Tag
 from v2api.services.garbage import bytes_freed_without, untagged_garbage
-from v2api.services.immutability import refuse_deleting_immutable_tags
+from v2api.services.immutability import immutable_tag_message, immutable_tags, refuse_deleting_immutable_tags
 from v2api.storage import blobstore
 
 
@@ -33,6 +33,8 @@ class DeletionPlan:
     manifests: list[str] = field(default_factory=list)
     bytes_freed: int = 0
     manifest_ids: set[int] = field(default_factory=set, repr=False)
+    # Tags of the plan that a rule makes immutable: executing it is refused (plan_deletion only).
+    immutable_tags: dict[str, ImmutableTagRule] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -42,6 +44,10 @@ class DeletionPlan:
             "bytes_to_free": self.bytes_freed,
             "tags": self.tags,
             "manifests": self.manifests,
+            "immutable_tags": [
+                {"tag": tag, "rule": rule.pk, "message": immutable_tag_message(tag, rule)}
+                for tag, rule in sorted(self.immutable_tags.items())
+            ],
         }
 
 
@@ -56,10 +62,12 @@ def plan_deletion(
 
     With `images_left_untagged`, an image whose every tag goes (and that no index keeps) goes
     too, as retention does. Raises NameUnknown for a missing repository; unknown tags and
-    digests are simply not in the plan.
+    digests are simply not in the plan. The plan names the immutable tags that would make
+    executing it fail, so a caller hears it before a job fails on it.
     """
     plan = plan_rows(repository_name, tags, digests, whole_repository, images_left_untagged)
     plan.bytes_freed = bytes_freed_without(plan.manifest_ids)
+    plan.immutable_tags = immutable_tags(repository_name, plan.tags)
     return plan
 
 

@@ -95,9 +95,14 @@ def refuse_moving_immutable_tag(repository: Repository, tag: str, manifest: Mani
         raise _refusal(repository.name, tag, rule)
 
 
+def immutable_tag_message(tag: str, rule: ImmutableTagRule) -> str:
+    """What a refusal says, and what a deletion plan warns with."""
+    return f"tag {tag} is immutable ({rule})"
+
+
 def _refusal(repository_name: str, tag: str, rule: ImmutableTagRule) -> Denied:
     # docker, skopeo and podman print the code and this message: "denied: tag v1.2.0 is immutable (rule …)".
     return Denied(
-        f"tag {tag} is immutable ({rule})",
+        immutable_tag_message(tag, rule),
         detail={"repository": repository_name, "tag": tag, "rule": rule.pk},
     )

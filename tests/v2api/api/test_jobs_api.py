@@ -23,7 +23,7 @@ from accounts.models import Project
 from tests.accounts.conftest import Api, CaptureOnCommit
 from tests.conftest import PASSWORD, PushImage, basic_auth
 from tests.tasks.conftest import blob_file, bytes_on_disk
-from v2api.models import Job, RetentionPolicy, RetentionRule, Tag, Upload
+from v2api.models import ImmutableTagRule, Job, RetentionPolicy, RetentionRule, Tag, Upload
 from v2api.services.job_requests import GarbageCollectionRequest, RetentionRequest, UploadPurgeRequest
 from v2api.tasks import request_job
 
@@ -178,6 +178,7 @@ def test_a_job_shows_what_was_asked_how_far_it_got_and_how_it_ended(api: Api, ro
         "result": {"bytes_freed": 10},
         "error": "",
         "requested_by": "root",
+        "from_command_line": False,
         "created_at": body["created_at"],
         "started_at": body["started_at"],
         "finished_at": body["finished_at"],
@@ -445,8 +446,28 @@ def test_a_deletion_plan_names_what_goes_and_the_bytes_it_frees(
         "bytes_to_free": len(b"doomed") + len(b"{}"),
         "tags": ["old"],
         "manifests": [doomed.digest],
+        "immutable_tags": [],
     }
     assert Tag.objects.filter(name="old").exists()
+
+
+def test_a_deletion_plan_warns_of_the_immutable_tags_a_job_would_fail_on(
+    api: Api, alice: User, maya: User, team: Project, push_image: PushImage, eager: CaptureOnCommit
+) -> None:
+    push_image("team/app", tag="v1.2.0", layers=[b"released"])
+    push_image("team/app", tag="latest", layers=[b"moving"])
+    rule = ImmutableTagRule.objects.create(project=team, repositories="**", tags="v*.*.*")
+
+    plan = api("post", "repositories/team/app/deletion-plan/", alice, {"whole_repository": True}).json()
+    job = job_of(start(api, maya, {"kind": "deletion", "repository": "team/app", "whole_repository": True}, eager))
+
+    message = f"tag v1.2.0 is immutable (rule {rule.pk}: repositories **, tags v*.*.*)"
+    assert sorted(plan["tags"]) == ["latest", "v1.2.0"]
+    assert plan["immutable_tags"] == [{"tag": "v1.2.0", "rule": rule.pk, "message": message}]
+    job.refresh_from_db()
+    assert (job.state, job.error) == (Job.State.FAILED, message)
+    tags_left = api("post", "repositories/team/app/deletion-plan/", alice, {"tags": ["latest"]}).json()
+    assert tags_left["immutable_tags"] == []
 
 
 def test_a_deletion_plan_of_a_whole_repository_frees_what_its_usage_calls_freeable(
