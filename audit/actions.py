@@ -33,6 +33,9 @@ RETENTION_RULE_DELETE = "retention.rule.delete"
 IMMUTABLE_RULE_ADD = "immutable.rule.add"
 IMMUTABLE_RULE_DELETE = "immutable.rule.delete"
 GC_RUN = "gc.run"
+RECYCLE_RESTORE = "recycle.restore"
+RECYCLE_DELETE = "recycle.delete"
+PROJECT_RECYCLE_WINDOW = "project.recycle_window"
 
 ALL = (
     PUSH,
@@ -68,4 +71,7 @@ ALL = (
     IMMUTABLE_RULE_ADD,
     IMMUTABLE_RULE_DELETE,
     GC_RUN,
+    RECYCLE_RESTORE,
+    RECYCLE_DELETE,
+    PROJECT_RECYCLE_WINDOW,
 )

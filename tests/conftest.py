@@ -43,6 +43,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_recycle_bin(settings) -> None:  # type: ignore[no-untyped-def]
+    """Deleting frees at the next collection, as the registry without a recycle bin does: the
+    tests of the bin (tests/v2api/test_recycle_bin.py and its neighbours) turn it on."""
+    settings.REGISTRY_RECYCLE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def storage_root(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
     """Every test gets an empty blob store of its own."""
     root = tmp_path / "storage"

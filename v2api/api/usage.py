@@ -78,6 +78,11 @@ class DeletionPlanSerializer(serializers.Serializer[dict[str, Any]]):
     bytes_to_free = serializers.IntegerField(help_text="Blobs only the deleted manifests reference.")
     tags = serializers.ListField(child=serializers.CharField())
     manifests = serializers.ListField(child=serializers.CharField(), help_text="Manifest digests.")
+    restorable_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Until when the deletion stays in the project's recycle bin, restorable; the collection "
+        "after it frees `bytes_to_free`. Null: the project keeps no bin, the next collection frees them.",
+    )
     immutable_tags = ImmutableTagWarningSerializer(
         many=True,
         help_text="Tags of the plan that an immutability rule protects: a deletion job of this plan fails "

@@ -221,6 +221,18 @@ def point_tag(repository: Repository, name: str, manifest: Manifest) -> None:
     tag.save(update_fields=["manifest", "updated_at"])
 
 
+def restore_manifest(
+    repository: Repository, digest: Digest, content: bytes, media_type: str, blobs: dict[str, Blob]
+) -> Manifest:
+    """Store again a manifest this registry accepted before (services/recycle_bin.py), its
+    children first: `blobs` are the blobs it references, by digest, linked into the repository."""
+    parsed = parse_manifest(content, media_type)
+    children = _children_in_repository(repository.name, parsed.children)
+    referenced = {str(descriptor.digest) for descriptor in parsed.blobs}
+    blobs = {digest: blob for digest, blob in blobs.items() if digest in referenced}
+    return _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
+
+
 def list_referrers(repository_name: str, subject: Digest, artifact_type: str | None) -> list[dict[str, object]]:
     """end-12: descriptors of the manifests in this repository whose `subject` is `subject`."""
     manifests = Manifest.objects.filter(repository__name=repository_name, subject_digest=str(subject))

@@ -446,6 +446,7 @@ def test_a_deletion_plan_names_what_goes_and_the_bytes_it_frees(
         "bytes_to_free": len(b"doomed") + len(b"{}"),
         "tags": ["old"],
         "manifests": [doomed.digest],
+        "restorable_until": None,
         "immutable_tags": [],
     }
     assert Tag.objects.filter(name="old").exists()
