@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.models import Project
+from audit.models import AuditEvent
 from tests.accounts.conftest import Api
 from tests.conftest import PASSWORD, PushImage, basic_auth
 from v2api.models import ImmutableTagRule, RecycledDeletion
@@ -155,6 +156,9 @@ def test_a_project_admin_sets_the_window_and_a_developer_may_not(
     assert negative.status_code == 400
     team.refresh_from_db()
     assert team.recycle_seconds == 600
+    assert list(AuditEvent.objects.filter(action="project.recycle_window").values_list("actor_name", "detail")) == [
+        ("alice", {"recycle_seconds": 600, "previous_recycle_seconds": None})
+    ]
     assert api("patch", "projects/team/", alice, {"recycle_seconds": None}).json()["recycle_seconds"] is None
 
 
