@@ -114,7 +114,8 @@ def recycled_items(project: Project) -> list[RecycledItem]:
         .values_list("deletion_id", "digest")
     ):
         deleted[deletion_id].append(digest)
-    return [RecycledItem(deletion, deleted[deletion.id], _bytes_to_free(deletion)) for deletion in deletions]
+    freed = _bytes_to_free(deletions)
+    return [RecycledItem(deletion, deleted[deletion.id], freed[deletion.id]) for deletion in deletions]
 
 
 def recycled_bytes(project: Project) -> int:
@@ -182,23 +183,30 @@ def delete_permanently(project: Project, deletion_id: int) -> bool:
             actions.RECYCLE_DELETE,
             project=project.name,
             resource=deletion.repository_name,
-            detail={"deletion": deletion.id, "tags": deletion.tags, "bytes_to_free": _bytes_to_free(deletion)},
+            detail={
+                "deletion": deletion.id,
+                "tags": deletion.tags,
+                "bytes_to_free": _bytes_to_free([deletion])[deletion.id],
+            },
         )
         deletion.delete()
     return True
 
 
-def _bytes_to_free(deletion: RecycledDeletion) -> int:
-    """Blobs of the deletion that no manifest and no other unexpired deletion keeps."""
-    others = RecycledBlob.objects.filter(blob_id=OuterRef("id"), deletion__expires_at__gt=timezone.now()).exclude(
-        deletion=deletion
-    )
-    blobs = (
-        Blob.objects.filter(recycled_by__deletion=deletion)
-        .exclude(Exists(ManifestReference.objects.filter(blob_id=OuterRef("id"))))
-        .exclude(Exists(others))
-    )
-    return int(blobs.aggregate(total=Sum("size"))["total"] or 0)
+def _bytes_to_free(deletions: list[RecycledDeletion]) -> dict[int, int]:
+    """For each deletion, its blobs that no manifest and no other unexpired deletion keeps, in one query."""
+    held_elsewhere = RecycledBlob.objects.filter(
+        blob_id=OuterRef("blob_id"), deletion__expires_at__gt=timezone.now()
+    ).exclude(deletion_id=OuterRef("deletion_id"))
+    freed = {deletion.id: 0 for deletion in deletions}
+    for deletion_id, size in (
+        RecycledBlob.objects.filter(deletion__in=deletions)
+        .exclude(Exists(held_elsewhere))
+        .exclude(Exists(ManifestReference.objects.filter(blob_id=OuterRef("blob_id"))))
+        .values_list("deletion_id", "blob__size")
+    ):
+        freed[deletion_id] += size
+    return freed
 
 
 def _with_children(manifest_ids: set[int]) -> set[int]:

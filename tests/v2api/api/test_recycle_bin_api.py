@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Project
 from audit.models import AuditEvent
@@ -67,6 +69,21 @@ def test_a_member_lists_what_the_project_deleted_newest_first(api: Api, dave: Us
         "expires_at",
         "bytes_to_free",
     }
+
+
+def test_the_list_costs_the_same_queries_however_many_deletions_it_holds(
+    api: Api, dave: User, deleted: dict[str, str], push_image: PushImage
+) -> None:
+    with CaptureQueriesContext(connection) as one:
+        assert len(api("get", "projects/team/recycle-bin/", dave).json()) == 1
+    for number in range(3):
+        push_image("team/app", tag=f"more-{number}", layers=[f"layer {number}".encode()])
+        execute_deletion("team/app", tags=[f"more-{number}"])
+
+    with CaptureQueriesContext(connection) as four:
+        assert len(api("get", "projects/team/recycle-bin/", dave).json()) == 4
+
+    assert len(four.captured_queries) == len(one.captured_queries)
 
 
 def test_a_maintainer_restores_the_same_tag_on_the_same_digest(api: Api, maya: User, deleted: dict[str, str]) -> None:
