@@ -10,8 +10,9 @@ window is the project's `recycle_seconds`, else REGISTRY_RECYCLE_SECONDS; 0 keep
 A restore stores the manifests again (a re-push of the same digest meanwhile is simply found) and
 puts each tag back on its digest, in the repository it was in, created again if it was deleted
 whole or left the catalog once emptied. A tag that now points elsewhere is a conflict, never moved.
-Bytes in the bin do not count toward the project's quota, as in Harbor, where deleting frees quota
-at once: a full project makes room by deleting, and the bin is bounded by its window.
+Bytes in the bin do not count toward the project's quota, which counts what the project's manifests
+reference (as Harbor's counts its artifacts, not its disk): a full project makes room by deleting,
+and the bin is bounded by its window.
 """
 
 from collections.abc import Iterable
