@@ -2,6 +2,7 @@
 window, its blobs stay on disk until the window ends, and then the collector frees exactly what
 the deletion promised."""
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from django.utils import timezone
 from accounts.models import Project
 from audit.models import AuditEvent
 from oci import media_types
-from tests.conftest import PushedImage, PushImage, PushManifest
+from tests.conftest import PushedImage, PushImage, PushManifest, digest_of
 from tests.tasks.conftest import blob_file, bytes_on_disk
 from v2api.models import ImmutableTagRule, Job, RecycledDeletion, RetentionPolicy, RetentionRule, Tag
 from v2api.services.deletion import execute_deletion, plan_deletion
@@ -280,3 +281,24 @@ def test_a_deletion_job_records_until_when_it_is_restorable(
     job.refresh_from_db()
     assert job.state == Job.State.SUCCEEDED
     assert job.result["restorable_until"] == the_deletion().expires_at.isoformat()
+
+
+def test_bytes_in_the_bin_do_not_count_toward_the_quota(client: Client, push_image: PushImage) -> None:
+    image = push_image("team/app", tag="v1", layers=[b"a" * 1000])
+    Project.objects.filter(name="team").update(quota_bytes=1500)
+    layer = b"b" * 1000
+
+    def push_layer() -> Any:
+        started = client.post("/v2/team/app/blobs/uploads/")
+        return client.put(
+            started["Location"] + f"?digest={digest_of(layer)}", data=layer, content_type="application/octet-stream"
+        )
+
+    refused = push_layer()
+    execute_deletion("team/app", digests=[image.digest])
+    accepted = push_layer()
+
+    assert refused.status_code == 403
+    assert json.loads(refused.content)["errors"][0]["message"].startswith("quota exceeded: project team uses")
+    assert accepted.status_code == 201
+    assert recycled_bytes(team()) > 1000
