@@ -132,3 +132,15 @@ def test_the_confirmation_says_when_the_bytes_are_freed(as_user: AsUser, maya: U
     assert "at the first garbage collection after <time datetime=" in text
     assert "data-restorable-until" in text
     assert "stays in the project's recycle bin, restorable" in text
+
+
+def test_the_garbage_collection_page_shows_what_the_bins_keep(
+    as_user: AsUser, root: User, deleted: RecycledDeletion, settings: Any
+) -> None:
+    # Without a grace window only the bin keeps the deleted image's bytes from a collection now.
+    settings.REGISTRY_GC_GRACE_SECONDS = 0
+    page = as_user(root).get("/admin/garbage-collection/").content.decode()
+
+    in_the_bin = len(b"base layer bytes") + len(b"app layer") + len(CONFIG)
+    assert f'data-in-recycle-bin="{in_the_bin}"' in page
+    assert 'data-freed-now="0"' in page
