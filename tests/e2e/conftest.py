@@ -158,8 +158,6 @@ def serving_registry(data_dir: Path, database: str, port: int = 0, **settings: s
         "WEB_CONCURRENCY": "2",
         "REGISTRY_ADMIN_USERNAME": "e2e-admin",
         "REGISTRY_ADMIN_PASSWORD": secrets.token_urlsafe(16),
-        # As in tests/conftest.py: a test of the recycle bin gives its project a window.
-        "REGISTRY_RECYCLE_SECONDS": "0",
         **settings,
     }
     registry = LiveRegistry(data_dir=data_dir, environment=environment, **({"port": port} if port else {}))

@@ -77,7 +77,7 @@ def recycle(repository: Repository, tags: Iterable[str], manifest_ids: set[int],
         return None
     named = dict(Tag.objects.filter(repository=repository, name__in=list(tags)).values_list("name", "manifest_id"))
     kept = _with_children(manifest_ids | set(named.values()))
-    rows = Manifest.objects.filter(id__in=kept).values_list("id", "digest", "media_type", "content")
+    rows = list(Manifest.objects.filter(id__in=kept).values_list("id", "digest", "media_type", "content"))
     digests = {manifest_id: digest for manifest_id, digest, _, _ in rows}
     deletion = RecycledDeletion.objects.create(
         project_id=repository.project_id,
