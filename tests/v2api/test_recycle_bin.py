@@ -169,6 +169,19 @@ def test_a_whole_repository_restored_comes_back_to_the_catalog_with_its_blobs(
     assert list(AuditEvent.objects.filter(action="recycle.restore").values_list("resource", flat=True)) == ["team/app"]
 
 
+def test_a_repository_emptied_by_deleting_its_only_image_comes_back_to_the_catalog(
+    client: Client, push_image: PushImage
+) -> None:
+    image = push_image("team/solo", tag="v1", layers=[b"only layer"])
+    assert client.delete(f"/v2/team/solo/manifests/{image.digest}").status_code == 202
+    assert "team/solo" not in client.get("/v2/_catalog").json()["repositories"]
+
+    restore(team(), the_deletion().id)
+
+    assert "team/solo" in client.get("/v2/_catalog").json()["repositories"]
+    assert pulled_digest(client, "team/solo", "v1") == image.digest
+
+
 def test_an_index_in_the_bin_keeps_its_children_and_comes_back_whole(
     client: Client, push_image: PushImage, push_manifest: PushManifest
 ) -> None:
