@@ -34,6 +34,13 @@ class Project(models.Model):
     proxy_username = models.CharField(max_length=255, blank=True, default="")
     # Encrypted with a key derived from SECRET_KEY (accounts/sealing.py), never shown.
     proxy_password_sealed = models.TextField(blank=True, default="")
+    # How long deleted tags and images stay in its recycle bin (v2api/services/recycle_bin.py);
+    # None: REGISTRY_RECYCLE_SECONDS, 0: no bin.
+    recycle_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Seconds deleted tags and images stay restorable; 0: none; empty: the registry's default.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
 

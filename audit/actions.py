@@ -42,6 +42,9 @@ WEBHOOK_REMOVE = "webhook.remove"
 QUOTA_EXCEEDED = "quota.exceeded"
 QUOTA_NEAR = "quota.near"
 RETENTION_RUN = "retention.run"
+RECYCLE_RESTORE = "recycle.restore"
+RECYCLE_DELETE = "recycle.delete"
+PROJECT_RECYCLE_WINDOW = "project.recycle_window"
 
 ALL = (
     PUSH,
@@ -84,4 +87,7 @@ ALL = (
     QUOTA_EXCEEDED,
     QUOTA_NEAR,
     RETENTION_RUN,
+    RECYCLE_RESTORE,
+    RECYCLE_DELETE,
+    PROJECT_RECYCLE_WINDOW,
 )

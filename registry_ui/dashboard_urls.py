@@ -15,6 +15,7 @@ from registry_ui.views import (
     jobs,
     project_groups,
     projects,
+    recycle_bin,
     replication,
     repositories,
     retention,
@@ -99,6 +100,18 @@ urlpatterns = [
         "projects/<str:project_name>/immutable-tags/<int:rule_id>/remove/",
         immutability.remove_rule,
         name="immutable-tag-rule-remove",
+    ),
+    path("projects/<str:project_name>/recycle-bin/", recycle_bin.recycle_bin, name="project-recycle-bin"),
+    path("projects/<str:project_name>/recycle-bin/window/", recycle_bin.set_window, name="recycle-bin-window"),
+    path(
+        "projects/<str:project_name>/recycle-bin/<int:deletion_id>/restore/",
+        recycle_bin.restore_deletion,
+        name="recycled-deletion-restore",
+    ),
+    path(
+        "projects/<str:project_name>/recycle-bin/<int:deletion_id>/delete/",
+        recycle_bin.delete_deletion,
+        name="recycled-deletion-delete",
     ),
     # The image and deletion routes come first: `<path:name>` alone would swallow `/-/manifests/...`.
     path(

@@ -293,6 +293,15 @@ class ImmutableTagRuleForm(forms.Form):
     tags = forms.CharField(max_length=255, help_text="Patterns on tag names, e.g. v*.*.* or release-*.")
 
 
+class RecycleWindowForm(forms.Form):
+    recycle_seconds = forms.IntegerField(
+        label="Keep deletions for (seconds)",
+        required=False,
+        min_value=0,
+        help_text="0: no recycle bin, deleting frees at the next collection; empty: the registry's default.",
+    )
+
+
 class RetentionRuleForm(forms.Form):
     MOST_RECENT, DAYS = "most_recent", "days"
     repositories = forms.CharField(

@@ -14,11 +14,13 @@ from v2api.models import Job, ReplicationRule
 from v2api.services.job_requests import DeletionRequest, ReplicationRequest, RetentionRequest, job_request_of
 
 # Result keys holding byte counts; the page shows them human-readable and exact.
-BYTE_KEYS = frozenset({"bytes_freed", "bytes_to_free", "bytes_waiting_for_grace"})
+BYTE_KEYS = frozenset({"bytes_freed", "bytes_to_free", "bytes_waiting_for_grace", "bytes_in_recycle_bin"})
 LABELS = {
     "bytes_to_free": "Bytes the next garbage collection frees",
     "bytes_freed": "Bytes freed",
     "bytes_waiting_for_grace": "Bytes waiting for the grace window",
+    "bytes_in_recycle_bin": "Bytes kept by deletions still in a recycle bin",
+    "recycled_deletions_expired": "Deletions whose recycle-bin window ended",
     "links_deleted": "Repository links deleted",
     "files_without_row_deleted": "Blob files without a database row deleted",
     "dry_run": "Dry run",

@@ -298,6 +298,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 3300
 # (layers up, manifest not yet) must not lose its blobs.
 REGISTRY_GC_GRACE_SECONDS = env_int("REGISTRY_GC_GRACE_SECONDS", 2 * 3600, minimum=0)
 REGISTRY_GC_INTERVAL_SECONDS = env_int("REGISTRY_GC_INTERVAL_SECONDS", 6 * 3600, minimum=60)
+# Deleted tags and images stay restorable this long before the collector may free their bytes
+# (a project may set its own); 0 turns the recycle bin off.
+REGISTRY_RECYCLE_SECONDS = env_int("REGISTRY_RECYCLE_SECONDS", 24 * 3600, minimum=0)
 # Uploads nobody touched for this long are abandoned.
 REGISTRY_STALE_UPLOAD_SECONDS = env_int("REGISTRY_STALE_UPLOAD_SECONDS", 24 * 3600, minimum=60)
 # Uploads one caller may hold open at once: docker pushes three layers of an image at a time, so

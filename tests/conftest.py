@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,19 @@ def pytest_configure(config: pytest.Config) -> None:
             "(scripts/test does)",
             returncode=2,
         )
+
+
+# The processes the tests start (live registries, Celery workers, the deployed stack) inherit it;
+# this process's settings have been read already, so no_recycle_bin sets those.
+os.environ["REGISTRY_RECYCLE_SECONDS"] = "0"
+
+
+@pytest.fixture(autouse=True)
+def no_recycle_bin(settings) -> None:  # type: ignore[no-untyped-def]
+    """Deleting frees at the next collection, as the registry without a recycle bin does: the
+    tests of the bin (tests/*/test_recycle_bin.py) turn it on, for a project (the e2e ones) or
+    the registry."""
+    settings.REGISTRY_RECYCLE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -103,6 +103,49 @@ class Tag(models.Model):
         return f"{self.repository.name}:{self.name}"
 
 
+class RecycledDeletion(models.Model):
+    """What one deletion removed from a repository, kept restorable until `expires_at`
+    (services/recycle_bin.py). It holds copies of the manifests its tags named or it deleted, and
+    keeps their blobs from the collector until it expires or is deleted permanently."""
+
+    # The repository row may be gone (a whole repository deleted): the bin keeps its name.
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="recycled_deletions")
+    repository_name = models.CharField(max_length=255)
+    # The audit action of the deletion (tag.delete, image.delete, repository.delete).
+    action = models.CharField(max_length=64)
+    # Each deleted tag and the digest it was on.
+    tags = models.JSONField(default=dict, blank=True)
+    deleted_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"deletion {self.pk} in {self.repository_name}"
+
+
+class RecycledManifest(models.Model):
+    """A manifest as it was pushed, kept by a recycled deletion to be stored again on restore."""
+
+    deletion = models.ForeignKey(RecycledDeletion, on_delete=models.CASCADE, related_name="manifests")
+    digest = models.CharField(max_length=200)
+    media_type = models.CharField(max_length=255)
+    content = models.BinaryField()
+    # False: kept only because a deleted tag named it (the manifest itself stayed).
+    deleted = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["deletion", "digest"], name="unique_recycled_manifest")]
+
+
+class RecycledBlob(models.Model):
+    """A blob a recycled deletion's manifests reference: the collector keeps it while this row exists."""
+
+    deletion = models.ForeignKey(RecycledDeletion, on_delete=models.CASCADE, related_name="blobs")
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="recycled_by")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["deletion", "blob"], name="unique_recycled_blob")]
+
+
 class Upload(models.Model):
     """A blob upload in progress. Its bytes are in uploads/<id>/data, so any process can go on with it."""
 

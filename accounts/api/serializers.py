@@ -127,7 +127,16 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
     class Meta:
         model = Project
-        fields = ["name", "public", "quota_bytes", "proxy_url", "proxy_username", "proxy_password", "created_at"]
+        fields = [
+            "name",
+            "public",
+            "quota_bytes",
+            "recycle_seconds",
+            "proxy_url",
+            "proxy_username",
+            "proxy_password",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
         extra_kwargs = {
             "quota_bytes": {
@@ -140,6 +149,10 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
                 "(http(s)://host[:port]) on a miss, pushes are refused. Set at creation only.",
             },
             "proxy_username": {"help_text": "The upstream account, if the upstream needs one."},
+            "recycle_seconds": {
+                "help_text": "How long deleted tags and images stay in the recycle bin, restorable; 0: no bin; "
+                "null: the registry's REGISTRY_RECYCLE_SECONDS.",
+            },
         }
 
     def validate_name(self, value: str) -> str:
@@ -171,7 +184,8 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
 
 class ProjectUpdateSerializer(ProjectSerializer):
-    """Only `public` and `quota_bytes` change; a rename would move every repository of the project."""
+    """Only `public`, `quota_bytes` and `recycle_seconds` change; a rename would move every repository
+    of the project."""
 
     # Declared fields ignore Meta.read_only_fields, so `name` is declared again, read-only; the
     # upstream binding too: what the project caches would stop matching it.
@@ -181,13 +195,15 @@ class ProjectUpdateSerializer(ProjectSerializer):
     proxy_password = None  # type: ignore[assignment]
 
     class Meta(ProjectSerializer.Meta):
-        fields = ["name", "public", "quota_bytes", "proxy_url", "proxy_username", "created_at"]
+        fields = ["name", "public", "quota_bytes", "recycle_seconds", "proxy_url", "proxy_username", "created_at"]
 
     def update(self, instance: Project, validated_data: dict[str, Any]) -> Project:
         if "public" in validated_data:
             projects.set_project_public(instance, validated_data["public"])
         if "quota_bytes" in validated_data:
             _api_error(lambda: projects.set_project_quota(instance, validated_data["quota_bytes"]))
+        if "recycle_seconds" in validated_data:
+            _api_error(lambda: projects.set_project_recycle_window(instance, validated_data["recycle_seconds"]))
         return instance
 
 

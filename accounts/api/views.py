@@ -132,7 +132,8 @@ class ProjectViewSet(ManagementView, mixins.ListModelMixin, mixins.RetrieveModel
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """`PATCH /api/v1/projects/<name>/`: project admins and system administrators make it public or
-        private; only system administrators set its storage quota (`quota_bytes`, null for none)."""
+        private and set its recycle bin's window (`recycle_seconds`); only system administrators set its
+        storage quota (`quota_bytes`, null for none)."""
         project = self.get_object()
         if not can_manage_project(self.principal, project):
             self.deny(f"Only admins of project {project.name} and system administrators may change it.")

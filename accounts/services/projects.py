@@ -164,6 +164,23 @@ def set_project_quota(project: Project, quota_bytes: int | None) -> None:
     project.quota_bytes = quota_bytes
 
 
+def set_project_recycle_window(project: Project, recycle_seconds: int | None) -> None:
+    """How long the project's deleted tags and images stay in its recycle bin; 0 keeps none, None
+    follows REGISTRY_RECYCLE_SECONDS. Deletions already in the bin keep the window they had.
+    Raises ValidationError({"recycle_seconds": …}) for a negative number."""
+    if recycle_seconds is not None and recycle_seconds < 0:
+        raise ValidationError({"recycle_seconds": "A number of seconds, 0 for no recycle bin; empty for the default."})
+    with transaction.atomic():
+        Project.objects.filter(id=project.id).update(recycle_seconds=recycle_seconds)
+        record(
+            actions.PROJECT_RECYCLE_WINDOW,
+            project=project.name,
+            resource=project.name,
+            detail={"recycle_seconds": recycle_seconds, "previous_recycle_seconds": project.recycle_seconds},
+        )
+    project.recycle_seconds = recycle_seconds
+
+
 def delete_empty_project(project: Project) -> None:
     """Delete a project that holds no repositories (its members and robots go with it).
 

@@ -14,7 +14,7 @@ from registry_ui.forms import DeletionForm
 from registry_ui.views.access import get_repository_for_user, may_delete
 from v2api.models import Repository, Tag
 from v2api.services.deletion import plan_deletion
-from v2api.services.immutability import immutable_tags
+from v2api.services.immutability import immutable_tag_message
 from v2api.services.job_requests import DeletionRequest
 from v2api.tasks import JobNotSent, request_job
 
@@ -69,9 +69,8 @@ def delete_in_repository(request: HttpRequest, name: str) -> HttpResponse:
     if not plan.tags and not plan.manifests and not selection.whole_repository:
         messages.error(request, ALREADY_DELETED)
         return back
-    immutable = immutable_tags(repository.name, plan.tags)
-    if immutable:
-        refusals = "; ".join(f"tag {tag} is immutable ({rule})" for tag, rule in sorted(immutable.items()))
+    if plan.immutable_tags:
+        refusals = "; ".join(immutable_tag_message(tag, rule) for tag, rule in sorted(plan.immutable_tags.items()))
         messages.error(request, f"Nothing was deleted: {refusals}.")
         return back
     if request.method == "POST":

@@ -11,6 +11,7 @@ from registry_ui.views.access import get_project_for_user, readable_without_logi
 from registry_ui.views.projects import project_tabs
 from v2api.models import ProjectUsageSnapshot
 from v2api.services.listings import quota_use
+from v2api.services.recycle_bin import recycled_bytes
 from v2api.services.usage import project_usage
 from v2api.services.usage_history import HISTORY_DAYS, usage_history
 
@@ -29,6 +30,7 @@ def project_usage_history(request: HttpRequest, project_name: str) -> HttpRespon
             "project": project,
             "usage": usage,
             "quota": quota_use(project, usage),
+            "recycled_bytes": recycled_bytes(project),
             "chart": usage_chart(snapshots, HISTORY_DAYS, today, project.quota_bytes),
             # The table reads newest first, each day with its change since the snapshot before it.
             "rows": _rows_newest_first(snapshots),

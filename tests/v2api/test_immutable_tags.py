@@ -2,16 +2,21 @@
 or delete it (a push, a DELETE, a deletion job, retention)."""
 
 import json
+import threading
+import time
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection, transaction
 from django.test import Client
 
 from accounts.models import Project
 from tests.conftest import PushedImage, PushImage, error_codes
+from v2api.errors import Denied
 from v2api.models import ImmutableTagRule, Job, RetentionPolicy, RetentionRule, Tag
 from v2api.services.job_requests import DeletionRequest
 from v2api.services.jobs import run_job
+from v2api.services.manifests import put_manifest
 from v2api.services.retention import apply_retention, plan_retention
 from v2api.tasks import request_job
 
@@ -63,6 +68,60 @@ def test_pushing_the_same_digest_again_and_new_immutable_tags_are_allowed(
     assert retag(client, "team/app", "v1.2.0", first).status_code == 201
     assert retag(client, "team/app", "v1.3.0", second).status_code == 201
     assert Tag.objects.get(name="v1.3.0").manifest.digest == second.digest
+
+
+def waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return bool(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_of_two_first_pushes_of_a_new_immutable_tag_the_first_creates_it_and_the_second_is_refused(
+    push_image: PushImage,
+) -> None:
+    # Nothing in common: a shared blob's link, locked by the first push, would hold the second
+    # push back before it reached the tag.
+    first = push_image("team/app", layers=[b"first"], config=b'{"os": "linux"}')
+    second = push_image("team/app", layers=[b"second"], config=b'{"os": "freebsd"}')
+    immutable()
+    first_pushed, first_may_commit = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def push(name: str, image: PushedImage, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                put_manifest("team/app", "v1.0.0", image.content, image.media_type)
+                if hold:
+                    # Its transaction stays open until the second push waits on the tag.
+                    first_pushed.set()
+                    first_may_commit.wait(timeout=30)
+            outcomes[name] = "stored"
+        except Denied as denied:
+            outcomes[name] = denied.message
+        finally:
+            connection.close()
+
+    pushes = [
+        threading.Thread(target=push, args=("first", first, True)),
+        threading.Thread(target=push, args=("second", second, False)),
+    ]
+    pushes[0].start()
+    assert first_pushed.wait(timeout=30)
+    pushes[1].start()
+    deadline = time.monotonic() + 30
+    while not waiting_on_a_lock():
+        assert time.monotonic() < deadline, "the second push never waited for the first"
+        time.sleep(0.01)
+    first_may_commit.set()
+    for thread in pushes:
+        thread.join(timeout=30)
+
+    assert outcomes["first"] == "stored"
+    assert str(outcomes["second"]).startswith("tag v1.0.0 is immutable (rule ")
+    assert Tag.objects.get(name="v1.0.0").manifest.digest == first.digest
 
 
 def test_tags_and_repositories_the_rule_does_not_match_move_freely(

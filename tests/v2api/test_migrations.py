@@ -5,16 +5,20 @@ that time made them. transaction=True: Postgres will not alter a table whose def
 checks are still pending in the same transaction, and a test's transaction would hold them.
 """
 
+import json
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from accounts.models import Project
+from oci.digests import Digest
 from oci.media_types import OCI_MANIFEST
 from tests.migrations import migrate, migrate_to_the_latest
-from v2api.models import Job
+from v2api.models import Job, RecycledDeletion
+from v2api.services.deletion import execute_deletion
 from v2api.services.manifests import find_manifest
+from v2api.services.recycle_bin import restore
 from v2api.services.replication_rules import RuleSettings, save_replication_rule
 from v2api.storage import paths
 
@@ -168,3 +172,46 @@ def test_jobs_and_projects_from_before_replication_stay_and_a_project_then_takes
     back = migrate(REPLICATION_BEFORE)
     assert back.get_model("v2api", "Job").objects.filter(id=job.id).exists()
     assert "v2api_replicationrule" not in connection.introspection.table_names()
+
+
+BIN_BEFORE = [("accounts", "0007_last_seen"), ("v2api", "0013_replication_rules")]
+
+
+def test_images_pushed_before_the_recycle_bin_go_into_it_when_deleted_and_come_back(settings) -> None:  # type: ignore[no-untyped-def]
+    old = migrate(BIN_BEFORE)
+    team = old.get_model("accounts", "Project").objects.create(name="team")
+    repository = old.get_model("v2api", "Repository").objects.create(name="team/app", project_id=team.id)
+    config = old.get_model("v2api", "Blob").objects.create(digest="sha256:" + "c" * 64, size=2)
+    content = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.digest, "size": 2},
+            "layers": [],
+        }
+    ).encode()
+    manifest = old.get_model("v2api", "Manifest").objects.create(
+        repository=repository,
+        digest=str(Digest.of_bytes(content)),
+        media_type=OCI_MANIFEST,
+        content=content,
+        size=len(content),
+    )
+    old.get_model("v2api", "ManifestReference").objects.create(manifest=manifest, blob=config)
+    old.get_model("v2api", "RepositoryBlob").objects.create(repository=repository, blob=config)
+    old.get_model("v2api", "Tag").objects.create(repository=repository, name="v1", manifest=manifest)
+
+    migrate_to_the_latest()  # the models below are today's
+    settings.REGISTRY_RECYCLE_SECONDS = 3600
+
+    assert Project.objects.get(name="team").recycle_seconds is None
+    execute_deletion("team/app", digests=[manifest.digest])
+    assert find_manifest("team/app", "v1", with_content=False) is None
+    restore(Project.objects.get(name="team"), RecycledDeletion.objects.get().id)
+    found = find_manifest("team/app", "v1", with_content=False)
+    assert found is not None and found.digest == manifest.digest
+
+    back = migrate(BIN_BEFORE)
+    assert back.get_model("v2api", "Tag").objects.get(name="v1").manifest.digest == manifest.digest
+    with connection.cursor() as cursor:
+        assert "v2api_recycleddeletion" not in connection.introspection.table_names(cursor)

@@ -50,6 +50,11 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True, help_text="Null for scheduled runs."
     )
+    from_command_line = serializers.BooleanField(
+        read_only=True,
+        help_text="Run from a shell (`manage.py collectgarbage`, …) rather than by beat's schedule; "
+        "`requested_by` is null for both.",
+    )
 
     class Meta:
         model = Job
@@ -65,6 +70,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "result",
             "error",
             "requested_by",
+            "from_command_line",
             "created_at",
             "started_at",
             "finished_at",

@@ -1,9 +1,10 @@
-"""Routes of the management API for registry objects (retention, immutability, usage, deletion plans, jobs,
-replication), mounted at /api/v1/ under the `api` namespace next to accounts/api/urls.py's (see registry_ui/urls.py)."""
+"""Routes of the management API for registry objects (retention, immutability, recycle bin, usage, deletion
+plans, jobs, replication), mounted at /api/v1/ under the `api` namespace next to accounts/api/urls.py's (see
+registry_ui/urls.py)."""
 
 from django.urls import path
 
-from v2api.api import immutability, jobs, replication, retention, usage
+from v2api.api import immutability, jobs, recycle_bin, replication, retention, usage
 
 urlpatterns = [
     path(
@@ -25,6 +26,17 @@ urlpatterns = [
         "projects/<str:project_name>/immutable-tags/<int:rule_id>/",
         immutability.ImmutableTagRuleView.as_view(),
         name="immutable-tag-rule",
+    ),
+    path("projects/<str:project_name>/recycle-bin/", recycle_bin.RecycleBinView.as_view(), name="recycle-bin"),
+    path(
+        "projects/<str:project_name>/recycle-bin/<int:deletion_id>/",
+        recycle_bin.RecycledDeletionView.as_view(),
+        name="recycled-deletion",
+    ),
+    path(
+        "projects/<str:project_name>/recycle-bin/<int:deletion_id>/restore/",
+        recycle_bin.RestoreView.as_view(),
+        name="recycled-deletion-restore",
     ),
     path("projects/<str:project_name>/usage/", usage.ProjectUsageView.as_view(), name="project-usage"),
     path(

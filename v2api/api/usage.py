@@ -63,6 +63,12 @@ class UsageHistorySerializer(serializers.Serializer[dict[str, Any]]):
     snapshots = UsageSnapshotSerializer(many=True, help_text="Oldest first; a day without a snapshot is absent.")
 
 
+class ImmutableTagWarningSerializer(serializers.Serializer[dict[str, Any]]):
+    tag = serializers.CharField()
+    rule = serializers.IntegerField(help_text="The immutability rule's id.")
+    message = serializers.CharField()
+
+
 class DeletionPlanSerializer(serializers.Serializer[dict[str, Any]]):
     """What a deletion would remove, and the bytes the next garbage collection then frees."""
 
@@ -72,6 +78,16 @@ class DeletionPlanSerializer(serializers.Serializer[dict[str, Any]]):
     bytes_to_free = serializers.IntegerField(help_text="Blobs only the deleted manifests reference.")
     tags = serializers.ListField(child=serializers.CharField())
     manifests = serializers.ListField(child=serializers.CharField(), help_text="Manifest digests.")
+    restorable_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Until when the deletion stays in the project's recycle bin, restorable; the collection "
+        "after it frees `bytes_to_free`. Null: the project keeps no bin, the next collection frees them.",
+    )
+    immutable_tags = ImmutableTagWarningSerializer(
+        many=True,
+        help_text="Tags of the plan that an immutability rule protects: a deletion job of this plan fails "
+        "and deletes nothing until they are left out or the rule is removed.",
+    )
 
 
 def usage_data(usage: Usage, **name: str) -> dict[str, Any]:

@@ -1,25 +1,29 @@
 """Deleting tags, images and repositories, and saying beforehand what that frees.
 
 One code path for the API's DELETE, the dashboard and deletion jobs. Deleting never removes
-a file: rows go here, and the garbage collector frees the disk of whatever nothing needs.
+a file: rows go here, into the recycle bin first (recycle_bin.py, where the project keeps one),
+and the garbage collector frees the disk of whatever nothing needs.
 An image goes with what exists only for it: the children of an index that nothing else
 tags or references, and its referrers (signatures, SBOMs), which mean nothing without it.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import Project
 from audit import actions
 from audit.recorder import record
 from oci.digests import Digest
 from oci.names import project_name_of
 from v2api.errors import ManifestUnknown, NameUnknown
-from v2api.models import Manifest, ManifestReference, Repository, RetentionPolicy, Tag
+from v2api.models import ImmutableTagRule, Manifest, ManifestReference, Repository, RetentionPolicy, Tag
 from v2api.services.garbage import bytes_freed_without, untagged_garbage
-from v2api.services.immutability import refuse_deleting_immutable_tags
+from v2api.services.immutability import immutable_tag_message, immutable_tags, refuse_deleting_immutable_tags
+from v2api.services.recycle_bin import recycle, recycle_window
 from v2api.storage import blobstore
 
 
@@ -33,6 +37,10 @@ class DeletionPlan:
     manifests: list[str] = field(default_factory=list)
     bytes_freed: int = 0
     manifest_ids: set[int] = field(default_factory=set, repr=False)
+    # Tags of the plan that a rule makes immutable: executing it is refused (plan_deletion only).
+    immutable_tags: dict[str, ImmutableTagRule] = field(default_factory=dict)
+    # Until when the deletion stays in the recycle bin, restorable, with its bytes kept (None: no bin).
+    restorable_until: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -42,6 +50,11 @@ class DeletionPlan:
             "bytes_to_free": self.bytes_freed,
             "tags": self.tags,
             "manifests": self.manifests,
+            "restorable_until": self.restorable_until.isoformat() if self.restorable_until else None,
+            "immutable_tags": [
+                {"tag": tag, "rule": rule.pk, "message": immutable_tag_message(tag, rule)}
+                for tag, rule in sorted(self.immutable_tags.items())
+            ],
         }
 
 
@@ -56,10 +69,14 @@ def plan_deletion(
 
     With `images_left_untagged`, an image whose every tag goes (and that no index keeps) goes
     too, as retention does. Raises NameUnknown for a missing repository; unknown tags and
-    digests are simply not in the plan.
+    digests are simply not in the plan. The plan names the immutable tags that would make
+    executing it fail, so a caller hears it before a job fails on it.
     """
     plan = plan_rows(repository_name, tags, digests, whole_repository, images_left_untagged)
     plan.bytes_freed = bytes_freed_without(plan.manifest_ids)
+    plan.immutable_tags = immutable_tags(repository_name, plan.tags)
+    window = recycle_window(Project.objects.get(name=project_name_of(repository_name)))
+    plan.restorable_until = timezone.now() + window if window else None
     return plan
 
 
@@ -136,6 +153,10 @@ def execute_deletion(
             refuse_deleting_immutable_tags(repository_name, plan.tags)
             if count_bytes:
                 plan.bytes_freed = bytes_freed_without(plan.manifest_ids)
+            if plan.tags or plan.manifests:
+                plan.restorable_until = recycle(
+                    repository, plan.tags, plan.manifest_ids, _action_of(arguments[2], whole_repository)
+                )
             Tag.objects.filter(repository=repository, name__in=plan.tags).delete()
             # Manifests take their references with them (CASCADE); blob rows stay for the collector.
             Manifest.objects.filter(repository=repository, digest__in=plan.manifests).delete()
@@ -154,17 +175,23 @@ def _record_deletion(plan: DeletionPlan, digests: list[str], whole_repository: b
     """One event per deletion: of the repository, of images (asked by digest), or of tags (and
     the images retention deletes with them), naming everything that went."""
     if whole_repository:
-        action, resource = actions.REPOSITORY_DELETE, plan.repository
+        resource = plan.repository
     elif digests:
-        action, resource = actions.IMAGE_DELETE, plan.repository + (f"@{digests[0]}" if len(digests) == 1 else "")
+        resource = plan.repository + (f"@{digests[0]}" if len(digests) == 1 else "")
     else:
-        action, resource = actions.TAG_DELETE, plan.repository + (f":{plan.tags[0]}" if len(plan.tags) == 1 else "")
+        resource = plan.repository + (f":{plan.tags[0]}" if len(plan.tags) == 1 else "")
     record(
-        action,
+        _action_of(digests, whole_repository),
         project=project_name_of(plan.repository),
         resource=resource,
         detail={"tags": plan.tags, "manifests": plan.manifests},
     )
+
+
+def _action_of(digests: list[str], whole_repository: bool) -> str:
+    if whole_repository:
+        return actions.REPOSITORY_DELETE
+    return actions.IMAGE_DELETE if digests else actions.TAG_DELETE
 
 
 def _drop_uploads(upload_ids: list[str]) -> None:

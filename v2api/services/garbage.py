@@ -9,12 +9,15 @@ window, REGISTRY_GC_GRACE_SECONDS), garbage is:
   needs (not an index's child, not a referrer of something kept, not pushed after the cutoff);
 - a repository's link to a blob, made before the cutoff, that no manifest of that repository
   references;
-- a blob stored before the cutoff that no manifest references and no repository links;
+- a blob stored before the cutoff that no manifest references, no repository links and no
+  deletion in the recycle bin keeps (services/recycle_bin.py) until it expires;
 - a file under blobs/ without a blob row, last written before the cutoff: a push whose database
   connection broke after the file was in place and before its row committed.
 
 A promise made before a collection counts with the cutoff `now`: what the next collection frees
-once everything involved is older than the grace window, which the pages say alongside.
+once everything involved is older than the grace window, which the pages say alongside. A
+deletion's promise (bytes_freed_without, the usage figures) leaves the recycle bin out: what the
+bin keeps is freed by the first collection after its window ends, and the pages say when.
 """
 
 from collections.abc import Collection, Iterable
@@ -27,7 +30,16 @@ from django.utils import timezone
 
 from accounts.models import Project
 from oci.digests import Digest
-from v2api.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, RetentionPolicy, Tag
+from v2api.models import (
+    Blob,
+    Manifest,
+    ManifestReference,
+    RecycledBlob,
+    Repository,
+    RepositoryBlob,
+    RetentionPolicy,
+    Tag,
+)
 from v2api.storage import blobstore
 
 # Manifest ids, or a queryset of manifests (a subquery, for a whole project's).
@@ -95,13 +107,17 @@ def _link_is_garbage(cutoff: datetime, gone: Manifests) -> Q:
     return Q(~Exists(references), linked_at__lt=cutoff)
 
 
-def garbage_blobs(cutoff: datetime, gone: Manifests | None = None) -> QuerySet[Blob]:
+def garbage_blobs(
+    cutoff: datetime, gone: Manifests | None = None, recycled_after: datetime | None = None
+) -> QuerySet[Blob]:
     """Blobs stored before `cutoff` that no manifest references and no repository links.
 
     With `gone`, those manifests, and the links the collector drops once they are gone, count as
     deleted already: a dry run, a deletion plan, a usage figure. Without it every reference and
     link that exists keeps its blob: the sweep's re-check, where a link a push has just made or
-    refreshed must keep the blob it links.
+    refreshed must keep the blob it links. With `recycled_after`, a deletion in the recycle bin
+    that expires after it keeps its blobs too (what a collection then frees); without, the bin
+    counts as emptied (what a deletion frees once its window has passed).
     """
     references = ManifestReference.objects.filter(blob_id=OuterRef("id"))
     links = RepositoryBlob.objects.filter(blob_id=OuterRef("id"))
@@ -109,7 +125,10 @@ def garbage_blobs(cutoff: datetime, gone: Manifests | None = None) -> QuerySet[B
         references = references.exclude(manifest__in=gone)
         # Correlated per blob rather than NOT IN over every garbage link in the registry.
         links = links.exclude(_link_is_garbage(cutoff, gone))
-    return Blob.objects.filter(created_at__lt=cutoff).exclude(Exists(references)).exclude(Exists(links))
+    blobs = Blob.objects.filter(created_at__lt=cutoff).exclude(Exists(references)).exclude(Exists(links))
+    if recycled_after is not None:
+        blobs = blobs.exclude(Exists(_recycled_after(recycled_after)))
+    return blobs
 
 
 def blob_files_without_row(cutoff: datetime) -> list[tuple[Digest, int]]:
@@ -134,13 +153,24 @@ def bytes_freed_without(manifests: Manifests) -> int:
 def collectable_bytes() -> int:
     """Bytes the next collection frees once everything is older than the grace window: what a
     collection with no grace would free now, untagged manifests the retention policies delete
-    included."""
+    included, the recycle bin's unexpired deletions left out."""
     return collectable_bytes_at(timezone.now())
 
 
-def collectable_bytes_at(cutoff: datetime) -> int:
-    """Bytes of the blobs a collection with this cutoff frees (now minus its grace window)."""
-    return total_size(garbage_blobs(cutoff, gone=untagged_garbage(cutoff)))
+def collectable_bytes_at(cutoff: datetime, now: datetime | None = None) -> int:
+    """Bytes of the blobs a collection started `now` with this cutoff (now minus its grace
+    window) frees: the recycle bin's deletions expired by `now` have gone by then."""
+    return total_size(garbage_blobs(cutoff, gone=untagged_garbage(cutoff), recycled_after=now or timezone.now()))
+
+
+def recycled_bytes_at(now: datetime) -> int:
+    """Bytes only the recycle bin's deletions unexpired at `now` keep: a collection frees them
+    once those deletions expire (or are deleted permanently) and the grace window has passed."""
+    return total_size(garbage_blobs(now, gone=untagged_garbage(now)).filter(Exists(_recycled_after(now))))
+
+
+def _recycled_after(moment: datetime) -> QuerySet[RecycledBlob]:
+    return RecycledBlob.objects.filter(blob_id=OuterRef("id"), deletion__expires_at__gt=moment)
 
 
 def total_size(blobs: QuerySet[Blob]) -> int:

@@ -6,6 +6,10 @@ retention policy asks for it, untagged manifests that nothing kept needs. A blob
 a kept manifest references it or a kept link links it; a repository's link to a blob is kept
 while a manifest of that repository references it or while it is younger than the grace window.
 
+The recycle bin (services/recycle_bin.py) keeps the blobs of its deletions from the collector until
+they expire; a collection first empties the bin of the deletions expired when it starts, so their
+blobs are freed by that same collection (once past the grace window).
+
 Sweep: untagged manifests, then links, then blobs, in batches, then the files without a row.
 Each batch locks its rows with `FOR UPDATE SKIP LOCKED` and re-checks them in a new statement,
 so what a concurrent push locked or referenced meanwhile survives (see services/blobs.py for the
@@ -24,12 +28,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from oci.digests import Digest
-from v2api.models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag
+from v2api.models import Blob, Manifest, ManifestReference, RecycledDeletion, RepositoryBlob, Tag
 from v2api.services.garbage import (
     blob_files_without_row,
     collectable_bytes_at,
     garbage_blobs,
     garbage_links,
+    recycled_bytes_at,
     untagged_garbage,
 )
 from v2api.services.locks import exclusive
@@ -52,6 +57,10 @@ class GarbageReport:
     # Garbage younger than the grace window, left for a later collection: why one started right
     # after a deletion frees less than the deletion promised, or nothing.
     bytes_waiting_for_grace: int = 0
+    # Deletions whose recycle-bin window had ended, removed from the bin; and the bytes that
+    # deletions still in the bin keep, freed by a collection after their window ends.
+    recycled_deletions_expired: int = 0
+    bytes_in_recycle_bin: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -65,27 +74,35 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
     report = progress or (lambda phase, done, total: None)
     with exclusive("collect-garbage"):
         _settle_trash()
-        cutoff = timezone.now() - grace
+        # One moment for the whole run: the bin's deletions expired by then go first, and every
+        # later look at the bin counts the rest as keeping their blobs.
+        started = timezone.now()
+        cutoff = started - grace
         untagged = untagged_garbage(cutoff)
         result = GarbageReport(dry_run=dry_run)
+        expired = RecycledDeletion.objects.filter(expires_at__lte=started)
         if dry_run:
+            result.recycled_deletions_expired = expired.count()
             result.manifests_deleted = len(untagged)
             result.links_deleted = garbage_links(cutoff, gone=untagged).count()
-            doomed = garbage_blobs(cutoff, gone=untagged)
+            doomed = garbage_blobs(cutoff, gone=untagged, recycled_after=started)
             result.blobs_deleted = doomed.count()
             rowless = blob_files_without_row(cutoff)
             result.files_without_row_deleted = len(rowless)
             doomed_bytes = sum(doomed.values_list("size", flat=True))
             result.bytes_freed = doomed_bytes + sum(size for _, size in rowless)
-            result.bytes_waiting_for_grace = collectable_bytes_at(timezone.now()) - doomed_bytes
+            result.bytes_waiting_for_grace = collectable_bytes_at(started, started) - doomed_bytes
+            result.bytes_in_recycle_bin = recycled_bytes_at(started)
             return result
+        result.recycled_deletions_expired = expired.delete()[1].get("v2api.RecycledDeletion", 0)
         result.manifests_deleted = _sweep_manifests(untagged, cutoff, report)
         result.links_deleted = _sweep_links(cutoff, report)
-        result.blobs_deleted, result.bytes_freed = _sweep_blobs(cutoff, report)
+        result.blobs_deleted, result.bytes_freed = _sweep_blobs(cutoff, started, report)
         result.files_without_row_deleted, rowless_bytes = _sweep_files_without_row(cutoff, report)
         result.bytes_freed += rowless_bytes
         # What is garbage now that the old garbage is gone is what the grace window still keeps.
-        result.bytes_waiting_for_grace = collectable_bytes_at(timezone.now())
+        result.bytes_waiting_for_grace = collectable_bytes_at(timezone.now(), started)
+        result.bytes_in_recycle_bin = recycled_bytes_at(started)
     logger.info("garbage collection: %s", result.as_dict())
     return result
 
@@ -135,8 +152,8 @@ def _sweep_links(cutoff: datetime, report: Progress) -> int:
     return deleted
 
 
-def _sweep_blobs(cutoff: datetime, report: Progress) -> tuple[int, int]:
-    candidates = list(garbage_blobs(cutoff).values_list("id", flat=True))
+def _sweep_blobs(cutoff: datetime, started: datetime, report: Progress) -> tuple[int, int]:
+    candidates = list(garbage_blobs(cutoff, recycled_after=started).values_list("id", flat=True))
     deleted = freed = 0
     for done, batch in _batches(candidates):
         trashed: list[Digest] = []
@@ -146,7 +163,10 @@ def _sweep_blobs(cutoff: datetime, report: Progress) -> tuple[int, int]:
                     Blob.objects.select_for_update(skip_locked=True).filter(id__in=batch).values_list("id", flat=True)
                 )
                 doomed = list(
-                    garbage_blobs(cutoff).filter(id__in=locked).values_list("id", "digest", "size").order_by("id")
+                    garbage_blobs(cutoff, recycled_after=started)
+                    .filter(id__in=locked)
+                    .values_list("id", "digest", "size")
+                    .order_by("id")
                 )
                 for _, digest_text, size in doomed:
                     digest = Digest.parse(digest_text)

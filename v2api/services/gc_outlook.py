@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from v2api.models import Job
-from v2api.services.garbage import collectable_bytes_at, grace_window
+from v2api.services.garbage import collectable_bytes_at, grace_window, recycled_bytes_at
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class CollectionOutlook:
     waiting_for_grace: int
     # By then, everything waiting has passed the window (if nothing refers to it again meanwhile).
     waiting_until: datetime
+    # Kept by deletions in the recycle bin: freed by the first collection after their windows end.
+    in_recycle_bin: int
     recent: list[Job]
 
 
@@ -38,14 +40,15 @@ def collection_outlook(now: datetime | None = None) -> CollectionOutlook:
     last_scheduled = (
         collections.filter(requested_by__isnull=True, from_command_line=False).order_by("-created_at").first()
     )
-    freed_now = collectable_bytes_at(now - grace)
+    freed_now = collectable_bytes_at(now - grace, now)
     return CollectionOutlook(
         interval=interval,
         grace=grace,
         last_scheduled=last_scheduled,
         next_due=last_scheduled.created_at + interval if last_scheduled else None,
         freed_now=freed_now,
-        waiting_for_grace=collectable_bytes_at(now) - freed_now,
+        waiting_for_grace=collectable_bytes_at(now, now) - freed_now,
+        in_recycle_bin=recycled_bytes_at(now),
         waiting_until=now + grace,
         recent=list(collections.order_by("-created_at", "-id")[:5]),
     )

@@ -17,7 +17,7 @@ from audit import actions
 from audit.recorder import record
 from oci.names import project_name_of
 from v2api.errors import Denied
-from v2api.models import ImmutableTagRule, Manifest, Repository, Tag
+from v2api.models import ImmutableTagRule
 from v2api.services.globs import matches, normalised
 
 
@@ -79,25 +79,22 @@ def refuse_deleting_immutable_tags(repository_name: str, tags: Iterable[str]) ->
         raise _refusal(repository_name, first, immutable[first])
 
 
-def refuse_moving_immutable_tag(repository: Repository, tag: str, manifest: Manifest) -> None:
-    """Raise Denied if the tag exists on another manifest and is immutable.
-
-    One query for a tag pushed for the first time or again on the same digest; the rules are
-    read only when the push would move the tag. The tag's row stays locked until the push commits,
-    so two pushes moving it at once are checked one after the other. Two pushes creating the same
-    new tag at once are not: the later one moves it, as before rules existed.
-    """
-    other_manifest = Tag.objects.select_for_update().filter(repository=repository, name=tag).exclude(manifest=manifest)
-    if not other_manifest.exists():
-        return
-    rule = immutable_tags(repository.name, [tag]).get(tag)
+def refuse_moving_immutable_tag(repository_name: str, tag: str) -> None:
+    """Raise Denied if the tag, which exists on another manifest (locked by the caller:
+    manifests.point_tag), is immutable."""
+    rule = immutable_tags(repository_name, [tag]).get(tag)
     if rule is not None:
-        raise _refusal(repository.name, tag, rule)
+        raise _refusal(repository_name, tag, rule)
+
+
+def immutable_tag_message(tag: str, rule: ImmutableTagRule) -> str:
+    """What a refusal says, and what a deletion plan warns with."""
+    return f"tag {tag} is immutable ({rule})"
 
 
 def _refusal(repository_name: str, tag: str, rule: ImmutableTagRule) -> Denied:
     # docker, skopeo and podman print the code and this message: "denied: tag v1.2.0 is immutable (rule …)".
     return Denied(
-        f"tag {tag} is immutable ({rule})",
+        immutable_tag_message(tag, rule),
         detail={"repository": repository_name, "tag": tag, "rule": rule.pk},
     )

@@ -200,8 +200,7 @@ def put_manifest(
         repository = get_or_create_repository(repository_name)
         manifest = _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
         if isinstance(reference, str):
-            refuse_moving_immutable_tag(repository, reference, manifest)
-            Tag.objects.update_or_create(repository=repository, name=reference, defaults={"manifest": manifest})
+            point_tag(repository, reference, manifest)
             for hook in after_tag_push:
                 # robust: the push has committed, so a hook that fails is logged, not the push's answer.
                 transaction.on_commit(partial(hook, repository_name, reference), robust=True)
@@ -212,6 +211,38 @@ def put_manifest(
             detail={"digest": str(digest), "media_type": parsed.media_type},
         )
     return PushedManifest(digest=digest, subject=parsed.subject)
+
+
+def point_tag(repository: Repository, name: str, manifest: Manifest) -> None:
+    """Create the tag on this manifest, or move it there; raises Denied for a move of an immutable tag.
+
+    The tag's row is locked before it is read: a push that moves it waits for any other push of
+    it to commit. Two first pushes of a new tag both find no row; the later one's insert waits
+    for the earlier one's to commit, fails on the unique tag, and then reads and locks the row
+    that the earlier one created, so it is a move like any other (refused if the tag is immutable).
+    """
+    tag, created = Tag.objects.select_for_update().get_or_create(
+        repository=repository, name=name, defaults={"manifest": manifest}
+    )
+    if created:
+        return
+    if tag.manifest_id != manifest.id:
+        refuse_moving_immutable_tag(repository.name, name)
+    tag.manifest = manifest
+    # Saved even on the same manifest: updated_at is when the tag was last pushed (retention's "most recent").
+    tag.save(update_fields=["manifest", "updated_at"])
+
+
+def restore_manifest(
+    repository: Repository, digest: Digest, content: bytes, media_type: str, blobs: dict[str, Blob]
+) -> Manifest:
+    """Store again a manifest this registry accepted before (services/recycle_bin.py), its
+    children first: `blobs` are the blobs it references, by digest, linked into the repository."""
+    parsed = parse_manifest(content, media_type)
+    children = _children_in_repository(repository.name, parsed.children)
+    referenced = {str(descriptor.digest) for descriptor in parsed.blobs}
+    blobs = {digest: blob for digest, blob in blobs.items() if digest in referenced}
+    return _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
 
 
 def list_referrers(repository_name: str, subject: Digest, artifact_type: str | None) -> list[dict[str, object]]:

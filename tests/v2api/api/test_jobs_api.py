@@ -6,6 +6,7 @@ project `team`, maya maintains it (may delete), dave develops in it (may not del
 belongs to nothing; `shared` is public and has no members.
 """
 
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -21,7 +23,7 @@ from accounts.models import Project
 from tests.accounts.conftest import Api, CaptureOnCommit
 from tests.conftest import PASSWORD, PushImage, basic_auth
 from tests.tasks.conftest import blob_file, bytes_on_disk
-from v2api.models import Job, RetentionPolicy, RetentionRule, Tag, Upload
+from v2api.models import ImmutableTagRule, Job, RetentionPolicy, RetentionRule, Tag, Upload
 from v2api.services.job_requests import GarbageCollectionRequest, RetentionRequest, UploadPurgeRequest
 from v2api.tasks import request_job
 
@@ -73,6 +75,15 @@ def test_a_user_sees_only_the_jobs_they_requested(api: Api, root: User, alice: U
     response = api("get", "jobs/", alice)
 
     assert [job["id"] for job in response.json()["results"]] == [own.id]
+
+
+def test_a_job_says_whether_it_was_run_from_the_command_line(api: Api, root: User) -> None:
+    call_command("purgeuploads", stdout=io.StringIO())
+    request_job(UploadPurgeRequest())
+
+    body = api("get", "jobs/", root).json()
+
+    assert [(job["requested_by"], job["from_command_line"]) for job in body["results"]] == [(None, False), (None, True)]
 
 
 def test_a_robot_may_not_list_jobs(api: Api, robot: tuple[str, str]) -> None:
@@ -167,6 +178,7 @@ def test_a_job_shows_what_was_asked_how_far_it_got_and_how_it_ended(api: Api, ro
         "result": {"bytes_freed": 10},
         "error": "",
         "requested_by": "root",
+        "from_command_line": False,
         "created_at": body["created_at"],
         "started_at": body["started_at"],
         "finished_at": body["finished_at"],
@@ -434,8 +446,29 @@ def test_a_deletion_plan_names_what_goes_and_the_bytes_it_frees(
         "bytes_to_free": len(b"doomed") + len(b"{}"),
         "tags": ["old"],
         "manifests": [doomed.digest],
+        "restorable_until": None,
+        "immutable_tags": [],
     }
     assert Tag.objects.filter(name="old").exists()
+
+
+def test_a_deletion_plan_warns_of_the_immutable_tags_a_job_would_fail_on(
+    api: Api, alice: User, maya: User, team: Project, push_image: PushImage, eager: CaptureOnCommit
+) -> None:
+    push_image("team/app", tag="v1.2.0", layers=[b"released"])
+    push_image("team/app", tag="latest", layers=[b"moving"])
+    rule = ImmutableTagRule.objects.create(project=team, repositories="**", tags="v*.*.*")
+
+    plan = api("post", "repositories/team/app/deletion-plan/", alice, {"whole_repository": True}).json()
+    job = job_of(start(api, maya, {"kind": "deletion", "repository": "team/app", "whole_repository": True}, eager))
+
+    message = f"tag v1.2.0 is immutable (rule {rule.pk}: repositories **, tags v*.*.*)"
+    assert sorted(plan["tags"]) == ["latest", "v1.2.0"]
+    assert plan["immutable_tags"] == [{"tag": "v1.2.0", "rule": rule.pk, "message": message}]
+    job.refresh_from_db()
+    assert (job.state, job.error) == (Job.State.FAILED, message)
+    tags_left = api("post", "repositories/team/app/deletion-plan/", alice, {"tags": ["latest"]}).json()
+    assert tags_left["immutable_tags"] == []
 
 
 def test_a_deletion_plan_of_a_whole_repository_frees_what_its_usage_calls_freeable(
