@@ -112,3 +112,43 @@ def test_a_schema_1_manifest_is_reported_and_the_other_images_imported(tmp_path:
     assert summary.problems[1] == f"app:v1: not imported, its manifest {old} was not"
     assert tagged("app", "v2")
     assert summary.projects_created == ["app"]
+
+
+def pullable(repository: str, digest: str) -> bool:
+    return Blob.objects.filter(digest=digest, repository_links__repository__name=repository).exists()
+
+
+def test_a_blob_file_linked_outside_the_store_is_not_read(tmp_path: Path) -> None:
+    """A store handed over by another team may hold symbolic links: the registry's own files
+    (its signing keys, another store's blobs), or /dev/zero, which would be read for ever."""
+    store = RegistryStore(tmp_path / "store")
+    layer = b"bytes of a file the store does not own"
+    outside = tmp_path / "elsewhere"
+    outside.write_bytes(layer)
+    store.push("team/app", "v1", layer)
+    data = tmp_path / "store" / V2 / "blobs/sha256" / hashlib.sha256(layer).hexdigest()[:2]
+    data = data / hashlib.sha256(layer).hexdigest() / "data"
+    data.unlink()
+    data.symlink_to(outside)
+
+    summary = run_import(tmp_path / "store")
+
+    digest = str(Digest.of_bytes(layer))
+    assert f"team/app: blob {digest} is missing from the source (or no file of its own); skipped" in summary.problems
+    assert not Blob.objects.filter(digest=digest).exists()
+    assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()
+
+
+def test_a_link_file_linked_outside_the_store_is_reported(tmp_path: Path) -> None:
+    store = RegistryStore(tmp_path / "store")
+    digest = store.push("team/app", "v1", b"layer")
+    outside = tmp_path / "elsewhere"
+    outside.write_text(digest)
+    current = tmp_path / "store" / V2 / "repositories/team/app/_manifests/tags/v1/current/link"
+    current.unlink()
+    current.symlink_to(outside)
+
+    summary = run_import(tmp_path / "store")
+
+    assert summary.problems == [f"team/app: {current} names no digest; skipped"]
+    assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()

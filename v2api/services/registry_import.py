@@ -147,7 +147,9 @@ def _read_manifests(
         content = source.read_small_blob(digest, settings.REGISTRY_MAX_MANIFEST_BYTES)
         where = f"{repository.name}@{digest}"
         if content is None:
-            summary.problems.append(f"{where}: manifest missing from the source, or larger than allowed; skipped")
+            summary.problems.append(
+                f"{where}: manifest missing from the source (or no file of its own), or larger than allowed; skipped"
+            )
             continue
         if Digest.of_bytes(content, digest.algorithm) != digest:
             summary.problems.append(f"{where}: corrupt manifest, its bytes do not match its digest; skipped")
@@ -174,7 +176,9 @@ def _import_blob(
             summary.blobs_present += 1
             return
         if size is None:
-            summary.problems.append(f"{repository.name}: blob {digest} is missing from the source; skipped")
+            summary.problems.append(
+                f"{repository.name}: blob {digest} is missing from the source (or no file of its own); skipped"
+            )
             return
         upload_blob(target.name, digest, source.blob_chunks(digest))
     except DigestInvalid as error:
