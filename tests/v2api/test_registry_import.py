@@ -12,6 +12,7 @@ from accounts.models import Project
 from oci.digests import Digest
 from v2api.models import Blob, Tag
 from v2api.services.registry_import import ImportSummary, import_registry
+from v2api.services.uploads import upload_blob
 from v2api.storage.distribution_layout import DistributionStore
 
 V2 = Path("docker/registry/v2")
@@ -151,4 +152,63 @@ def test_a_link_file_linked_outside_the_store_is_reported(tmp_path: Path) -> Non
     summary = run_import(tmp_path / "store")
 
     assert summary.problems == [f"team/app: {current} names no digest; skipped"]
+    assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()
+
+
+def test_a_blob_of_another_project_is_not_linked_for_a_manifest_that_only_names_it(tmp_path: Path) -> None:
+    """A private layer's digest is no secret (it is in every manifest that uses it): a store that
+    names it without holding its bytes must not get it linked into a repository of its own."""
+    private_layer = b"a layer only the secret project may pull"
+    private = Digest.of_bytes(private_layer)
+    Project.objects.create(name="secret")
+    upload_blob("secret/base", private, [private_layer])
+    store = RegistryStore(tmp_path)
+    config = {"mediaType": "application/vnd.oci.image.config.v1+json", **store.blob(b'{"os": "linux"}')}
+    layer = {
+        "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+        "digest": str(private),
+        "size": len(private_layer),
+    }
+    store.put_manifest(
+        "team/app",
+        "v1",
+        json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer]}),
+    )
+
+    summary = run_import(tmp_path)
+
+    assert f"team/app: blob {private} is missing from the source (or no file of its own); skipped" in summary.problems
+    assert not pullable("team/app", str(private))
+    assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()
+
+
+def test_a_blob_of_another_project_is_linked_when_the_source_holds_the_same_bytes(tmp_path: Path) -> None:
+    layer = b"a base layer both registries hold"
+    Project.objects.create(name="secret")
+    upload_blob("secret/base", Digest.of_bytes(layer), [layer])
+    store = RegistryStore(tmp_path)
+    store.push("team/app", "v1", layer)
+
+    summary = run_import(tmp_path)
+
+    assert summary.problems == []
+    assert summary.blobs_present == 1
+    assert pullable("team/app", str(Digest.of_bytes(layer)))
+    assert tagged("team/app", "v1")
+
+
+def test_a_blob_of_another_project_is_not_linked_for_a_source_file_of_other_bytes(tmp_path: Path) -> None:
+    private_layer = b"a layer only the secret project may pull"
+    private = Digest.of_bytes(private_layer)
+    Project.objects.create(name="secret")
+    upload_blob("secret/base", private, [private_layer])
+    store = RegistryStore(tmp_path)
+    store.push("team/app", "v1", private_layer)
+    data = tmp_path / V2 / "blobs/sha256" / private.hex[:2] / private.hex / "data"
+    data.write_bytes(b"other bytes under the private layer's digest")
+
+    summary = run_import(tmp_path)
+
+    assert f"team/app: corrupt blob {private}" in " ".join(summary.problems)
+    assert not pullable("team/app", str(private))
     assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()

@@ -17,16 +17,17 @@ from django.core.exceptions import ValidationError
 from accounts.models import Project
 from accounts.services.projects import create_project
 from audit.context import SYSTEM, acting, on_behalf
-from oci.digests import Digest
+from oci.digests import Digest, new_hasher
 from oci.names import InvalidName, check_repository_name, project_name_of
 from v2api.errors import Denied, DigestInvalid, ManifestInvalid, RegistryError
-from v2api.models import Repository
+from v2api.models import Blob, Repository
 from v2api.parsing import ParsedManifest, parse_manifest
 from v2api.services import blobs as blob_service
 from v2api.services import manifests as manifest_service
 from v2api.services.repositories import get_or_create_repository
 from v2api.services.uploads import upload_blob
 from v2api.storage.distribution_layout import DistributionStore, SourceRepository
+from v2api.storage.streams import check_digest
 
 
 @dataclass
@@ -170,16 +171,20 @@ def _import_blob(
         summary.blobs_present += 1
         return
     size = source.blob_size(digest)
+    if size is None:
+        summary.problems.append(
+            f"{repository.name}: blob {digest} is missing from the source (or no file of its own); skipped"
+        )
+        return
     try:
-        # In the store already (another repository has it): linked, as a mount would.
-        if blob_service.mount_blob(target, digest, None, None) is not None:
-            summary.blobs_present += 1
-            return
-        if size is None:
-            summary.problems.append(
-                f"{repository.name}: blob {digest} is missing from the source (or no file of its own); skipped"
-            )
-            return
+        # In the store already (another repository has it): linked, as a mount would, once the
+        # source's own bytes hash to it. A digest is no secret (every manifest using the layer
+        # names it): a store naming one must not bring another project's private layer here.
+        if Blob.objects.filter(digest=str(digest)).exists():
+            _check_source_bytes(source, digest)
+            if blob_service.mount_blob(target, digest, None, None) is not None:
+                summary.blobs_present += 1
+                return
         upload_blob(target.name, digest, source.blob_chunks(digest))
     except DigestInvalid as error:
         summary.problems.append(
@@ -193,6 +198,14 @@ def _import_blob(
         return
     summary.blobs_copied += 1
     summary.bytes_copied += size
+
+
+def _check_source_bytes(source: DistributionStore, digest: Digest) -> None:
+    """Raises DigestInvalid unless the source's file of the blob hashes to its digest."""
+    hasher = new_hasher(digest.algorithm)
+    for chunk in source.blob_chunks(digest):
+        hasher.update(chunk)
+    check_digest(hasher, digest)
 
 
 def _import_manifest(name: str, manifest: _SourceManifest, summary: ImportSummary) -> str | None:
