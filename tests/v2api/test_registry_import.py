@@ -4,6 +4,7 @@ run, a project's quota stops what does not fit, and a schema 1 manifest is repor
 
 import hashlib
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,38 @@ def test_a_blob_of_another_project_is_not_linked_for_a_source_file_of_other_byte
     assert f"team/app: corrupt blob {private}" in " ".join(summary.problems)
     assert not pullable("team/app", str(private))
     assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()
+
+
+def test_the_manifests_of_a_repository_are_not_all_held_in_memory_at_once(tmp_path: Path) -> None:
+    """A repository of the plain registry keeps every revision ever pushed, and a store from
+    elsewhere may hold thousands of manifests as large as this registry allows: the import holds
+    one at a time (here 32 of 1 MiB each, all at once before)."""
+    store = RegistryStore(tmp_path)
+    store.push("team/app", "base", b"layer")
+    config = {"mediaType": "application/vnd.oci.image.config.v1+json", **store.blob(b'{"os": "linux"}')}
+    layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **store.blob(b"layer")}
+    for number in range(32):
+        store.put_manifest(
+            "team/app",
+            f"v{number}",
+            json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": OCI_MANIFEST,
+                    "config": config,
+                    "layers": [layer],
+                    "annotations": {"padding": f"{number}" + "x" * 1024 * 1024},
+                }
+            ),
+        )
+
+    tracemalloc.start()
+    try:
+        summary = run_import(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert summary.problems == []
+    assert summary.manifests_imported == 33
+    assert peak < 20 * 1024 * 1024, f"{peak / 1024 / 1024:.1f} MiB"
