@@ -136,7 +136,7 @@ def test_a_blob_file_linked_outside_the_store_is_not_read(tmp_path: Path) -> Non
     summary = run_import(tmp_path / "store")
 
     digest = str(Digest.of_bytes(layer))
-    assert f"team/app: blob {digest} is missing from the source (or no file of its own); skipped" in summary.problems
+    assert f"team/app: blob {digest} not imported: {data} leads out of the store, to {outside}" in summary.problems
     assert not Blob.objects.filter(digest=digest).exists()
     assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()
 
@@ -178,7 +178,7 @@ def test_a_blob_of_another_project_is_not_linked_for_a_manifest_that_only_names_
 
     summary = run_import(tmp_path)
 
-    assert f"team/app: blob {private} is missing from the source (or no file of its own); skipped" in summary.problems
+    assert f"team/app: blob {private} is missing from the source; skipped" in summary.problems
     assert not pullable("team/app", str(private))
     assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()
 
@@ -196,6 +196,28 @@ def test_a_blob_of_another_project_is_linked_when_the_source_holds_the_same_byte
     assert summary.blobs_present == 1
     assert pullable("team/app", str(Digest.of_bytes(layer)))
     assert tagged("team/app", "v1")
+
+
+def test_a_blob_file_linked_to_this_registrys_own_copy_of_a_private_layer_is_not_read(
+    tmp_path: Path, storage_root: Path
+) -> None:
+    """What the rule against links out of the store is for: this registry's own file of a
+    private layer hashes to its digest, as the source's own bytes would."""
+    private_layer = b"a layer only the secret project may pull"
+    private = Digest.of_bytes(private_layer)
+    Project.objects.create(name="secret")
+    upload_blob("secret/base", private, [private_layer])
+    store = RegistryStore(tmp_path / "store")
+    store.push("team/app", "v1", private_layer)
+    data = tmp_path / "store" / V2 / "blobs/sha256" / private.hex[:2] / private.hex / "data"
+    data.unlink()
+    (ours,) = storage_root.rglob(private.hex)
+    data.symlink_to(ours)
+
+    summary = run_import(tmp_path / "store")
+
+    assert f"team/app: blob {private} not imported: {data} leads out of the store" in " ".join(summary.problems)
+    assert not pullable("team/app", str(private))
 
 
 def test_a_blob_of_another_project_is_not_linked_for_a_source_file_of_other_bytes(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from v2api.services import blobs as blob_service
 from v2api.services import manifests as manifest_service
 from v2api.services.repositories import get_or_create_repository
 from v2api.services.uploads import upload_blob
-from v2api.storage.distribution_layout import DistributionStore, SourceRepository
+from v2api.storage.distribution_layout import DistributionStore, NotAFileOfTheStore, SourceRepository
 from v2api.storage.streams import check_digest
 
 
@@ -191,11 +191,13 @@ def _import_blob(
     if blob_service.find_blob(target.name, digest) is not None:
         summary.blobs_present += 1
         return
-    size = source.blob_size(digest)
+    try:
+        size = source.blob_size(digest)
+    except NotAFileOfTheStore as refused:
+        summary.problems.append(f"{repository.name}: blob {digest} not imported: {refused}")
+        return
     if size is None:
-        summary.problems.append(
-            f"{repository.name}: blob {digest} is missing from the source (or no file of its own); skipped"
-        )
+        summary.problems.append(f"{repository.name}: blob {digest} is missing from the source; skipped")
         return
     try:
         # In the store already (another repository has it): linked, as a mount would, once the

@@ -129,10 +129,10 @@ class DistributionStore:
         return self.root / "blobs" / digest.algorithm / digest.hex[:2] / digest.hex / "data"
 
     def blob_size(self, digest: Digest) -> int | None:
-        """The blob's size, None when its data file is not there or not a file of the store."""
+        """The blob's size, None when its data file is not there; raises NotAFileOfTheStore."""
         try:
             handle, size = self._open(self.blob_path(digest))
-        except (FileNotFoundError, NotAFileOfTheStore):
+        except FileNotFoundError:
             return None
         handle.close()
         return size
