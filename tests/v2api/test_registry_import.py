@@ -5,6 +5,7 @@ run, a project's quota stops what does not fit, and a schema 1 manifest is repor
 import hashlib
 import json
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,31 @@ def test_the_manifests_of_a_repository_are_not_all_held_in_memory_at_once(tmp_pa
     assert summary.problems == []
     assert summary.manifests_imported == 33
     assert peak < 20 * 1024 * 1024, f"{peak / 1024 / 1024:.1f} MiB"
+
+
+class CountingReads(DistributionStore):
+    """The store as the import reads it, counting the reads of each blob's bytes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.reads: dict[Digest, int] = {}
+
+    def blob_chunks(self, digest: Digest) -> Iterator[bytes]:
+        self.reads[digest] = self.reads.get(digest, 0) + 1
+        return super().blob_chunks(digest)
+
+
+def test_a_layer_shared_by_many_repositories_of_the_store_is_read_once(tmp_path: Path) -> None:
+    """A base layer under every repository of the old registry: once its bytes came from the
+    source, the other repositories link it without reading it again."""
+    store = RegistryStore(tmp_path)
+    base = b"a base layer every team builds on"
+    for team in ("team-a", "team-b", "team-c"):
+        store.push(f"{team}/app", "v1", base)
+    source = CountingReads(tmp_path)
+
+    summary = import_registry(source, None, lambda progress: None)
+
+    assert summary.problems == []
+    assert summary.tags_imported == 3
+    assert source.reads[Digest.of_bytes(base)] == 1

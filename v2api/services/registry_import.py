@@ -60,6 +60,9 @@ def import_registry(
     are created (private). Problems (a corrupt or missing blob, a manifest this registry cannot
     keep, a name outside the grammar) are collected in the summary; the rest goes on."""
     summary = ImportSummary()
+    # The blobs whose bytes this run read from the source and found right: another repository of
+    # the store that names one links it without reading it again (a base layer under them all).
+    proven: set[Digest] = set()
     with acting(on_behalf(SYSTEM, "importregistry")):
         for repository in source.repositories():
             name = f"{into_project}/{repository.name}" if into_project else repository.name
@@ -71,7 +74,7 @@ def import_registry(
             if not _ensure_project(project_name_of(name), summary):
                 continue
             summary.repositories += 1
-            _import_repository(source, repository, name, summary, progress)
+            _import_repository(source, repository, name, summary, progress, proven)
     return summary
 
 
@@ -113,6 +116,7 @@ def _import_repository(
     name: str,
     summary: ImportSummary,
     progress: Callable[[ImportProgress], None],
+    proven: set[Digest],
 ) -> None:
     for link in repository.broken_links:
         summary.problems.append(f"{repository.name}: {link} names no digest; skipped")
@@ -120,7 +124,7 @@ def _import_repository(
     wanted = list(dict.fromkeys([*repository.layers, *(digest for m in manifests for digest in m.blobs)]))
     target = get_or_create_repository(name)
     for done, digest in enumerate(wanted, start=1):
-        _import_blob(source, repository, target, digest, summary)
+        _import_blob(source, repository, target, digest, summary, proven)
         progress(ImportProgress(name, done, len(wanted), summary.bytes_copied))
 
     # An index needs its children first (an index of indexes, its own children before it).
@@ -186,7 +190,12 @@ def _read_manifest(source: DistributionStore, digest: Digest) -> bytes:
 
 
 def _import_blob(
-    source: DistributionStore, repository: SourceRepository, target: Repository, digest: Digest, summary: ImportSummary
+    source: DistributionStore,
+    repository: SourceRepository,
+    target: Repository,
+    digest: Digest,
+    summary: ImportSummary,
+    proven: set[Digest],
 ) -> None:
     if blob_service.find_blob(target.name, digest) is not None:
         summary.blobs_present += 1
@@ -204,11 +213,14 @@ def _import_blob(
         # source's own bytes hash to it. A digest is no secret (every manifest using the layer
         # names it): a store naming one must not bring another project's private layer here.
         if Blob.objects.filter(digest=str(digest)).exists():
-            _check_source_bytes(source, digest)
+            if digest not in proven:
+                _check_source_bytes(source, digest)
+                proven.add(digest)
             if blob_service.mount_blob(target, digest, None, None) is not None:
                 summary.blobs_present += 1
                 return
         upload_blob(target.name, digest, source.blob_chunks(digest))
+        proven.add(digest)
     except DigestInvalid as error:
         summary.problems.append(
             f"{repository.name}: corrupt blob {digest} ({source.blob_path(digest)} hashes to "
