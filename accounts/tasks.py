@@ -2,10 +2,14 @@
 
 from celery import shared_task
 
-from accounts.services.directory_recheck import recheck_directory_people
+from accounts.services.directory_recheck import LONGEST_RUN_SECONDS, recheck_directory_people
 
 
-@shared_task(name="accounts.tasks.recheck_directory_people", time_limit=1800, soft_time_limit=1700)
+@shared_task(
+    name="accounts.tasks.recheck_directory_people",
+    time_limit=LONGEST_RUN_SECONDS,
+    soft_time_limit=LONGEST_RUN_SECONDS - 100,
+)
 def recheck_directory_people_task() -> int:
     """Deactivate the directory people missing or disabled there; the number deactivated.
     Idempotent: a second run finds them inactive and leaves them be."""

@@ -12,9 +12,12 @@ A directory that does not answer, or answers anything but "found" or "not found"
 for the person being checked and ends the run: a misconfigured search base must not deactivate
 everyone. Nor must a search filter changed so that it matches nobody: the people it does not find
 are deactivated only once the run is over, and not at all when it found none of several people.
-Running it twice in a row changes nothing the second time.
+Running it twice in a row changes nothing the second time. Runs never overlap: beat sends one
+every REGISTRY_LDAP_RECHECK_SECONDS whether the last one ended or not, and with many people a
+run outlasts that interval; a run that finds another still going checks nobody.
 """
 
+import hashlib
 import logging
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -24,7 +27,9 @@ import ldap
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from accounts.directory import DirectoryBackend, DirectoryUnavailable, every_error_is_an_outage
 from accounts.services.credentials import end_credential_versions
@@ -42,6 +47,8 @@ ACCOUNT_DISABLED = 0x2
 LOCK_ATTRIBUTES = ["pwdAccountLockedTime", "userAccountControl", "nsAccountLock"]
 REMOVED = "removed from the directory"
 DISABLED = "disabled in the directory"
+# The task's time limit (accounts/tasks.py): a worker killed mid-run frees the next run after it.
+LONGEST_RUN_SECONDS = 1800
 
 
 @dataclass
@@ -51,6 +58,7 @@ class RecheckResult:
     admin_granted: list[str] = field(default_factory=list)
     admin_revoked: list[str] = field(default_factory=list)
     directory_failed: bool = False
+    already_running: bool = False
     # The user search found none of these people (at least two): more likely a changed filter
     # than everyone leaving the company at once, so nobody was deactivated.
     found_nobody: bool = False
@@ -69,6 +77,36 @@ def recheck_directory_people() -> RecheckResult:
     result = RecheckResult()
     if "accounts.directory.DirectoryBackend" not in settings.AUTHENTICATION_BACKENDS:
         return result
+    if not _claim_the_run():
+        logger.warning("directory re-check skipped: another re-check is still running")
+        result.already_running = True
+        return result
+    try:
+        return _recheck_everyone(result)
+    finally:
+        with suppress(RedisError, OSError):
+            cache.delete(running_key())
+
+
+def running_key() -> str:
+    """The cache key a running re-check holds, per directory server as the breaker's keys are:
+    registries (and test sessions) sharing a Redis database do not wait for each other."""
+    uri = getattr(settings, "AUTH_LDAP_SERVER_URI", "")
+    return "directory-recheck:" + hashlib.sha256(uri.encode()).hexdigest()[:16]
+
+
+def _claim_the_run() -> bool:
+    """Whether no other re-check is running, and now this one is. In the cache, shared by every
+    worker through Redis; with Redis unreachable the run goes on (overlapping is harmless, only
+    wasteful)."""
+    try:
+        return bool(cache.add(running_key(), 1, timeout=LONGEST_RUN_SECONDS))
+    except (RedisError, OSError) as error:
+        logger.warning("directory re-check run without its lock, the cache is unreachable: %s", error)
+        return True
+
+
+def _recheck_everyone(result: RecheckResult) -> RecheckResult:
     backend = DirectoryBackend()
     missing: list[User] = []
     for user in directory_people():

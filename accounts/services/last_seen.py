@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.db.models.functions import Greatest
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -82,4 +82,8 @@ def record_seen(principal: Principal) -> None:
 def users_with_last_seen() -> QuerySet[User]:
     """Every user with `seen_at`: the later of their last dashboard login and their last CLI use,
     None for someone never seen."""
-    return User.objects.annotate(seen_at=Greatest("last_login", "last_seen__seen_at"))
+    # Each side falls back on the other: SQLite's max() (and MySQL's GREATEST) is NULL when
+    # either is, where PostgreSQL's GREATEST skips NULLs.
+    return User.objects.annotate(
+        seen_at=Greatest(Coalesce("last_login", "last_seen__seen_at"), Coalesce("last_seen__seen_at", "last_login"))
+    )

@@ -136,3 +136,16 @@ def test_with_redis_unreachable_the_breaker_still_opens_in_this_process(
 
     assert docker_login("dora").status_code == 503
     assert docker_login(admin_user.username, LOCAL_PASSWORD).status_code == 200
+
+
+def test_a_strangers_wrong_passwords_and_unknown_names_never_open_it(with_directory: Directory, settings: Any) -> None:
+    """The breaker counts a directory that did not answer, never one that refused: guessing
+    passwords (or names) must not lock every directory person out. The login throttle, which is
+    per account and address, is what answers the guesses."""
+    settings.REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = 100
+    settings.REGISTRY_LOGIN_FAILURES_PER_ADDRESS = 100
+    for attempt in range(10):
+        assert docker_login("dora", f"guess {attempt}").status_code == 401
+        assert docker_login(f"nobody-{attempt}").status_code == 401
+
+    assert docker_login("dora").status_code == 200

@@ -5,10 +5,11 @@ without logging in again; leaving the admin group ends system administrator."""
 import ldap
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.test import Client
 from django_auth_ldap.config import LDAPSearch
 
-from accounts.services import credentials
+from accounts.services import credentials, directory_recheck
 from accounts.services.directory_recheck import DISABLED, REMOVED
 from accounts.tasks import recheck_directory_people_task
 from audit import actions
@@ -197,3 +198,30 @@ def test_a_local_account_is_never_looked_up(with_directory: Directory) -> None:
 
     root.refresh_from_db()
     assert root.is_active and root.is_superuser
+
+
+def test_a_run_while_another_is_still_going_checks_nobody(
+    with_directory: Directory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Beat sends a re-check every REGISTRY_LDAP_RECHECK_SECONDS whether the last one ended or
+    not: with many people a run outlasts that, and runs would pile up on the directory, each
+    deactivating and auditing the same people again."""
+    dashboard_login("dora")
+    cache.set(directory_recheck.running_key(), 1, timeout=60)
+    try:
+        with with_directory.locked("dora"):
+            assert recheck_directory_people_task() == 0
+    finally:
+        cache.delete(directory_recheck.running_key())
+
+    assert User.objects.get(username="dora").is_active
+    assert "another re-check is still running" in caplog.text
+
+
+def test_a_run_lets_the_next_one_go_when_it_ends(with_directory: Directory) -> None:
+    dashboard_login("dora")
+    with with_directory.stopped():
+        assert recheck_directory_people_task() == 0
+
+    with with_directory.locked("dora"):
+        assert recheck_directory_people_task() == 1

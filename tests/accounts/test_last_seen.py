@@ -2,9 +2,13 @@
 service, Basic on /v2/, a refresh), it shows on the users page and the robots list, and it is
 written at most once per REGISTRY_LAST_SEEN_SECONDS per account, across processes through Redis."""
 
+import os
 import re
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,3 +135,40 @@ def test_with_redis_unreachable_each_process_still_writes_once_per_interval(redi
 
     assert writes_of_last_seen(captured) == 1
     assert LastSeen.objects.filter(user__username="dave").exists()
+
+
+USERS_PAGE_ON_SQLITE = """
+from django.contrib.auth.models import User
+from django.test import Client
+User.objects.create_superuser("root", password="a long passphrase")
+User.objects.create_user("dora", password="a long passphrase")
+assert Client().post("/login/", {"username": "dora", "password": "a long passphrase"}).status_code == 302
+browser = Client()
+browser.force_login(User.objects.get(username="root"))
+print(browser.get("/admin/users/").content.decode())
+"""
+
+
+def test_a_dashboard_login_is_seen_on_sqlite_too(tmp_path: Path) -> None:
+    """SQLite's max() (Greatest) is NULL when either side is: someone who only ever used the
+    dashboard, and so has a last login but no CLI use, was shown as never seen on the database
+    of a single machine."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+        "REGISTRY_DATA_DIR": str(tmp_path),
+        "ALLOWED_HOSTS": "testserver",
+    }
+    manage = [sys.executable, str(Path(__file__).parents[2] / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=environment, check=True, timeout=300)
+
+    page = subprocess.run(
+        [*manage, "shell", "-v0", "-c", USERS_PAGE_ON_SQLITE],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert page.returncode == 0, page.stderr
+    assert last_seen_cell(page.stdout, "dora") == "just now"

@@ -166,6 +166,8 @@ def test_the_s3_override_runs_two_web_nodes_on_one_bucket_behind_nginx(tmp_path:
     assert "keys:/var/lib/harbor-lite/keys:rw" in web_2["volumes"]
     assert "migrate" in " ".join(web["command"]) and "migrate" not in " ".join(web_2["command"])
     assert web_2["networks"]["default"]["aliases"] == ["web"]
+    # Prometheus scrapes each node by a name only it answers to: `web` reaches either node.
+    assert web["networks"]["default"]["aliases"] == ["web-1"]
     assert web["depends_on"]["bucket"] == {"condition": "service_completed_successfully"}
     assert services["bucket"]["profiles"] == ["s3"]
     assert services["bucket"]["depends_on"]["seaweedfs"] == {"condition": "service_healthy"}

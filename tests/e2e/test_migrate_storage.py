@@ -153,3 +153,26 @@ def test_a_corrupt_blob_on_disk_is_reported_and_not_copied(
     assert "1 problems (above): those blobs are not in s3" in migrated.stderr
     assert "REGISTRY_STORAGE=s3" not in migrated.stdout
     assert blob_key(corrupt) not in bucket_blobs(seaweedfs, disk_registry)
+
+
+def test_a_blob_cut_short_in_the_target_is_reported_not_taken_for_copied(
+    bucket_registry: LiveRegistry, seaweedfs: SeaweedFS, tmp_path: Path
+) -> None:
+    """What an earlier copy of the blobs left (a `cp -r` stopped halfway writes files at their
+    final names): the switch would serve its bytes under a digest they no longer have."""
+    images = push_images(bucket_registry, tmp_path / "images")
+    bucket_registry.environment["REGISTRY_STORAGE_ROOT"] = str(tmp_path / "disk")
+    layer = images["moved/app:v1"].layers[1]
+    cut_short = tmp_path / "disk/layout-v1" / blob_key(layer.digest)
+    cut_short.parent.mkdir(parents=True)
+    cut_short.write_bytes(b"\0" * 1000)
+
+    migrated = migrate_storage(bucket_registry, "filesystem")
+
+    assert migrated.returncode == 1
+    assert migrated.stdout.startswith("6 blobs copied")
+    assert (
+        f"problem: blob {layer.digest} in the target holds 1000 bytes, not {layer.size}: remove it there"
+        in migrated.stderr
+    )
+    assert "REGISTRY_STORAGE=filesystem" not in migrated.stdout

@@ -3,14 +3,20 @@ wrote) does not meet: a repository inside another's folder, a deleted tag, a lin
 digest, and a folder that is no store at all."""
 
 import hashlib
+import os
+import queue
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import pytest
 
 from oci.digests import Digest
-from v2api.storage.distribution_layout import DistributionStore, NotADistributionStore
+from v2api.storage.distribution_layout import DistributionStore, NotADistributionStore, NotAFileOfTheStore
 
 V2 = Path("docker/registry/v2")
+T = TypeVar("T")
 
 
 def digest_of(content: bytes) -> Digest:
@@ -83,3 +89,44 @@ def test_a_manifest_larger_than_the_limit_or_missing_is_not_read(store_root: Pat
     assert store.read_small_blob(manifest, 99) is None
     assert store.read_small_blob(digest_of(b"absent"), 100) is None
     assert store.blob_size(digest_of(b"absent")) is None
+
+
+def test_a_fifo_or_a_device_is_reported_without_waiting_for_it(store_root: Path) -> None:
+    """Opening a FIFO waits for a writer and /dev/zero never ends: a link file that is either is
+    broken, a blob file that is either is no file of the store (in a thread, so that a hang fails
+    the test rather than stopping the run)."""
+    app = store_root / V2 / "repositories/app"
+    link(app / "_layers/sha256/abc/link", "")
+    fifo = app / "_layers/sha256/abc/link"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    zero = digest_of(b"zero")
+    (store_root / V2 / "blobs/sha256" / zero.hex[:2] / zero.hex).mkdir(parents=True)
+    (store_root / V2 / "blobs/sha256" / zero.hex[:2] / zero.hex / "data").symlink_to("/dev/zero")
+    store = DistributionStore(store_root)
+
+    [repository] = within_seconds(lambda: list(store.repositories()))
+    assert repository.broken_links == [fifo]
+    with pytest.raises(NotAFileOfTheStore):
+        within_seconds(lambda: store.blob_size(zero))
+
+
+def within_seconds(call: Callable[[], T], seconds: float = 10) -> T:
+    """`call`'s answer or exception, in a daemon thread: one that hangs fails the test and is left
+    behind without holding up the run's exit."""
+    answers: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+    def run() -> None:
+        try:
+            answers.put((True, call()))
+        except BaseException as error:
+            answers.put((False, error))
+
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        succeeded, answer = answers.get(timeout=seconds)
+    except queue.Empty:
+        pytest.fail(f"no answer within {seconds} s")
+    if not succeeded:
+        raise answer
+    return cast(T, answer)

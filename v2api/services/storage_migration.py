@@ -2,8 +2,9 @@
 
 Every blob the database knows is streamed from the store in use into the other one, which
 verifies its digest before it is in place (stage_blob), as a push does. Blobs the target has
-already are skipped, so the copy resumes after an interruption and a second run, just before the
-switch, brings only what was pushed meanwhile. Manifests and tags live in the database and stay.
+already (of the size the database says) are skipped, so the copy resumes after an interruption
+and a second run, just before the switch, brings only what was pushed meanwhile. Manifests and
+tags live in the database and stay.
 """
 
 from collections.abc import Callable
@@ -41,13 +42,19 @@ def migrate_blobs(
     not matching its digest there is reported in the summary and not copied."""
     summary = MigrationSummary()
     # One listing instead of a request per blob: a bucket answers a thousand keys a page.
-    present = {digest for digest, _ in target.blobs_older_than(float("inf"))}
+    present = dict(target.blobs_older_than(float("inf")))
     blobs = list(Blob.objects.order_by("id").values_list("digest", "size"))
     bytes_total = sum(size for _, size in blobs)
     bytes_done = 0
     for done, (text, size) in enumerate(blobs, start=1):
         digest = Digest.parse(text)
-        if digest in present:
+        if digest in present and present[digest] != size:
+            # An earlier copy by other means stopped halfway (`cp -r` writes at the final name):
+            # installing would keep it, as the same digest is taken for the same bytes.
+            summary.problems.append(
+                f"blob {digest} in the target holds {present[digest]} bytes, not {size}: remove it there and run again"
+            )
+        elif digest in present:
             summary.blobs_present += 1
         elif _copy_blob(source, target, digest, size, summary):
             summary.blobs_copied += 1

@@ -12,21 +12,34 @@ read-only, no database here.
 
 A link file holds a digest as text. distribution keeps no record of a manifest's media type
 beside its bytes: it is read from the manifest itself.
+
+The store may come from elsewhere (another team's registry, a restored backup) and is read as
+untrusted: only regular files inside it are opened, never what a symbolic link points to outside
+it (the registry's own signing keys, /dev/zero) nor a FIFO; a link file is read up to a digest's
+length, and a blob up to the size its file had when opened.
 """
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from oci.digests import Digest, InvalidDigest
 from v2api.storage.streams import READ_SIZE
 
 _V2_ROOT = Path("docker/registry/v2")
+# "sha512:" and 128 hex digits, with room for a newline: more is not a link file.
+_LINK_LIMIT = 256
 
 
 class NotADistributionStore(ValueError):
     """The path holds no registry:2 filesystem store."""
+
+
+class NotAFileOfTheStore(OSError):
+    """A path that is a symbolic link leading out of the store, or no regular file."""
 
 
 @dataclass
@@ -46,6 +59,7 @@ class DistributionStore:
         for candidate in (path / _V2_ROOT, path):
             if (candidate / "repositories").is_dir() and (candidate / "blobs").is_dir():
                 self.root = candidate
+                self._real_root = Path(os.path.realpath(candidate))
                 return
         raise NotADistributionStore(
             f"{path} is not a registry:2 filesystem store: no {_V2_ROOT}/repositories and blobs in it"
@@ -82,9 +96,28 @@ class DistributionStore:
                 found.append(digest)
         return found
 
+    def _open(self, path: Path) -> tuple[BinaryIO, int]:
+        """A regular file inside the store, opened for reading, and its size. Raises
+        FileNotFoundError, or NotAFileOfTheStore for a link leading out of it or no regular file."""
+        real = os.path.realpath(path)
+        if not Path(real).is_relative_to(self._real_root):
+            raise NotAFileOfTheStore(f"{path} leads out of the store, to {real}")
+        # Non-blocking, or opening a FIFO would wait for a writer; a regular file ignores it.
+        descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode):
+                raise NotAFileOfTheStore(f"{path} is not a regular file")
+            return os.fdopen(descriptor, "rb"), status.st_size
+        except BaseException:
+            os.close(descriptor)
+            raise
+
     def _read_link(self, link: Path, repository: SourceRepository) -> Digest | None:
         try:
-            return Digest.parse(link.read_text().strip())
+            handle, _ = self._open(link)
+            with handle:
+                return Digest.parse(handle.read(_LINK_LIMIT).decode().strip())
         except FileNotFoundError:
             # A tag deleted by the reference registry leaves its folder without `current`.
             return None
@@ -96,23 +129,32 @@ class DistributionStore:
         return self.root / "blobs" / digest.algorithm / digest.hex[:2] / digest.hex / "data"
 
     def blob_size(self, digest: Digest) -> int | None:
-        """The blob's size, None when its data file is not there."""
+        """The blob's size, None when its data file is not there; raises NotAFileOfTheStore."""
         try:
-            return self.blob_path(digest).stat().st_size
+            handle, size = self._open(self.blob_path(digest))
         except FileNotFoundError:
             return None
+        handle.close()
+        return size
 
     def blob_chunks(self, digest: Digest) -> Iterator[bytes]:
-        """The blob's bytes a buffer at a time; raises FileNotFoundError."""
-        with open(self.blob_path(digest), "rb") as data:
-            while chunk := data.read(READ_SIZE):
+        """The blob's bytes a buffer at a time, up to one byte more than its file had when opened
+        (a file growing meanwhile then fails its digest); raises FileNotFoundError or
+        NotAFileOfTheStore."""
+        handle, size = self._open(self.blob_path(digest))
+        with handle:
+            left = size + 1
+            while left > 0 and (chunk := handle.read(min(READ_SIZE, left))):
+                left -= len(chunk)
                 yield chunk
 
     def read_small_blob(self, digest: Digest, limit: int) -> bytes | None:
-        """A manifest's bytes; None when the file is missing or larger than `limit`."""
+        """A manifest's bytes; None when the file is missing, not a file of the store, or larger
+        than `limit`."""
         try:
-            with open(self.blob_path(digest), "rb") as data:
-                content = data.read(limit + 1)
-        except FileNotFoundError:
+            handle, _ = self._open(self.blob_path(digest))
+        except (FileNotFoundError, NotAFileOfTheStore):
             return None
+        with handle:
+            content = handle.read(limit + 1)
         return content if len(content) <= limit else None

@@ -12,6 +12,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = recheck_directory_people()
+        if result.already_running:
+            raise CommandError("another re-check is still running (beat's, or another command's); try again later")
         for username, reason in result.deactivated.items():
             self.stdout.write(f"deactivated {username}: {reason}")
         for username in result.admin_revoked:
