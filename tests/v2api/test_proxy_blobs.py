@@ -4,10 +4,12 @@ a corrupted layer is cut short of its end and leaves nothing behind, and a HEAD 
 with a HEAD only."""
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from accounts.models import Project
@@ -17,6 +19,7 @@ from tests.conftest import S3Storage
 from tests.e2e.images import OciLayout, build_image
 from tests.e2e.test_proxy_cache import push_upstream
 from v2api.models import ManifestReference
+from v2api.services import proxy_blobs
 from v2api.storage import blobstore
 from v2api.upstream import UpstreamError
 
@@ -113,3 +116,40 @@ def test_a_head_of_a_cold_layer_asks_the_upstream_with_a_head_and_fetches_nothin
     heads = upstream_requests(upstream, "HEAD", layer.digest) - heads_before
     assert (heads, upstream_requests(upstream, "GET", layer.digest)) == (1, 0)
     assert not stored(layer.digest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pull_of_a_cold_layer_is_not_held_up_behind_another_client_that_reads_it_slowly(
+    client: Client, image: OciLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first pull streams at its client's pace and holds the layer's lock meanwhile: a node on
+    # a slow link (or a client that stops reading) must not keep every other node waiting for it.
+    monkeypatch.setattr(proxy_blobs, "FETCH_WAIT_SECONDS", 1, raising=False)
+    [layer] = image.layers
+    slow = client.get(f"/v2/cache/app/blobs/{layer.digest}")
+    slow_chunks = iter(slow.streaming_content)
+    slow_start = b"".join(next(slow_chunks) for _ in range(2))
+    other: dict[str, bytes | int] = {}
+
+    def pull_from_another_node() -> None:
+        try:
+            response = Client(**client.defaults).get(f"/v2/cache/app/blobs/{layer.digest}")
+            other["status"] = response.status_code
+            other["body"] = b"".join(response.streaming_content)
+            response.close()
+        finally:
+            connection.close()
+
+    puller = threading.Thread(target=pull_from_another_node)
+    puller.start()
+    puller.join(timeout=30)
+    served_meanwhile = not puller.is_alive()
+    slow_body = slow_start + b"".join(slow_chunks)
+    slow.close()
+    puller.join()
+
+    assert served_meanwhile
+    assert other["status"] == 200
+    assert hashlib.sha256(other["body"]).hexdigest() == layer.digest.removeprefix("sha256:")  # type: ignore[arg-type]
+    assert hashlib.sha256(slow_body).hexdigest() == layer.digest.removeprefix("sha256:")
+    assert stored(layer.digest)
