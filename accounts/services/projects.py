@@ -127,6 +127,12 @@ def normalized_proxy_url(url: str) -> str:
         raise ValidationError(
             {"proxy_url": "Give the upstream registry as http(s)://host[:port], e.g. https://registry-1.docker.io."}
         )
+    if "@" in parts.netloc:
+        # The URL is no secret: the project page, the management API, the audit log and pull
+        # errors all show it; the password field's is sealed.
+        raise ValidationError(
+            {"proxy_url": "Give the upstream's account in its own fields (username, password), not in the URL."}
+        )
     return f"{parts.scheme}://{parts.netloc}"
 
 

@@ -42,6 +42,8 @@ def test_the_password_cannot_be_read_once_the_secret_key_changed(api: Api, root:
     [
         {"proxy_url": "ftp://registry.example"},
         {"proxy_url": "https://registry.example/some/path"},
+        # The URL is shown to whoever sees the project (and in the audit log, and in pull errors).
+        {"proxy_url": "https://ci:s3cret-token@registry.example"},
         {"proxy_username": "ci", "proxy_password": "x"},
     ],
 )

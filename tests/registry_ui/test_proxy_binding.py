@@ -124,3 +124,24 @@ def test_a_project_admin_sees_the_upstream_but_may_not_change_it(hub: Project, a
     assert refused.status_code == 404
     hub.refresh_from_db()
     assert hub.proxy_url == "https://registry-1.docker.io"
+
+
+def test_credentials_in_the_upstream_url_are_refused_as_the_page_and_the_audit_log_would_show_them(
+    hub: Project, root: User, as_user: AsUser
+) -> None:
+    client = as_user(root)
+
+    created = client.post("/admin/projects/create/", {"name": "ghcr", "proxy_url": "https://puller:ghp_secret@ghcr.io"})
+    changed = client.post(
+        "/admin/projects/hub/upstream/",
+        {"proxy_url": "https://puller:dckr_pat_other@registry-1.docker.io"},
+        follow=True,
+    )
+
+    assert created.status_code == 400
+    assert b"Give the upstream&#x27;s account in its own fields" in created.content
+    assert b"Give the upstream&#x27;s account in its own fields" in changed.content
+    assert not Project.objects.filter(name="ghcr").exists()
+    hub.refresh_from_db()
+    assert hub.proxy_url == "https://registry-1.docker.io"
+    assert not AuditEvent.objects.filter(detail__icontains="secret").exclude(action="project.create").exists()
