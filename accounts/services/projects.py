@@ -122,11 +122,17 @@ def normalized_proxy_url(url: str) -> str:
     """
     if not url:
         return ""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
-        raise ValidationError(
-            {"proxy_url": "Give the upstream registry as http(s)://host[:port], e.g. https://registry-1.docker.io."}
-        )
+    refusal = ValidationError(
+        {"proxy_url": "Give the upstream registry as http(s)://host[:port], e.g. https://registry-1.docker.io."}
+    )
+    try:
+        parts = urlsplit(url.strip())
+        # A ValueError too when the port is no number, or out of range.
+        port = parts.port
+    except ValueError:
+        raise refusal from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0 or parts.path.strip("/") or parts.query:
+        raise refusal
     if "@" in parts.netloc:
         # The URL is no secret: the project page, the management API, the audit log and pull
         # errors all show it; the password field's is sealed.

@@ -145,3 +145,19 @@ def test_credentials_in_the_upstream_url_are_refused_as_the_page_and_the_audit_l
     hub.refresh_from_db()
     assert hub.proxy_url == "https://registry-1.docker.io"
     assert not AuditEvent.objects.filter(detail__icontains="secret").exclude(action="project.create").exists()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "https://registry.lan:port", "https://registry.lan:99999"])
+def test_a_malformed_upstream_url_is_a_form_message_not_a_server_error(
+    url: str, hub: Project, root: User, as_user: AsUser
+) -> None:
+    client = as_user(root)
+
+    created = client.post("/admin/projects/create/", {"name": "lan", "proxy_url": url})
+    changed = client.post("/admin/projects/hub/upstream/", {"proxy_url": url}, follow=True)
+
+    assert created.status_code == 400
+    assert b"Give the upstream registry as http(s)://host[:port]" in created.content
+    assert b"Give the upstream registry as http(s)://host[:port]" in changed.content
+    hub.refresh_from_db()
+    assert hub.proxy_url == "https://registry-1.docker.io"
