@@ -161,3 +161,20 @@ def test_a_malformed_upstream_url_is_a_form_message_not_a_server_error(
     assert b"Give the upstream registry as http(s)://host[:port]" in changed.content
     hub.refresh_from_db()
     assert hub.proxy_url == "https://registry-1.docker.io"
+
+
+def test_an_upstream_url_longer_than_the_project_keeps_is_a_form_message_not_a_server_error(
+    hub: Project, root: User, as_user: AsUser
+) -> None:
+    client = as_user(root)
+    url = "https://" + ".".join(["registry"] * 24) + ".lan"  # 228 characters, a valid host name
+
+    created = client.post("/admin/projects/create/", {"name": "lan", "proxy_url": url})
+    changed = client.post("/admin/projects/hub/upstream/", {"proxy_url": url}, follow=True)
+
+    assert created.status_code == 400
+    assert b"at most 200 characters" in created.content
+    assert b"at most 200 characters" in changed.content
+    assert not Project.objects.filter(name="lan").exists()
+    hub.refresh_from_db()
+    assert hub.proxy_url == "https://registry-1.docker.io"
