@@ -157,7 +157,7 @@ class ProxyBindingForm(forms.Form):
         max_length=4096,
         label="Upstream password or token",
         widget=forms.PasswordInput,
-        help_text="Empty keeps the stored one.",
+        help_text="Empty keeps the stored one, for the same upstream only.",
     )
     clear_password = forms.BooleanField(required=False, label="Pull without a password")
 

@@ -59,25 +59,46 @@ def test_the_project_page_shows_the_upstream_and_an_admin_gets_its_form_without_
     assert "dckr_pat_secret" not in page
 
 
-def test_an_admin_changes_the_upstream_and_an_empty_password_keeps_the_stored_one(
+def test_an_admin_changes_the_upstream_account_and_an_empty_password_keeps_the_stored_one(
     hub: Project, root: User, as_user: AsUser
 ) -> None:
     changed = as_user(root).post(
         "/admin/projects/hub/upstream/",
-        {"proxy_url": "http://mirror.lan:5000", "proxy_username": "robot", "proxy_password": ""},
+        {"proxy_url": "https://registry-1.docker.io", "proxy_username": "robot", "proxy_password": ""},
         follow=True,
     )
 
     hub.refresh_from_db()
-    assert b"Project hub now proxies http://mirror.lan:5000." in changed.content
+    assert b"Project hub now proxies https://registry-1.docker.io." in changed.content
     assert (hub.proxy_url, hub.proxy_username, proxy_password(hub)) == (
-        "http://mirror.lan:5000",
+        "https://registry-1.docker.io",
         "robot",
         "dckr_pat_secret",
     )
     event = AuditEvent.objects.get(action="project.upstream")
     assert event.detail["previous_proxy_url"] == "https://registry-1.docker.io"
     assert event.detail["password_changed"] is False
+
+
+def test_a_new_upstream_gets_the_stored_password_only_when_it_is_given_again(
+    hub: Project, root: User, as_user: AsUser
+) -> None:
+    # The stored password is never shown: moving the project to a host of one's own, keeping it,
+    # would hand it to that host with the first pull (and a LAN mirror has no use for a Hub token).
+    client = as_user(root)
+
+    kept = client.post("/admin/projects/hub/upstream/", {"proxy_url": "http://collector.lan"}, follow=True)
+    hub.refresh_from_db()
+    refused = (hub.proxy_url, proxy_password(hub))
+    cleared = client.post(
+        "/admin/projects/hub/upstream/", {"proxy_url": "http://mirror.lan:5000", "clear_password": "on"}, follow=True
+    )
+    hub.refresh_from_db()
+
+    assert b"Give the password for http://collector.lan again" in kept.content
+    assert refused == ("https://registry-1.docker.io", "dckr_pat_secret")
+    assert b"Project hub now proxies http://mirror.lan:5000." in cleared.content
+    assert (hub.proxy_url, proxy_password(hub)) == ("http://mirror.lan:5000", "")
 
 
 def test_an_admin_replaces_or_removes_the_password(hub: Project, root: User, as_user: AsUser) -> None:
