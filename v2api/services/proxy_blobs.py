@@ -46,8 +46,10 @@ logger = logging.getLogger(__name__)
 QUEUED_CHUNKS = 4
 # A blob up to this size (a config, a small layer) is stored whole before it is served.
 FETCHED_WHOLE_UP_TO = 1024 * 1024
-# How long a pull of a cold layer waits for another pull's download of it before making its own.
-FETCH_WAIT_SECONDS = 10
+# How long a pull of a cold layer waits for another pull's download of it before making its own:
+# long enough for a layer of gigabytes from Docker Hub, so a fleet pulling one new image still
+# makes one download; short enough that a client reading slowly holds up nobody for long.
+FETCH_WAIT_SECONDS = 30
 _END = object()
 _ABANDONED = object()
 
