@@ -6,9 +6,11 @@ with a HEAD only."""
 import hashlib
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 from django.db import connection
 from django.test import Client
 
@@ -18,6 +20,7 @@ from oci.digests import Digest
 from tests.conftest import S3Storage
 from tests.e2e.images import OciLayout, build_image
 from tests.e2e.test_proxy_cache import push_upstream
+from v2api.errors import Denied
 from v2api.models import ManifestReference
 from v2api.services import proxy_blobs
 from v2api.storage import blobstore
@@ -153,3 +156,70 @@ def test_a_pull_of_a_cold_layer_is_not_held_up_behind_another_client_that_reads_
     assert hashlib.sha256(other["body"]).hexdigest() == layer.digest.removeprefix("sha256:")  # type: ignore[arg-type]
     assert hashlib.sha256(slow_body).hexdigest() == layer.digest.removeprefix("sha256:")
     assert stored(layer.digest)
+
+
+@pytest.fixture
+def chunked_relay(upstream: Server) -> Iterator[int]:
+    """The upstream behind a relay that sends every body chunked, without a length (as registries
+    behind some proxies and CDNs do): the relay's port."""
+
+    class Relay(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_HEAD(self) -> None:
+            self.relay()
+
+        def do_GET(self) -> None:
+            self.relay()
+
+        def relay(self) -> None:
+            headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
+            url = f"http://127.0.0.1:{upstream.port}{self.path}"
+            with requests.request(self.command, url, headers=headers, stream=True, timeout=30) as answer:
+                self.send_response(answer.status_code)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(key, value)
+                if self.command == "HEAD":
+                    self.send_header("Content-Length", answer.headers.get("Content-Length", "0"))
+                    self.end_headers()
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for chunk in answer.iter_content(64 * 1024):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"0\r\n\r\n")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_cold_layer_of_unknown_length_is_not_kept_past_the_projects_quota(
+    client: Client, image: OciLayout, chunked_relay: int
+) -> None:
+    # Fetched by digest before its manifest, a kept layer no longer counts as missing when the
+    # manifest's quota check comes: the layer's own check is the one that holds.
+    [layer] = image.layers
+    Project.objects.filter(name="cache").update(proxy_url=f"http://127.0.0.1:{chunked_relay}", quota_bytes=MIB)
+
+    response = client.get(f"/v2/cache/app/blobs/{layer.digest}")
+    received = 0
+    with pytest.raises(Denied, match="quota exceeded: project cache uses"):
+        for chunk in response.streaming_content:
+            received += len(chunk)
+    manifest = client.get("/v2/cache/app/manifests/v1", HTTP_ACCEPT=image.manifest.media_type)
+
+    assert (response.status_code, response.has_header("Content-Length")) == (200, False)
+    assert received < layer.size
+    assert not stored(layer.digest)
+    assert manifest.status_code == 403
+    assert b"quota exceeded: project cache uses 0 bytes of 1 MiB; this image needs 3 MiB" in manifest.content

@@ -226,6 +226,10 @@ class TeedBlob:
         store = blobstore.store()
         try:
             repository = get_or_create_repository(self.repository_name)
+            if self.size is None:
+                # The upstream sent no length to check before the download (download_blob): the
+                # quota is asked now, as an upload's is once its bytes are in.
+                check_quota(repository, self.digest, staged.size)
             blob = blob_service.record_blob(
                 repository, self.digest, staged.size, lambda: store.install_staged(staged, self.digest)
             )
