@@ -223,3 +223,22 @@ def test_a_cold_layer_of_unknown_length_is_not_kept_past_the_projects_quota(
     assert not stored(layer.digest)
     assert manifest.status_code == 403
     assert b"quota exceeded: project cache uses 0 bytes of 1 MiB; this image needs 3 MiB" in manifest.content
+
+
+def test_layers_fetched_before_their_manifest_still_count_toward_the_quota_when_it_comes(
+    client: Client, upstream: Server, tmp_path: Path
+) -> None:
+    # Each 3 MiB layer fits a 5 MiB quota on its own, and is kept unreferenced (counting nothing);
+    # the manifest that references both must be refused, as it is when it comes first.
+    pair = build_image(tmp_path / "pair", tag="v1", layer_sizes=(3 * MIB, 3 * MIB))
+    push_upstream(upstream, pair, "pair:v1")
+    Project.objects.create(name="cache", proxy_url=f"http://127.0.0.1:{upstream.port}", quota_bytes=5 * MIB)
+
+    layers = [client.get(f"/v2/cache/pair/blobs/{layer.digest}") for layer in pair.layers]
+    for layer in layers:
+        b"".join(layer.streaming_content)
+    manifest = client.get("/v2/cache/pair/manifests/v1", HTTP_ACCEPT=pair.manifest.media_type)
+
+    assert [layer.status_code for layer in layers] == [200, 200]
+    assert manifest.status_code == 403
+    assert b"quota exceeded: project cache uses 0 bytes of 5 MiB; this image needs 6 MiB" in manifest.content
