@@ -134,8 +134,8 @@ def _mismatch(upstream_url: str, mismatch: DigestInvalid) -> UpstreamError:
 
 class TeedBlob:
     """The upstream's bytes for the client, written to storage on the way; iterate once, then
-    close (Django's StreamingHttpResponse does both). Holds the layer's lock and the upstream's
-    answer until closed."""
+    close (Django's StreamingHttpResponse does both). Holds the layer's lock (unless it waited for
+    it in vain) and the upstream's answer until closed."""
 
     def __init__(
         self,
