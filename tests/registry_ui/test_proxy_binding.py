@@ -199,3 +199,17 @@ def test_an_upstream_url_longer_than_the_project_keeps_is_a_form_message_not_a_s
     assert not Project.objects.filter(name="lan").exists()
     hub.refresh_from_db()
     assert hub.proxy_url == "https://registry-1.docker.io"
+
+
+def test_the_project_page_names_the_upstream_account_to_system_admins_only(
+    hub: Project, client: Client, alice: User, as_user: AsUser
+) -> None:
+    Project.objects.filter(name="hub").update(public=True)
+    anonymous = Client().get("/projects/hub/").content.decode()
+    Membership.objects.create(project=hub, user=alice, role=Role.ADMIN)
+    member = as_user(alice).get("/projects/hub/").content.decode()
+
+    assert "A proxy cache of <code>https://registry-1.docker.io</code>" in anonymous
+    assert "A proxy cache of <code>https://registry-1.docker.io</code>" in member
+    assert "puller" not in anonymous
+    assert "puller" not in member
