@@ -213,3 +213,15 @@ def test_the_project_page_names_the_upstream_account_to_system_admins_only(
     assert "A proxy cache of <code>https://registry-1.docker.io</code>" in member
     assert "puller" not in anonymous
     assert "puller" not in member
+
+
+def test_a_change_of_upstream_without_the_csrf_token_is_refused(hub: Project, root: User) -> None:
+    # Another site's page, opened by a logged-in administrator, must not point the cache elsewhere.
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(root)
+
+    forged = browser.post("/admin/projects/hub/upstream/", {"proxy_url": "http://evil.example", "clear_password": "on"})
+
+    assert forged.status_code == 403
+    hub.refresh_from_db()
+    assert (hub.proxy_url, proxy_password(hub)) == ("https://registry-1.docker.io", "dckr_pat_secret")
