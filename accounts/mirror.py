@@ -16,12 +16,18 @@ from oci.names import project_name_of
 
 
 def mirrored_name(repository_name: str) -> str | None:
-    """`<mirror>/library/nginx` for `library/nginx` when the mirror mode is on and no project is
-    named `library`; None when the name is served as it is."""
+    """`<mirror>/library/nginx` for `library/nginx` when the mirror mode is on, the mirror is a
+    proxy-cache project and no project is named `library`; None when the name is served as it is."""
     mirror = settings.REGISTRY_MIRROR_PROJECT
     if not mirror:
         return None
     project = project_name_of(repository_name)
-    if project == mirror or Project.objects.filter(name=project).exists():
+    if project == mirror:
+        return None
+    proxy_urls = dict(Project.objects.filter(name__in=(project, mirror)).values_list("name", "proxy_url"))
+    # Only a proxy cache answers for Docker Hub's names: an ordinary project of the mirror's name
+    # (a mistaken setting, or one created on push while the mirror's was missing) holds what its
+    # developers pushed, which nodes asking for `library/nginx` would take for Docker Hub's.
+    if project in proxy_urls or not proxy_urls.get(mirror):
         return None
     return f"{mirror}/{repository_name}"

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from accounts.directory import DirectoryUnavailable
-from accounts.models import Role
+from accounts.models import Project, Role
 from accounts.services import login_throttle
 from accounts.services.credentials import record_failed_login, record_login
 from audit import actions
@@ -126,12 +126,16 @@ class ResetPasswordForm(forms.Form):
     )
 
 
+# What the project's column holds (a URLField's 200): a longer URL is a form message, not a 500.
+PROXY_URL_MAX_LENGTH = Project._meta.get_field("proxy_url").max_length
+
+
 class CreateProjectForm(forms.Form):
     name = forms.CharField(max_length=255)
     public = forms.BooleanField(required=False, help_text="Anyone, even without logging in, may pull.")
     proxy_url = forms.CharField(
         required=False,
-        max_length=255,
+        max_length=PROXY_URL_MAX_LENGTH,
         label="Upstream registry",
         help_text="Makes it a proxy cache: pulls fetch what it lacks from there (e.g. https://registry-1.docker.io);"
         " it then takes no pushes. Empty: an ordinary project.",
@@ -147,14 +151,14 @@ class CreateProjectForm(forms.Form):
 
 
 class ProxyBindingForm(forms.Form):
-    proxy_url = forms.CharField(max_length=255, label="Upstream registry")
+    proxy_url = forms.CharField(max_length=PROXY_URL_MAX_LENGTH, label="Upstream registry")
     proxy_username = forms.CharField(required=False, max_length=255, label="Upstream username")
     proxy_password = forms.CharField(
         required=False,
         max_length=4096,
         label="Upstream password or token",
         widget=forms.PasswordInput,
-        help_text="Empty keeps the stored one.",
+        help_text="Empty keeps the stored one, for the same upstream only.",
     )
     clear_password = forms.BooleanField(required=False, label="Pull without a password")
 

@@ -155,6 +155,14 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             },
         }
 
+    def to_representation(self, instance: Project) -> dict[str, Any]:
+        shown: dict[str, Any] = super().to_representation(instance)
+        # The upstream account is for system administrators, as Harbor's registry endpoints are:
+        # anyone reads a public project, and the account name is half of what a guess needs.
+        if not principal_of(self.context["request"]).is_system_admin:
+            shown.pop("proxy_username", None)
+        return shown
+
     def validate_name(self, value: str) -> str:
         try:
             check_repository_name(value)

@@ -83,11 +83,12 @@ def create_project(
 
 def set_proxy_binding(project: Project, proxy_url: str, proxy_username: str, proxy_password: str | None) -> None:
     """A system administrator moves a proxy-cache project to another upstream or account;
-    `proxy_password` None keeps the one stored. What is cached stays, and tags are checked with
-    the new upstream once their TTL is over.
+    `proxy_password` None keeps the one stored, for the same upstream only. What is cached stays,
+    and tags are checked with the new upstream once their TTL is over.
 
     Raises ValidationError: an ordinary project does not become a proxy (its pushed images would
-    be mixed with fetched ones), nor a proxy an ordinary project; bad upstream URL.
+    be mixed with fetched ones), nor a proxy an ordinary project; bad upstream URL; a new
+    upstream without its password (or an empty one).
     """
     if not project.is_proxy:
         raise ValidationError(
@@ -96,6 +97,15 @@ def set_proxy_binding(project: Project, proxy_url: str, proxy_username: str, pro
     proxy_url = normalized_proxy_url(proxy_url)
     if not proxy_url:
         raise ValidationError({"proxy_url": "A proxy-cache project needs its upstream registry."})
+    if proxy_password is None and project.proxy_password_sealed and proxy_url != project.proxy_url:
+        # The stored password is never shown; kept for another upstream, it would be sent to
+        # that host with the first pull, to be read there.
+        raise ValidationError(
+            {
+                "proxy_password": f"Give the password for {proxy_url} again, or pull without one:"
+                f" the stored one was given for {project.proxy_url}."
+            }
+        )
     sealed = project.proxy_password_sealed if proxy_password is None else seal(proxy_password) if proxy_password else ""
     with transaction.atomic():
         Project.objects.filter(id=project.id).update(
@@ -122,10 +132,22 @@ def normalized_proxy_url(url: str) -> str:
     """
     if not url:
         return ""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
+    refusal = ValidationError(
+        {"proxy_url": "Give the upstream registry as http(s)://host[:port], e.g. https://registry-1.docker.io."}
+    )
+    try:
+        parts = urlsplit(url.strip())
+        # A ValueError too when the port is no number, or out of range.
+        port = parts.port
+    except ValueError:
+        raise refusal from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0 or parts.path.strip("/") or parts.query:
+        raise refusal
+    if "@" in parts.netloc:
+        # The URL is no secret: the project page, the management API, the audit log and pull
+        # errors all show it; the password field's is sealed.
         raise ValidationError(
-            {"proxy_url": "Give the upstream registry as http(s)://host[:port], e.g. https://registry-1.docker.io."}
+            {"proxy_url": "Give the upstream's account in its own fields (username, password), not in the URL."}
         )
     return f"{parts.scheme}://{parts.netloc}"
 

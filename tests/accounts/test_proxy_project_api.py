@@ -42,6 +42,8 @@ def test_the_password_cannot_be_read_once_the_secret_key_changed(api: Api, root:
     [
         {"proxy_url": "ftp://registry.example"},
         {"proxy_url": "https://registry.example/some/path"},
+        # The URL is shown to whoever sees the project (and in the audit log, and in pull errors).
+        {"proxy_url": "https://ci:s3cret-token@registry.example"},
         {"proxy_username": "ci", "proxy_password": "x"},
     ],
 )
@@ -60,3 +62,18 @@ def test_the_upstream_of_a_project_does_not_change_afterwards(api: Api, root: Us
 
     assert response.status_code == 200
     assert Project.objects.get(name="hub").proxy_url == "https://registry-1.docker.io"
+
+
+def test_the_upstream_account_is_shown_to_system_admins_only(api: Api, root: User, alice: User) -> None:
+    # As Harbor shows a registry endpoint's account to administrators only: anyone may read a
+    # public project, and the account name is half of what a password guess needs.
+    api("post", "projects/", root, {"name": "hub", "public": True, **HUB})
+
+    anonymous = api("get", "projects/hub/").json()
+    user = api("get", "projects/", alice).json()
+    admin = api("get", "projects/hub/", root).json()
+
+    assert anonymous["proxy_url"] == "https://registry-1.docker.io"
+    assert "proxy_username" not in anonymous
+    assert [project.get("proxy_username") for project in user] == [None]
+    assert admin["proxy_username"] == "ci"

@@ -119,3 +119,19 @@ def test_a_name_in_no_project_is_unknown_without_mirror_mode(mirrored: PushedIma
     answer = Client().get("/v2/library/alpine/manifests/3", HTTP_ACCEPT=mirrored.media_type, **headers)
 
     assert answer.status_code == 404
+
+
+def test_an_ordinary_project_named_as_the_mirror_answers_for_no_name_outside_it(
+    mirrored: PushedImage, settings: Any
+) -> None:
+    # A mistaken setting, or a project created on push while the mirror's was missing: its
+    # developers' pushes must not reach nodes that pull `library/alpine` as Docker Hub's.
+    Project.objects.filter(name="hub").update(proxy_url="")
+    _, access = anonymous_token("repository:library/alpine:pull")
+
+    manifest = Client().get("/v2/library/alpine/manifests/3", HTTP_ACCEPT=mirrored.media_type)
+    fast = fast_answer("HEAD", f"/v2/library/alpine/blobs/{mirrored.layer_digests[0]}", {})
+    layer = Client().head(f"/v2/library/alpine/blobs/{mirrored.layer_digests[0]}")
+
+    assert access == []
+    assert (manifest.status_code, fast, layer.status_code) == (401, None, 401)

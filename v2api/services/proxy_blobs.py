@@ -7,7 +7,10 @@ and to storage (a staged blob, stage_blob of the store in use: a temporary file 
 upload, hashed on the way). The last chunk is held back until the digest checked out: if it does
 not, the client's connection is cut short of its Content-Length, so a client never receives a
 complete wrong body, and nothing is kept. Concurrent pulls of the same layer wait for the lock,
-then find the blob stored and are served from storage: one upstream download. Between the
+then find the blob stored and are served from storage: one upstream download. The first pull
+streams at its client's pace, though, so a pull that waited FETCH_WAIT_SECONDS in vain fetches
+(and stores) a copy of its own: a slow client, or one that stopped reading, holds up nobody else
+for longer than that. Between the
 upstream and storage at most QUEUED_CHUNKS chunks wait, so memory stays bounded whatever the
 layer's size; a slow disk slows the download, a slow client slows both.
 
@@ -43,6 +46,10 @@ logger = logging.getLogger(__name__)
 QUEUED_CHUNKS = 4
 # A blob up to this size (a config, a small layer) is stored whole before it is served.
 FETCHED_WHOLE_UP_TO = 1024 * 1024
+# How long a pull of a cold layer waits for another pull's download of it before making its own:
+# long enough for a layer of gigabytes from Docker Hub, so a fleet pulling one new image still
+# makes one download; short enough that a client reading slowly holds up nobody for long.
+FETCH_WAIT_SECONDS = 30
 _END = object()
 _ABANDONED = object()
 
@@ -82,7 +89,10 @@ def download_blob(repository_name: str, digest: Digest) -> "blob_service.BlobRec
     if upstream is None:
         raise BlobUnknown(detail={"digest": str(digest)})
     with ExitStack() as held:
-        held.enter_context(locks.waiting_for(f"proxy-fetch:{repository_name}@{digest}"))
+        try:
+            held.enter_context(locks.waiting_for(f"proxy-fetch:{repository_name}@{digest}", FETCH_WAIT_SECONDS))
+        except locks.AlreadyRunning:
+            logger.info("another pull of %s@%s is still fetching it; fetching a copy", repository_name, digest)
         # Whoever held the lock before us may have stored it meanwhile.
         found = blob_service.find_blob(repository_name, digest)
         if found is not None:
@@ -124,8 +134,8 @@ def _mismatch(upstream_url: str, mismatch: DigestInvalid) -> UpstreamError:
 
 class TeedBlob:
     """The upstream's bytes for the client, written to storage on the way; iterate once, then
-    close (Django's StreamingHttpResponse does both). Holds the layer's lock and the upstream's
-    answer until closed."""
+    close (Django's StreamingHttpResponse does both). Holds the layer's lock (unless it waited for
+    it in vain) and the upstream's answer until closed."""
 
     def __init__(
         self,
@@ -216,6 +226,10 @@ class TeedBlob:
         store = blobstore.store()
         try:
             repository = get_or_create_repository(self.repository_name)
+            if self.size is None:
+                # The upstream sent no length to check before the download (download_blob): the
+                # quota is asked now, as an upload's is once its bytes are in.
+                check_quota(repository, self.digest, staged.size)
             blob = blob_service.record_blob(
                 repository, self.digest, staged.size, lambda: store.install_staged(staged, self.digest)
             )
