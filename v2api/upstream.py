@@ -73,6 +73,9 @@ class UpstreamClient:
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
         self.session = requests.Session()
+        # Set once the upstream asked for Basic credentials: they then go with every request,
+        # as a streamed upload cannot be sent a second time after a 401.
+        self._basic_authorization: str | None = None
 
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """`HEAD` of a manifest: its digest (Docker Hub does not count a HEAD against its rate
@@ -130,8 +133,8 @@ class UpstreamClient:
     ) -> Iterator[requests.Response]:
         """One request with the token `scopes` need, answering a 401 challenge once; raises
         UpstreamError for an answer of 400 or more. A streamed `body` cannot be sent twice, so it
-        goes only with a token already held (the replication client's upload starts first)."""
-        response = self._send(method, url, headers, self._known_token(scopes), body)
+        goes only with a token or credentials already held (the replication client's upload starts first)."""
+        response = self._send(method, url, headers, self._known_token(scopes) or self._basic_authorization, body)
         if response.status_code == 401:
             response.close()
             if body is not None and not isinstance(body, bytes):
@@ -178,7 +181,8 @@ class UpstreamClient:
         scheme, _, parameters = challenge.partition(" ")
         credentials = (self.upstream.username, self.upstream.password) if self.upstream.username else None
         if scheme.lower() == "basic" and credentials:
-            return "Basic " + base64.b64encode(":".join(credentials).encode()).decode("ascii")
+            self._basic_authorization = "Basic " + base64.b64encode(":".join(credentials).encode()).decode("ascii")
+            return self._basic_authorization
         if scheme.lower() != "bearer":
             raise UpstreamError(f"the upstream {self.upstream.base_url} asks for credentials we cannot give", 401)
         fields = dict(_CHALLENGE_PARAMETER.findall(parameters))

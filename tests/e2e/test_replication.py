@@ -392,3 +392,43 @@ def test_the_reference_registry_is_a_destination_and_a_source_too(here: LiveRegi
         assert "/v2/_catalog" not in asked_by_name
     finally:
         reference.stop()
+
+
+def test_a_registry_that_asks_for_basic_auth_takes_a_large_layer(here: LiveRegistry, tmp_path: Path) -> None:
+    """docker-registry with htpasswd answers every anonymous request with a Basic challenge: the
+    streamed PATCH of a layer over a MiB must go with the credentials, as it cannot be sent twice."""
+    passwords = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(passwords), "copier", "s3cret"], check=True, capture_output=True)
+    reference = start_reference(tmp_path / "reference", htpasswd=passwords)
+    try:
+        create_project(here, "basic")
+        image = build_image(tmp_path / "image", tag="v1", layer_sizes=(2 * 1024 * 1024,))
+        push(here, image, "basic/app:v1")
+        created = requests.post(
+            f"{here.url}/api/v1/replication-rules/",
+            json={
+                "name": "to-basic",
+                "direction": "push",
+                "project": "basic",
+                "remote_url": f"http://127.0.0.1:{reference.port}",
+                "remote_username": "copier",
+                "remote_password": "s3cret",
+            },
+            auth=here.admin_credentials,
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+
+        pushed = run(here, created.json()["id"])
+
+        assert pushed["state"] == "succeeded", pushed["error"]
+        assert pushed["result"]["copied"] == [f"basic/app:v1 -> app:v1 ({image.manifest.digest})"]
+        on_the_remote = requests.head(
+            f"http://127.0.0.1:{reference.port}/v2/app/manifests/v1",
+            headers={"Accept": MANIFEST_ACCEPT},
+            auth=("copier", "s3cret"),
+            timeout=10,
+        )
+        assert on_the_remote.headers.get("Docker-Content-Digest") == image.manifest.digest
+    finally:
+        reference.stop()
