@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Project
 from accounts.sealing import seal
-from accounts.services.projects import normalized_proxy_url
+from accounts.services.projects import CREDENTIALS_IN_URL, normalized_proxy_url
 from oci.names import InvalidName, check_repository_name
 from v2api.models import ReplicationRule
 from v2api.services.globs import normalised
@@ -50,8 +50,12 @@ def save_replication_rule(rule: ReplicationRule | None, wanted: RuleSettings) ->
     errors: dict[str, str] = {}
     try:
         remote_url = normalized_proxy_url(wanted.remote_url)
-    except ValidationError:
-        errors["remote_url"] = "Give the remote registry as http(s)://host[:port], e.g. https://registry.example.com."
+    except ValidationError as refused:
+        errors["remote_url"] = (
+            CREDENTIALS_IN_URL
+            if CREDENTIALS_IN_URL in refused.messages
+            else "Give the remote registry as http(s)://host[:port], e.g. https://registry.example.com."
+        )
         remote_url = ""
     if not remote_url and "remote_url" not in errors:
         errors["remote_url"] = "Name the remote registry."

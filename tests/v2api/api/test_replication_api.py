@@ -85,6 +85,16 @@ def test_a_bad_rule_is_refused_saying_why(
     assert not ReplicationRule.objects.exists()
 
 
+def test_a_remote_url_with_credentials_in_it_is_refused_and_not_echoed(api: Api, root: User, team: Project) -> None:
+    # Kept, the password would be in every answer that shows the rule and every error naming the remote.
+    refused = api("post", "replication-rules/", root, {**RULE, "remote_url": "https://robot:hunter2@dr.example.lan"})
+
+    assert refused.status_code == 400
+    assert refused.json()["remote_url"] == ["Give the username and password in their own fields, not in the URL."]
+    assert b"hunter2" not in refused.content
+    assert not ReplicationRule.objects.exists()
+
+
 def test_a_pull_into_a_proxy_cache_project_is_refused(api: Api, root: User) -> None:
     Project.objects.create(name="hub", proxy_url="https://registry-1.docker.io")
 
