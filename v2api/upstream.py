@@ -8,6 +8,7 @@ request has a timeout; what goes wrong is an UpstreamError that says what the up
 """
 
 import base64
+import json
 import re
 import threading
 import time
@@ -27,6 +28,9 @@ CHUNK_SIZE = 1024 * 1024
 DOCKER_HUB_HOSTS = frozenset({"registry-1.docker.io", "index.docker.io", "docker.io"})
 # Every manifest type we store, as skopeo and docker ask for them.
 MANIFEST_ACCEPT = ", ".join(sorted(media_types.IMAGE_MANIFESTS | media_types.INDEXES))
+# An error answer is read this far at most, and its message shown this far.
+ERROR_BODY_LIMIT = 64 * 1024
+ERROR_TEXT_LIMIT = 300
 _CHALLENGE_PARAMETER = re.compile(r'(\w+)="([^"]*)"')
 # Tokens live at least 60 s (the distribution token spec); refreshed 10 s early.
 _TOKEN_MARGIN = 10
@@ -221,13 +225,19 @@ class UpstreamClient:
 
 
 def _error_text(response: requests.Response) -> str:
-    """The first OCI error of the upstream's answer, if it sent one (a HEAD has no body)."""
+    """The first OCI error of the upstream's answer, if it sent one (a HEAD has no body), cut
+    short: it ends up in job results and the admin's pages, and the upstream may send anything."""
     try:
-        errors = response.json().get("errors") or []
-        first = errors[0]
-        return f" {first.get('code', '')}: {first.get('message', '')}"
-    except (ValueError, AttributeError, IndexError, TypeError, requests.RequestException):
+        body = bytearray()
+        for chunk in response.iter_content(CHUNK_SIZE):
+            body += chunk
+            if len(body) > ERROR_BODY_LIMIT:
+                return ""
+        first = (json.loads(body).get("errors") or [])[0]
+        text = f"{first.get('code', '')}: {first.get('message', '')}"
+    except (ValueError, AttributeError, IndexError, TypeError, KeyError, requests.RequestException):
         return ""
+    return f" {text[:ERROR_TEXT_LIMIT]}…" if len(text) > ERROR_TEXT_LIMIT else f" {text}"
 
 
 def _reason(error: requests.RequestException) -> str:

@@ -1,0 +1,80 @@
+"""Replication from a remote that lies or rambles (tests/v2api/lying_registry.py): what it sends
+is bounded and checked before anything is stored, and what it says is shown to the admin cut
+short. The copies between honest registries are end to end (tests/e2e/test_replication.py)."""
+
+import hashlib
+import json
+from typing import Any
+
+from django.contrib.auth.models import User
+
+from accounts.models import Project
+from tests.accounts.conftest import Api
+from tests.v2api.lying_registry import Answer, LyingRegistry, lying_registry
+from v2api.models import Job
+from v2api.remote_registry import LISTING_LIMIT
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+CONFIG = b'{"architecture": "amd64", "os": "linux"}'
+LAYER_SIZE = 4096
+MIB = 1024 * 1024
+
+
+def sha256(content: bytes) -> str:
+    return "sha256:" + hashlib.sha256(content).hexdigest()
+
+
+def run_pull(api: Api, root: User, eager: Any, remote: LyingRegistry) -> Job:
+    """A pull rule from `remote`'s `app` into the project `team`, run once as a worker would."""
+    created = api(
+        "post",
+        "replication-rules/",
+        root,
+        {"name": "from-liar", "direction": "pull", "remote_url": remote.url, "project": "team", "repositories": "app"},
+    )
+    assert created.status_code == 201, created.content
+    with eager(execute=True):
+        started = api("post", f"replication-rules/{created.json()['id']}/runs/", root, {})
+    assert started.status_code == 202, started.content
+    return Job.objects.get(id=started.json()["id"])
+
+
+def image_answers(layer_digest: str, layer_size: int, layer: Answer) -> dict[str, Answer]:
+    """A remote with one image, `app:v1`, whose layer is served as `layer`."""
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(CONFIG), "size": 41},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}
+            ],
+        }
+    ).encode()
+    described = Answer(headers={"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": sha256(manifest)}, body=manifest)
+    return {
+        "/v2/app/tags/list": Answer(body=b'{"name": "app", "tags": ["v1"]}'),
+        "/v2/app/manifests/v1": described,
+        f"/v2/app/manifests/{sha256(manifest)}": described,
+        f"/v2/app/blobs/{sha256(CONFIG)}": Answer(body=CONFIG),
+        f"/v2/app/blobs/{layer_digest}": layer,
+    }
+
+
+def test_a_remote_error_message_is_shown_cut_short(api: Api, root: User, team: Project, eager: Any) -> None:
+    rambling = json.dumps({"errors": [{"code": "DENIED", "message": "no " * 20_000}]}).encode()
+    with lying_registry({"/v2/app/tags/list": Answer(403, body=rambling)}) as remote:
+        job = run_pull(api, root, eager, remote)
+
+    assert job.state == Job.State.FAILED
+    assert f"the upstream {remote.url} answered GET /v2/app/tags/list with 403 DENIED: no no" in job.error
+    assert len(job.error) < 1000
+
+
+def test_a_remote_listing_too_large_to_hold_is_refused(api: Api, root: User, team: Project, eager: Any) -> None:
+    endless_tags = b'{"name": "app", "tags": [' + b'"v1", ' * (2 * MIB) + b'"v1"]}'
+    with lying_registry({"/v2/app/tags/list": Answer(body=endless_tags)}) as remote:
+        job = run_pull(api, root, eager, remote)
+
+    assert job.state == Job.State.FAILED
+    assert f"the registry {remote.url} sent a listing larger than the {LISTING_LIMIT} bytes accepted here" in job.error
