@@ -19,6 +19,7 @@ from v2api.models import Repository, Tag
 from v2api.remote_registry import RemoteRegistry
 from v2api.services import blobs as blob_service
 from v2api.services import manifests as manifest_service
+from v2api.services.quotas import check_quota
 from v2api.services.repositories import get_or_create_repository
 from v2api.services.uploads import upload_blob
 from v2api.storage import blobstore
@@ -62,6 +63,17 @@ def _digest(text: str) -> Digest:
         return Digest.parse(text)
     except InvalidDigest:
         raise ReplicationFailed(f"{text!r} is not a digest") from None
+
+
+def _at_most(size: int, chunks: Iterable[bytes], what: str) -> Iterator[bytes]:
+    """The chunks, until they hold more than `size` bytes: the digest would not match then, and a
+    remote that never stops sending must not fill the disk before it is checked."""
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        if received > size:
+            raise ReplicationFailed(f"{what}: the remote sent more than its {size} bytes")
+        yield chunk
 
 
 class LocalEnd:
@@ -117,7 +129,9 @@ class LocalEnd:
 
     def push_blob(self, repository: str, digest: str, size: int, chunks: Iterable[bytes]) -> None:
         try:
-            upload_blob(repository, _digest(digest), chunks)
+            # Before a byte is read: a layer past the quota is not downloaded only to be refused.
+            check_quota(get_or_create_repository(repository), _digest(digest), size)
+            upload_blob(repository, _digest(digest), _at_most(size, chunks, f"{repository}: blob {digest}"))
         except RegistryError as refused:
             raise ReplicationFailed(f"{repository}: blob {digest}: {refused.message}") from None
 

@@ -4,6 +4,7 @@ short. The copies between honest registries are end to end (tests/e2e/test_repli
 
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -11,7 +12,7 @@ from django.contrib.auth.models import User
 from accounts.models import Project
 from tests.accounts.conftest import Api
 from tests.v2api.lying_registry import Answer, LyingRegistry, lying_registry
-from v2api.models import Job
+from v2api.models import Blob, Job, Tag
 from v2api.remote_registry import LISTING_LIMIT
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -78,3 +79,51 @@ def test_a_remote_listing_too_large_to_hold_is_refused(api: Api, root: User, tea
 
     assert job.state == Job.State.FAILED
     assert f"the registry {remote.url} sent a listing larger than the {LISTING_LIMIT} bytes accepted here" in job.error
+
+
+def test_a_remote_that_sends_more_than_a_layer_holds_is_cut_off(
+    api: Api, root: User, team: Project, eager: Any
+) -> None:
+    sent = [0]
+
+    def endless() -> Iterator[bytes]:
+        # Stops at 256 MiB only so that a registry that reads it all still ends the test.
+        for _ in range(256):
+            sent[0] += MIB
+            yield b"\0" * MIB
+
+    layer_digest = sha256(b"\0" * LAYER_SIZE)
+    with lying_registry(image_answers(layer_digest, LAYER_SIZE, Answer(body=endless))) as remote:
+        job = run_pull(api, root, eager, remote)
+
+    assert job.state == Job.State.FAILED
+    [failure] = job.result["failed"]
+    assert failure["key"] == "app:v1"
+    assert f"blob {layer_digest}: the remote sent more than its {LAYER_SIZE} bytes" in failure["error"]
+    # What the socket buffers held before the connection was dropped, not the whole stream.
+    assert sent[0] < 64 * MIB
+    assert not Blob.objects.filter(digest=layer_digest).exists()
+    assert not Tag.objects.filter(repository__name="team/app").exists()
+
+
+def test_a_layer_past_the_quota_is_refused_before_it_is_downloaded(
+    api: Api, root: User, team: Project, eager: Any
+) -> None:
+    team.quota_bytes = MIB
+    team.save()
+    sent = [0]
+
+    def large_layer() -> Iterator[bytes]:
+        for _ in range(64):
+            sent[0] += MIB
+            yield b"\0" * MIB
+
+    layer_digest = sha256(b"\0" * 64 * MIB)
+    with lying_registry(image_answers(layer_digest, 64 * MIB, Answer(body=large_layer))) as remote:
+        job = run_pull(api, root, eager, remote)
+
+    assert job.state == Job.State.FAILED
+    [failure] = job.result["failed"]
+    assert "quota" in failure["error"]
+    # At most what the socket buffers took before the answer was dropped unread.
+    assert sent[0] < 16 * MIB
