@@ -14,6 +14,7 @@ from django.conf import settings
 
 from accounts.models import Project
 from oci.digests import Digest, InvalidDigest
+from oci.names import InvalidName, check_repository_name
 from v2api.errors import RegistryError
 from v2api.models import Repository, Tag
 from v2api.remote_registry import RemoteRegistry
@@ -76,6 +77,14 @@ def _at_most(size: int, chunks: Iterable[bytes], what: str) -> Iterator[bytes]:
         yield chunk
 
 
+def _writable(repository: str) -> str:
+    """A repository name a client could push to here: a remote's catalog may name others."""
+    try:
+        return check_repository_name(repository)
+    except InvalidName as invalid:
+        raise ReplicationFailed(f"{repository!r} is not a repository name here: {invalid.detail['reason']}") from None
+
+
 class LocalEnd:
     """A project of this registry, read and written through the services a client's pull and push use."""
 
@@ -122,7 +131,9 @@ class LocalEnd:
     def mount_blob(self, repository: str, digest: str) -> bool:
         # Any repository's copy will do: the bytes of a digest are the same wherever they are linked.
         try:
-            linked = blob_service.mount_blob(get_or_create_repository(repository), _digest(digest), None, None)
+            linked = blob_service.mount_blob(
+                get_or_create_repository(_writable(repository)), _digest(digest), None, None
+            )
         except RegistryError as refused:
             raise ReplicationFailed(f"{repository}: {refused.message}") from None
         return linked is not None
@@ -130,14 +141,18 @@ class LocalEnd:
     def push_blob(self, repository: str, digest: str, size: int, chunks: Iterable[bytes]) -> None:
         try:
             # Before a byte is read: a layer past the quota is not downloaded only to be refused.
-            check_quota(get_or_create_repository(repository), _digest(digest), size)
+            check_quota(get_or_create_repository(_writable(repository)), _digest(digest), size)
             upload_blob(repository, _digest(digest), _at_most(size, chunks, f"{repository}: blob {digest}"))
         except RegistryError as refused:
             raise ReplicationFailed(f"{repository}: blob {digest}: {refused.message}") from None
 
     def put_manifest(self, repository: str, reference: str, content: bytes, media_type: str) -> None:
         try:
-            manifest_service.put_manifest(repository, manifest_service.parse_reference(reference), content, media_type)
+            parsed_reference = manifest_service.parse_reference(reference)
+            manifest_service.put_manifest(_writable(repository), parsed_reference, content, media_type)
+        except InvalidDigest:
+            # A remote's tag with a colon: neither a tag nor a digest.
+            raise ReplicationFailed(f"{repository}:{reference}: invalid tag") from None
         except RegistryError as refused:
             raise ReplicationFailed(f"{repository}:{reference}: {refused.message}") from None
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from accounts.models import Project
 from tests.accounts.conftest import Api
 from tests.v2api.lying_registry import Answer, LyingRegistry, lying_registry
-from v2api.models import Blob, Job, Tag
+from v2api.models import Blob, Job, Repository, Tag
 from v2api.remote_registry import LISTING_LIMIT
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -46,7 +46,11 @@ def image_answers(layer_digest: str, layer_size: int, layer: Answer) -> dict[str
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(CONFIG), "size": 41},
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(CONFIG),
+                "size": len(CONFIG),
+            },
             "layers": [
                 {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}
             ],
@@ -127,3 +131,36 @@ def test_a_layer_past_the_quota_is_refused_before_it_is_downloaded(
     assert "quota" in failure["error"]
     # At most what the socket buffers took before the answer was dropped unread.
     assert sent[0] < 16 * MIB
+
+
+def test_names_the_remote_has_and_this_registry_does_not_take_fail_alone(
+    api: Api, root: User, team: Project, eager: Any
+) -> None:
+    layer = b"\0" * LAYER_SIZE
+    answers = image_answers(sha256(layer), LAYER_SIZE, Answer(body=layer))
+    answers["/v2/app/tags/list"] = Answer(body=b'{"name": "app", "tags": ["v1", "a:b"]}')
+    answers["/v2/app/manifests/a:b"] = answers["/v2/app/manifests/v1"]
+    # Another registry's rules, or a liar's: a name in capitals, which no client can push here.
+    for path, answer in list(answers.items()):
+        if not path.endswith("tags/list"):
+            answers[path.replace("/v2/app/", "/v2/App/")] = answer
+    answers["/v2/App/tags/list"] = Answer(body=b'{"name": "App", "tags": ["v1"]}')
+    answers["/v2/_catalog"] = Answer(body=b'{"repositories": ["App", "app"]}')
+    with lying_registry(answers) as remote:
+        created = api(
+            "post",
+            "replication-rules/",
+            root,
+            {"name": "from-liar", "direction": "pull", "remote_url": remote.url, "project": "team"},
+        )
+        with eager(execute=True):
+            started = api("post", f"replication-rules/{created.json()['id']}/runs/", root, {})
+    job = Job.objects.get(id=started.json()["id"])
+
+    assert job.state == Job.State.FAILED
+    assert [failure["key"] for failure in job.result["failed"]] == ["App:v1", "app:a:b"]
+    assert "'team/App' is not a repository name here" in job.result["failed"][0]["error"]
+    assert "invalid tag" in job.result["failed"][1]["error"]
+    assert [item.split(" ")[0] for item in job.result["copied"]] == ["app:v1"]
+    assert list(Tag.objects.values_list("repository__name", "name")) == [("team/app", "v1")]
+    assert not Repository.objects.filter(name="team/App").exists()
