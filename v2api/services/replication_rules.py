@@ -70,6 +70,17 @@ def save_replication_rule(rule: ReplicationRule | None, wanted: RuleSettings) ->
         errors["trigger"] = "Only a push rule runs on push: a pull has nothing pushed here to follow."
     if wanted.direction == ReplicationRule.Direction.PULL and wanted.project.proxy_url:
         errors["project"] = f"Project {wanted.project.name} is a proxy cache; it takes no images but its upstream's."
+    if (
+        rule is not None
+        and rule.remote_password_sealed
+        and wanted.remote_password == ""
+        and remote_url != rule.remote_url
+    ):
+        # The saved password is write-only: moved along, it would be sent to whatever host the
+        # rule now names, for anyone who may edit the rule to read there.
+        errors["remote_password"] = (
+            "The remote registry changed: give its password again; the saved one goes to no other host."
+        )
     namespace = wanted.remote_namespace.strip().strip("/")
     if namespace:
         try:

@@ -116,6 +116,27 @@ def test_a_patch_changes_what_it_names_and_keeps_the_password(api: Api, root: Us
     assert removed.json()["has_remote_password"] is False
 
 
+def test_the_saved_password_does_not_follow_the_rule_to_another_remote(api: Api, root: User, team: Project) -> None:
+    # Else whoever may edit the rule could point it at a host of theirs and be sent the password.
+    rule_id = api("post", "replication-rules/", root, RULE).json()["id"]
+
+    refused = api("patch", f"replication-rules/{rule_id}/", root, {"remote_url": "https://elsewhere.example"})
+    moved = api(
+        "patch",
+        f"replication-rules/{rule_id}/",
+        root,
+        {"remote_url": "https://elsewhere.example", "remote_password": "another"},
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["remote_password"] == [
+        "The remote registry changed: give its password again; the saved one goes to no other host."
+    ]
+    assert moved.status_code == 200, moved.content
+    rule = ReplicationRule.objects.get()
+    assert (rule.remote_url, unseal(rule.remote_password_sealed)) == ("https://elsewhere.example", "another")
+
+
 def test_a_second_rule_of_the_same_name_is_refused(api: Api, root: User, team: Project) -> None:
     api("post", "replication-rules/", root, RULE)
 
