@@ -8,6 +8,7 @@ request has a timeout; what goes wrong is an UpstreamError that says what the up
 """
 
 import base64
+import hashlib
 import json
 import re
 import threading
@@ -176,7 +177,10 @@ class UpstreamClient:
         return f"Bearer {token}" if token and expires > time.time() else None
 
     def _token_key(self, scopes: tuple[str, ...]) -> tuple[str, str, str]:
-        return (self.upstream.base_url, self.upstream.username, " ".join(scopes))
+        # The password counts too, hashed: a rule or project naming the same account with another
+        # password (a wrong one, an old one) must not be lent the token the right one was given.
+        account = hashlib.sha256(f"{self.upstream.username}:{self.upstream.password}".encode()).hexdigest()
+        return (self.upstream.base_url, account, " ".join(scopes))
 
     def _answer_challenge(self, response: requests.Response, scopes: tuple[str, ...]) -> str:
         """What answers the upstream's `WWW-Authenticate`: a Bearer token fetched from its realm,

@@ -23,6 +23,8 @@ from benchmarks.servers import start_reference
 from tests.e2e.access_log import AccessLog
 from tests.e2e.conftest import LiveRegistry, serving_registry
 from tests.e2e.images import OCI_MANIFEST, OciLayout, build_image, build_index
+from v2api.remote_registry import RemoteRegistry
+from v2api.upstream import Upstream, UpstreamError
 
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 SIGNATURE_TYPE = "application/vnd.dev.cosign.artifact.sig.v1+json"
@@ -432,3 +434,17 @@ def test_a_registry_that_asks_for_basic_auth_takes_a_large_layer(here: LiveRegis
         assert on_the_remote.headers.get("Docker-Content-Digest") == image.manifest.digest
     finally:
         reference.stop()
+
+
+def test_a_token_fetched_with_one_password_is_not_lent_to_another(live_registry: LiveRegistry) -> None:
+    """Tokens are kept per process: a rule (or proxy project) with the same remote and username
+    but a wrong password must not be answered with the token the right one was given."""
+    username, password = live_registry.admin_credentials
+    rightful = RemoteRegistry(Upstream(live_registry.url, username, password), pushing=False)
+    guessing = RemoteRegistry(Upstream(live_registry.url, username, "not the password"), pushing=False)
+
+    rightful.repositories()
+    with pytest.raises(UpstreamError) as refused:
+        guessing.repositories()
+
+    assert refused.value.status == 401
