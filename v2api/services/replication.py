@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 
 from accounts.sealing import unseal
-from oci.names import name_in_project
+from oci.names import name_in_project, project_name_of
 from v2api.errors import RegistryError
 from v2api.models import ReplicationRule, RepositoryBlob
 from v2api.parsing import parse_manifest
@@ -85,17 +85,18 @@ def ends_of(rule: ReplicationRule) -> tuple[Source, Destination]:
     return local, RemoteEnd(RemoteRegistry(upstream, pushing=True), known_homes)
 
 
-def repository_pairs(rule: ReplicationRule, source: Source) -> list[tuple[str, str]]:
-    """(source name, destination name) of each repository the rule selects."""
+def repository_pairs(rule: ReplicationRule, source: Source, named: list[str] | None = None) -> list[tuple[str, str]]:
+    """(source name, destination name) of each repository the rule selects; of those `named` only,
+    when a run copies some images (after a push, or a retry), without listing all the others."""
     pairs: list[tuple[str, str]] = []
     if rule.direction == ReplicationRule.Direction.PUSH:
-        for name in source.repositories():
+        for name in source.repositories() if named is None else named:
             path = name_in_project(name)
-            if matches(rule.repositories, path):
+            if project_name_of(name) == rule.project.name and matches(rule.repositories, path):
                 pairs.append((name, remote_name(rule, path)))
         return pairs
     prefix = f"{rule.remote_namespace}/" if rule.remote_namespace else ""
-    for name in _literal_names(rule.repositories, prefix) or source.repositories():
+    for name in named if named is not None else _literal_names(rule.repositories, prefix) or source.repositories():
         path = name[len(prefix) :]
         if name.startswith(prefix) and path and matches(rule.repositories, path):
             pairs.append((name, f"{rule.project.name}/{path}"))
@@ -119,7 +120,9 @@ def plan_replication(
     copies it."""
     items: list[ReplicationItem] = []
     up_to_date = 0
-    for source_name, destination_name in repository_pairs(rule, source):
+    # A key is `repository:tag`; a repository name has no colon.
+    named = None if only is None else sorted({key.partition(":")[0] for key in only})
+    for source_name, destination_name in repository_pairs(rule, source, named):
         for tag in source.tags(source_name):
             if not matches(rule.tags, tag) or (only is not None and f"{source_name}:{tag}" not in only):
                 continue

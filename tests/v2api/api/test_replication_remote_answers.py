@@ -164,3 +164,32 @@ def test_names_the_remote_has_and_this_registry_does_not_take_fail_alone(
     assert [item.split(" ")[0] for item in job.result["copied"]] == ["app:v1"]
     assert list(Tag.objects.values_list("repository__name", "name")) == [("team/app", "v1")]
     assert not Repository.objects.filter(name="team/App").exists()
+
+
+def test_a_retry_lists_only_the_repositories_of_the_images_it_retries(
+    api: Api, root: User, team: Project, eager: Any
+) -> None:
+    # On-push runs and retries name their images: a project or remote of thousands of
+    # repositories must not be listed whole for each.
+    layer = b"\0" * LAYER_SIZE
+    answers = image_answers(sha256(layer), LAYER_SIZE, Answer(404))
+    answers["/v2/_catalog"] = Answer(body=b'{"repositories": ["app", "other", "third"]}')
+    answers["/v2/other/tags/list"] = answers["/v2/third/tags/list"] = Answer(body=b'{"tags": []}')
+    with lying_registry(answers) as remote:
+        rule_id = api(
+            "post",
+            "replication-rules/",
+            root,
+            {"name": "from-liar", "direction": "pull", "remote_url": remote.url, "project": "team"},
+        ).json()["id"]
+        with eager(execute=True):
+            first = api("post", f"replication-rules/{rule_id}/runs/", root, {}).json()
+        remote.asked.clear()
+        answers[f"/v2/app/blobs/{sha256(layer)}"] = Answer(body=layer)
+        with eager(execute=True):
+            retry = api("post", f"replication-rules/{rule_id}/runs/", root, {"retry_failed_of": first["id"]}).json()
+
+    assert Job.objects.get(id=retry["id"]).result["copied"] == [
+        f"app:v1 -> team/app:v1 ({answers['/v2/app/manifests/v1'].headers['Docker-Content-Digest']})"
+    ]
+    assert [path for method, path in remote.asked if path.endswith("/tags/list")] == ["/v2/app/tags/list"]
