@@ -35,6 +35,8 @@ from v2api.services.replication_ends import Destination, LocalEnd, RemoteEnd, Re
 from v2api.upstream import Upstream, UpstreamError
 
 Progress = Callable[[str, int, int], None]
+# An index's image, its signature, the signature's attestation...: real images nest a few deep.
+MAX_NESTING = 16
 
 
 @dataclass(frozen=True)
@@ -156,13 +158,18 @@ class _Copier:
         self.counts: Counter[str] = Counter()
 
     def copy(self, item: ReplicationItem) -> None:
-        self._copy_manifest(item.source, item.destination, item.digest, set())
+        self._copy_manifest(item.source, item.destination, item.digest, set(), 0)
         content, media_type = self.source.manifest(item.source, item.digest)
         self.destination.put_manifest(item.destination, item.tag, content, media_type)
 
-    def _copy_manifest(self, source_name: str, destination_name: str, digest: str, visited: set[str]) -> None:
+    def _copy_manifest(
+        self, source_name: str, destination_name: str, digest: str, visited: set[str], depth: int
+    ) -> None:
         if digest in visited:
             return
+        if depth > MAX_NESTING:
+            # A remote can nest referrers without end; Python's stack cannot follow.
+            raise ReplicationFailed(f"{source_name}@{digest}: children and referrers nested deeper than {MAX_NESTING}")
         visited.add(digest)
         if not self.destination.has_manifest(destination_name, digest):
             content, media_type = self.source.manifest(source_name, digest)
@@ -171,14 +178,14 @@ class _Copier:
             except RegistryError as invalid:
                 raise ReplicationFailed(f"{source_name}@{digest}: {invalid.message}") from None
             for child in parsed.children:
-                self._copy_manifest(source_name, destination_name, str(child.digest), visited)
+                self._copy_manifest(source_name, destination_name, str(child.digest), visited, depth + 1)
             for blob in parsed.blobs:
                 self._copy_blob(source_name, destination_name, str(blob.digest), blob.size)
             self.destination.put_manifest(destination_name, digest, content, media_type)
             self.counts["manifests_sent"] += 1
         # Asked even of a manifest the destination has: a signature may have come since.
         for referrer in self.source.referrers(source_name, digest):
-            self._copy_manifest(source_name, destination_name, referrer, visited)
+            self._copy_manifest(source_name, destination_name, referrer, visited, depth + 1)
 
     def _copy_blob(self, source_name: str, destination_name: str, digest: str, size: int) -> None:
         if self.destination.has_blob(destination_name, digest):

@@ -193,3 +193,42 @@ def test_a_retry_lists_only_the_repositories_of_the_images_it_retries(
         f"app:v1 -> team/app:v1 ({answers['/v2/app/manifests/v1'].headers['Docker-Content-Digest']})"
     ]
     assert [path for method, path in remote.asked if path.endswith("/tags/list")] == ["/v2/app/tags/list"]
+
+
+def test_referrers_nested_without_end_fail_their_image_not_the_run(
+    api: Api, root: User, team: Project, eager: Any
+) -> None:
+    layer = b"\0" * LAYER_SIZE
+    answers = image_answers(sha256(layer), LAYER_SIZE, Answer(body=layer))
+    empty = b"{}"
+    answers[f"/v2/app/blobs/{sha256(empty)}"] = Answer(body=empty)
+    subject = answers["/v2/app/manifests/v1"]
+    # Each signature signed again, a thousand deep: deeper than Python's stack.
+    for _ in range(1200):
+        subject_digest = subject.headers["Docker-Content-Digest"]
+        signature = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": "application/vnd.example.signature",
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+                "layers": [],
+                "subject": {"mediaType": OCI_MANIFEST, "digest": subject_digest, "size": len(subject.body)},  # type: ignore[arg-type]
+            }
+        ).encode()
+        subject = Answer(
+            headers={"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": sha256(signature)}, body=signature
+        )
+        answers[f"/v2/app/manifests/{sha256(signature)}"] = subject
+        answers[f"/v2/app/referrers/{subject_digest}"] = Answer(
+            headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
+            body=json.dumps({"manifests": [{"mediaType": OCI_MANIFEST, "digest": sha256(signature)}]}).encode(),
+        )
+    with lying_registry(answers) as remote:
+        job = run_pull(api, root, eager, remote)
+
+    assert job.state == Job.State.FAILED
+    [failure] = job.result["failed"]
+    assert failure["key"] == "app:v1"
+    assert "nested deeper than" in failure["error"]
+    assert not Tag.objects.exists()
