@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from accounts.models import Project
 from accounts.sealing import seal
 from accounts.services.projects import CREDENTIALS_IN_URL, normalized_proxy_url
+from audit import actions
+from audit.recorder import record
 from oci.names import InvalidName, check_repository_name
 from v2api.models import ReplicationRule
 from v2api.services.globs import normalised
@@ -112,12 +114,43 @@ def save_replication_rule(rule: ReplicationRule | None, wanted: RuleSettings) ->
         values["remote_password_sealed"] = ""
     elif wanted.remote_password:
         values["remote_password_sealed"] = seal(wanted.remote_password)
+    action = actions.REPLICATION_RULE_CHANGE if rule else actions.REPLICATION_RULE_ADD
     rule = rule or ReplicationRule()
     for name, value in values.items():
         setattr(rule, name, value)
     try:
         with transaction.atomic():
             rule.save()
+            record(action, project=rule.project.name, resource=rule.name, detail=_audited(rule, wanted))
     except IntegrityError:
         raise ValidationError({"name": "A replication rule with this name already exists."}) from None
     return rule
+
+
+def delete_replication_rule(rule: ReplicationRule) -> None:
+    """The rule goes; its runs stay in the job history."""
+    with transaction.atomic():
+        record(
+            actions.REPLICATION_RULE_REMOVE,
+            project=rule.project.name,
+            resource=rule.name,
+            detail={"rule": rule.pk, "remote_url": rule.remote_url},
+        )
+        rule.delete()
+
+
+def _audited(rule: ReplicationRule, wanted: RuleSettings) -> dict[str, Any]:
+    """What the audit log keeps of a saved rule: where it sends what, as whom; of the password only
+    whether it was set or removed."""
+    return {
+        "rule": rule.pk,
+        "direction": rule.direction,
+        "remote_url": rule.remote_url,
+        "remote_username": rule.remote_username,
+        "remote_namespace": rule.remote_namespace,
+        "repositories": rule.repositories,
+        "tags": rule.tags,
+        "trigger": rule.trigger,
+        "enabled": rule.enabled,
+        "password_changed": wanted.remote_password != "",
+    }

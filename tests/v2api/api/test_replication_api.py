@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 
 from accounts.models import Project
 from accounts.sealing import unseal
+from audit.models import AuditEvent
 from tests.accounts.conftest import Api
 from v2api.models import Job, ReplicationRule
 
@@ -135,6 +136,31 @@ def test_the_saved_password_does_not_follow_the_rule_to_another_remote(api: Api,
     assert moved.status_code == 200, moved.content
     rule = ReplicationRule.objects.get()
     assert (rule.remote_url, unseal(rule.remote_password_sealed)) == ("https://elsewhere.example", "another")
+
+
+def test_adding_changing_and_deleting_a_rule_is_audited_without_its_password(
+    api: Api, root: User, team: Project
+) -> None:
+    # A rule sends a project's images, with credentials, to another registry: who pointed it where
+    # is for the audit log.
+    rule_id = api("post", "replication-rules/", root, RULE).json()["id"]
+    api(
+        "patch",
+        f"replication-rules/{rule_id}/",
+        root,
+        {"remote_url": "https://other.example", "remote_password": "hunter2-new"},
+    )
+    api("delete", f"replication-rules/{rule_id}/", root)
+
+    events = AuditEvent.objects.filter(action__startswith="replication.").order_by("id")
+    assert [(event.action, event.actor_name, event.project, event.resource) for event in events] == [
+        ("replication.rule.add", "root", "team", "to-dr-site"),
+        ("replication.rule.change", "root", "team", "to-dr-site"),
+        ("replication.rule.remove", "root", "team", "to-dr-site"),
+    ]
+    assert events[1].detail["remote_url"] == "https://other.example"
+    assert events[1].detail["password_changed"] is True
+    assert not [event for event in events if "s3cret" in str(event.detail) or "hunter2-new" in str(event.detail)]
 
 
 def test_a_second_rule_of_the_same_name_is_refused(api: Api, root: User, team: Project) -> None:
