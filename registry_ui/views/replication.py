@@ -54,6 +54,8 @@ def _save(rule: ReplicationRule | None, form: ReplicationRuleForm) -> Replicatio
         return None
     values = dict(form.cleaned_data)
     values["project"] = Project.objects.get(name=values["project"])
+    if values.pop("remove_password"):
+        values["remote_password"] = None
     try:
         return save_replication_rule(rule, RuleSettings(**values))
     except ValidationError as error:
