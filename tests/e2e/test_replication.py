@@ -448,3 +448,39 @@ def test_a_token_fetched_with_one_password_is_not_lent_to_another(live_registry:
         guessing.repositories()
 
     assert refused.value.status == 401
+
+
+def test_two_registries_that_push_to_each_other_on_push_settle_after_one_round(
+    here: LiveRegistry, tmp_path: Path
+) -> None:
+    """here's on-push rule copies a push to `there`; that copy is a push there, whose own on-push
+    rule would copy it back: it finds here holding that digest already, and copies nothing, so
+    the round ends instead of going back and forth."""
+    with serving_registry(
+        tmp_path / "there", f"harbor_lite_replication_there_{os.getpid()}", CELERY_TASK_ALWAYS_EAGER="true"
+    ) as there:
+        for registry, remote in ((here, there), (there, here)):
+            create_project(registry, "both")
+            add_rule(
+                registry,
+                remote,
+                name="mirror",
+                direction="push",
+                project="both",
+                trigger="on_push",
+                remote_namespace="both",
+            )
+        image = build_image(tmp_path / "image", tag="v1")
+
+        push(here, image, "both/app:v1")
+
+        assert tag_digest(there, "both/app", "v1") == image.manifest.digest
+        runs_there = requests.get(
+            f"{there.url}/api/v1/jobs/", params={"kind": "replication"}, auth=there.admin_credentials, timeout=10
+        ).json()
+        runs_here = requests.get(
+            f"{here.url}/api/v1/jobs/", params={"kind": "replication"}, auth=here.admin_credentials, timeout=10
+        ).json()
+    [back] = [job for job in runs_there["results"] if job["parameters"]["only"] == ["both/app:v1"]]
+    assert (back["state"], back["result"]["items"], back["result"]["up_to_date"]) == ("succeeded", [], 1)
+    assert len([job for job in runs_here["results"] if job["parameters"]["only"] == ["both/app:v1"]]) == 1
