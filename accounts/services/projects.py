@@ -115,9 +115,6 @@ def set_proxy_binding(project: Project, proxy_url: str, proxy_username: str, pro
     project.proxy_url, project.proxy_username, project.proxy_password_sealed = proxy_url, proxy_username, sealed
 
 
-CREDENTIALS_IN_URL = "Give the username and password in their own fields, not in the URL."
-
-
 def normalized_proxy_url(url: str) -> str:
     """An upstream registry's base URL, `scheme://host[:port]`; raises ValidationError({"proxy_url": …}).
 
@@ -126,9 +123,6 @@ def normalized_proxy_url(url: str) -> str:
     if not url:
         return ""
     parts = urlsplit(url.strip())
-    if "@" in parts.netloc:
-        # Kept in the URL, the password would be shown wherever the URL is, errors included.
-        raise ValidationError({"proxy_url": CREDENTIALS_IN_URL})
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
         raise ValidationError(
             {"proxy_url": "Give the upstream registry as http(s)://host[:port], e.g. https://registry-1.docker.io."}

@@ -42,7 +42,6 @@ def test_the_password_cannot_be_read_once_the_secret_key_changed(api: Api, root:
     [
         {"proxy_url": "ftp://registry.example"},
         {"proxy_url": "https://registry.example/some/path"},
-        {"proxy_url": "https://ci:hunter2@registry.example"},
         {"proxy_username": "ci", "proxy_password": "x"},
     ],
 )

@@ -3,13 +3,14 @@ write path, so both refuse the same rules with the same messages (ValidationErro
 
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Project
 from accounts.sealing import seal
-from accounts.services.projects import CREDENTIALS_IN_URL, normalized_proxy_url
+from accounts.services.projects import normalized_proxy_url
 from audit import actions
 from audit.recorder import record
 from oci.names import InvalidName, check_repository_name
@@ -51,15 +52,20 @@ def save_replication_rule(rule: ReplicationRule | None, wanted: RuleSettings) ->
     """Create a rule (`rule` None) or change one to `wanted`; raises ValidationError."""
     errors: dict[str, str] = {}
     try:
-        remote_url = normalized_proxy_url(wanted.remote_url)
-    except ValidationError as refused:
-        errors["remote_url"] = (
-            CREDENTIALS_IN_URL
-            if CREDENTIALS_IN_URL in refused.messages
-            else "Give the remote registry as http(s)://host[:port], e.g. https://registry.example.com."
-        )
-        remote_url = ""
-    if not remote_url and "remote_url" not in errors:
+        parts = urlsplit(wanted.remote_url.strip())
+        # A ValueError for a port that is no number or out of range, as for "https://[::1".
+        if parts.port == 0:
+            raise ValueError("port 0")
+        credentials_in_url = "@" in parts.netloc
+        remote_url = "" if credentials_in_url else normalized_proxy_url(wanted.remote_url)
+    except (ValidationError, ValueError):
+        credentials_in_url, remote_url = False, ""
+        errors["remote_url"] = "Give the remote registry as http(s)://host[:port], e.g. https://registry.example.com."
+    if credentials_in_url:
+        # Kept in the URL, the password would be shown wherever the URL is: this API, the
+        # dashboard, the audit log, every error naming the remote.
+        errors["remote_url"] = "Give the username and password in their own fields, not in the URL."
+    elif not remote_url and "remote_url" not in errors:
         errors["remote_url"] = "Name the remote registry."
     if wanted.direction not in ReplicationRule.Direction.values:
         errors["direction"] = "Either push (to the remote) or pull (from it)."

@@ -70,6 +70,8 @@ def test_only_system_admins_see_or_change_rules(api: Api, alice: User, team: Pro
     ("change", "field", "message"),
     [
         ({"remote_url": "ftp://dr.example.lan"}, "remote_url", "Give the remote registry as http(s)://host[:port]"),
+        ({"remote_url": "https://[::1"}, "remote_url", "Give the remote registry as http(s)://host[:port]"),
+        ({"remote_url": "https://dr.example.lan:port"}, "remote_url", "Give the remote registry as http(s)://host"),
         ({"tags": " , "}, "tags", "Give at least one glob"),
         ({"trigger": "schedule"}, "schedule_seconds", "A schedule runs at most every 60 seconds."),
         ({"direction": "pull", "trigger": "on_push"}, "trigger", "Only a push rule runs on push"),
