@@ -39,6 +39,9 @@ GC_RUN = "gc.run"
 WEBHOOK_ADD = "webhook.add"
 WEBHOOK_CHANGE = "webhook.change"
 WEBHOOK_REMOVE = "webhook.remove"
+REPLICATION_RULE_ADD = "replication.rule.add"
+REPLICATION_RULE_CHANGE = "replication.rule.change"
+REPLICATION_RULE_REMOVE = "replication.rule.remove"
 QUOTA_EXCEEDED = "quota.exceeded"
 QUOTA_NEAR = "quota.near"
 RETENTION_RUN = "retention.run"
@@ -84,6 +87,9 @@ ALL = (
     WEBHOOK_ADD,
     WEBHOOK_CHANGE,
     WEBHOOK_REMOVE,
+    REPLICATION_RULE_ADD,
+    REPLICATION_RULE_CHANGE,
+    REPLICATION_RULE_REMOVE,
     QUOTA_EXCEEDED,
     QUOTA_NEAR,
     RETENTION_RUN,

@@ -314,13 +314,15 @@ http:
 """
 
 
-def start_reference(work_dir: Path) -> Server:
-    """Debian's docker-registry (CNCF distribution 2.8.2) with filesystem storage, deletes on."""
+def start_reference(work_dir: Path, htpasswd: Path | None = None) -> Server:
+    """Debian's docker-registry (CNCF distribution 2.8.2) with filesystem storage, deletes on;
+    with `htpasswd`, Basic auth for the accounts that file lists."""
     port = free_port()
     root = work_dir / "reference-storage"
     root.mkdir(parents=True)
     config_path = work_dir / "reference-config.yml"
-    config_path.write_text(REFERENCE_CONFIG.format(root=root, port=port))
+    auth = f"auth:\n  htpasswd:\n    realm: reference\n    path: {htpasswd}\n" if htpasswd else ""
+    config_path.write_text(REFERENCE_CONFIG.format(root=root, port=port) + auth)
     return _start_reference_with(work_dir / "reference.log", config_path, port)
 
 

@@ -409,6 +409,7 @@ class ReplicationRuleForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="Kept encrypted; leave empty to keep the saved one.",
     )
+    remove_password = forms.BooleanField(required=False, label="Go without a password")
     remote_namespace = forms.CharField(
         max_length=255, required=False, help_text="The path on the remote below which the repositories live."
     )

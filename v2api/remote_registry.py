@@ -20,6 +20,9 @@ from v2api.upstream import MANIFEST_ACCEPT, Upstream, UpstreamClient, UpstreamEr
 MONOLITHIC_LIMIT = 1024 * 1024
 # Listings are read in pages of this many names; the remote may answer with fewer.
 PAGE_SIZE = 1000
+# A page of a listing, or of referrers, larger than this is refused rather than held in memory
+# (a registry that ignores `n` sends every tag at once: thousands, a few hundred KiB).
+LISTING_LIMIT = 8 * 1024 * 1024
 _OCTET_STREAM = {"Content-Type": "application/octet-stream"}
 
 
@@ -81,7 +84,7 @@ class RemoteRegistry(UpstreamClient):
         while next_url:
             with self.exchange("GET", next_url, {}, scopes) as answer:
                 try:
-                    names += json.loads(answer.content).get(key) or []
+                    names += json.loads(self._bounded_body(answer, "listing")).get(key) or []
                 except (ValueError, AttributeError):
                     raise UpstreamError(
                         f"the registry {self.upstream.base_url} sent a listing that is not JSON"
@@ -90,6 +93,17 @@ class RemoteRegistry(UpstreamClient):
             next_url = urljoin(next_url, following) if following else None
         return names
 
+    def _bounded_body(self, answer: requests.Response, what: str) -> bytes:
+        body = bytearray()
+        for chunk in self._chunks(answer):
+            body += chunk
+            if len(body) > LISTING_LIMIT:
+                raise UpstreamError(
+                    f"the registry {self.upstream.base_url} sent a {what} larger than the {LISTING_LIMIT} bytes"
+                    " accepted here"
+                )
+        return bytes(body)
+
     def referrers(self, repository: str, digest: str) -> list[str]:
         """The digests of the manifests whose `subject` is `digest` (end-12a); none where the
         remote has no referrers API (it answers 404, as distribution 2.8 does)."""
@@ -97,7 +111,7 @@ class RemoteRegistry(UpstreamClient):
             with self.exchange(
                 "GET", self._url(repository, f"referrers/{digest}"), {}, self._scopes(repository)
             ) as answer:
-                manifests = json.loads(answer.content).get("manifests") or []
+                manifests = json.loads(self._bounded_body(answer, "referrers listing")).get("manifests") or []
         except UpstreamError as error:
             if error.status == 404:
                 return []

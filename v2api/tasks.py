@@ -81,7 +81,12 @@ def replicate_on_schedule() -> int:
     """A run of each scheduled replication rule that is due; how many were started."""
     due = replication_triggers.claim_scheduled_rules()
     for rule_id in due:
-        request_job(ReplicationRequest(rule_id))
+        try:
+            request_job(ReplicationRequest(rule_id))
+        except JobNotSent:
+            # Recorded, and claimed for its interval: the rules after it must be recorded too;
+            # beat's resend_waiting_jobs sends them all once the broker is back.
+            logger.warning("the scheduled run of replication rule %s waits for the job queue", rule_id)
     return len(due)
 
 

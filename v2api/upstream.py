@@ -8,6 +8,8 @@ request has a timeout; what goes wrong is an UpstreamError that says what the up
 """
 
 import base64
+import hashlib
+import json
 import re
 import threading
 import time
@@ -27,6 +29,9 @@ CHUNK_SIZE = 1024 * 1024
 DOCKER_HUB_HOSTS = frozenset({"registry-1.docker.io", "index.docker.io", "docker.io"})
 # Every manifest type we store, as skopeo and docker ask for them.
 MANIFEST_ACCEPT = ", ".join(sorted(media_types.IMAGE_MANIFESTS | media_types.INDEXES))
+# An error answer is read this far at most, and its message shown this far.
+ERROR_BODY_LIMIT = 64 * 1024
+ERROR_TEXT_LIMIT = 300
 _CHALLENGE_PARAMETER = re.compile(r'(\w+)="([^"]*)"')
 # Tokens live at least 60 s (the distribution token spec); refreshed 10 s early.
 _TOKEN_MARGIN = 10
@@ -73,6 +78,9 @@ class UpstreamClient:
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
         self.session = requests.Session()
+        # Set once the upstream asked for Basic credentials: they then go with every request,
+        # as a streamed upload cannot be sent a second time after a 401.
+        self._basic_authorization: str | None = None
 
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """`HEAD` of a manifest: its digest (Docker Hub does not count a HEAD against its rate
@@ -130,8 +138,8 @@ class UpstreamClient:
     ) -> Iterator[requests.Response]:
         """One request with the token `scopes` need, answering a 401 challenge once; raises
         UpstreamError for an answer of 400 or more. A streamed `body` cannot be sent twice, so it
-        goes only with a token already held (the replication client's upload starts first)."""
-        response = self._send(method, url, headers, self._known_token(scopes), body)
+        goes only with a token or credentials already held (the replication client's upload starts first)."""
+        response = self._send(method, url, headers, self._known_token(scopes) or self._basic_authorization, body)
         if response.status_code == 401:
             response.close()
             if body is not None and not isinstance(body, bytes):
@@ -169,7 +177,10 @@ class UpstreamClient:
         return f"Bearer {token}" if token and expires > time.time() else None
 
     def _token_key(self, scopes: tuple[str, ...]) -> tuple[str, str, str]:
-        return (self.upstream.base_url, self.upstream.username, " ".join(scopes))
+        # The password counts too, hashed: a rule or project naming the same account with another
+        # password (a wrong one, an old one) must not be lent the token the right one was given.
+        account = hashlib.sha256(f"{self.upstream.username}:{self.upstream.password}".encode()).hexdigest()
+        return (self.upstream.base_url, account, " ".join(scopes))
 
     def _answer_challenge(self, response: requests.Response, scopes: tuple[str, ...]) -> str:
         """What answers the upstream's `WWW-Authenticate`: a Bearer token fetched from its realm,
@@ -178,7 +189,8 @@ class UpstreamClient:
         scheme, _, parameters = challenge.partition(" ")
         credentials = (self.upstream.username, self.upstream.password) if self.upstream.username else None
         if scheme.lower() == "basic" and credentials:
-            return "Basic " + base64.b64encode(":".join(credentials).encode()).decode("ascii")
+            self._basic_authorization = "Basic " + base64.b64encode(":".join(credentials).encode()).decode("ascii")
+            return self._basic_authorization
         if scheme.lower() != "bearer":
             raise UpstreamError(f"the upstream {self.upstream.base_url} asks for credentials we cannot give", 401)
         fields = dict(_CHALLENGE_PARAMETER.findall(parameters))
@@ -217,13 +229,19 @@ class UpstreamClient:
 
 
 def _error_text(response: requests.Response) -> str:
-    """The first OCI error of the upstream's answer, if it sent one (a HEAD has no body)."""
+    """The first OCI error of the upstream's answer, if it sent one (a HEAD has no body), cut
+    short: it ends up in job results and the admin's pages, and the upstream may send anything."""
     try:
-        errors = response.json().get("errors") or []
-        first = errors[0]
-        return f" {first.get('code', '')}: {first.get('message', '')}"
-    except (ValueError, AttributeError, IndexError, TypeError, requests.RequestException):
+        body = bytearray()
+        for chunk in response.iter_content(CHUNK_SIZE):
+            body += chunk
+            if len(body) > ERROR_BODY_LIMIT:
+                return ""
+        first = (json.loads(body).get("errors") or [])[0]
+        text = f"{first.get('code', '')}: {first.get('message', '')}"
+    except (ValueError, AttributeError, IndexError, TypeError, KeyError, requests.RequestException):
         return ""
+    return f" {text[:ERROR_TEXT_LIMIT]}…" if len(text) > ERROR_TEXT_LIMIT else f" {text}"
 
 
 def _reason(error: requests.RequestException) -> str:

@@ -13,6 +13,7 @@ from accounts.models import Project
 from registry_ui.forms import ReplicationRuleForm, apply_errors
 from registry_ui.views.access import require_system_admin
 from v2api.models import Job, ReplicationRule
+from v2api.services import replication_rules
 from v2api.services.job_requests import ReplicationRequest
 from v2api.services.replication_rules import RuleSettings, save_replication_rule, settings_of
 from v2api.tasks import JobNotSent, request_job
@@ -53,6 +54,8 @@ def _save(rule: ReplicationRule | None, form: ReplicationRuleForm) -> Replicatio
         return None
     values = dict(form.cleaned_data)
     values["project"] = Project.objects.get(name=values["project"])
+    if values.pop("remove_password"):
+        values["remote_password"] = None
     try:
         return save_replication_rule(rule, RuleSettings(**values))
     except ValidationError as error:
@@ -116,6 +119,6 @@ def delete_replication_rule(request: HttpRequest, rule_id: int) -> HttpResponse:
     """POST `/admin/replication/<id>/delete/`: the rule goes, its runs stay on the Jobs page."""
     require_system_admin(request)
     rule = _rule(rule_id)
-    rule.delete()
+    replication_rules.delete_replication_rule(rule)
     messages.success(request, f"Replication rule {rule.name} deleted; its runs stay on the Jobs page.")
     return redirect("ui:replication")

@@ -23,6 +23,8 @@ from benchmarks.servers import start_reference
 from tests.e2e.access_log import AccessLog
 from tests.e2e.conftest import LiveRegistry, serving_registry
 from tests.e2e.images import OCI_MANIFEST, OciLayout, build_image, build_index
+from v2api.remote_registry import RemoteRegistry
+from v2api.upstream import Upstream, UpstreamError
 
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 SIGNATURE_TYPE = "application/vnd.dev.cosign.artifact.sig.v1+json"
@@ -392,3 +394,93 @@ def test_the_reference_registry_is_a_destination_and_a_source_too(here: LiveRegi
         assert "/v2/_catalog" not in asked_by_name
     finally:
         reference.stop()
+
+
+def test_a_registry_that_asks_for_basic_auth_takes_a_large_layer(here: LiveRegistry, tmp_path: Path) -> None:
+    """docker-registry with htpasswd answers every anonymous request with a Basic challenge: the
+    streamed PATCH of a layer over a MiB must go with the credentials, as it cannot be sent twice."""
+    passwords = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(passwords), "copier", "s3cret"], check=True, capture_output=True)
+    reference = start_reference(tmp_path / "reference", htpasswd=passwords)
+    try:
+        create_project(here, "basic")
+        image = build_image(tmp_path / "image", tag="v1", layer_sizes=(2 * 1024 * 1024,))
+        push(here, image, "basic/app:v1")
+        created = requests.post(
+            f"{here.url}/api/v1/replication-rules/",
+            json={
+                "name": "to-basic",
+                "direction": "push",
+                "project": "basic",
+                "remote_url": f"http://127.0.0.1:{reference.port}",
+                "remote_username": "copier",
+                "remote_password": "s3cret",
+            },
+            auth=here.admin_credentials,
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+
+        pushed = run(here, created.json()["id"])
+
+        assert pushed["state"] == "succeeded", pushed["error"]
+        assert pushed["result"]["copied"] == [f"basic/app:v1 -> app:v1 ({image.manifest.digest})"]
+        on_the_remote = requests.head(
+            f"http://127.0.0.1:{reference.port}/v2/app/manifests/v1",
+            headers={"Accept": MANIFEST_ACCEPT},
+            auth=("copier", "s3cret"),
+            timeout=10,
+        )
+        assert on_the_remote.headers.get("Docker-Content-Digest") == image.manifest.digest
+    finally:
+        reference.stop()
+
+
+def test_a_token_fetched_with_one_password_is_not_lent_to_another(live_registry: LiveRegistry) -> None:
+    """Tokens are kept per process: a rule (or proxy project) with the same remote and username
+    but a wrong password must not be answered with the token the right one was given."""
+    username, password = live_registry.admin_credentials
+    rightful = RemoteRegistry(Upstream(live_registry.url, username, password), pushing=False)
+    guessing = RemoteRegistry(Upstream(live_registry.url, username, "not the password"), pushing=False)
+
+    rightful.repositories()
+    with pytest.raises(UpstreamError) as refused:
+        guessing.repositories()
+
+    assert refused.value.status == 401
+
+
+def test_two_registries_that_push_to_each_other_on_push_settle_after_one_round(
+    here: LiveRegistry, tmp_path: Path
+) -> None:
+    """here's on-push rule copies a push to `there`; that copy is a push there, whose own on-push
+    rule would copy it back: it finds here holding that digest already, and copies nothing, so
+    the round ends instead of going back and forth."""
+    with serving_registry(
+        tmp_path / "there", f"harbor_lite_replication_there_{os.getpid()}", CELERY_TASK_ALWAYS_EAGER="true"
+    ) as there:
+        for registry, remote in ((here, there), (there, here)):
+            create_project(registry, "both")
+            add_rule(
+                registry,
+                remote,
+                name="mirror",
+                direction="push",
+                project="both",
+                trigger="on_push",
+                remote_namespace="both",
+            )
+        image = build_image(tmp_path / "image", tag="v1")
+
+        push(here, image, "both/app:v1")
+
+        assert tag_digest(there, "both/app", "v1") == image.manifest.digest
+        runs_there = requests.get(
+            f"{there.url}/api/v1/jobs/", params={"kind": "replication"}, auth=there.admin_credentials, timeout=10
+        ).json()
+        runs_here = requests.get(
+            f"{here.url}/api/v1/jobs/", params={"kind": "replication"}, auth=here.admin_credentials, timeout=10
+        ).json()
+    [back] = [job for job in runs_there["results"] if job["parameters"]["only"] == ["both/app:v1"]]
+    assert (back["state"], back["result"]["items"], back["result"]["up_to_date"]) == ("succeeded", [], 1)
+    assert len([job for job in runs_here["results"] if job["parameters"]["only"] == ["both/app:v1"]]) == 1

@@ -66,6 +66,24 @@ def test_an_administrator_adds_a_rule_and_edits_it_keeping_the_password(
     assert (rule.tags, unseal(rule.remote_password_sealed)) == ("v*,!v*-rc*", "s3cret")
 
 
+def test_a_rule_moved_to_another_remote_asks_for_its_password_or_goes_without(
+    as_user: AsUser, root: User, team: Project
+) -> None:
+    client = as_user(root)
+    client.post(URL, FORM)
+    rule = ReplicationRule.objects.get()
+    moved = {**FORM, "remote_url": "http://mirror.internal:5000", "remote_password": ""}
+
+    refused = client.post(f"{URL}{rule.pk}/", moved)
+    without = client.post(f"{URL}{rule.pk}/", {**moved, "remove_password": "on"})
+
+    assert refused.status_code == 400
+    assert "The remote registry changed: give its password again" in refused.content.decode()
+    assert without.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.remote_url, rule.remote_password_sealed) == ("http://mirror.internal:5000", "")
+
+
 def test_a_wrong_rule_is_refused_with_the_services_message(as_user: AsUser, root: User, team: Project) -> None:
     refused = as_user(root).post(URL, {**FORM, "trigger": "on_push", "direction": "pull"})
 

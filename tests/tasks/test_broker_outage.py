@@ -12,12 +12,14 @@ from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.test import Client
 
+from accounts.models import Project
 from registry_ui.celery import app
 from tests.accounts.conftest import Api
 from tests.tasks.conftest import wait_for
 from tests.tcp_proxy import TcpProxy, tcp_proxy
-from v2api.models import Job
-from v2api.tasks import resend_waiting_jobs
+from v2api.models import Job, ReplicationRule
+from v2api.services.replication_rules import RuleSettings, save_replication_rule
+from v2api.tasks import replicate_on_schedule, resend_waiting_jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,3 +81,32 @@ def test_the_dashboard_says_a_job_waits_for_the_queue_when_the_broker_is_down(
         "it starts on its own once the queue is back."
     ]
     assert job.state == Job.State.PENDING
+
+
+def test_beat_records_a_run_of_every_due_rule_while_the_broker_is_down(
+    broker_through_proxy: TcpProxy, storage_root: Any
+) -> None:
+    # Each rule is claimed for its interval: one whose job went unrecorded would wait a whole one.
+    team = Project.objects.create(name="team")
+    for name in ("first", "second"):
+        save_replication_rule(
+            None,
+            RuleSettings(
+                name=name,
+                direction="push",
+                remote_url="http://127.0.0.1:9",
+                project=team,
+                trigger="schedule",
+                schedule_seconds=3600,
+            ),
+        )
+    broker_through_proxy.cut()
+
+    started = replicate_on_schedule()
+
+    assert started == 2
+    jobs = Job.objects.filter(kind="replication")
+    assert sorted(job.parameters["rule"] for job in jobs) == sorted(
+        ReplicationRule.objects.values_list("id", flat=True)
+    )
+    assert {job.state for job in jobs} == {Job.State.PENDING}

@@ -38,9 +38,30 @@ def test_beat_starts_a_scheduled_rule_once_per_interval() -> None:
     assert replicate_on_schedule() == 0
     assert replication_jobs() == [(hourly.id, None)]
 
+    # An hour on, the first run has finished (no worker runs it here).
+    Job.objects.update(state=Job.State.SUCCEEDED)
     ReplicationRule.objects.filter(id=hourly.id).update(last_scheduled_at=timezone.now() - timedelta(hours=2))
     assert replicate_on_schedule() == 1
     assert replication_jobs() == [(hourly.id, None), (hourly.id, None)]
+
+
+def test_beat_starts_no_second_run_while_the_last_one_has_not_finished() -> None:
+    # A run longer than the interval would otherwise have a new one started beside it each time,
+    # every one copying the same images.
+    team = Project.objects.create(name="team")
+    every_minute = add_rule("every-minute", team, trigger="schedule", schedule_seconds=60)
+    assert replicate_on_schedule() == 1
+    long_ago = timezone.now() - timedelta(minutes=10)
+    ReplicationRule.objects.filter(id=every_minute.id).update(last_scheduled_at=long_ago)
+    Job.objects.filter(kind="replication").update(state=Job.State.RUNNING)
+    # A dry run, or an on-push run of one image, is no full run: it does not hold the schedule back.
+    Job.objects.create(kind="replication", parameters={"rule": every_minute.id, "only": None}, dry_run=True)
+    Job.objects.create(kind="replication", parameters={"rule": every_minute.id, "only": ["team/app:v1"]})
+
+    assert replicate_on_schedule() == 0
+
+    Job.objects.filter(state=Job.State.RUNNING).update(state=Job.State.SUCCEEDED)
+    assert replicate_on_schedule() == 1
 
 
 def test_a_push_starts_the_on_push_rules_that_take_its_tag(

@@ -23,7 +23,7 @@ from accounts.models import Project
 from v2api.api.jobs import JobSerializer
 from v2api.models import Job, ReplicationRule
 from v2api.services.job_requests import ReplicationRequest
-from v2api.services.replication_rules import RuleSettings, save_replication_rule, settings_of
+from v2api.services.replication_rules import RuleSettings, delete_replication_rule, save_replication_rule, settings_of
 from v2api.tasks import JobNotSent, request_job
 
 GLOBS_HELP = "Comma-separated globs, `!` before one excludes; `*` also matches `/`."
@@ -171,7 +171,7 @@ class ReplicationRuleView(RuleView):
     @extend_schema(parameters=[RULE_ID], responses={204: None})
     def delete(self, request: Request, rule_id: int) -> Response:
         """Delete the rule; its runs stay in the job history."""
-        self.rule(rule_id).delete()
+        delete_replication_rule(self.rule(rule_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

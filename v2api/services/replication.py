@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 
 from accounts.sealing import unseal
-from oci.names import name_in_project
+from oci.names import name_in_project, project_name_of
 from v2api.errors import RegistryError
 from v2api.models import ReplicationRule, RepositoryBlob
 from v2api.parsing import parse_manifest
@@ -35,6 +35,8 @@ from v2api.services.replication_ends import Destination, LocalEnd, RemoteEnd, Re
 from v2api.upstream import Upstream, UpstreamError
 
 Progress = Callable[[str, int, int], None]
+# An index's image, its signature, the signature's attestation...: real images nest a few deep.
+MAX_NESTING = 16
 
 
 @dataclass(frozen=True)
@@ -85,17 +87,18 @@ def ends_of(rule: ReplicationRule) -> tuple[Source, Destination]:
     return local, RemoteEnd(RemoteRegistry(upstream, pushing=True), known_homes)
 
 
-def repository_pairs(rule: ReplicationRule, source: Source) -> list[tuple[str, str]]:
-    """(source name, destination name) of each repository the rule selects."""
+def repository_pairs(rule: ReplicationRule, source: Source, named: list[str] | None = None) -> list[tuple[str, str]]:
+    """(source name, destination name) of each repository the rule selects; of those `named` only,
+    when a run copies some images (after a push, or a retry), without listing all the others."""
     pairs: list[tuple[str, str]] = []
     if rule.direction == ReplicationRule.Direction.PUSH:
-        for name in source.repositories():
+        for name in source.repositories() if named is None else named:
             path = name_in_project(name)
-            if matches(rule.repositories, path):
+            if project_name_of(name) == rule.project.name and matches(rule.repositories, path):
                 pairs.append((name, remote_name(rule, path)))
         return pairs
     prefix = f"{rule.remote_namespace}/" if rule.remote_namespace else ""
-    for name in _literal_names(rule.repositories, prefix) or source.repositories():
+    for name in named if named is not None else _literal_names(rule.repositories, prefix) or source.repositories():
         path = name[len(prefix) :]
         if name.startswith(prefix) and path and matches(rule.repositories, path):
             pairs.append((name, f"{rule.project.name}/{path}"))
@@ -119,7 +122,9 @@ def plan_replication(
     copies it."""
     items: list[ReplicationItem] = []
     up_to_date = 0
-    for source_name, destination_name in repository_pairs(rule, source):
+    # A key is `repository:tag`; a repository name has no colon.
+    named = None if only is None else sorted({key.partition(":")[0] for key in only})
+    for source_name, destination_name in repository_pairs(rule, source, named):
         for tag in source.tags(source_name):
             if not matches(rule.tags, tag) or (only is not None and f"{source_name}:{tag}" not in only):
                 continue
@@ -153,13 +158,18 @@ class _Copier:
         self.counts: Counter[str] = Counter()
 
     def copy(self, item: ReplicationItem) -> None:
-        self._copy_manifest(item.source, item.destination, item.digest, set())
+        self._copy_manifest(item.source, item.destination, item.digest, set(), 0)
         content, media_type = self.source.manifest(item.source, item.digest)
         self.destination.put_manifest(item.destination, item.tag, content, media_type)
 
-    def _copy_manifest(self, source_name: str, destination_name: str, digest: str, visited: set[str]) -> None:
+    def _copy_manifest(
+        self, source_name: str, destination_name: str, digest: str, visited: set[str], depth: int
+    ) -> None:
         if digest in visited:
             return
+        if depth > MAX_NESTING:
+            # A remote can nest referrers without end; Python's stack cannot follow.
+            raise ReplicationFailed(f"{source_name}@{digest}: children and referrers nested deeper than {MAX_NESTING}")
         visited.add(digest)
         if not self.destination.has_manifest(destination_name, digest):
             content, media_type = self.source.manifest(source_name, digest)
@@ -168,14 +178,14 @@ class _Copier:
             except RegistryError as invalid:
                 raise ReplicationFailed(f"{source_name}@{digest}: {invalid.message}") from None
             for child in parsed.children:
-                self._copy_manifest(source_name, destination_name, str(child.digest), visited)
+                self._copy_manifest(source_name, destination_name, str(child.digest), visited, depth + 1)
             for blob in parsed.blobs:
                 self._copy_blob(source_name, destination_name, str(blob.digest), blob.size)
             self.destination.put_manifest(destination_name, digest, content, media_type)
             self.counts["manifests_sent"] += 1
         # Asked even of a manifest the destination has: a signature may have come since.
         for referrer in self.source.referrers(source_name, digest):
-            self._copy_manifest(source_name, destination_name, referrer, visited)
+            self._copy_manifest(source_name, destination_name, referrer, visited, depth + 1)
 
     def _copy_blob(self, source_name: str, destination_name: str, digest: str, size: int) -> None:
         if self.destination.has_blob(destination_name, digest):

@@ -14,11 +14,13 @@ from django.conf import settings
 
 from accounts.models import Project
 from oci.digests import Digest, InvalidDigest
+from oci.names import InvalidName, check_repository_name
 from v2api.errors import RegistryError
 from v2api.models import Repository, Tag
 from v2api.remote_registry import RemoteRegistry
 from v2api.services import blobs as blob_service
 from v2api.services import manifests as manifest_service
+from v2api.services.quotas import check_quota
 from v2api.services.repositories import get_or_create_repository
 from v2api.services.uploads import upload_blob
 from v2api.storage import blobstore
@@ -62,6 +64,25 @@ def _digest(text: str) -> Digest:
         return Digest.parse(text)
     except InvalidDigest:
         raise ReplicationFailed(f"{text!r} is not a digest") from None
+
+
+def _at_most(size: int, chunks: Iterable[bytes], what: str) -> Iterator[bytes]:
+    """The chunks, until they hold more than `size` bytes: the digest would not match then, and a
+    remote that never stops sending must not fill the disk before it is checked."""
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        if received > size:
+            raise ReplicationFailed(f"{what}: the remote sent more than its {size} bytes")
+        yield chunk
+
+
+def _writable(repository: str) -> str:
+    """A repository name a client could push to here: a remote's catalog may name others."""
+    try:
+        return check_repository_name(repository)
+    except InvalidName as invalid:
+        raise ReplicationFailed(f"{repository!r} is not a repository name here: {invalid.detail['reason']}") from None
 
 
 class LocalEnd:
@@ -110,20 +131,28 @@ class LocalEnd:
     def mount_blob(self, repository: str, digest: str) -> bool:
         # Any repository's copy will do: the bytes of a digest are the same wherever they are linked.
         try:
-            linked = blob_service.mount_blob(get_or_create_repository(repository), _digest(digest), None, None)
+            linked = blob_service.mount_blob(
+                get_or_create_repository(_writable(repository)), _digest(digest), None, None
+            )
         except RegistryError as refused:
             raise ReplicationFailed(f"{repository}: {refused.message}") from None
         return linked is not None
 
     def push_blob(self, repository: str, digest: str, size: int, chunks: Iterable[bytes]) -> None:
         try:
-            upload_blob(repository, _digest(digest), chunks)
+            # Before a byte is read: a layer past the quota is not downloaded only to be refused.
+            check_quota(get_or_create_repository(_writable(repository)), _digest(digest), size)
+            upload_blob(repository, _digest(digest), _at_most(size, chunks, f"{repository}: blob {digest}"))
         except RegistryError as refused:
             raise ReplicationFailed(f"{repository}: blob {digest}: {refused.message}") from None
 
     def put_manifest(self, repository: str, reference: str, content: bytes, media_type: str) -> None:
         try:
-            manifest_service.put_manifest(repository, manifest_service.parse_reference(reference), content, media_type)
+            parsed_reference = manifest_service.parse_reference(reference)
+            manifest_service.put_manifest(_writable(repository), parsed_reference, content, media_type)
+        except InvalidDigest:
+            # A remote's tag with a colon: neither a tag nor a digest.
+            raise ReplicationFailed(f"{repository}:{reference}: invalid tag") from None
         except RegistryError as refused:
             raise ReplicationFailed(f"{repository}:{reference}: {refused.message}") from None
 

@@ -7,23 +7,33 @@ from django.db.models import Q
 from django.utils import timezone
 
 from oci.names import name_in_project, project_name_of
-from v2api.models import ReplicationRule
+from v2api.models import Job, ReplicationRule
 from v2api.services.globs import matches
 
 
 def claim_scheduled_rules() -> list[int]:
     """The enabled scheduled rules whose last run started `schedule_seconds` ago or more (or never
-    ran), each claimed by moving its `last_scheduled_at` with a conditional UPDATE: two beats, or a
-    task delivered twice, start one run, not two."""
+    ran) and that have no full run waiting or running, each claimed by moving its
+    `last_scheduled_at` with a conditional UPDATE: two beats, or a task delivered twice, start one
+    run, not two."""
     now = timezone.now()
     claimed: list[int] = []
     rules = ReplicationRule.objects.filter(
         enabled=True, trigger=ReplicationRule.Trigger.SCHEDULE, schedule_seconds__isnull=False
     )
+    unfinished = set(
+        Job.objects.filter(
+            kind=Job.Kind.REPLICATION,
+            state__in=(Job.State.PENDING, Job.State.RUNNING),
+            dry_run=False,
+            parameters__only=None,
+        ).values_list("parameters__rule", flat=True)
+    )
     for rule in rules.only("id", "schedule_seconds", "last_scheduled_at"):
         assert rule.schedule_seconds is not None
         due = rule.last_scheduled_at is None or now - rule.last_scheduled_at >= timedelta(seconds=rule.schedule_seconds)
-        if not due:
+        # A run longer than the interval is not joined by another copying the same images.
+        if not due or rule.id in unfinished:
             continue
         unchanged = Q(last_scheduled_at=rule.last_scheduled_at) if rule.last_scheduled_at else Q(last_scheduled_at=None)
         if ReplicationRule.objects.filter(unchanged, id=rule.id).update(last_scheduled_at=now):

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 
 from accounts.models import Project
 from accounts.sealing import unseal
+from audit.models import AuditEvent
 from tests.accounts.conftest import Api
 from v2api.models import Job, ReplicationRule
 
@@ -69,6 +70,8 @@ def test_only_system_admins_see_or_change_rules(api: Api, alice: User, team: Pro
     ("change", "field", "message"),
     [
         ({"remote_url": "ftp://dr.example.lan"}, "remote_url", "Give the remote registry as http(s)://host[:port]"),
+        ({"remote_url": "https://[::1"}, "remote_url", "Give the remote registry as http(s)://host[:port]"),
+        ({"remote_url": "https://dr.example.lan:port"}, "remote_url", "Give the remote registry as http(s)://host"),
         ({"tags": " , "}, "tags", "Give at least one glob"),
         ({"trigger": "schedule"}, "schedule_seconds", "A schedule runs at most every 60 seconds."),
         ({"direction": "pull", "trigger": "on_push"}, "trigger", "Only a push rule runs on push"),
@@ -82,6 +85,16 @@ def test_a_bad_rule_is_refused_saying_why(
 
     assert refused.status_code == 400
     assert refused.json()[field][0].startswith(message)
+    assert not ReplicationRule.objects.exists()
+
+
+def test_a_remote_url_with_credentials_in_it_is_refused_and_not_echoed(api: Api, root: User, team: Project) -> None:
+    # Kept, the password would be in every answer that shows the rule and every error naming the remote.
+    refused = api("post", "replication-rules/", root, {**RULE, "remote_url": "https://robot:hunter2@dr.example.lan"})
+
+    assert refused.status_code == 400
+    assert refused.json()["remote_url"] == ["Give the username and password in their own fields, not in the URL."]
+    assert b"hunter2" not in refused.content
     assert not ReplicationRule.objects.exists()
 
 
@@ -104,6 +117,52 @@ def test_a_patch_changes_what_it_names_and_keeps_the_password(api: Api, root: Us
     assert unseal(ReplicationRule.objects.get().remote_password_sealed) == "s3cret"
     removed = api("patch", f"replication-rules/{rule_id}/", root, {"remote_password": None})
     assert removed.json()["has_remote_password"] is False
+
+
+def test_the_saved_password_does_not_follow_the_rule_to_another_remote(api: Api, root: User, team: Project) -> None:
+    # Else whoever may edit the rule could point it at a host of theirs and be sent the password.
+    rule_id = api("post", "replication-rules/", root, RULE).json()["id"]
+
+    refused = api("patch", f"replication-rules/{rule_id}/", root, {"remote_url": "https://elsewhere.example"})
+    moved = api(
+        "patch",
+        f"replication-rules/{rule_id}/",
+        root,
+        {"remote_url": "https://elsewhere.example", "remote_password": "another"},
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["remote_password"] == [
+        "The remote registry changed: give its password again; the saved one goes to no other host."
+    ]
+    assert moved.status_code == 200, moved.content
+    rule = ReplicationRule.objects.get()
+    assert (rule.remote_url, unseal(rule.remote_password_sealed)) == ("https://elsewhere.example", "another")
+
+
+def test_adding_changing_and_deleting_a_rule_is_audited_without_its_password(
+    api: Api, root: User, team: Project
+) -> None:
+    # A rule sends a project's images, with credentials, to another registry: who pointed it where
+    # is for the audit log.
+    rule_id = api("post", "replication-rules/", root, RULE).json()["id"]
+    api(
+        "patch",
+        f"replication-rules/{rule_id}/",
+        root,
+        {"remote_url": "https://other.example", "remote_password": "hunter2-new"},
+    )
+    api("delete", f"replication-rules/{rule_id}/", root)
+
+    events = AuditEvent.objects.filter(action__startswith="replication.").order_by("id")
+    assert [(event.action, event.actor_name, event.project, event.resource) for event in events] == [
+        ("replication.rule.add", "root", "team", "to-dr-site"),
+        ("replication.rule.change", "root", "team", "to-dr-site"),
+        ("replication.rule.remove", "root", "team", "to-dr-site"),
+    ]
+    assert events[1].detail["remote_url"] == "https://other.example"
+    assert events[1].detail["password_changed"] is True
+    assert not [event for event in events if "s3cret" in str(event.detail) or "hunter2-new" in str(event.detail)]
 
 
 def test_a_second_rule_of_the_same_name_is_refused(api: Api, root: User, team: Project) -> None:
