@@ -16,6 +16,7 @@ from registry_ui.env import (
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_secret,
     env_str,
     json_object_setting,
@@ -343,6 +344,10 @@ REGISTRY_WEBHOOK_PAUSE_AFTER_FAILURES = env_int("REGISTRY_WEBHOOK_PAUSE_AFTER_FA
 # delivery log is kept (a delivery still waiting after that is given up).
 REGISTRY_WEBHOOK_SEND_INTERVAL_SECONDS = env_int("REGISTRY_WEBHOOK_SEND_INTERVAL_SECONDS", 10, minimum=1)
 REGISTRY_WEBHOOK_LOG_DAYS = env_int("REGISTRY_WEBHOOK_LOG_DAYS", 30, minimum=1)
+# Webhooks, set by project admins, may not reach loopback, link-local (cloud metadata) or
+# multicast addresses; these networks (CIDRs, e.g. 127.0.0.0/8 for a receiver on the same host)
+# are allowed all the same.
+REGISTRY_WEBHOOK_ALLOWED_NETWORKS = env_networks("REGISTRY_WEBHOOK_ALLOWED_NETWORKS", [])
 # registry:2's `notifications` endpoints: URLs that receive its envelope
 # (application/vnd.docker.distribution.events.v1+json) for every push, pull and delete, and the
 # headers sent to them, as a JSON object (e.g. {"Authorization": "Bearer …"}).

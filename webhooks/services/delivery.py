@@ -12,15 +12,18 @@ asked again later, not once per waiting event. After REGISTRY_WEBHOOK_PAUSE_AFTE
 in a row a webhook is paused with the reason; nothing is dropped, and resuming it sends the backlog.
 """
 
+import base64
 import hashlib
 import hmac
+import http.client
+import socket
+import ssl
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -28,6 +31,7 @@ from django.utils import timezone
 
 from accounts.sealing import SealBroken, unseal
 from webhooks.models import Delivery, Webhook
+from webhooks.services.targets import Refused, resolve
 
 SIGNATURE_HEADER = "X-Harbor-Signature"
 DELIVERY_ID_HEADER = "Webhook-Id"
@@ -54,48 +58,80 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
-    """POST `body` to `url`. Redirects are followed only when they keep the method and body (307,
-    308) and stay on the same scheme, host and port: a receiver cannot send a signed event, or
-    its Authorization header, elsewhere. Only the answer's first SNIPPET_BYTES are read."""
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to `address`, the one checked, rather than resolving the host name again."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.address = address
+
+    def connect(self) -> None:
+        connected = socket.create_connection((self.address, self.port), self.timeout)
+        # The certificate is checked against the name in the URL, not the address.
+        self.sock = self.tls.wrap_socket(connected, server_hostname=self.host)
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, guarded: bool = True) -> Attempt:
+    """POST `body` to `url`. `guarded`: the URL is a project admin's, so it may only reach the
+    addresses webhooks/services/targets.py allows, checked at each connection. Redirects are
+    followed only when they keep the method and body (307, 308) and stay on the same scheme, host
+    and port: a receiver cannot send a signed event, or its Authorization header, elsewhere. Only
+    the answer's first SNIPPET_BYTES are read."""
     started = time.monotonic()
-    timeout = settings.REGISTRY_WEBHOOK_TIMEOUT
     origin = urlsplit(url)[:2]
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            response = requests.post(
-                url, data=body, headers=headers, timeout=(timeout, timeout), allow_redirects=False, stream=True
-            )
-            with response:
-                location = response.headers.get("Location", "")
-                if response.status_code in (307, 308) and location:
-                    target = urljoin(url, location)
-                    if urlsplit(target)[:2] == origin:
-                        url = target
-                        continue
-                    return _attempt(started, response, f"redirected to {target}, another host: not followed")
-                if response.is_redirect:
-                    return _attempt(
-                        started, response, f"redirected ({response.status_code}) to {location}: not followed"
-                    )
-                return _attempt(started, response)
+            status_code, location, snippet = _post_once(url, body, headers, guarded)
+            attempt = Attempt(status_code=status_code, latency_ms=_since(started), snippet=snippet)
+            if status_code in (307, 308) and location:
+                target = urljoin(url, location)
+                if urlsplit(target)[:2] == origin:
+                    url = target
+                    continue
+                return replace(attempt, error=f"redirected to {target}, another host: not followed")
+            if status_code in (301, 302, 303, 307, 308):
+                return replace(attempt, error=f"redirected ({status_code}) to {location}: not followed")
+            return attempt
         return Attempt(latency_ms=_since(started), error=f"more than {MAX_REDIRECTS} redirects")
-    except requests.RequestException as error:
+    except Refused as error:
+        return Attempt(latency_ms=_since(started), error=_short(str(error)))
+    except (OSError, http.client.HTTPException, ValueError) as error:
         return Attempt(latency_ms=_since(started), error=_short(f"{type(error).__name__}: {error}"))
 
 
-def _attempt(started: float, response: requests.Response, error: str = "") -> Attempt:
+def _post_once(url: str, body: bytes, headers: dict[str, str], guarded: bool) -> tuple[int, str, str]:
+    """One request: its status code, Location header and the start of its answer."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = resolve(host, port) if guarded else host
+    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(host, port, address=address, timeout=settings.REGISTRY_WEBHOOK_TIMEOUT)
+    if parts.username is not None and "Authorization" not in headers:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers = {**headers, "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
     try:
-        snippet = response.raw.read(SNIPPET_BYTES, decode_content=True) or b""
-    # A receiver that hangs up mid-answer still answered: its status code counts.
-    except Exception:
-        snippet = b""
-    return Attempt(
-        status_code=response.status_code,
-        latency_ms=_since(started),
-        snippet=snippet.decode("utf-8", "replace").replace("\x00", "")[:SNIPPET_BYTES],
-        error=error,
-    )
+        connection.request("POST", urlunsplit(("", "", parts.path or "/", parts.query, "")), body, headers)
+        response = connection.getresponse()
+        try:
+            snippet = response.read(SNIPPET_BYTES)
+        # A receiver that hangs up mid-answer still answered: its status code counts.
+        except (OSError, http.client.HTTPException):
+            snippet = b""
+        text = snippet.decode("utf-8", "replace").replace("\x00", "")[:SNIPPET_BYTES]
+        return response.status, response.getheader("Location", ""), text
+    finally:
+        connection.close()
 
 
 def _since(started: float) -> int:
@@ -151,7 +187,11 @@ def deliver(delivery_id: int) -> bool | None:
         except SealBroken as error:
             attempt = Attempt(error=str(error))
         else:
-            attempt = post(delivery.webhook.url if delivery.webhook else delivery.endpoint, body, headers)
+            if delivery.webhook is not None:
+                attempt = post(delivery.webhook.url, body, headers)
+            else:
+                # The operator's own endpoints (REGISTRY_NOTIFICATION_URLS) go where they are set.
+                attempt = post(delivery.endpoint, body, headers, guarded=False)
         _record(delivery, attempt)
         return attempt.succeeded
 
