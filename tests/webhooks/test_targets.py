@@ -120,3 +120,27 @@ def test_changing_the_url_to_a_loopback_address_is_refused(team: Project, settin
         update_webhook(webhook, url="http://127.0.0.1:8000/hooks")
     webhook.refresh_from_db()
     assert webhook.url == "http://ci/hooks"
+
+
+def test_only_system_administrators_read_the_answers_of_receivers(
+    team: Project, receiver: Receiver, alice: User, admin_user: User
+) -> None:
+    # A LAN service that answers a POST with what it holds: a project admin who points a webhook
+    # at it must not read that through the delivery log.
+    receiver.answer = b'{"internal": "what the LAN service holds"}'
+    webhook = create_webhook(team, url=receiver.url, events=["push"])
+    record(actions.PUSH, project="team", resource="team/app:v1", detail={"digest": DIGEST})
+    assert deliver_each(due_deliveries()) == 1
+    deliveries = f"{URL}{webhook.pk}/deliveries/"
+    page = f"/projects/team/webhooks/{webhook.pk}/"
+
+    (seen_by_alice,) = Client(HTTP_AUTHORIZATION=basic_auth("alice")).get(deliveries).json()
+    (seen_by_root,) = Client(HTTP_AUTHORIZATION=basic_auth("root")).get(deliveries).json()
+
+    assert (seen_by_alice["status_code"], seen_by_alice["response_snippet"]) == (200, None)
+    assert seen_by_root["response_snippet"] == '{"internal": "what the LAN service holds"}'
+    browser = Client()
+    browser.force_login(alice)
+    assert "what the LAN service holds" not in browser.get(page).content.decode()
+    browser.force_login(admin_user)
+    assert "what the LAN service holds" in browser.get(page).content.decode()
