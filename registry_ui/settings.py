@@ -332,7 +332,7 @@ REGISTRY_AUDIT_FLUSH_SECONDS = env_int("REGISTRY_AUDIT_FLUSH_SECONDS", 10, minim
 # Events older than this many days are deleted by beat, daily; 0 keeps them all.
 REGISTRY_AUDIT_RETENTION_DAYS = env_int("REGISTRY_AUDIT_RETENTION_DAYS", 365, minimum=0)
 # --- Webhooks and registry:2 notifications (webhooks/) ---------------------------------------
-# Seconds one delivery attempt may take to connect and between bytes of the answer.
+# Seconds one delivery attempt may take in all: connecting, sending, redirects and the answer.
 REGISTRY_WEBHOOK_TIMEOUT = env_int("REGISTRY_WEBHOOK_TIMEOUT", 5, minimum=1)
 # After a failed attempt a target waits this long, doubled with each failure in a row, at most
 # REGISTRY_WEBHOOK_MAX_RETRY_SECONDS.
