@@ -9,6 +9,7 @@ worker at once (`send_on_commit`); beat's `send_due_deliveries` sends whatever t
 
 import logging
 import re
+import uuid
 from collections.abc import Iterable
 from itertools import islice
 
@@ -48,6 +49,8 @@ EVENT_OF_ACTION = {
 }
 # registry:2 sends one envelope per few events; a batch of pulls goes out in envelopes this big.
 EVENTS_PER_ENVELOPE = 100
+# The namespace of the ids of pull envelopes, made from their events' ids.
+PULL_ENVELOPES = uuid.UUID("5a0f3c52-8d1e-4f7a-9b61-2c4e8d7f0a13")
 
 
 def add_deliveries_for_event(event: AuditEvent) -> None:
@@ -70,7 +73,7 @@ def add_deliveries_for_event(event: AuditEvent) -> None:
 
 def add_deliveries_for_pulls(batch: list[Pull]) -> None:
     """Deliveries for a flushed batch of pulls: one per pull and webhook, and envelopes of up
-    to EVENTS_PER_ENVELOPE pulls per notification endpoint. At most two queries per batch."""
+    to EVENTS_PER_ENVELOPE pulls per notification endpoint. At most four queries per batch."""
     if not batch:
         return
     webhooks = _webhooks_wanting(Event.PULL, {project_name_of(pull.repository) for pull in batch})
@@ -88,14 +91,22 @@ def add_deliveries_for_pulls(batch: list[Pull]) -> None:
         by_project.setdefault(webhook.project.name, []).append(webhook)
     deliveries: list[Delivery] = []
     events: list[dict[str, object]] = []
+    # Ids made from the pulls' own: a batch written again (its flush committed, then could not
+    # drop it from the buffer) makes the same deliveries, which are there already.
     for pull in batch:
         occurrence = _occurrence_of_pull(pull, manifests.get((pull.repository, pull.digest)))
-        deliveries += [webhook_delivery(webhook, occurrence) for webhook in by_project.get(occurrence.project, [])]
+        deliveries += [
+            webhook_delivery(webhook, occurrence, delivery_id=uuid.uuid5(uuid.UUID(pull.event_id), str(webhook.pk)))
+            for webhook in by_project.get(occurrence.project, [])
+        ]
         if endpoints:
             events += registry_events(occurrence)
     for envelope in _chunks(events, EVENTS_PER_ENVELOPE):
-        deliveries += [_endpoint_delivery(endpoint, Event.PULL, envelope) for endpoint in endpoints]
-    insert(deliveries)
+        for endpoint in endpoints:
+            delivery = _endpoint_delivery(endpoint, Event.PULL, envelope)
+            delivery.delivery_id = uuid.uuid5(PULL_ENVELOPES, endpoint + " " + " ".join(str(e["id"]) for e in envelope))
+            deliveries.append(delivery)
+    insert_once(deliveries)
 
 
 def insert(deliveries: list[Delivery]) -> list[Delivery]:
@@ -105,6 +116,19 @@ def insert(deliveries: list[Delivery]) -> list[Delivery]:
     created = Delivery.objects.bulk_create(deliveries)
     send_on_commit([delivery.pk for delivery in created])
     return created
+
+
+def insert_once(deliveries: list[Delivery]) -> None:
+    """Insert the deliveries in the current transaction, but those whose delivery_id is there
+    already, and send the new ones once it commits."""
+    if not deliveries:
+        return
+    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    # bulk_create does not say which rows it inserted: those still pending are sent (again).
+    waiting = Delivery.objects.filter(
+        delivery_id__in=[delivery.delivery_id for delivery in deliveries], state=Delivery.State.PENDING
+    )
+    send_on_commit(list(waiting.values_list("pk", flat=True)))
 
 
 def send_on_commit(delivery_ids: list[int]) -> None:
@@ -118,8 +142,10 @@ def send_on_commit(delivery_ids: list[int]) -> None:
     transaction.on_commit(send)
 
 
-def webhook_delivery(webhook: Webhook, occurrence: Occurrence) -> Delivery:
+def webhook_delivery(webhook: Webhook, occurrence: Occurrence, delivery_id: uuid.UUID | None = None) -> Delivery:
     delivery = Delivery(webhook=webhook, event=occurrence.kind)
+    if delivery_id is not None:
+        delivery.delivery_id = delivery_id
     public = webhook.project.public
     if webhook.format == Format.CLOUDEVENTS:
         delivery.content_type = CLOUDEVENTS_MEDIA_TYPE
