@@ -125,6 +125,10 @@ def test_a_webhook_is_made_changed_paused_resumed_and_removed_with_its_secrets_n
         ({"url": RECEIVER, "events": ["scan"]}, "events"),
         ({"url": RECEIVER, "events": ["push"], "format": "slack"}, "format"),
         ({"url": RECEIVER, "events": ["push"], "auth_header": "Bearer a\r\nX-Injected: 1"}, "auth_header"),
+        ({"url": "http://[::1/hooks", "events": ["push"]}, "url"),
+        ({"url": "http://ci:99999/hooks", "events": ["push"]}, "url"),
+        ({"url": "http://ci/hooks\r\nX-Injected: 1", "events": ["push"]}, "url"),
+        ({"url": "http://ci/ho oks", "events": ["push"]}, "url"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(body: dict[str, Any], field: str, alice: User) -> None:

@@ -35,7 +35,7 @@ def _validate(
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number up to 65535)
     except ValueError:
         parts = urlsplit("")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() or ord(c) < 32 for c in url):
         errors["url"] = "Give an http:// or https:// URL with a host, e.g. https://ci.example.lan/hooks/registry."
     elif len(url) > Webhook._meta.get_field("url").max_length:  # type: ignore[operator]
         errors["url"] = "That URL is too long."
