@@ -164,3 +164,17 @@ def test_the_lists_cost_the_same_queries_for_one_webhook_or_delivery_as_for_many
     assert queries(URL) == one_webhook
     assert queries(deliveries) == one_delivery
     assert len(client.get(URL).json()) == 5 and len(client.get(deliveries).json()) == 5
+
+
+def test_a_dashboard_session_changes_webhooks_only_with_the_csrf_token(alice: User, team: Project) -> None:
+    webhook = create_webhook(team, url=RECEIVER, events=["push"])
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+
+    assert post(browser, URL, {"url": "http://ci/other", "events": ["push"]}).status_code == 403
+    assert patch(browser, f"{URL}{webhook.pk}/", {"enabled": False}).status_code == 403
+    assert browser.post(f"/projects/team/webhooks/{webhook.pk}/pause/").status_code == 403
+    assert browser.post(f"{URL}{webhook.pk}/test/").status_code == 403
+
+    assert Webhook.objects.get().enabled
+    assert not Delivery.objects.exists()
