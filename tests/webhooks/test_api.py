@@ -129,6 +129,8 @@ def test_a_webhook_is_made_changed_paused_resumed_and_removed_with_its_secrets_n
         ({"url": "http://ci:99999/hooks", "events": ["push"]}, "url"),
         ({"url": "http://ci/hooks\r\nX-Injected: 1", "events": ["push"]}, "url"),
         ({"url": "http://ci/ho oks", "events": ["push"]}, "url"),
+        # Shown in the API, the dashboard and the audit log: a password belongs in auth_header, sealed.
+        ({"url": "https://ci-user:hunter2@ci/hooks", "events": ["push"]}, "url"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(body: dict[str, Any], field: str, alice: User) -> None:

@@ -4,6 +4,7 @@ hold the attempt, the row lock of its claim and the worker's transaction for as 
 An https receiver is reached by its name at the address checked, its certificate verified
 against that name."""
 
+import base64
 import datetime
 import json
 import socket
@@ -123,3 +124,14 @@ def test_an_https_receiver_is_verified_against_the_name_in_its_url(
     (got,) = receiver.wait_for(1)
     assert got.headers["Host"] == f"localhost:{receiver.port}"
     assert json.loads(got.body)["type"] == "PUSH_ARTIFACT"
+
+
+def test_credentials_in_a_notification_url_are_sent_as_basic_auth(receiver: Receiver, settings: Any) -> None:
+    endpoint = f"http://listener:p%40ss@127.0.0.1:{receiver.port}/hooks"
+    settings.REGISTRY_NOTIFICATION_URLS = [endpoint]
+    record(actions.PUSH, project="team", resource="team/app:v1", detail={"digest": "sha256:" + "a" * 64})
+
+    assert deliver(Delivery.objects.get().pk) is True
+
+    (got,) = receiver.wait_for(1)
+    assert got.headers["Authorization"] == "Basic " + base64.b64encode(b"listener:p@ss").decode()

@@ -178,6 +178,8 @@ def _post_once(
     address = resolve(host, port) if guarded else host
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(host, port, address=address, deadline=deadline)
+    # Credentials in an operator's notification URL (or a webhook's saved before they were
+    # refused there) go as Basic auth, unless an Authorization header is set.
     if parts.username is not None and "Authorization" not in headers:
         credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         headers = {**headers, "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}

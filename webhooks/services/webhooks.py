@@ -39,6 +39,9 @@ def _validate(
         errors["url"] = "Give an http:// or https:// URL with a host, e.g. https://ci.example.lan/hooks/registry."
     elif len(url) > Webhook._meta.get_field("url").max_length:  # type: ignore[operator]
         errors["url"] = "That URL is too long."
+    elif parts.username is not None or parts.password is not None:
+        # The URL is shown in the API, on the dashboard and in the audit log; the header is sealed.
+        errors["url"] = "Give the URL without a user or password: put credentials in the Authorization header."
     elif new_url:
         try:
             check_saved_host(parts.hostname)
