@@ -7,8 +7,13 @@ batch of pulls (audit/pulls.py), never on a pull's request. Once committed, they
 worker at once (`send_on_commit`); beat's `send_due_deliveries` sends whatever that missed.
 """
 
+import atexit
 import logging
+import os
+import queue
 import re
+import threading
+import time
 import uuid
 from collections.abc import Iterable
 from itertools import islice
@@ -131,15 +136,57 @@ def insert_once(deliveries: list[Delivery]) -> None:
     send_on_commit(list(waiting.values_list("pk", flat=True)))
 
 
-def send_on_commit(delivery_ids: list[int]) -> None:
-    def send() -> None:
-        try:
-            send_deliveries.delay(delivery_ids)
-        except Exception:
-            # The broker is away: the rows are committed, beat's next round sends them.
-            logger.warning("could not queue %d webhook deliveries; beat will send them", len(delivery_ids))
+class _Handover:
+    """Hands committed deliveries to the workers from a thread of this process. The request whose
+    commit made them (a push) must not wait for the broker: a Redis that stops answering, rather
+    than refusing, would hold it for minutes. The rows are committed, so a hand-over that cannot
+    happen (the broker away, or LIMIT of them waiting) costs nothing but time: beat sends them."""
 
-    transaction.on_commit(send)
+    LIMIT = 1000
+    # A process that exits (a restart) first hands over what waits, for this long at most.
+    DRAIN_SECONDS = 2
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._waiting: queue.Queue[list[int]] = queue.Queue(self.LIMIT)
+
+    def put(self, delivery_ids: list[int]) -> None:
+        with self._lock:
+            # A forked process (a gunicorn or Celery worker) has no thread of its parent's.
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._waiting = queue.Queue(self.LIMIT)
+                threading.Thread(target=self._send, args=(self._waiting,), daemon=True).start()
+                atexit.register(self._drain, self._waiting, self._pid)
+        try:
+            self._waiting.put_nowait(delivery_ids)
+        except queue.Full:
+            logger.warning("%d webhook deliveries wait for beat: the broker is slow", len(delivery_ids))
+
+    def _send(self, waiting: "queue.Queue[list[int]]") -> None:
+        while True:
+            delivery_ids = waiting.get()
+            try:
+                send_deliveries.delay(delivery_ids)
+            except Exception:
+                logger.warning("could not queue %d webhook deliveries; beat will send them", len(delivery_ids))
+            finally:
+                waiting.task_done()
+
+    def _drain(self, waiting: "queue.Queue[list[int]]", pid: int) -> None:
+        if pid != os.getpid():
+            return  # a forked child's copy of its parent's queue, which no thread of its own sends
+        ends = time.monotonic() + self.DRAIN_SECONDS
+        while waiting.unfinished_tasks and time.monotonic() < ends:
+            time.sleep(0.05)
+
+
+_handover = _Handover()
+
+
+def send_on_commit(delivery_ids: list[int]) -> None:
+    transaction.on_commit(lambda: _handover.put(delivery_ids))
 
 
 def webhook_delivery(webhook: Webhook, occurrence: Occurrence, delivery_id: uuid.UUID | None = None) -> Delivery:
