@@ -4,6 +4,7 @@ Each one raises ImproperlyConfigured naming the variable, so a bad value stops t
 process at start instead of surfacing as a confusing error on some later request.
 """
 
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -72,6 +73,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated networks in CIDR notation (an address alone is a network of one)."""
+    networks = env_list(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {network!r} is not a network such as 127.0.0.0/8") from None
+    return networks
 
 
 def json_object_setting(name: str, text: str) -> dict[str, str]:

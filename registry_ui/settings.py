@@ -16,6 +16,7 @@ from registry_ui.env import (
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_secret,
     env_str,
     json_object_setting,
@@ -338,7 +339,7 @@ REGISTRY_AUDIT_FLUSH_SECONDS = env_int("REGISTRY_AUDIT_FLUSH_SECONDS", 10, minim
 # Events older than this many days are deleted by beat, daily; 0 keeps them all.
 REGISTRY_AUDIT_RETENTION_DAYS = env_int("REGISTRY_AUDIT_RETENTION_DAYS", 365, minimum=0)
 # --- Webhooks and registry:2 notifications (webhooks/) ---------------------------------------
-# Seconds one delivery attempt may take to connect and between bytes of the answer.
+# Seconds one delivery attempt may take in all: connecting, sending, redirects and the answer.
 REGISTRY_WEBHOOK_TIMEOUT = env_int("REGISTRY_WEBHOOK_TIMEOUT", 5, minimum=1)
 # After a failed attempt a target waits this long, doubled with each failure in a row, at most
 # REGISTRY_WEBHOOK_MAX_RETRY_SECONDS.
@@ -350,6 +351,10 @@ REGISTRY_WEBHOOK_PAUSE_AFTER_FAILURES = env_int("REGISTRY_WEBHOOK_PAUSE_AFTER_FA
 # delivery log is kept (a delivery still waiting after that is given up).
 REGISTRY_WEBHOOK_SEND_INTERVAL_SECONDS = env_int("REGISTRY_WEBHOOK_SEND_INTERVAL_SECONDS", 10, minimum=1)
 REGISTRY_WEBHOOK_LOG_DAYS = env_int("REGISTRY_WEBHOOK_LOG_DAYS", 30, minimum=1)
+# Webhooks, set by project admins, may not reach loopback, link-local (cloud metadata) or
+# multicast addresses; these networks (CIDRs, e.g. 127.0.0.0/8 for a receiver on the same host)
+# are allowed all the same.
+REGISTRY_WEBHOOK_ALLOWED_NETWORKS = env_networks("REGISTRY_WEBHOOK_ALLOWED_NETWORKS", [])
 # registry:2's `notifications` endpoints: URLs that receive its envelope
 # (application/vnd.docker.distribution.events.v1+json) for every push, pull and delete, and the
 # headers sent to them, as a JSON object (e.g. {"Authorization": "Bearer …"}).

@@ -187,8 +187,10 @@ def empty_pull_buffer() -> Iterator[None]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """An HTTP receiver of webhooks on loopback (tests/webhooks/receiver.py)."""
+def receiver(settings) -> Iterator[Receiver]:  # type: ignore[no-untyped-def]
+    """An HTTP receiver of webhooks on loopback (tests/webhooks/receiver.py), which webhooks may
+    reach: loopback is refused unless allowed."""
+    settings.REGISTRY_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     receiver = Receiver()
     receiver.start()
     yield receiver

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Project
 from registry_ui.forms import WebhookChangeForm, WebhookForm, apply_errors
-from registry_ui.views.access import get_project_for_user
+from registry_ui.views.access import get_project_for_user, principal_of
 from registry_ui.views.projects import project_tabs
 from webhooks.models import Webhook
 from webhooks.services.webhooks import (
@@ -93,7 +93,16 @@ def _render_detail(
     return render(
         request,
         "registry_ui/project_webhook.html",
-        {"project": project, "tab": "webhooks", "webhook": webhook, "deliveries": deliveries, "form": form, **tabs},
+        {
+            "project": project,
+            "tab": "webhooks",
+            "webhook": webhook,
+            "deliveries": deliveries,
+            # A project admin chooses the URL: the answers of what it reaches are not theirs to read.
+            "show_answers": principal_of(request).is_system_admin,
+            "form": form,
+            **tabs,
+        },
         status=status,
     )
 

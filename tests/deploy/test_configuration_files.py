@@ -13,7 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Where environment variables are read: settings (through registry_ui/env.py's helpers), gunicorn's
 # conf, and the project modules (metrics reads PROMETHEUS_MULTIPROC_DIR).
 SOURCES = sorted((REPO_ROOT / "registry_ui").glob("*.py"))
-ENV_HELPERS = {"env_str", "env_bool", "env_int", "env_choice", "env_list", "env_secret"}
+ENV_HELPERS = {"env_str", "env_bool", "env_int", "env_choice", "env_list", "env_networks", "env_secret"}
 
 
 def _string(node: ast.AST) -> str | None:

@@ -58,6 +58,7 @@ def registry(tmp_path: Path, receiver: Receiver, redis_url: str) -> Iterator[Liv
         REGISTRY_NOTIFICATION_URLS=receiver.url + "/registry",
         REGISTRY_NOTIFICATION_HEADERS=json.dumps({"Authorization": "Bearer listener-token"}),
         REGISTRY_WEBHOOK_RETRY_SECONDS="1",
+        REGISTRY_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
     ) as registry:
         yield registry
 
@@ -177,8 +178,13 @@ def test_a_push_whose_worker_crashed_and_message_was_lost_is_delivered_once_afte
 
     digest = push(registry, tmp_path, f"{project}/app", "v1")
 
-    # The message the push queued is lost with the broker's data; the registry restarts.
+    # The message the push queued (a moment after it answered: a thread of the registry hands it
+    # over) is lost with the broker's data; the registry restarts.
     with redis.Redis.from_url(redis_url) as broker:
+        for _ in range(100):
+            if broker.llen("celery"):
+                break
+            time.sleep(0.1)
         assert broker.llen("celery") == 1
         broker.flushdb()
     registry.restart()
@@ -241,7 +247,7 @@ def test_a_receiver_down_at_the_push_gets_the_event_once_when_it_is_back(
             break
         time.sleep(0.1)
     assert (delivery["state"], delivery["attempts"]) == ("pending", 1)
-    assert "ConnectionError" in delivery["error"]
+    assert "Connection refused" in delivery["error"]
 
     receiver.start()
     time.sleep(1.5)  # REGISTRY_WEBHOOK_RETRY_SECONDS

@@ -1,6 +1,7 @@
 """A real HTTP receiver on loopback for webhook tests: it keeps what it was sent, answers with the
 status the test sets, and can go down and come back on the same port."""
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ class Received:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        # Answers https as `localhost` with this server context, or plain http on 127.0.0.1.
+        self.tls = tls
         # The requests it answered 2xx, and every request it took.
         self.received: list[Received] = []
         self.requests: list[Received] = []
@@ -33,6 +36,8 @@ class Receiver:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:
+            return f"https://localhost:{self.port}/hooks"
         return f"http://127.0.0.1:{self.port}/hooks"
 
     def start(self) -> None:
@@ -61,6 +66,8 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

@@ -125,6 +125,12 @@ def test_a_webhook_is_made_changed_paused_resumed_and_removed_with_its_secrets_n
         ({"url": RECEIVER, "events": ["scan"]}, "events"),
         ({"url": RECEIVER, "events": ["push"], "format": "slack"}, "format"),
         ({"url": RECEIVER, "events": ["push"], "auth_header": "Bearer a\r\nX-Injected: 1"}, "auth_header"),
+        ({"url": "http://[::1/hooks", "events": ["push"]}, "url"),
+        ({"url": "http://ci:99999/hooks", "events": ["push"]}, "url"),
+        ({"url": "http://ci/hooks\r\nX-Injected: 1", "events": ["push"]}, "url"),
+        ({"url": "http://ci/ho oks", "events": ["push"]}, "url"),
+        # Shown in the API, the dashboard and the audit log: a password belongs in auth_header, sealed.
+        ({"url": "https://ci-user:hunter2@ci/hooks", "events": ["push"]}, "url"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(body: dict[str, Any], field: str, alice: User) -> None:
@@ -160,3 +166,17 @@ def test_the_lists_cost_the_same_queries_for_one_webhook_or_delivery_as_for_many
     assert queries(URL) == one_webhook
     assert queries(deliveries) == one_delivery
     assert len(client.get(URL).json()) == 5 and len(client.get(deliveries).json()) == 5
+
+
+def test_a_dashboard_session_changes_webhooks_only_with_the_csrf_token(alice: User, team: Project) -> None:
+    webhook = create_webhook(team, url=RECEIVER, events=["push"])
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+
+    assert post(browser, URL, {"url": "http://ci/other", "events": ["push"]}).status_code == 403
+    assert patch(browser, f"{URL}{webhook.pk}/", {"enabled": False}).status_code == 403
+    assert browser.post(f"/projects/team/webhooks/{webhook.pk}/pause/").status_code == 403
+    assert browser.post(f"{URL}{webhook.pk}/test/").status_code == 403
+
+    assert Webhook.objects.get().enabled
+    assert not Delivery.objects.exists()

@@ -73,3 +73,24 @@ def test_a_retention_run_that_deletes_tags_sends_one_retention_event_naming_them
         "team/app:build-0",
         "team/app:build-1",
     ]
+
+
+def test_a_client_retrying_refused_uploads_records_one_quota_event_per_project_and_window(
+    team: Project, receiver: Receiver, client: Client
+) -> None:
+    team.quota_bytes = 1000
+    team.save()
+    create_webhook(team, url=receiver.url, events=["quota"])
+
+    # Two layers of one push that each cross the warning level (neither is referenced yet), then
+    # a client retrying a refused layer again and again, as docker and skopeo do.
+    assert upload(client, b"c" * 850) == 201
+    assert upload(client, b"d" * 850) == 201
+    refusals = [upload(client, bytes([n]) * 1100) for n in range(10)]
+
+    assert refusals == [403] * 10, "every refusal is still a refusal"
+    assert sorted(AuditEvent.objects.filter(action__startswith="quota.").values_list("action", flat=True)) == [
+        "quota.exceeded",
+        "quota.near",
+    ]
+    assert deliver_each(due_deliveries()) == 2

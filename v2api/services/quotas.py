@@ -7,10 +7,15 @@ request, and when a blob is mounted into one of its repositories; uploads.py and
 more than the quota leaves.
 """
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Sum
+from redis.exceptions import RedisError
 
+from accounts.models import Project
 from audit import actions
 from audit.models import Outcome
 from audit.recorder import record
@@ -19,9 +24,15 @@ from v2api.errors import Denied
 from v2api.models import ManifestReference, Repository, Upload
 from v2api.services.usage import project_stored_bytes
 
+logger = logging.getLogger(__name__)
+
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 # From here a project is nearly full: its bar turns amber, and crossing it is a `quota.near` event.
 WARNING_PERCENT = 80
+# A project's quota.near and quota.exceeded are each recorded (and sent to its webhooks) once in
+# this many seconds: a client retrying a refused layer, several layers at once, and each layer of
+# a push crossing the warning level would otherwise make an event and a delivery apiece.
+QUOTA_EVENT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -86,9 +97,9 @@ def check_quota(
         # references yet do not count, so each layer of a push that crosses it says so).
         warning_bytes = project.quota_bytes * WARNING_PERCENT // 100
         if used_bytes < warning_bytes <= used_bytes + size:
-            record(
+            _record_once_a_while(
                 actions.QUOTA_NEAR,
-                project=project.name,
+                project,
                 resource=repository.name,
                 detail={
                     "project": project.name,
@@ -108,9 +119,9 @@ def check_quota(
     }
     # Callers check outside any transaction (before the bytes are installed), so the refusal is
     # recorded, and its webhooks told (the quota event), although the request fails.
-    record(
+    _record_once_a_while(
         actions.QUOTA_EXCEEDED,
-        project=project.name,
+        project,
         resource=repository.name,
         outcome=Outcome.FAILURE,
         detail={**detail, **({"digest": str(digest)} if digest is not None else {})},
@@ -120,6 +131,16 @@ def check_quota(
         f" {human_size(project.quota_bytes)}; {needs} {human_size(size)}",
         detail=detail,
     )
+
+
+def _record_once_a_while(action: str, project: Project, **event: Any) -> None:
+    try:
+        first = cache.add(f"quota-event:{action}:{project.pk}", 1, timeout=QUOTA_EVENT_SECONDS)
+    except (RedisError, OSError) as error:
+        logger.warning("%s recorded without the cache, which is unreachable: %s", action, error)
+        first = True
+    if first:
+        record(action, project=project.name, **event)
 
 
 def human_size(value: int) -> str:

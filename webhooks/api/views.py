@@ -86,7 +86,11 @@ class WebhookSerializer(serializers.ModelSerializer[Webhook]):
 
 
 class DeliverySerializer(serializers.ModelSerializer[Delivery]):
-    """One delivery and its last attempt."""
+    """One delivery and its last attempt. `response_snippet`, the answer's first bytes, is for
+    system administrators only (null for project admins): a project admin chooses the URL, and
+    could otherwise read what a service on the registry's network answers."""
+
+    response_snippet = serializers.SerializerMethodField()
 
     class Meta:
         model = Delivery
@@ -107,12 +111,18 @@ class DeliverySerializer(serializers.ModelSerializer[Delivery]):
         ]
         read_only_fields = fields
 
+    def get_response_snippet(self, delivery: Delivery) -> str | None:
+        return delivery.response_snippet if self.context["principal"].is_system_admin else None
+
 
 class WebhookScopedView(ProjectScopedView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if not self.is_schema_generation():
             self.require_manager()
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "principal": self.principal}
 
     def webhook(self) -> Webhook:
         webhook = self.project.webhooks.filter(pk=self.kwargs["webhook_id"]).select_related("project").first()

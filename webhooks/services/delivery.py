@@ -1,7 +1,7 @@
 """Sending deliveries: claimed one at a time, signed, with retries, backoff and pausing.
 
 A delivery is claimed with `SELECT … FOR UPDATE SKIP LOCKED` and its row lock is held while it
-is sent (a few seconds at most: REGISTRY_WEBHOOK_TIMEOUT), so two workers never send one delivery
+is sent (REGISTRY_WEBHOOK_TIMEOUT at most, the whole attempt), so two workers never send one delivery
 at once; a worker that dies mid-send drops its connection and the lock with it, and the delivery,
 still pending, goes out again from beat. A receiver may then see one delivery twice, with the same
 `Webhook-Id`, and de-duplicates on it.
@@ -12,15 +12,20 @@ asked again later, not once per waiting event. After REGISTRY_WEBHOOK_PAUSE_AFTE
 in a row a webhook is paused with the reason; nothing is dropped, and resuming it sends the backlog.
 """
 
+import base64
+import contextlib
 import hashlib
 import hmac
+import http.client
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -28,6 +33,7 @@ from django.utils import timezone
 
 from accounts.sealing import SealBroken, unseal
 from webhooks.models import Delivery, Webhook
+from webhooks.services.targets import Refused, resolve
 
 SIGNATURE_HEADER = "X-Harbor-Signature"
 DELIVERY_ID_HEADER = "Webhook-Id"
@@ -54,48 +60,142 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
-    """POST `body` to `url`. Redirects are followed only when they keep the method and body (307,
-    308) and stay on the same scheme, host and port: a receiver cannot send a signed event, or
-    its Authorization header, elsewhere. Only the answer's first SNIPPET_BYTES are read."""
+class _Deadline:
+    """Cuts an attempt off once REGISTRY_WEBHOOK_TIMEOUT is up, however it is spent. A socket's
+    timeout bounds each wait for a byte only: a receiver trickling its answer a byte at a time
+    would otherwise hold the attempt, and the row lock and transaction of its claim, for as long
+    as it liked."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._ends = time.monotonic() + seconds
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+    def remaining(self) -> float:
+        return max(self._ends - time.monotonic(), 0.001)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _cut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for a TLS one: whatever waits on it wakes up with an error.
+    # A socket closed since has no descriptor any more, and raises rather than cut another.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to `address`, the one checked, rather than resolving the host name again, and
+    within the attempt's deadline."""
+
+    def __init__(self, host: str, port: int, *, address: str, deadline: _Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.seconds)
+        self.address = address
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        connected = socket.create_connection((self.address, self.port), self.deadline.remaining())
+        self.deadline.watch(connected)
+        self.sock = connected
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, *, address: str, deadline: _Deadline) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=deadline.seconds, context=self.tls)
+        self.address = address
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        connected = socket.create_connection((self.address, self.port), self.deadline.remaining())
+        # The certificate is checked against the name in the URL, not the address.
+        wrapped = self.tls.wrap_socket(connected, server_hostname=self.host, do_handshake_on_connect=False)
+        self.deadline.watch(wrapped)
+        wrapped.do_handshake()
+        self.sock = wrapped
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, guarded: bool = True) -> Attempt:
+    """POST `body` to `url`, within REGISTRY_WEBHOOK_TIMEOUT in all (redirects included).
+    `guarded`: the URL is a project admin's, so it may only reach the addresses
+    webhooks/services/targets.py allows, checked at each connection. Redirects are followed only
+    when they keep the method and body (307, 308) and stay on the same scheme, host and port: a
+    receiver cannot send a signed event, or its Authorization header, elsewhere. Only the answer's
+    first SNIPPET_BYTES are read."""
     started = time.monotonic()
-    timeout = settings.REGISTRY_WEBHOOK_TIMEOUT
     origin = urlsplit(url)[:2]
-    try:
-        for _ in range(MAX_REDIRECTS + 1):
-            response = requests.post(
-                url, data=body, headers=headers, timeout=(timeout, timeout), allow_redirects=False, stream=True
-            )
-            with response:
-                location = response.headers.get("Location", "")
-                if response.status_code in (307, 308) and location:
+    with _Deadline(settings.REGISTRY_WEBHOOK_TIMEOUT) as deadline:
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                status_code, location, snippet = _post_once(url, body, headers, guarded, deadline)
+                attempt = Attempt(status_code=status_code, latency_ms=_since(started), snippet=snippet)
+                if status_code in (307, 308) and location:
                     target = urljoin(url, location)
                     if urlsplit(target)[:2] == origin:
                         url = target
                         continue
-                    return _attempt(started, response, f"redirected to {target}, another host: not followed")
-                if response.is_redirect:
-                    return _attempt(
-                        started, response, f"redirected ({response.status_code}) to {location}: not followed"
-                    )
-                return _attempt(started, response)
-        return Attempt(latency_ms=_since(started), error=f"more than {MAX_REDIRECTS} redirects")
-    except requests.RequestException as error:
-        return Attempt(latency_ms=_since(started), error=_short(f"{type(error).__name__}: {error}"))
+                    return replace(attempt, error=f"redirected to {target}, another host: not followed")
+                if status_code in (301, 302, 303, 307, 308):
+                    return replace(attempt, error=f"redirected ({status_code}) to {location}: not followed")
+                return attempt
+            return Attempt(latency_ms=_since(started), error=f"more than {MAX_REDIRECTS} redirects")
+        except Refused as error:
+            return Attempt(latency_ms=_since(started), error=_short(str(error)))
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            if deadline.expired:
+                return Attempt(latency_ms=_since(started), error=f"no answer within {deadline.seconds} s")
+            return Attempt(latency_ms=_since(started), error=_short(f"{type(error).__name__}: {error}"))
 
 
-def _attempt(started: float, response: requests.Response, error: str = "") -> Attempt:
+def _post_once(
+    url: str, body: bytes, headers: dict[str, str], guarded: bool, deadline: _Deadline
+) -> tuple[int, str, str]:
+    """One request: its status code, Location header and the start of its answer."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = resolve(host, port) if guarded else host
+    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(host, port, address=address, deadline=deadline)
+    # Credentials in an operator's notification URL (or a webhook's saved before they were
+    # refused there) go as Basic auth, unless an Authorization header is set.
+    if parts.username is not None and "Authorization" not in headers:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers = {**headers, "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
     try:
-        snippet = response.raw.read(SNIPPET_BYTES, decode_content=True) or b""
-    # A receiver that hangs up mid-answer still answered: its status code counts.
-    except Exception:
-        snippet = b""
-    return Attempt(
-        status_code=response.status_code,
-        latency_ms=_since(started),
-        snippet=snippet.decode("utf-8", "replace").replace("\x00", "")[:SNIPPET_BYTES],
-        error=error,
-    )
+        connection.request("POST", urlunsplit(("", "", parts.path or "/", parts.query, "")), body, headers)
+        response = connection.getresponse()
+        try:
+            snippet = response.read(SNIPPET_BYTES)
+        # A receiver that hangs up mid-answer, or is cut off reading it, still answered: its
+        # status code counts.
+        except (OSError, http.client.HTTPException):
+            snippet = b""
+        text = snippet.decode("utf-8", "replace").replace("\x00", "")[:SNIPPET_BYTES]
+        return response.status, response.getheader("Location", ""), text
+    finally:
+        connection.close()
 
 
 def _since(started: float) -> int:
@@ -151,7 +251,11 @@ def deliver(delivery_id: int) -> bool | None:
         except SealBroken as error:
             attempt = Attempt(error=str(error))
         else:
-            attempt = post(delivery.webhook.url if delivery.webhook else delivery.endpoint, body, headers)
+            if delivery.webhook is not None:
+                attempt = post(delivery.webhook.url, body, headers)
+            else:
+                # The operator's own endpoints (REGISTRY_NOTIFICATION_URLS) go where they are set.
+                attempt = post(delivery.endpoint, body, headers, guarded=False)
         _record(delivery, attempt)
         return attempt.succeeded
 

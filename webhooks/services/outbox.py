@@ -7,8 +7,14 @@ batch of pulls (audit/pulls.py), never on a pull's request. Once committed, they
 worker at once (`send_on_commit`); beat's `send_due_deliveries` sends whatever that missed.
 """
 
+import atexit
 import logging
+import os
+import queue
 import re
+import threading
+import time
+import uuid
 from collections.abc import Iterable
 from itertools import islice
 
@@ -48,6 +54,8 @@ EVENT_OF_ACTION = {
 }
 # registry:2 sends one envelope per few events; a batch of pulls goes out in envelopes this big.
 EVENTS_PER_ENVELOPE = 100
+# The namespace of the ids of pull envelopes, made from their events' ids.
+PULL_ENVELOPES = uuid.UUID("5a0f3c52-8d1e-4f7a-9b61-2c4e8d7f0a13")
 
 
 def add_deliveries_for_event(event: AuditEvent) -> None:
@@ -70,7 +78,7 @@ def add_deliveries_for_event(event: AuditEvent) -> None:
 
 def add_deliveries_for_pulls(batch: list[Pull]) -> None:
     """Deliveries for a flushed batch of pulls: one per pull and webhook, and envelopes of up
-    to EVENTS_PER_ENVELOPE pulls per notification endpoint. At most two queries per batch."""
+    to EVENTS_PER_ENVELOPE pulls per notification endpoint. At most four queries per batch."""
     if not batch:
         return
     webhooks = _webhooks_wanting(Event.PULL, {project_name_of(pull.repository) for pull in batch})
@@ -88,14 +96,22 @@ def add_deliveries_for_pulls(batch: list[Pull]) -> None:
         by_project.setdefault(webhook.project.name, []).append(webhook)
     deliveries: list[Delivery] = []
     events: list[dict[str, object]] = []
+    # Ids made from the pulls' own: a batch written again (its flush committed, then could not
+    # drop it from the buffer) makes the same deliveries, which are there already.
     for pull in batch:
         occurrence = _occurrence_of_pull(pull, manifests.get((pull.repository, pull.digest)))
-        deliveries += [webhook_delivery(webhook, occurrence) for webhook in by_project.get(occurrence.project, [])]
+        deliveries += [
+            webhook_delivery(webhook, occurrence, delivery_id=uuid.uuid5(uuid.UUID(pull.event_id), str(webhook.pk)))
+            for webhook in by_project.get(occurrence.project, [])
+        ]
         if endpoints:
             events += registry_events(occurrence)
     for envelope in _chunks(events, EVENTS_PER_ENVELOPE):
-        deliveries += [_endpoint_delivery(endpoint, Event.PULL, envelope) for endpoint in endpoints]
-    insert(deliveries)
+        for endpoint in endpoints:
+            delivery = _endpoint_delivery(endpoint, Event.PULL, envelope)
+            delivery.delivery_id = uuid.uuid5(PULL_ENVELOPES, endpoint + " " + " ".join(str(e["id"]) for e in envelope))
+            deliveries.append(delivery)
+    insert_once(deliveries)
 
 
 def insert(deliveries: list[Delivery]) -> list[Delivery]:
@@ -107,19 +123,76 @@ def insert(deliveries: list[Delivery]) -> list[Delivery]:
     return created
 
 
-def send_on_commit(delivery_ids: list[int]) -> None:
-    def send() -> None:
+def insert_once(deliveries: list[Delivery]) -> None:
+    """Insert the deliveries in the current transaction, but those whose delivery_id is there
+    already, and send the new ones once it commits."""
+    if not deliveries:
+        return
+    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    # bulk_create does not say which rows it inserted: those still pending are sent (again).
+    waiting = Delivery.objects.filter(
+        delivery_id__in=[delivery.delivery_id for delivery in deliveries], state=Delivery.State.PENDING
+    )
+    send_on_commit(list(waiting.values_list("pk", flat=True)))
+
+
+class _Handover:
+    """Hands committed deliveries to the workers from a thread of this process. The request whose
+    commit made them (a push) must not wait for the broker: a Redis that stops answering, rather
+    than refusing, would hold it for minutes. The rows are committed, so a hand-over that cannot
+    happen (the broker away, or LIMIT of them waiting) costs nothing but time: beat sends them."""
+
+    LIMIT = 1000
+    # A process that exits (a restart) first hands over what waits, for this long at most.
+    DRAIN_SECONDS = 2
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._waiting: queue.Queue[list[int]] = queue.Queue(self.LIMIT)
+
+    def put(self, delivery_ids: list[int]) -> None:
+        with self._lock:
+            # A forked process (a gunicorn or Celery worker) has no thread of its parent's.
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._waiting = queue.Queue(self.LIMIT)
+                threading.Thread(target=self._send, args=(self._waiting,), daemon=True).start()
+                atexit.register(self._drain, self._waiting, self._pid)
         try:
-            send_deliveries.delay(delivery_ids)
-        except Exception:
-            # The broker is away: the rows are committed, beat's next round sends them.
-            logger.warning("could not queue %d webhook deliveries; beat will send them", len(delivery_ids))
+            self._waiting.put_nowait(delivery_ids)
+        except queue.Full:
+            logger.warning("%d webhook deliveries wait for beat: the broker is slow", len(delivery_ids))
 
-    transaction.on_commit(send)
+    def _send(self, waiting: "queue.Queue[list[int]]") -> None:
+        while True:
+            delivery_ids = waiting.get()
+            try:
+                send_deliveries.delay(delivery_ids)
+            except Exception:
+                logger.warning("could not queue %d webhook deliveries; beat will send them", len(delivery_ids))
+            finally:
+                waiting.task_done()
+
+    def _drain(self, waiting: "queue.Queue[list[int]]", pid: int) -> None:
+        if pid != os.getpid():
+            return  # a forked child's copy of its parent's queue, which no thread of its own sends
+        ends = time.monotonic() + self.DRAIN_SECONDS
+        while waiting.unfinished_tasks and time.monotonic() < ends:
+            time.sleep(0.05)
 
 
-def webhook_delivery(webhook: Webhook, occurrence: Occurrence) -> Delivery:
+_handover = _Handover()
+
+
+def send_on_commit(delivery_ids: list[int]) -> None:
+    transaction.on_commit(lambda: _handover.put(delivery_ids))
+
+
+def webhook_delivery(webhook: Webhook, occurrence: Occurrence, delivery_id: uuid.UUID | None = None) -> Delivery:
     delivery = Delivery(webhook=webhook, event=occurrence.kind)
+    if delivery_id is not None:
+        delivery.delivery_id = delivery_id
     public = webhook.project.public
     if webhook.format == Format.CLOUDEVENTS:
         delivery.content_type = CLOUDEVENTS_MEDIA_TYPE

@@ -19,17 +19,34 @@ from audit.recorder import record
 from webhooks.models import Delivery, Event, Format, Webhook
 from webhooks.payloads import Occurrence
 from webhooks.services.outbox import insert, send_on_commit, webhook_delivery
+from webhooks.services.targets import Refused, check_saved_host
 
 MAX_SECRET_LENGTH = 1024
 
 
-def _validate(url: str, events: list[str], format: str, secret: str | None, auth_header: str | None) -> None:
+def _validate(
+    url: str, events: list[str], format: str, secret: str | None, auth_header: str | None, *, new_url: bool = True
+) -> None:
+    """`new_url`: the URL is being set, so where it points is checked too (a webhook saved before
+    that rule can still be paused, resumed or removed)."""
     errors: dict[str, str] = {}
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number up to 65535)
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() or ord(c) < 32 for c in url):
         errors["url"] = "Give an http:// or https:// URL with a host, e.g. https://ci.example.lan/hooks/registry."
     elif len(url) > Webhook._meta.get_field("url").max_length:  # type: ignore[operator]
         errors["url"] = "That URL is too long."
+    elif parts.username is not None or parts.password is not None:
+        # The URL is shown in the API, on the dashboard and in the audit log; the header is sealed.
+        errors["url"] = "Give the URL without a user or password: put credentials in the Authorization header."
+    elif new_url:
+        try:
+            check_saved_host(parts.hostname)
+        except Refused as error:
+            errors["url"] = str(error)
     unknown = sorted(set(events) - set(Event.values))
     if not events or unknown:
         errors["events"] = f"Choose one or more of {', '.join(Event.values)}" + (
@@ -87,7 +104,14 @@ def update_webhook(
     """Change what is given. `enabled=False` pauses the webhook by hand; `enabled=True` resumes
     it, clears the count of failures and sends what waited. Raises ValidationError."""
     new_events = sorted(set(events)) if events is not None else webhook.events
-    _validate(webhook.url if url is None else url, new_events, format or webhook.format, secret, auth_header)
+    _validate(
+        webhook.url if url is None else url,
+        new_events,
+        format or webhook.format,
+        secret,
+        auth_header,
+        new_url=url is not None and url != webhook.url,
+    )
     changed: dict[str, Any] = {}
     if url is not None and url != webhook.url:
         webhook.url = changed["url"] = url
