@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django_auth_ldap.backend import LDAPBackend, ldap_error, populate_user
 
 from accounts import directory_breaker
+from accounts.services.directory_deactivations import reactivate
 
 logger = logging.getLogger("accounts.login")
 
@@ -102,9 +103,10 @@ class DirectoryBackend(LDAPBackend):
         # Raises DirectoryUnavailable, and counts toward the breaker, if the directory did not answer.
         user: User | None = super().authenticate(request, username, password, **kwargs)
         directory_breaker.record_answer()
-        # django-auth-ldap does not look at is_active (Django's ModelBackend does): a person the
-        # registry deactivated is refused even though the directory still accepts the password.
-        if user is None or not user.is_active:
+        # django-auth-ldap does not look at is_active (Django's ModelBackend does): a person an
+        # administrator deactivated is refused even though the directory still accepts the
+        # password; one the re-check deactivated is back, the directory accepting them again.
+        if user is None or not (user.is_active or reactivate(user)):
             return None
         return user
 
