@@ -15,8 +15,8 @@ BACK = "back in the directory"
 
 def reactivate(user: User) -> bool:
     """Activate a person the re-check deactivated, now that the directory accepted their password
-    (a login) or found them enabled (the re-check); whether they were. Their refresh tokens stay
-    ended, as after an administrator's deactivation."""
+    (a login) or found them enabled (the re-check); whether they were. Their personal access
+    tokens stay revoked (the re-check revoked them) and their refresh tokens ended."""
     with transaction.atomic():
         forgotten, _ = DirectoryDeactivation.objects.filter(user=user).delete()
         if not forgotten:

@@ -6,7 +6,7 @@ With the service account (REGISTRY_LDAP_BIND_DN), each active user who came from
 looked up as a login would (the user search, so an Active Directory filter that leaves disabled
 accounts out finds them missing); groups and system administrator are copied again. A person
 missing from the directory, or disabled there, is deactivated here: their personal access tokens
-and refresh tokens end with the deactivation, their dashboard sessions too. The people it
+are revoked, refresh tokens end with the deactivation, their dashboard sessions too. The people it
 deactivated are looked up as well, and one the directory has again, enabled, is active again
 (accounts/services/directory_deactivations.py); a person an administrator deactivated is not looked
 up.
@@ -36,9 +36,10 @@ from django.db.models import Q
 from redis.exceptions import RedisError
 
 from accounts.directory import DirectoryBackend, DirectoryUnavailable, every_error_is_an_outage
-from accounts.models import DirectoryDeactivation
+from accounts.models import DirectoryDeactivation, PersonalAccessToken
 from accounts.services.credentials import end_credential_versions
 from accounts.services.directory_deactivations import BACK, reactivate
+from accounts.services.robots import revoke
 from audit import actions
 from audit.recorder import record
 
@@ -197,12 +198,17 @@ def _is_disabled(ldap_user: Any) -> bool:
 
 def _deactivate(user: User, reason: str, result: RecheckResult) -> None:
     """As an administrator's deactivation (accounts/services/users.py), and a new unusable
-    password, which changes the session hash and so ends the person's dashboard sessions."""
+    password, which changes the session hash and so ends the person's dashboard sessions. Their
+    personal access tokens are revoked (each audited, as a revoke from the dashboard): the directory
+    may have the person back, and a token copied to a CI job of the team they left must not work
+    again with them."""
     user.is_active = False
     user.set_unusable_password()
     user.save(update_fields=["is_active", "password"])
     DirectoryDeactivation.objects.update_or_create(user=user, defaults={"reason": reason})
     end_credential_versions(user)
+    for token in PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True):
+        revoke(token)
     record(actions.USER_DEACTIVATE, resource=user.get_username(), detail={"reason": reason})
     result.deactivated[user.get_username()] = reason
     logger.warning("deactivated %s: %s", user.get_username(), reason)

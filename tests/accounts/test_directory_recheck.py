@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 from django_auth_ldap.config import LDAPSearch
 
+from accounts.models import PersonalAccessToken
 from accounts.services import credentials, directory_recheck, users
 from accounts.services.directory_deactivations import BACK
 from accounts.services.directory_recheck import DISABLED, REMOVED
@@ -134,6 +135,21 @@ def test_a_person_the_recheck_deactivated_logs_in_again_once_the_directory_enabl
     assert User.objects.get(username="dora").is_active
     assert logged_in(browser)
     assert activations("dora") == [{"reason": BACK}]
+
+
+def test_the_personal_tokens_of_a_person_the_recheck_deactivated_stay_revoked_once_they_are_back(
+    with_directory: Directory,
+) -> None:
+    """A token copied to a CI job of the person's last team must not work again with them."""
+    secret = personal_token("dora")
+    with with_directory.locked("dora"):
+        assert recheck_directory_people_task() == 1
+
+    assert token_status("dora", PASSWORD) == 200  # dora is back
+    assert token_status("dora", secret) == 401
+    revoked = AuditEvent.objects.filter(action=actions.TOKEN_REVOKE, resource="dora/ci", actor_kind="system")
+    assert revoked.count() == 1
+    assert not PersonalAccessToken.objects.get(user__username="dora", name="ci").is_active
 
 
 def test_a_person_the_recheck_removed_is_active_again_once_a_recheck_finds_them(with_directory: Directory) -> None:
