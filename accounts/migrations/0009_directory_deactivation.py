@@ -4,6 +4,7 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
+from django.utils import timezone
 
 # The reasons accounts/services/directory_recheck.py gave its deactivations, as the audit log has them.
 RECHECK_REASONS = ("removed from the directory", "disabled in the directory")
@@ -11,10 +12,13 @@ RECHECK_REASONS = ("removed from the directory", "disabled in the directory")
 
 def deactivations_by_the_recheck(apps, schema_editor):
     """The people inactive now whose last (de)activation in the audit log is the re-check's: the
-    log is the only record of who deactivated whom before this table existed."""
+    log is the only record of who deactivated whom before this table existed. Their personal
+    access tokens are revoked, as the re-check now does when it deactivates someone: the directory
+    may have them back, and the tokens must not come back with them."""
     User = apps.get_model("auth", "User")
     AuditEvent = apps.get_model("audit", "AuditEvent")
     DirectoryDeactivation = apps.get_model("accounts", "DirectoryDeactivation")
+    PersonalAccessToken = apps.get_model("accounts", "PersonalAccessToken")
     rows = []
     for user in User.objects.filter(is_active=False, password__startswith="!").iterator():
         last = (
@@ -30,6 +34,17 @@ def deactivations_by_the_recheck(apps, schema_editor):
         ):
             rows.append(DirectoryDeactivation(user_id=user.pk, reason=last.detail["reason"], deactivated_at=last.occurred_at))
     DirectoryDeactivation.objects.bulk_create(rows, batch_size=1000)
+    now = timezone.now()
+    for row in rows:
+        for token in PersonalAccessToken.objects.filter(user_id=row.user_id, revoked_at__isnull=True).select_related("user"):
+            token.revoked_at = now
+            token.save(update_fields=["revoked_at"])
+            AuditEvent.objects.create(
+                actor_kind="system",
+                action="token.revoke",
+                resource=f"{token.user.username}/{token.name}",
+                detail={"reason": row.reason},
+            )
 
 
 class Migration(migrations.Migration):

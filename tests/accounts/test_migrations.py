@@ -12,12 +12,13 @@ from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import DirectoryDeactivation, LastSeen, Project, Role, SingleSignOnIdentity
+from accounts.models import DirectoryDeactivation, LastSeen, PersonalAccessToken, Project, Role, SingleSignOnIdentity
 from accounts.permissions import roles_in_project
 from accounts.services import members
 from accounts.services.credentials import credential_version, end_credential_versions
 from accounts.services.directory_deactivations import reactivate
 from accounts.services.last_seen import users_with_last_seen
+from audit.models import AuditEvent
 from tests.migrations import migrate, migrate_to_the_latest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_migrations")]
@@ -134,12 +135,15 @@ DIRECTORY_DEACTIVATIONS_BEFORE = [("accounts", "0008_project_recycle_seconds"), 
 
 
 def test_people_the_recheck_deactivated_before_it_kept_why_are_known_from_the_audit_log() -> None:
-    """Only a person whose last (de)activation was the re-check's is the directory's to take back:
-    not one an administrator deactivated, nor one activated again since."""
+    """Only a person whose last (de)activation was the re-check's is the directory's to take back
+    (and their tokens are revoked, as the re-check now does): not one an administrator
+    deactivated, nor one activated again since."""
     apps = migrate(DIRECTORY_DEACTIVATIONS_BEFORE)
     old_users, events = apps.get_model("auth", "User").objects, apps.get_model("audit", "AuditEvent").objects
+    tokens = apps.get_model("accounts", "PersonalAccessToken").objects
     for username in ("removed", "by_admin", "activated_since", "back_then_admin"):
-        old_users.create(username=username, password="!unusable", is_active=username == "activated_since")
+        user = old_users.create(username=username, password="!unusable", is_active=username == "activated_since")
+        tokens.create(user=user, name="ci", secret_hash=username.ljust(64, "0"))
     system_deactivation = {"actor_kind": "system", "action": "user.deactivate"}
     events.create(resource="removed", detail={"reason": "removed from the directory"}, **system_deactivation)
     events.create(resource="by_admin", actor_kind="user", actor_name="root", action="user.deactivate")
@@ -153,6 +157,9 @@ def test_people_the_recheck_deactivated_before_it_kept_why_are_known_from_the_au
     assert [(row.user.username, row.reason) for row in DirectoryDeactivation.objects.select_related("user")] == [
         ("removed", "removed from the directory")
     ]
+    revoked = PersonalAccessToken.objects.filter(revoked_at__isnull=False).values_list("user__username", flat=True)
+    assert list(revoked) == ["removed"]
+    assert AuditEvent.objects.filter(action="token.revoke", resource="removed/ci", actor_kind="system").exists()
     assert reactivate(User.objects.get(username="removed"))
     assert not reactivate(User.objects.get(username="by_admin"))
 
