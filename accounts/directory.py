@@ -8,21 +8,22 @@ name there cannot take it over.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as CallTimedOut
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 import ldap
+from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_auth_ldap.backend import LDAPBackend, ldap_error, populate_user
 
 from accounts import directory_breaker
+from accounts.services.directory_deactivations import reactivate
 
 logger = logging.getLogger("accounts.login")
 
@@ -36,12 +37,81 @@ class DirectoryUnavailable(Exception):
         self.retry_after = retry_after
 
 
-# The threads that talk to the directory. libldap's timeouts do not bound everything (the TLS
-# handshake of ldaps:// with a directory that accepts and never answers waits for good, whatever
-# OPT_NETWORK_TIMEOUT says), so a request thread never waits on libldap itself: it gives up at the
-# deadline, and a stuck call ends in one of these threads. Bounded: a directory that stalls every
-# call holds at most these, and the logins waiting behind them fail at their own deadline.
-_directory_calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="directory")
+class _Call:
+    """One libldap call in a thread of its own, and its outcome once it returns."""
+
+    def __init__(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.function, self.args, self.kwargs = function, args, kwargs
+        self.returned = threading.Event()
+        self.abandoned = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class _DirectoryCalls:
+    """The threads that talk to the directory. libldap's timeouts do not bound everything (the TLS
+    handshake of ldaps:// with a directory that accepts and never answers waits for good, whatever
+    OPT_NETWORK_TIMEOUT says), so a request thread never waits on libldap itself: each call runs
+    in a thread of its own, which the login gives up on at its deadline. An abandoned call goes on
+    (libldap cannot be interrupted) until the directory drops the connection, or TCP gives up on
+    one that drops packets, but holds up no later call: a fixed pool of threads would fill with
+    such calls, and every later login would wait for a thread, whatever the directory does since.
+
+    Abandoned calls still running are counted: at REGISTRY_LDAP_STUCK_CALLS no new call is made
+    (logins that need the directory fail at once with the 503) until some end, so a directory that
+    stalls every call cannot pile up threads. Daemon threads: a stuck one never holds up the
+    process's exit either. Calls of a login are made one after the other, so the threads running
+    calls that are not abandoned are at most the request threads waiting for them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = 0
+
+    def call(self, call: _Call, name: str, deadline: float, seconds_in_all: float) -> Any:
+        """The call's outcome; ldap.TIMEOUT if it did not return by `deadline` (monotonic), the end
+        of the login's `seconds_in_all`, or if too many calls are stuck to make it."""
+        with self._lock:
+            stuck = self._abandoned
+        if stuck >= settings.REGISTRY_LDAP_STUCK_CALLS:
+            raise ldap.TIMEOUT(
+                {"desc": f"{stuck} calls to the directory never returned; no more are made until some end ({name})"}
+            )
+        seconds_left = deadline - time.monotonic()
+        # A call after the deadline would wait for a connection a stuck call may hold (python-ldap
+        # locks each connection around a call), only to be abandoned at once.
+        if seconds_left > 0:
+            threading.Thread(target=self._run, args=(call,), name=f"directory-{name}", daemon=True).start()
+            if call.returned.wait(seconds_left) or not self._abandon(call):
+                return call.outcome()
+        raise ldap.TIMEOUT({"desc": f"no answer within {seconds_in_all} s ({name})"})
+
+    def _run(self, call: _Call) -> None:
+        try:
+            call.result = call.function(*call.args, **call.kwargs)
+        except BaseException as error:  # raised again in the login's thread
+            call.error = error
+        finally:
+            with self._lock:
+                if call.abandoned:
+                    self._abandoned -= 1
+                call.returned.set()
+
+    def _abandon(self, call: _Call) -> bool:
+        """Whether the call was still running and is now abandoned (not if it just returned)."""
+        with self._lock:
+            if call.returned.is_set():
+                return False
+            call.abandoned = True
+            self._abandoned += 1
+            return True
+
+
+_directory_calls = _DirectoryCalls()
 
 
 class _ConnectionWithDeadline:
@@ -59,12 +129,7 @@ class _ConnectionWithDeadline:
             return attribute
 
         def call_within_the_deadline(*args: Any, **kwargs: Any) -> Any:
-            call = _directory_calls.submit(attribute, *args, **kwargs)
-            try:
-                return call.result(timeout=max(0.0, self._deadline - time.monotonic()))
-            except CallTimedOut:
-                call.cancel()
-                raise ldap.TIMEOUT({"desc": f"no answer within {self._seconds} s ({name})"}) from None
+            return _directory_calls.call(_Call(attribute, args, kwargs), name, self._deadline, self._seconds)
 
         return call_within_the_deadline
 
@@ -102,9 +167,10 @@ class DirectoryBackend(LDAPBackend):
         # Raises DirectoryUnavailable, and counts toward the breaker, if the directory did not answer.
         user: User | None = super().authenticate(request, username, password, **kwargs)
         directory_breaker.record_answer()
-        # django-auth-ldap does not look at is_active (Django's ModelBackend does): a person the
-        # registry deactivated is refused even though the directory still accepts the password.
-        if user is None or not user.is_active:
+        # django-auth-ldap does not look at is_active (Django's ModelBackend does): a person an
+        # administrator deactivated is refused even though the directory still accepts the
+        # password; one the re-check deactivated is back, the directory accepting them again.
+        if user is None or not (user.is_active or reactivate(user)):
             return None
         return user
 

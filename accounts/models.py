@@ -142,6 +142,20 @@ class CredentialVersion(models.Model):
     deactivations = models.PositiveIntegerField(default=0)
 
 
+class DirectoryDeactivation(models.Model):
+    """A directory person the re-check deactivated (accounts/services/directory_recheck.py), and
+    why: the directory's word, which it takes back when it has them again (their next directory
+    login, or the next re-check that finds them enabled). An administrator's (de)activation deletes
+    the row: theirs is the word that holds then. Kept here, not read from the audit log, which
+    names people by a username that can be reused and is no place for a rule to depend on."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="directory_deactivation"
+    )
+    reason = models.CharField(max_length=64)
+    deactivated_at = models.DateTimeField(default=timezone.now)
+
+
 class SingleSignOnIdentity(models.Model):
     """The person an OpenID Connect provider signs on, by the provider's own stable name for them:
     its issuer and the ID token's `sub`. A username claim (preferred_username) may change, or be

@@ -263,6 +263,11 @@ REGISTRY_LDAP_RECHECK_SECONDS = env_int("REGISTRY_LDAP_RECHECK_SECONDS", 300, mi
 # (accounts/directory_breaker.py), instead of each waiting the timeout.
 REGISTRY_LDAP_BREAKER_FAILURES = env_int("REGISTRY_LDAP_BREAKER_FAILURES", 3, minimum=1)
 REGISTRY_LDAP_BREAKER_SECONDS = env_int("REGISTRY_LDAP_BREAKER_SECONDS", 30, minimum=1)
+# Calls to the directory that a login gave up on and that still have not returned (libldap cannot
+# be interrupted: a stalled ldaps:// handshake), most in each process: past it, logins that need
+# the directory fail at once until some end, rather than leave more threads behind
+# (accounts/directory.py).
+REGISTRY_LDAP_STUCK_CALLS = env_int("REGISTRY_LDAP_STUCK_CALLS", 32, minimum=1)
 # What the login page's button says, and which claims name the person, their groups (each a group
 # that project roles are given to, as LDAP groups are) and the group of system administrators.
 REGISTRY_OIDC_PROVIDER_NAME = env_str("REGISTRY_OIDC_PROVIDER_NAME", "single sign-on")

@@ -6,7 +6,10 @@ With the service account (REGISTRY_LDAP_BIND_DN), each active user who came from
 looked up as a login would (the user search, so an Active Directory filter that leaves disabled
 accounts out finds them missing); groups and system administrator are copied again. A person
 missing from the directory, or disabled there, is deactivated here: their personal access tokens
-and refresh tokens end with the deactivation, their dashboard sessions too.
+are revoked, refresh tokens end with the deactivation, their dashboard sessions too. The people it
+deactivated are looked up as well, and one the directory has again, enabled, is active again
+(accounts/services/directory_deactivations.py); a person an administrator deactivated is not looked
+up.
 
 A directory that does not answer, or answers anything but "found" or "not found", changes nothing
 for the person being checked and ends the run: a misconfigured search base must not deactivate
@@ -29,10 +32,14 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from redis.exceptions import RedisError
 
 from accounts.directory import DirectoryBackend, DirectoryUnavailable, every_error_is_an_outage
+from accounts.models import DirectoryDeactivation, PersonalAccessToken
 from accounts.services.credentials import end_credential_versions
+from accounts.services.directory_deactivations import BACK, reactivate
+from accounts.services.robots import revoke
 from audit import actions
 from audit.recorder import record
 
@@ -55,6 +62,7 @@ LONGEST_RUN_SECONDS = 1800
 class RecheckResult:
     checked: int = 0
     deactivated: dict[str, str] = field(default_factory=dict)
+    reactivated: list[str] = field(default_factory=list)
     admin_granted: list[str] = field(default_factory=list)
     admin_revoked: list[str] = field(default_factory=list)
     directory_failed: bool = False
@@ -65,9 +73,12 @@ class RecheckResult:
 
 
 def directory_people() -> Any:
-    """Active users who came from the directory: no local password, no single sign-on identity."""
+    """Users who came from the directory (no local password, no single sign-on identity), active
+    or deactivated by the re-check."""
     return User.objects.filter(
-        is_active=True, password__startswith=UNUSABLE_PASSWORD_PREFIX, single_sign_on_identity__isnull=True
+        Q(is_active=True) | Q(directory_deactivation__isnull=False),
+        password__startswith=UNUSABLE_PASSWORD_PREFIX,
+        single_sign_on_identity__isnull=True,
     ).order_by("id")
 
 
@@ -132,8 +143,9 @@ def _recheck_everyone(result: RecheckResult) -> RecheckResult:
         result.found_nobody = True
         return result
     for user in missing:
-        with transaction.atomic():
-            _deactivate(user, REMOVED, result)
+        if user.is_active:
+            with transaction.atomic():
+                _deactivate(user, REMOVED, result)
     return result
 
 
@@ -150,11 +162,15 @@ def _recheck(backend: DirectoryBackend, user: User, result: RecheckResult) -> bo
     ldap_user = found.ldap_user  # type: ignore[attr-defined]
     try:
         if _is_disabled(ldap_user):
-            _deactivate(found, DISABLED, result)
+            if found.is_active:
+                _deactivate(found, DISABLED, result)
             return True
     finally:
         with suppress(ldap.LDAPError):
             ldap_user.connection.unbind_s()
+    if not found.is_active and reactivate(found):
+        result.reactivated.append(found.get_username())
+        logger.warning("activated %s again: %s", found.get_username(), BACK)
     if found.is_superuser != was_admin:
         (result.admin_granted if found.is_superuser else result.admin_revoked).append(found.get_username())
         record(
@@ -182,11 +198,17 @@ def _is_disabled(ldap_user: Any) -> bool:
 
 def _deactivate(user: User, reason: str, result: RecheckResult) -> None:
     """As an administrator's deactivation (accounts/services/users.py), and a new unusable
-    password, which changes the session hash and so ends the person's dashboard sessions."""
+    password, which changes the session hash and so ends the person's dashboard sessions. Their
+    personal access tokens are revoked (each audited, as a revoke from the dashboard): the directory
+    may have the person back, and a token copied to a CI job of the team they left must not work
+    again with them."""
     user.is_active = False
     user.set_unusable_password()
     user.save(update_fields=["is_active", "password"])
+    DirectoryDeactivation.objects.update_or_create(user=user, defaults={"reason": reason})
     end_credential_versions(user)
+    for token in PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True):
+        revoke(token)
     record(actions.USER_DEACTIVATE, resource=user.get_username(), detail={"reason": reason})
     result.deactivated[user.get_username()] = reason
     logger.warning("deactivated %s: %s", user.get_username(), reason)

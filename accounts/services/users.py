@@ -6,6 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts.models import DirectoryDeactivation
 from accounts.services.credentials import end_credential_versions
 from audit import actions
 from audit.recorder import record
@@ -29,12 +30,15 @@ def create_user(username: str, password: str, *, email: str = "", is_admin: bool
 
 def set_user_active(acting: User, user: User, active: bool) -> None:
     """A deactivated user can no longer log in, with a password, a token or a session, and the
-    refresh tokens issued before stay refused if the account is activated again."""
+    refresh tokens issued before stay refused if the account is activated again. Either way the
+    administrator's word is the one that holds: a person the directory re-check deactivated is no
+    longer activated again by the directory (accounts/services/directory_deactivations.py)."""
     if not active and acting.pk == user.pk:
         raise ValidationError("You cannot deactivate your own account.")
     with transaction.atomic():
         user.is_active = active
         user.save(update_fields=["is_active"])
+        DirectoryDeactivation.objects.filter(user=user).delete()
         if not active:
             end_credential_versions(user)
         record(actions.USER_ACTIVATE if active else actions.USER_DEACTIVATE, resource=user.get_username())

@@ -106,26 +106,45 @@ def eager(settings: Any, django_capture_on_commit_callbacks: CaptureOnCommit) ->
     yield django_capture_on_commit_callbacks
 
 
-@pytest.fixture
-def silent_listener() -> Iterator[int]:
+class SilentListener:
     """A port that accepts connections and never answers: a stalled directory or provider."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
 
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
             try:
-                accepted.append(listener.accept()[0])
+                self._accepted.append(self._listener.accept()[0])
             except TimeoutError:
                 continue
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
+    def hang_up(self) -> None:
+        """Close the connections accepted so far, as a stalled server that finally gives up."""
+        for connection in list(self._accepted):
+            connection.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.hang_up()
+        self._listener.close()
+
+
+@pytest.fixture
+def stalled_server() -> Iterator[SilentListener]:
+    listener = SilentListener()
+    yield listener
     listener.close()
+
+
+@pytest.fixture
+def silent_listener(stalled_server: SilentListener) -> int:
+    """The port of a server that accepts connections and never answers."""
+    return stalled_server.port

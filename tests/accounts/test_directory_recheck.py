@@ -1,6 +1,7 @@
 """The periodic re-check of the directory's people against the real slapd (tests/directory.py):
 a person disabled or removed there loses their tokens, refresh tokens and dashboard session here
-without logging in again; leaving the admin group ends system administrator."""
+without logging in again, and is active again once the directory has them back (not a person an
+administrator deactivated); leaving the admin group ends system administrator."""
 
 import ldap
 import pytest
@@ -9,7 +10,9 @@ from django.core.cache import cache
 from django.test import Client
 from django_auth_ldap.config import LDAPSearch
 
-from accounts.services import credentials, directory_recheck
+from accounts.models import PersonalAccessToken
+from accounts.services import credentials, directory_recheck, users
+from accounts.services.directory_deactivations import BACK
 from accounts.services.directory_recheck import DISABLED, REMOVED
 from accounts.tasks import recheck_directory_people_task
 from audit import actions
@@ -108,6 +111,91 @@ def test_a_person_removed_from_the_directory_is_deactivated(with_directory: Dire
     assert token_status("ivan", secret) == 401
     assert not logged_in(browser)
     assert deactivations("ivan") == [{"reason": REMOVED}]
+
+
+def activations(username: str) -> list[dict[str, object]]:
+    return [
+        event.detail
+        for event in AuditEvent.objects.filter(action=actions.USER_ACTIVATE, resource=username, actor_kind="system")
+    ]
+
+
+def test_a_person_the_recheck_deactivated_logs_in_again_once_the_directory_enables_them(
+    with_directory: Directory,
+) -> None:
+    """IT locked dora by mistake and unlocked her: the directory's word, taken back."""
+    dashboard_login("dora")
+    with with_directory.locked("dora"):
+        assert recheck_directory_people_task() == 1
+        assert token_status("dora", PASSWORD) == 401
+
+    assert token_status("dora", PASSWORD) == 200
+    browser = dashboard_login("dora")
+
+    assert User.objects.get(username="dora").is_active
+    assert logged_in(browser)
+    assert activations("dora") == [{"reason": BACK}]
+
+
+def test_the_personal_tokens_of_a_person_the_recheck_deactivated_stay_revoked_once_they_are_back(
+    with_directory: Directory,
+) -> None:
+    """A token copied to a CI job of the person's last team must not work again with them."""
+    secret = personal_token("dora")
+    with with_directory.locked("dora"):
+        assert recheck_directory_people_task() == 1
+
+    assert token_status("dora", PASSWORD) == 200  # dora is back
+    assert token_status("dora", secret) == 401
+    revoked = AuditEvent.objects.filter(action=actions.TOKEN_REVOKE, resource="dora/ci", actor_kind="system")
+    assert revoked.count() == 1
+    assert not PersonalAccessToken.objects.get(user__username="dora", name="ci").is_active
+
+
+def test_a_person_the_recheck_removed_is_active_again_once_a_recheck_finds_them(with_directory: Directory) -> None:
+    """A search filter that dropped some people for a while: the next run after its fix restores them."""
+    dn = with_directory.add_person("ivan")
+    dashboard_login("ivan")
+    with_directory.remove(dn)
+    assert recheck_directory_people_task() == 1
+
+    with_directory.add_person("ivan")
+    try:
+        result = directory_recheck.recheck_directory_people()
+    finally:
+        with_directory.remove(dn)
+
+    assert result.reactivated == ["ivan"] and result.deactivated == {}
+    assert User.objects.get(username="ivan").is_active
+    assert activations("ivan") == [{"reason": BACK}]
+
+
+def test_a_person_an_administrator_deactivated_stays_deactivated_though_the_directory_has_them(
+    with_directory: Directory, admin_user: User
+) -> None:
+    dashboard_login("dora")
+    users.set_user_active(admin_user, User.objects.get(username="dora"), False)
+
+    assert directory_recheck.recheck_directory_people().reactivated == []
+    assert token_status("dora", PASSWORD) == 401
+
+    assert not User.objects.get(username="dora").is_active
+    assert activations("dora") == []
+
+
+def test_an_administrators_deactivation_after_the_rechecks_is_the_one_that_holds(
+    with_directory: Directory, admin_user: User
+) -> None:
+    dashboard_login("dora")
+    with with_directory.locked("dora"):
+        assert recheck_directory_people_task() == 1
+    dora = User.objects.get(username="dora")
+    users.set_user_active(admin_user, dora, True)
+    users.set_user_active(admin_user, dora, False)
+
+    assert directory_recheck.recheck_directory_people().reactivated == []
+    assert token_status("dora", PASSWORD) == 401
+    assert not User.objects.get(username="dora").is_active
 
 
 def test_leaving_the_admin_group_ends_system_administrator_without_a_login(with_directory: Directory) -> None:

@@ -1,5 +1,6 @@
 """A database filled by the code before credential versions, then before group roles, then before
-single sign-on identities, then before "last seen" existed migrates forward, and back.
+single sign-on identities, then before "last seen" existed, then before the re-check kept whom it
+deactivated migrates forward, and back.
 
 transaction=True: migrations run outside a test's transaction, as in tests/v2api/test_migrations.py.
 """
@@ -11,11 +12,13 @@ from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import LastSeen, Project, Role, SingleSignOnIdentity
+from accounts.models import DirectoryDeactivation, LastSeen, PersonalAccessToken, Project, Role, SingleSignOnIdentity
 from accounts.permissions import roles_in_project
 from accounts.services import members
 from accounts.services.credentials import credential_version, end_credential_versions
+from accounts.services.directory_deactivations import reactivate
 from accounts.services.last_seen import users_with_last_seen
+from audit.models import AuditEvent
 from tests.migrations import migrate, migrate_to_the_latest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_migrations")]
@@ -126,3 +129,41 @@ def test_people_seen_before_last_seen_existed_are_seen_at_their_last_login_or_to
     assert User.objects.filter(username="cli").exists()
     with connection.cursor() as cursor:
         assert "accounts_lastseen" not in connection.introspection.table_names(cursor)
+
+
+DIRECTORY_DEACTIVATIONS_BEFORE = [("accounts", "0008_project_recycle_seconds"), ("audit", "0001_audit_event")]
+
+
+def test_people_the_recheck_deactivated_before_it_kept_why_are_known_from_the_audit_log() -> None:
+    """Only a person whose last (de)activation was the re-check's is the directory's to take back
+    (and their tokens are revoked, as the re-check now does): not one an administrator
+    deactivated, nor one activated again since."""
+    apps = migrate(DIRECTORY_DEACTIVATIONS_BEFORE)
+    old_users, events = apps.get_model("auth", "User").objects, apps.get_model("audit", "AuditEvent").objects
+    tokens = apps.get_model("accounts", "PersonalAccessToken").objects
+    for username in ("removed", "by_admin", "activated_since", "back_then_admin"):
+        user = old_users.create(username=username, password="!unusable", is_active=username == "activated_since")
+        tokens.create(user=user, name="ci", secret_hash=username.ljust(64, "0"))
+    system_deactivation = {"actor_kind": "system", "action": "user.deactivate"}
+    events.create(resource="removed", detail={"reason": "removed from the directory"}, **system_deactivation)
+    events.create(resource="by_admin", actor_kind="user", actor_name="root", action="user.deactivate")
+    events.create(resource="activated_since", detail={"reason": "disabled in the directory"}, **system_deactivation)
+    events.create(resource="activated_since", actor_kind="user", actor_name="root", action="user.activate")
+    events.create(resource="back_then_admin", detail={"reason": "disabled in the directory"}, **system_deactivation)
+    events.create(resource="back_then_admin", actor_kind="user", actor_name="root", action="user.deactivate")
+
+    migrate_to_the_latest()  # the code below uses today's models
+
+    assert [(row.user.username, row.reason) for row in DirectoryDeactivation.objects.select_related("user")] == [
+        ("removed", "removed from the directory")
+    ]
+    revoked = PersonalAccessToken.objects.filter(revoked_at__isnull=False).values_list("user__username", flat=True)
+    assert list(revoked) == ["removed"]
+    assert AuditEvent.objects.filter(action="token.revoke", resource="removed/ci", actor_kind="system").exists()
+    assert reactivate(User.objects.get(username="removed"))
+    assert not reactivate(User.objects.get(username="by_admin"))
+
+    migrate(DIRECTORY_DEACTIVATIONS_BEFORE)
+    assert User.objects.filter(username="removed", is_active=True).exists()
+    with connection.cursor() as cursor:
+        assert "accounts_directorydeactivation" not in connection.introspection.table_names(cursor)

@@ -172,7 +172,8 @@ def test_a_personal_token_of_a_person_disabled_in_the_directory_is_refused_after
     registry: LiveRegistry, directory: Directory, tmp_path: Path
 ) -> None:
     """No login of the person in between: beat's re-check (run here by its management command)
-    is what ends the token."""
+    is what ends the token. Enabled again in the directory, the person logs in with their
+    password; the token stays revoked."""
     dn = directory.add_person("ivan")
     try:
         created = requests.post(
@@ -183,18 +184,23 @@ def test_a_personal_token_of_a_person_disabled_in_the_directory_is_refused_after
         auth_file = tmp_path / "auth.json"
         arguments = ["login", "--tls-verify=false", "--authfile", str(auth_file), "-u", "ivan", "--password-stdin"]
 
-        def token_login() -> subprocess.CompletedProcess[str]:
+        def skopeo_login(password: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
-                ["skopeo", *arguments, registry.host], input=secret, capture_output=True, text=True, timeout=60
+                ["skopeo", *arguments, registry.host], input=password, capture_output=True, text=True, timeout=60
             )
 
-        assert token_login().returncode == 0
+        assert skopeo_login(secret).returncode == 0
         with directory.locked("ivan"):
             output = registry.manage("recheckdirectory")
-        refused = token_login()
+            refused = skopeo_login(secret)
+        back = skopeo_login(PASSWORD)
+        refused_once_back = skopeo_login(secret)
     finally:
         directory.remove(dn)
 
     assert "deactivated ivan: disabled in the directory" in output
     assert refused.returncode != 0
     assert "invalid username/password" in refused.stderr
+    assert back.returncode == 0, back.stderr
+    assert refused_once_back.returncode != 0
+    assert "invalid username/password" in refused_once_back.stderr
