@@ -7,6 +7,9 @@ IMAGE_DELETE = "image.delete"
 REPOSITORY_DELETE = "repository.delete"
 LOGIN = "login"
 LOGIN_FAILED = "login.failed"
+# The failed login after which the throttle refuses an address (for one account, or for all) for
+# the rest of its window: recorded once per closing, not for each refused attempt after it.
+LOGIN_THROTTLED = "login.throttled"
 USER_CREATE = "user.create"
 USER_DEACTIVATE = "user.deactivate"
 USER_ACTIVATE = "user.activate"
@@ -57,6 +60,7 @@ ALL = (
     REPOSITORY_DELETE,
     LOGIN,
     LOGIN_FAILED,
+    LOGIN_THROTTLED,
     USER_CREATE,
     USER_DEACTIVATE,
     USER_ACTIVATE,

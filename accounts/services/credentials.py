@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.db.models import F
@@ -145,8 +146,9 @@ def may_refresh(principal: Principal, credential: str) -> bool:
 
 
 def record_failed_login(username: str, address: str, channel: str) -> None:
-    """Count a failed login toward the throttle, and log and audit it."""
-    login_throttle.record_failure(username, address)
+    """Count a failed login toward the throttle, and log and audit it (and the throttle closing,
+    after which the attempts it refuses are not checked, so not recorded one by one)."""
+    closed = login_throttle.record_failure(username, address)
     logger.warning("failed login for %r from %s", username, address)
     record(
         actions.LOGIN_FAILED,
@@ -156,6 +158,18 @@ def record_failed_login(username: str, address: str, channel: str) -> None:
         address=address,
         detail={"channel": channel},
     )
+    for scope in closed:
+        record(
+            actions.LOGIN_THROTTLED,
+            resource=username if scope == "account" else address,
+            outcome=Outcome.FAILURE,
+            actor=actor_for_subject(username),
+            address=address,
+            detail={
+                "refused": "this account" if scope == "account" else "every account",
+                "seconds": settings.REGISTRY_LOGIN_FAILURE_WINDOW,
+            },
+        )
 
 
 def record_login(username: str, channel: str) -> None:

@@ -45,14 +45,21 @@ def check(username: str, address: str) -> None:
             raise LoginThrottled(settings.REGISTRY_LOGIN_FAILURE_WINDOW)
 
 
-def record_failure(username: str, address: str) -> None:
+def record_failure(username: str, address: str) -> list[str]:
+    """Count a failed login; the limits this very failure reached ("account" for this account
+    from this address, "address" for anything from it), so the closing is reported once."""
+    closed = []
     try:
-        for key, _ in _keys(username, address):
+        for (key, limit), scope in zip(_keys(username, address), ("account", "address"), strict=True):
             # add() starts the window on the first failure; incr() keeps its expiry.
+            count = 1
             if not cache.add(key, 1, timeout=settings.REGISTRY_LOGIN_FAILURE_WINDOW):
                 try:
-                    cache.incr(key)
+                    count = cache.incr(key)
                 except ValueError:
                     cache.add(key, 1, timeout=settings.REGISTRY_LOGIN_FAILURE_WINDOW)
+            if count == limit:
+                closed.append(scope)
     except (RedisError, OSError) as error:
         logger.warning("failed login not counted, the cache is unreachable: %s", error)
+    return closed

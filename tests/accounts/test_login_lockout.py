@@ -5,6 +5,8 @@ user logs in from elsewhere, with docker (the token service), Basic on /v2/ and 
 from django.contrib.auth.models import User
 from django.test import Client
 
+from audit import actions
+from audit.models import AuditEvent
 from tests.conftest import PASSWORD, basic_auth
 
 STRANGER = "203.0.113.66"
@@ -35,3 +37,21 @@ def test_an_address_guessing_across_accounts_is_throttled(client: Client, alice:
 
     assert token(client, "alice", PASSWORD, STRANGER) == 429
     assert token(client, "alice", PASSWORD, USER) == 200
+
+
+def test_the_throttle_closing_is_in_the_audit_log_once_and_not_each_refused_attempt(
+    client: Client, alice: User, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.REGISTRY_LOGIN_FAILURES_PER_ACCOUNT = 3
+    settings.REGISTRY_LOGIN_FAILURES_PER_ADDRESS = 5
+    for username in ("alice", "alice", "alice", "bob", "ci"):
+        assert token(client, username, "guess", STRANGER) == 401
+    for _ in range(4):
+        assert token(client, "carol", "guess", STRANGER) == 429
+
+    closings = AuditEvent.objects.filter(action=actions.LOGIN_THROTTLED).order_by("id")
+    assert [(event.resource, event.client_address, event.detail["refused"]) for event in closings] == [
+        ("alice", STRANGER, "this account"),
+        (STRANGER, STRANGER, "every account"),
+    ]
+    assert AuditEvent.objects.filter(action=actions.LOGIN_FAILED, client_address=STRANGER).count() == 5
