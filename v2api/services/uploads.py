@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from oci.digests import Digest
 from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, Denied, DigestInvalid, TooManyRequests
-from v2api.models import Blob, Upload
+from v2api.models import Upload
 from v2api.services.blobs import record_blob
 from v2api.services.locks import upload_lock
 from v2api.services.quotas import check_quota
@@ -34,7 +34,7 @@ def start_upload(repository_name: str, started_by: str) -> Upload:
     return upload
 
 
-def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> Blob:
+def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> None:
     """end-4b: `POST /v2/<name>/blobs/uploads/?digest=` carries the whole blob in one request.
 
     Raises DigestInvalid if the body does not hash to `digest`, Denied if it would take the
@@ -45,7 +45,7 @@ def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> 
     staged = store.stage_blob(body, digest)
     try:
         check_quota(repository, digest, staged.size)
-        return record_blob(repository, digest, staged.size, lambda: store.install_staged(staged, digest))
+        record_blob(repository, digest, staged.size, lambda: store.install_staged(staged, digest))
     finally:
         store.discard_staged(staged)
 
@@ -103,7 +103,7 @@ def append_chunk(repository_name: str, upload_id: str, body: Iterable[bytes], st
 
 def finish_upload(
     repository_name: str, upload_id: str, digest: Digest, final_chunk: Iterable[bytes] | None, start: int | None = None
-) -> Blob:
+) -> None:
     """end-6: `PUT …?digest=` closes an upload, with or without a last chunk.
 
     `start` is the first byte of the last chunk's `Content-Range`: a chunk that does not begin
@@ -115,14 +115,12 @@ def finish_upload(
     """
     upload = get_upload(repository_name, upload_id)
     with upload_lock(str(upload.id)):
-        blob = _finish_locked(repository_name, upload, digest, final_chunk, start)
-    upload.delete()
-    return blob
+        _finish_locked(repository_name, upload, digest, final_chunk, start)
 
 
 def _finish_locked(
     repository_name: str, upload: Upload, digest: Digest, final_chunk: Iterable[bytes] | None, start: int | None
-) -> Blob:
+) -> None:
     store = blobstore.store()
     upload_id = str(upload.id)
     offset = store.upload_size(upload_id)
@@ -131,7 +129,10 @@ def _finish_locked(
             store.append_to_upload(upload_id, final_chunk, start)
         size = store.verify_upload(upload_id, digest)
         check_quota(upload.repository, digest, size, finishing=upload)
-        return record_blob(upload.repository, digest, size, lambda: store.install_upload(upload_id, digest))
+        # The upload's row goes in the blob's commit: a blob recorded always closes its upload.
+        record_blob(
+            upload.repository, digest, size, lambda: store.install_upload(upload_id, digest), finished_upload=upload
+        )
     except blobstore.UploadMissing:
         # A concurrent PUT finished it (or a DELETE cancelled it) between our read and now.
         raise BlobUploadUnknown(
