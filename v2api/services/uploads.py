@@ -199,11 +199,19 @@ def _check_open_uploads(started_by: str) -> None:
     limit = settings.REGISTRY_MAX_OPEN_UPLOADS
     # Per caller, not per repository: one pusher filling a repository's share would lock out
     # everyone else pushing there.
-    if Upload.objects.filter(started_by=started_by)[limit - 1 : limit].exists():
+    if _OPEN_UPLOAD_BEYOND.fetchone([started_by, limit - 1]) is not None:
         raise TooManyRequests(
             f"{started_by} holds {limit} open uploads, the most allowed: finish or cancel some, or wait for them",
             headers={"Retry-After": "10"},
         )
+
+
+# Whether the caller holds another upload past the first `offset`: prepared, as every POST asks.
+_OPEN_UPLOAD_BEYOND = PreparedQuery(
+    "open_upload_beyond",
+    f"SELECT 1 FROM {Upload._meta.db_table} WHERE started_by = %s LIMIT 1 OFFSET %s",
+    ("text", "bigint"),
+)
 
 
 def upload_range_headers(repository_name: str, upload: Upload, size: int) -> dict[str, str]:
