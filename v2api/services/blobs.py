@@ -21,7 +21,7 @@ from accounts.models import Project
 from oci.digests import Digest
 from v2api.errors import BlobUnknown
 from v2api.models import Blob, Repository, RepositoryBlob, Upload
-from v2api.services.prepared import PreparedQuery, unix_time
+from v2api.services.prepared import PreparedQuery, sql_now, unix_time
 from v2api.services.quotas import check_quota
 from v2api.storage import blobstore
 
@@ -108,7 +108,7 @@ def record_blob(
         install_file()
         _link(repository.id, blob_id)
         if finished_upload is not None:
-            Upload.objects.filter(id=finished_upload.id).delete()
+            _delete_upload_row(finished_upload)
     return blob_id
 
 
@@ -186,16 +186,19 @@ _LINK_SQL = (
 
 def _lock_or_insert_blob(digest: Digest, size: int) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_OR_INSERT_BLOB_SQL, [str(digest), size, _now()])
+        cursor.execute(_LOCK_OR_INSERT_BLOB_SQL, [str(digest), size, sql_now()])
         return int(cursor.fetchone()[0])
 
 
 def _link(repository_id: int, blob_id: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(_LINK_SQL, [repository_id, blob_id, _now()])
+        cursor.execute(_LINK_SQL, [repository_id, blob_id, sql_now()])
 
 
-def _now() -> str | None:
-    # As the ORM would write it: SQLite keeps naive UTC text, which a comparison with the ORM's
-    # own values depends on.
-    return connection.ops.adapt_datetimefield_value(timezone.now())
+def _delete_upload_row(upload: Upload) -> None:
+    # Written out: the ORM's delete() collects related rows first, which an upload has none of.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Upload._meta.db_table} WHERE id = %s",
+            [Upload._meta.pk.get_db_prep_value(upload.id, connection)],
+        )

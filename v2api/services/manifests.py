@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
 from accounts.models import Project
 from audit import actions
@@ -27,7 +26,7 @@ from v2api.errors import (
 from v2api.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
 from v2api.services.immutability import refuse_moving_immutable_tag
-from v2api.services.prepared import PreparedQuery, unix_time
+from v2api.services.prepared import PreparedQuery, sql_now, unix_time
 from v2api.services.repositories import get_or_create_repository
 
 
@@ -281,7 +280,7 @@ def _get_or_create_manifest(
 
     One statement where get_or_create cost four (a SELECT, and an INSERT in a savepoint).
     """
-    pushed_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    pushed_at = sql_now()
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_MANIFEST_SQL,
@@ -324,7 +323,7 @@ def _point_tag(repository: Repository, name: str, manifest: Manifest) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             _POINT_TAG_SQL,
-            [repository.id, name, manifest.id, connection.ops.adapt_datetimefield_value(timezone.now())],
+            [repository.id, name, manifest.id, sql_now()],
         )
 
 
