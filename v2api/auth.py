@@ -19,7 +19,6 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.directory import DirectoryUnavailable
-from accounts.models import Project
 from accounts.permissions import ANONYMOUS, NOTHING, Principal, allowed_actions
 from accounts.scopes import PULL, PUSH, Scope
 from accounts.services.credentials import authenticate_login, principal_for_subject
@@ -29,7 +28,7 @@ from accounts.tokens import InvalidToken, granted_scopes, verify_access_token
 from oci.names import project_name_of
 from oci.request_edge import Credentials
 from v2api.errors import Challenge, Denied, RegistryError, TooManyRequests, Unauthorized, Unavailable
-from v2api.services.prepared import PreparedQuery
+from v2api.services.repositories import project_proxy_url
 
 # Where the identified caller is kept in the environ, for the access log to name.
 _CALLER_KEY = "registry.caller"
@@ -160,15 +159,7 @@ def _proxied_upstream(repository_name: str) -> str | None:
     """The upstream of the repository's project if it is a proxy cache, else empty, and None
     when there is no such project: one indexed query, made for push requests only (pulls are
     the hot path)."""
-    row = _PROJECT_PROXY_URL.fetchone([project_name_of(repository_name)])
-    return None if row is None else str(row[0])
-
-
-# Prepared, as the pulls' lookups are (services/prepared.py): building it with the ORM cost a
-# tenth of a push's CPU, for one indexed read on each of its requests.
-_PROJECT_PROXY_URL = PreparedQuery(
-    "project_proxy_url", f"SELECT proxy_url FROM {Project._meta.db_table} WHERE name = %s", ("text",)
-)
+    return project_proxy_url(repository_name)
 
 
 def _proxy_refusal(scope: Scope, upstream: str) -> RegistryError:
