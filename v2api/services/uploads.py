@@ -28,14 +28,22 @@ def start_upload(repository_name: str, started_by: str) -> Upload:
     Raises TooManyRequests when the caller already holds REGISTRY_MAX_OPEN_UPLOADS open
     uploads: each holds disk until it finishes or is purged.
     """
-    repository = get_or_create_repository(repository_name)
-    _check_open_uploads(started_by)
-    upload = Upload(id=uuid.uuid4(), repository=repository, started_by=started_by)
+    upload_id = uuid.uuid4()
+    store = blobstore.store()
     # Bytes first, row second: a row never names a missing upload.
-    blobstore.store().create_upload(str(upload.id))
-    now = sql_now()
-    _execute(_INSERT_UPLOAD_SQL, [_db_id(upload), repository.id, started_by, now, now])
-    return upload
+    store.create_upload(str(upload_id))
+    try:
+        repository_id = _insert_upload(upload_id, repository_name, started_by)
+        if repository_id is None:
+            # The repository's first upload (it is created now), or one upload too many.
+            get_or_create_repository(repository_name)
+            repository_id = _insert_upload(upload_id, repository_name, started_by)
+            if repository_id is None:
+                raise _too_many_uploads(started_by)
+    except BaseException:
+        store.delete_upload(str(upload_id))
+        raise
+    return Upload(id=upload_id, repository_id=repository_id, started_by=started_by)
 
 
 def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> None:
@@ -197,30 +205,46 @@ def _out_of_order(
     )
 
 
-def _check_open_uploads(started_by: str) -> None:
+def _too_many_uploads(started_by: str) -> TooManyRequests:
     limit = settings.REGISTRY_MAX_OPEN_UPLOADS
-    # Per caller, not per repository: one pusher filling a repository's share would lock out
-    # everyone else pushing there.
-    if _OPEN_UPLOAD_BEYOND.fetchone([started_by, limit - 1]) is not None:
-        raise TooManyRequests(
-            f"{started_by} holds {limit} open uploads, the most allowed: finish or cancel some, or wait for them",
-            headers={"Retry-After": "10"},
+    return TooManyRequests(
+        f"{started_by} holds {limit} open uploads, the most allowed: finish or cancel some, or wait for them",
+        headers={"Retry-After": "10"},
+    )
+
+
+def _insert_upload(upload_id: uuid.UUID, repository_name: str, started_by: str) -> int | None:
+    """Insert the upload's row if its repository exists and the caller holds fewer than
+    REGISTRY_MAX_OPEN_UPLOADS open uploads; the repository's id, or None.
+
+    Per caller, not per repository: one pusher filling a repository's share would lock out
+    everyone else pushing there."""
+    now = sql_now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_UPLOAD_SQL,
+            [
+                Upload._meta.pk.get_db_prep_value(upload_id, connection),
+                started_by,
+                now,
+                now,
+                repository_name,
+                started_by,
+                settings.REGISTRY_MAX_OPEN_UPLOADS - 1,
+            ],
         )
-
-
-# Whether the caller holds another upload past the first `offset`: prepared, as every POST asks.
-_OPEN_UPLOAD_BEYOND = PreparedQuery(
-    "open_upload_beyond",
-    f"SELECT 1 FROM {Upload._meta.db_table} WHERE started_by = %s LIMIT 1 OFFSET %s",
-    ("text", "bigint"),
-)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 # The upload's row is written out rather than saved by the ORM: every POST inserts it and every
-# PATCH updates it, and the ORM's save cost more CPU than the statement (py-spy, issue 18).
+# PATCH updates it, and the ORM's save cost more CPU than the statement (py-spy, issue 18). The
+# POST's one statement finds the repository and counts the caller's open uploads as it inserts:
+# three round trips were one each.
 _INSERT_UPLOAD_SQL = (
     f"INSERT INTO {Upload._meta.db_table} (id, repository_id, started_by, size, started_at, updated_at) "
-    "VALUES (%s, %s, %s, 0, %s, %s)"
+    f"SELECT %s, r.id, %s, 0, %s, %s FROM {Repository._meta.db_table} r WHERE r.name = %s AND NOT EXISTS "
+    f"(SELECT 1 FROM {Upload._meta.db_table} WHERE started_by = %s LIMIT 1 OFFSET %s) RETURNING repository_id"
 )
 _UPDATE_UPLOAD_SIZE_SQL = f"UPDATE {Upload._meta.db_table} SET size = %s, updated_at = %s WHERE id = %s"
 
