@@ -192,7 +192,6 @@ def put_manifest(
         repository = get_or_create_repository(repository_name)
         manifest = _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
         if isinstance(reference, str):
-            refuse_moving_immutable_tag(repository, reference, manifest)
             _point_tag(repository, reference, manifest)
         record(
             actions.PUSH,
@@ -330,17 +329,29 @@ _INSERT_MANIFEST_SQL = (
 
 
 def _point_tag(repository: Repository, name: str, manifest: Manifest) -> None:
-    """Create the tag or move it to `manifest`, in one statement (update_or_create cost four, two
-    of them savepoints)."""
+    """Create the tag on this manifest, or move it there; raises Denied for a move of an immutable tag.
+
+    One statement for a new tag and for the same manifest pushed again (updated_at is when the tag
+    was last pushed, retention's "most recent"): the upsert updates a row that names this manifest
+    already, and locks the row either way. A row naming another manifest is left as it is and
+    nothing returned: a move, checked against the immutability rules under that lock, then made.
+    Of two first pushes of a new tag, the later one's insert waits for the earlier one's to commit
+    and meets its row: a move like any other, refused if the tag is immutable.
+    """
+    now = sql_now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            _POINT_TAG_SQL,
-            [repository.id, name, manifest.id, sql_now()],
-        )
+        cursor.execute(_POINT_TAG_SQL, [repository.id, name, manifest.id, now])
+        if cursor.fetchone() is not None:
+            return
+        refuse_moving_immutable_tag(repository, name, manifest)
+        cursor.execute(_MOVE_TAG_SQL, [manifest.id, now, repository.id, name])
 
 
 _POINT_TAG_SQL = (
     f"INSERT INTO {Tag._meta.db_table} (repository_id, name, manifest_id, updated_at) VALUES (%s, %s, %s, %s)"
-    " ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id,"
-    " updated_at = excluded.updated_at"
+    " ON CONFLICT (repository_id, name) DO UPDATE SET updated_at = excluded.updated_at"
+    f" WHERE {Tag._meta.db_table}.manifest_id = excluded.manifest_id RETURNING id"
+)
+_MOVE_TAG_SQL = (
+    f"UPDATE {Tag._meta.db_table} SET manifest_id = %s, updated_at = %s WHERE repository_id = %s AND name = %s"
 )
