@@ -95,10 +95,9 @@ def record_blob(
     size: int,
     install_file: Callable[[], None],
     finished_upload: Upload | None = None,
-) -> int:
+) -> Blob:
     """Record a verified blob and let `repository` serve it; `install_file` puts its bytes in
     place, and `finished_upload`, the upload that became the blob, goes in the same commit.
-    Returns the blob's id.
 
     The row is locked (or inserted) before the file moves, in one transaction: see the module
     docstring. Safe to repeat: the same digest is the same bytes.
@@ -109,7 +108,8 @@ def record_blob(
         _link(repository.id, blob_id)
         if finished_upload is not None:
             _delete_upload_row(finished_upload)
-    return blob_id
+    # The row as the upsert left it, without another query (created_at loads if asked).
+    return Blob.from_db(connection.alias, ["id", "digest", "size"], [blob_id, str(digest), size])
 
 
 def mount_blob(
