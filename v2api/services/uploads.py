@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Project
 from oci.digests import Digest
 from v2api.errors import BlobUploadInvalid, BlobUploadUnknown, Denied, DigestInvalid, TooManyRequests
-from v2api.models import Repository, Upload
+from v2api.models import Blob, Repository, Upload
 from v2api.services.blobs import record_blob
 from v2api.services.locks import upload_lock
 from v2api.services.prepared import PreparedQuery, sql_now
@@ -46,7 +46,7 @@ def start_upload(repository_name: str, started_by: str) -> Upload:
     return Upload(id=upload_id, repository_id=repository_id, started_by=started_by)
 
 
-def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> None:
+def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> Blob:
     """end-4b: `POST /v2/<name>/blobs/uploads/?digest=` carries the whole blob in one request.
 
     Raises DigestInvalid if the body does not hash to `digest`, Denied if it would take the
@@ -57,7 +57,7 @@ def upload_blob(repository_name: str, digest: Digest, body: Iterable[bytes]) -> 
     staged = store.stage_blob(body, digest)
     try:
         check_quota(repository, digest, staged.size)
-        record_blob(repository, digest, staged.size, lambda: store.install_staged(staged, digest))
+        return record_blob(repository, digest, staged.size, lambda: store.install_staged(staged, digest))
     finally:
         store.discard_staged(staged)
 
