@@ -20,7 +20,6 @@ from django.http import HttpRequest
 
 from accounts.directory import DirectoryUnavailable
 from accounts.mirror import mirrored_name
-from accounts.models import Project
 from accounts.permissions import ANONYMOUS, NOTHING, Principal, allowed_actions
 from accounts.scopes import PULL, PUSH, Scope, repository_scope
 from accounts.services.credentials import authenticate_login, principal_for_subject
@@ -30,6 +29,7 @@ from accounts.tokens import InvalidToken, granted_scopes, verify_access_token
 from oci.names import project_name_of
 from oci.request_edge import Credentials
 from v2api.errors import Challenge, Denied, RegistryError, TooManyRequests, Unauthorized, Unavailable
+from v2api.services.repositories import project_proxy_url
 
 # Where the identified caller is kept in the environ, for the access log to name.
 _CALLER_KEY = "registry.caller"
@@ -65,6 +65,10 @@ class Decision:
 
     scope: Scope
     refusal: Callable[[], RegistryError] | None = None
+    # For a push, whether the repository's project exists, which the proxy-cache check read with
+    # its row: a push allowed into a missing project creates it (`create_project_on_push`).
+    # None for other scopes.
+    project_exists: bool | None = None
 
     @property
     def allowed(self) -> bool:
@@ -121,18 +125,20 @@ def authorize(caller: Caller, scope: Scope, project_public: bool | None = None) 
     spares an anonymous pull its project query. Nothing is pushed into a proxy-cache project,
     whoever asks: pulls fill it.
     """
+    project_exists: bool | None = None
     if scope.type == "repository" and PUSH in scope.actions:
         upstream = _proxied_upstream(scope.name)
         if upstream:
             return Decision(scope, refusal=lambda: _proxy_refusal(scope, upstream))
+        project_exists = upstream is not None
     if caller.token_scopes is not None:
         if covers(caller.token_scopes, scope):
-            return Decision(scope)
-        return Decision(scope, refusal=lambda: _refusal(caller, scope, live=None))
+            return Decision(scope, project_exists=project_exists)
+        return Decision(scope, refusal=lambda: _refusal(caller, scope, live=None), project_exists=project_exists)
     live = _live_actions(caller.live_principal(), scope, project_public)
     if scope.actions <= live:
-        return Decision(scope)
-    return Decision(scope, refusal=lambda: _refusal(caller, scope, live))
+        return Decision(scope, project_exists=project_exists)
+    return Decision(scope, refusal=lambda: _refusal(caller, scope, live), project_exists=project_exists)
 
 
 def _refusal(caller: Caller, scope: Scope, live: frozenset[str] | None) -> RegistryError:
@@ -164,11 +170,11 @@ def _refusal(caller: Caller, scope: Scope, live: frozenset[str] | None) -> Regis
     )
 
 
-def _proxied_upstream(repository_name: str) -> str:
-    """The upstream of the repository's project if it is a proxy cache, else empty: one indexed
-    query, made for push requests only (pulls are the hot path)."""
-    found = Project.objects.filter(name=project_name_of(repository_name)).values_list("proxy_url", flat=True)
-    return next(iter(found), "")
+def _proxied_upstream(repository_name: str) -> str | None:
+    """The upstream of the repository's project if it is a proxy cache, else empty, and None
+    when there is no such project: one indexed query, made for push requests only (pulls are
+    the hot path)."""
+    return project_proxy_url(repository_name)
 
 
 def _proxy_refusal(scope: Scope, upstream: str) -> RegistryError:
@@ -184,13 +190,12 @@ def may(caller: Caller, scope: Scope) -> bool:
     return authorize(caller, scope).allowed
 
 
-def create_project_on_push(caller: Caller, scope: Scope) -> None:
+def create_project_on_push(caller: Caller, decision: Decision) -> None:
     """A push allowed into a missing project creates it (a personal project, or by an admin)."""
-    if scope.type != "repository" or PUSH not in scope.actions:
-        return
-    # One indexed query on every push request; the principal is loaded only when a project is missing.
-    if not Project.objects.filter(name=project_name_of(scope.name)).exists():
-        ensure_project_for_push(caller.live_principal(), scope.name)
+    # No query of its own: `authorize` read the project for the push. The principal is loaded
+    # only when the project is missing.
+    if decision.project_exists is False:
+        ensure_project_for_push(caller.live_principal(), decision.scope.name)
 
 
 def covers(granted: list[Scope], needed: Scope) -> bool:

@@ -31,7 +31,7 @@ def push_losing_the_database(proxy: TcpProxy, admin_user: User, data: bytes) -> 
     digest = digest_of(data)
     cuts = proxy.markers_seen
     # Linking the blob into the repository comes right after its file moves into blobs/.
-    proxy.cut_before(b'UPDATE "v2api_repositoryblob" SET "linked_at"')
+    proxy.cut_before(b"INSERT INTO v2api_repositoryblob ")
     pusher = Client(raise_request_exception=False, HTTP_AUTHORIZATION=basic_auth(admin_user.username, PASSWORD))
     pusher.post(f"/v2/team/app/blobs/uploads/?digest={digest}", data=data, content_type="application/octet-stream")
     assert proxy.markers_seen == cuts + 1

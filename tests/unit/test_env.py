@@ -38,7 +38,7 @@ def test_a_secret_is_read_from_the_file_its_FILE_variable_names(
 
 def test_a_postgres_url_becomes_a_django_database() -> None:
     database = database_from_url("DATABASE_URL", "postgres://reg:p%40ss@db.lan:5433/registry")
-    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["ENGINE"] == "registry_ui.postgresql"
     assert (database["USER"], database["PASSWORD"], database["HOST"], database["PORT"], database["NAME"]) == (
         "reg",
         "p@ss",

@@ -1,10 +1,10 @@
 """Blobs a repository may serve: lookup, recording, cross-repository mounts and unlinking.
 
 Recording a blob and the garbage collector deleting one meet on the blob's row: whoever
-installs a file or links a blob holds the row with `FOR NO KEY UPDATE`; the collector takes
-`FOR UPDATE SKIP LOCKED`, re-checks, and moves the file away before it commits. So a blob
-row that a push or mount just used is never deleted under it, and a committed row always
-has its file.
+installs a file or links a blob holds the row with `FOR NO KEY UPDATE` (or the same lock, which
+an upsert's DO UPDATE takes); the collector takes `FOR UPDATE SKIP LOCKED`, re-checks, and moves
+the file away before it commits. So a blob row that a push or mount just used is never deleted
+under it, and a committed row always has its file.
 """
 
 import time
@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Project
 from oci.digests import Digest
 from v2api.errors import BlobUnknown
-from v2api.models import Blob, Repository, RepositoryBlob
-from v2api.services.prepared import PreparedQuery, unix_time
+from v2api.models import Blob, Repository, RepositoryBlob, Upload
+from v2api.services.prepared import PreparedQuery, sql_now, unix_time
 from v2api.services.quotas import check_quota
 from v2api.storage import blobstore
 
@@ -89,19 +89,27 @@ _FIND_BLOB = PreparedQuery(
 )
 
 
-def record_blob(repository: Repository, digest: Digest, size: int, install_file: Callable[[], None]) -> Blob:
-    """Record a verified blob and let `repository` serve it; `install_file` puts its bytes in place.
+def record_blob(
+    repository: Repository,
+    digest: Digest,
+    size: int,
+    install_file: Callable[[], None],
+    finished_upload: Upload | None = None,
+) -> Blob:
+    """Record a verified blob and let `repository` serve it; `install_file` puts its bytes in
+    place, and `finished_upload`, the upload that became the blob, goes in the same commit.
 
     The row is locked (or inserted) before the file moves, in one transaction: see the module
     docstring. Safe to repeat: the same digest is the same bytes.
     """
     with transaction.atomic():
-        blob = _lock_blob(digest)
-        if blob is None:
-            blob = _insert_blob(digest, size)
+        blob_id = _lock_or_insert_blob(digest, size)
         install_file()
-        _link(repository, blob)
-    return blob
+        _link(repository.id, blob_id)
+        if finished_upload is not None:
+            _delete_upload_row(finished_upload)
+    # The row as the upsert left it, without another query (created_at loads if asked).
+    return Blob.from_db(connection.alias, ["id", "digest", "size"], [blob_id, str(digest), size])
 
 
 def mount_blob(
@@ -128,7 +136,7 @@ def mount_blob(
         blob = _lock_blob(digest)
         if blob is None or not blobstore.store().blob_exists(digest):
             return None
-        _link(repository, blob)
+        _link(repository.id, blob.id)
     return blob
 
 
@@ -160,23 +168,37 @@ def _lock_blob(digest: Digest) -> Blob | None:
     return Blob.objects.select_for_update(no_key=True).filter(digest=str(digest)).first()
 
 
-def _insert_blob(digest: Digest, size: int) -> Blob:
-    try:
-        with transaction.atomic():
-            return Blob.objects.create(digest=str(digest), size=size)
-    except IntegrityError:
-        # A concurrent push of the same layer inserted it first; take its row.
-        blob = _lock_blob(digest)
-        assert blob is not None
-        return blob
+# One statement that inserts the row or, when it exists, locks it as `FOR NO KEY UPDATE` would: a
+# DO UPDATE locks the row it meets in that mode (it changes no key column), waits for a
+# collector holding it, and inserts after all if the collector deleted it. The SELECT then
+# INSERT it replaces cost five statements with the savepoint that caught a concurrent insert.
+_LOCK_OR_INSERT_BLOB_SQL = (
+    f"INSERT INTO {Blob._meta.db_table} (digest, size, created_at) VALUES (%s, %s, %s) "
+    f"ON CONFLICT (digest) DO UPDATE SET size = {Blob._meta.db_table}.size RETURNING id"
+)
+# Link, or refresh the link's time in the same statement: a blob pushed or mounted again is
+# inside the grace window again. The link's row is locked as the blob's is.
+_LINK_SQL = (
+    f"INSERT INTO {RepositoryBlob._meta.db_table} (repository_id, blob_id, linked_at) VALUES (%s, %s, %s) "
+    "ON CONFLICT (repository_id, blob_id) DO UPDATE SET linked_at = excluded.linked_at"
+)
 
 
-def _link(repository: Repository, blob: Blob) -> None:
-    """Link, or refresh the link's time: a blob pushed or mounted again is inside the grace window again."""
-    now = timezone.now()
-    if RepositoryBlob.objects.filter(repository=repository, blob=blob).update(linked_at=now):
-        return
-    # A concurrent push of the same layer may link it first; that link is what we wanted.
-    RepositoryBlob.objects.bulk_create(
-        [RepositoryBlob(repository=repository, blob=blob, linked_at=now)], ignore_conflicts=True
-    )
+def _lock_or_insert_blob(digest: Digest, size: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_OR_INSERT_BLOB_SQL, [str(digest), size, sql_now()])
+        return int(cursor.fetchone()[0])
+
+
+def _link(repository_id: int, blob_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_LINK_SQL, [repository_id, blob_id, sql_now()])
+
+
+def _delete_upload_row(upload: Upload) -> None:
+    # Written out: the ORM's delete() collects related rows first, which an upload has none of.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Upload._meta.db_table} WHERE id = %s",
+            [Upload._meta.pk.get_db_prep_value(upload.id, connection)],
+        )

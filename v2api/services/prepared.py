@@ -14,6 +14,7 @@ import weakref
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 
 # Statement names prepared on each live psycopg2 connection; a closed connection's entry goes
 # with its object.
@@ -46,6 +47,12 @@ class PreparedQuery:
                 prepared.add(self.name)
             cursor.execute(self.execute_sql, parameters)
             return cursor.fetchone()
+
+
+def sql_now() -> str | None:
+    """Now, as a parameter of SQL written out (an upsert the ORM cannot spell): as the ORM writes
+    a timestamp, so SQLite keeps the naive UTC text its comparisons with the ORM's values need."""
+    return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
 def unix_time(column: str) -> str:

@@ -40,6 +40,7 @@ from v2api.models import Manifest, ManifestReference, Repository, Tag
 from v2api.parsing import ParsedManifest, parse_manifest
 from v2api.services import manifests as manifest_service
 from v2api.services.quotas import check_quota
+from v2api.services.repositories import project_proxy_url
 from v2api.upstream import Upstream, UpstreamClient, UpstreamError, UpstreamManifest
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ logger = logging.getLogger(__name__)
 
 def upstream_of(repository_name: str) -> Upstream | None:
     """The upstream registry of the repository's project, None unless it is a proxy cache."""
+    # The prepared check first: every blob HEAD that finds nothing asks, mostly of projects that
+    # are no proxy cache (a push HEADs each layer before uploading it).
+    if not project_proxy_url(repository_name):
+        return None
     project = Project.objects.filter(name=project_name_of(repository_name)).exclude(proxy_url="").first()
     if project is None:
         return None

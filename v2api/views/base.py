@@ -71,9 +71,10 @@ class RegistryView(APIView):
                 self.kwargs["name"] = kwargs["name"] = check_repository_name(served)
         scope = self.required_scope(request, kwargs)
         if scope is not None:
-            auth.authorize(self.caller, scope).enforce()
+            decision = auth.authorize(self.caller, scope)
+            decision.enforce()
             if self.may_create_project:
-                auth.create_project_on_push(self.caller, scope)
+                auth.create_project_on_push(self.caller, decision)
         elif not self.caller.presented_credentials:
             # `GET /v2/` without credentials: the challenge tells docker login where to get a token.
             raise Unauthorized(challenge=Challenge())
