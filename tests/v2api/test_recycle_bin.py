@@ -19,6 +19,7 @@ from tests.tasks.conftest import blob_file, bytes_on_disk
 from v2api.models import ImmutableTagRule, Job, RecycledDeletion, RetentionPolicy, RetentionRule, Tag
 from v2api.services.deletion import execute_deletion, plan_deletion
 from v2api.services.gc import collect_garbage
+from v2api.services.gc_outlook import collection_outlook
 from v2api.services.job_requests import DeletionRequest
 from v2api.services.jobs import run_job
 from v2api.services.recycle_bin import RestoreConflict, delete_permanently, recycled_bytes, recycled_items, restore
@@ -315,3 +316,76 @@ def test_bytes_in_the_bin_do_not_count_toward_the_quota(client: Client, push_ima
     assert json.loads(refused.content)["errors"][0]["message"].startswith("quota exceeded: project team uses")
     assert accepted.status_code == 201
     assert recycled_bytes(team()) > 1000
+
+
+def delete_untagged_images() -> None:
+    RetentionPolicy.objects.create(project=team(), delete_untagged=True)
+
+
+def test_an_image_the_collector_deletes_untagged_goes_to_the_bin_and_comes_back_by_digest(
+    client: Client, push_image: PushImage, storage_root: Path
+) -> None:
+    old = push_image("team/app", tag="v1", layers=[b"base" * 10, b"old" * 100], config=b'{"v": 1}')
+    delete_untagged_images()
+    new = push_image("team/app", tag="v1", layers=[b"base" * 10, b"new" * 100], config=b'{"v": 2}')
+    only_the_old_image = len(b"old" * 100) + len(b'{"v": 1}')
+    before = bytes_on_disk(storage_root)
+
+    outlook = collection_outlook()
+    dry_run = collect_garbage(NO_GRACE, dry_run=True)
+    run = collect_garbage(NO_GRACE)
+
+    assert outlook.freed_now == outlook.waiting_for_grace == 0
+    assert (dry_run.manifests_deleted, dry_run.blobs_deleted, dry_run.bytes_freed) == (1, 0, 0)
+    assert (run.manifests_deleted, run.blobs_deleted, run.bytes_freed) == (1, 0, 0)
+    assert dry_run.bytes_in_recycle_bin == run.bytes_in_recycle_bin == only_the_old_image
+    assert bytes_on_disk(storage_root) == before
+    assert pulled_digest(client, "team/app", old.digest) is None
+    (item,) = recycled_items(team())
+    assert (item.deletion.action, item.deletion.tags, item.manifests) == ("gc.untagged", {}, [old.digest])
+    assert item.bytes_to_free == recycled_bytes(team()) == only_the_old_image
+
+    restored = restore(team(), item.deletion.id)
+
+    assert (restored.tags, restored.manifests) == ({}, [old.digest])
+    assert pulled_digest(client, "team/app", old.digest) == old.digest
+    assert pulled_digest(client, "team/app", "v1") == new.digest
+    assert client.get(f"/v2/team/app/blobs/{old.layer_digests[1]}").status_code == 200
+
+
+def test_untagged_images_in_the_bin_are_freed_exactly_by_the_first_collection_after_the_window(
+    push_image: PushImage, storage_root: Path
+) -> None:
+    old = push_image("team/app", tag="v1", layers=[b"base" * 10, b"old" * 100], config=b'{"v": 1}')
+    delete_untagged_images()
+    push_image("team/app", tag="v1", layers=[b"base" * 10, b"new" * 100], config=b'{"v": 2}')
+    collect_garbage(NO_GRACE)
+    (item,) = recycled_items(team())
+    before = bytes_on_disk(storage_root)
+
+    expire(item.deletion)
+    dry_run = collect_garbage(NO_GRACE, dry_run=True)
+    run = collect_garbage(NO_GRACE)
+
+    assert (dry_run.manifests_deleted, dry_run.recycled_deletions_expired) == (0, 1)
+    assert dry_run.bytes_freed == run.bytes_freed == item.bytes_to_free == before - bytes_on_disk(storage_root) > 0
+    assert run.bytes_in_recycle_bin == 0
+    assert not blob_file(storage_root, old.layer_digests[1]).exists()
+    assert not RecycledDeletion.objects.exists()
+
+
+def test_a_project_without_a_bin_has_its_untagged_images_freed_by_the_collection_at_once(
+    push_image: PushImage, storage_root: Path
+) -> None:
+    push_image("team/app", tag="v1", layers=[b"old" * 100], config=b'{"v": 1}')
+    delete_untagged_images()
+    Project.objects.filter(name="team").update(recycle_seconds=0)
+    push_image("team/app", tag="v1", layers=[b"new" * 100], config=b'{"v": 2}')
+    before = bytes_on_disk(storage_root)
+
+    dry_run = collect_garbage(NO_GRACE, dry_run=True)
+    run = collect_garbage(NO_GRACE)
+
+    assert dry_run.bytes_freed == run.bytes_freed == before - bytes_on_disk(storage_root) > 0
+    assert dry_run.bytes_in_recycle_bin == run.bytes_in_recycle_bin == 0
+    assert not RecycledDeletion.objects.exists()

@@ -34,7 +34,9 @@ class RecycledDeletionSerializer(serializers.Serializer[RecycledItem]):
     id = serializers.IntegerField(source="deletion.id")
     repository = serializers.CharField(source="deletion.repository_name")
     action = serializers.CharField(
-        source="deletion.action", help_text="How it was deleted: `tag.delete`, `image.delete`, `repository.delete`."
+        source="deletion.action",
+        help_text="How it was deleted: `tag.delete`, `image.delete`, `repository.delete`, or `gc.untagged` "
+        "(an untagged image the garbage collection deleted; restored untagged).",
     )
     tags = serializers.DictField(
         source="deletion.tags", child=serializers.CharField(), help_text="Each deleted tag and the digest it was on."

@@ -1,15 +1,18 @@
 """The recycle bin: what a deletion removes stays restorable for a window, then the collector frees it.
 
 Every deletion passes through deletion.execute_deletion (a DELETE by tag or digest, the API, the
-dashboard, deletion jobs, retention), which hands it to `recycle` inside its own transaction, so no
-path forgets the bin. A recycled deletion keeps a copy of each manifest its tags named or it
-deleted (and of their index children), and a row per blob they reference: garbage.garbage_blobs
-keeps those blobs while the deletion is unexpired, so a manifest in the bin keeps its layers. The
-window is the project's `recycle_seconds`, else REGISTRY_RECYCLE_SECONDS; 0 keeps no bin.
+dashboard, deletion jobs, retention), which hands it to `recycle` inside its own transaction, as
+the collector does with the untagged manifests it deletes (gc.py), so no path forgets the bin. A
+recycled deletion keeps a copy of each manifest its tags named or it deleted (and of their index
+children), and a row per blob they reference: garbage.garbage_blobs keeps those blobs while the
+deletion is unexpired, so a manifest in the bin keeps its layers. The window is the project's
+`recycle_seconds`, else REGISTRY_RECYCLE_SECONDS; 0 keeps no bin.
 
 A restore stores the manifests again (a re-push of the same digest meanwhile is simply found) and
 puts each tag back on its digest, in the repository it was in, created again if it was deleted
 whole or left the catalog once emptied. A tag that now points elsewhere is a conflict, never moved.
+An untagged manifest the collector deleted comes back untagged, by digest, pushed anew: tag it
+before the grace window passes, or the next collection puts it back in the bin.
 Bytes in the bin do not count toward the project's quota, which counts what the project's manifests
 reference (as Harbor's counts its artifacts, not its disk): a full project makes room by deleting,
 and the bin is bounded by its window.
@@ -21,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Sum
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Project
@@ -44,6 +47,9 @@ from v2api.services.immutability import immutable_tag_message, immutable_tags
 from v2api.services.manifests import restore_manifest
 from v2api.services.repositories import get_or_create_repository
 
+# The action of a deletion of untagged manifests by the collector (gc.py), as the bin lists it.
+COLLECTED_UNTAGGED = "gc.untagged"
+
 
 class RestoreConflict(Exception):
     """A tag of the deletion now names another image: restoring would move it."""
@@ -64,6 +70,13 @@ def recycle_window(project: Project) -> timedelta:
     """How long the project's deletions stay restorable (0: they are not kept)."""
     seconds = settings.REGISTRY_RECYCLE_SECONDS if project.recycle_seconds is None else project.recycle_seconds
     return timedelta(seconds=seconds)
+
+
+def keeps_a_bin() -> Q:
+    """recycle_window, as a filter on projects: those whose deletions go into a bin."""
+    if settings.REGISTRY_RECYCLE_SECONDS:
+        return Q(recycle_seconds__isnull=True) | Q(recycle_seconds__gt=0)
+    return Q(recycle_seconds__gt=0)
 
 
 def recycle(repository: Repository, tags: Iterable[str], manifest_ids: set[int], action: str) -> datetime | None:
