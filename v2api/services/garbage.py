@@ -41,7 +41,7 @@ from v2api.models import (
     RetentionPolicy,
     Tag,
 )
-from v2api.services.recycle_bin import keeps_a_bin
+from v2api.services.recycle_windows import keeps_a_bin
 from v2api.storage import blobstore
 
 # Manifest ids, or a queryset of manifests (a subquery, for a whole project's).

@@ -20,11 +20,10 @@ and the bin is bounded by its window.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from accounts.models import Project
@@ -45,6 +44,7 @@ from v2api.models import (
 from v2api.parsing import parse_manifest
 from v2api.services.immutability import immutable_tag_message, immutable_tags
 from v2api.services.manifests import restore_manifest
+from v2api.services.recycle_windows import recycle_window
 from v2api.services.repositories import get_or_create_repository
 
 # The action of a deletion of untagged manifests by the collector (gc.py), as the bin lists it.
@@ -64,19 +64,6 @@ class RecycledItem:
     manifests: list[str]
     # What deleting it permanently lets the next collection free (blobs nothing else keeps).
     bytes_to_free: int
-
-
-def recycle_window(project: Project) -> timedelta:
-    """How long the project's deletions stay restorable (0: they are not kept)."""
-    seconds = settings.REGISTRY_RECYCLE_SECONDS if project.recycle_seconds is None else project.recycle_seconds
-    return timedelta(seconds=seconds)
-
-
-def keeps_a_bin() -> Q:
-    """recycle_window, as a filter on projects: those whose deletions go into a bin."""
-    if settings.REGISTRY_RECYCLE_SECONDS:
-        return Q(recycle_seconds__isnull=True) | Q(recycle_seconds__gt=0)
-    return Q(recycle_seconds__gt=0)
 
 
 def recycle(repository: Repository, tags: Iterable[str], manifest_ids: set[int], action: str) -> datetime | None:
