@@ -22,8 +22,10 @@ from v2api.services.gc import collect_garbage
 from v2api.services.gc_outlook import collection_outlook
 from v2api.services.job_requests import DeletionRequest
 from v2api.services.jobs import run_job
+from v2api.services.quotas import human_size
 from v2api.services.recycle_bin import RestoreConflict, delete_permanently, recycled_bytes, recycled_items, restore
 from v2api.services.retention import apply_retention
+from v2api.services.usage import project_stored_bytes
 from v2api.tasks import request_job
 
 pytestmark = pytest.mark.django_db
@@ -389,3 +391,28 @@ def test_a_project_without_a_bin_has_its_untagged_images_freed_by_the_collection
     assert dry_run.bytes_freed == run.bytes_freed == before - bytes_on_disk(storage_root) > 0
     assert dry_run.bytes_in_recycle_bin == run.bytes_in_recycle_bin == 0
     assert not RecycledDeletion.objects.exists()
+
+
+def test_a_restore_that_would_take_the_project_past_its_quota_is_refused_until_there_is_room(
+    client: Client, push_image: PushImage
+) -> None:
+    """Else deleting, pushing another image in the room made and restoring would grow a project
+    past its quota, by as much as one likes."""
+    old = push_image("team/app", tag="v1", layers=[b"a" * 1000])
+    Project.objects.filter(name="team").update(quota_bytes=1500)
+    execute_deletion("team/app", digests=[old.digest])
+    new = push_image("team/app", tag="v2", layers=[b"b" * 1000])
+    deletion = the_deletion()
+
+    with pytest.raises(RestoreConflict) as refused:
+        restore(team(), deletion.id)
+
+    assert str(refused.value) == (
+        f"quota exceeded: project team uses {human_size(project_stored_bytes('team'))} of 1.5 KiB;"
+        " restoring this deletion needs 1000 bytes"
+    )
+    assert pulled_digest(client, "team/app", "v1") is None
+    assert project_stored_bytes("team") <= 1500
+    execute_deletion("team/app", digests=[new.digest])
+    assert restore(team(), deletion.id).tags == {"v1": old.digest}
+    assert pulled_digest(client, "team/app", "v1") == old.digest

@@ -15,7 +15,8 @@ An untagged manifest the collector deleted comes back untagged, by digest, pushe
 before the grace window passes, or the next collection puts it back in the bin.
 Bytes in the bin do not count toward the project's quota, which counts what the project's manifests
 reference (as Harbor's counts its artifacts, not its disk): a full project makes room by deleting,
-and the bin is bounded by its window.
+and the bin is bounded by its window. A restore brings bytes back into the project, so it meets
+the quota as a push does.
 """
 
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ from accounts.models import Project
 from audit import actions
 from audit.recorder import record
 from oci.digests import Digest
+from v2api.errors import Denied
 from v2api.models import (
     Blob,
     Manifest,
@@ -44,6 +46,7 @@ from v2api.models import (
 from v2api.parsing import parse_manifest
 from v2api.services.immutability import immutable_tag_message, immutable_tags
 from v2api.services.manifests import restore_manifest
+from v2api.services.quotas import check_quota
 from v2api.services.recycle_windows import recycle_window
 from v2api.services.repositories import get_or_create_repository
 
@@ -52,7 +55,8 @@ COLLECTED_UNTAGGED = "gc.untagged"
 
 
 class RestoreConflict(Exception):
-    """A tag of the deletion now names another image: restoring would move it."""
+    """A tag of the deletion now names another image (restoring would move it), or its bytes
+    would take the project past its quota."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,10 @@ def restore(project: Project, deletion_id: int) -> Restored:
 
     The deletion leaves the bin. Raises RecycledDeletion.DoesNotExist when it is not in the
     project's bin (restored, deleted permanently, or expired), RestoreConflict when one of its
-    tags now names another image (immutable or not); then nothing is restored.
+    tags now names another image (immutable or not) or when its bytes do not fit in the
+    project's quota; then nothing is restored.
     """
+    _refuse_past_quota(project, deletion_id)
     with transaction.atomic():
         deletion = (
             RecycledDeletion.objects.select_for_update()
@@ -192,6 +198,32 @@ def delete_permanently(project: Project, deletion_id: int) -> bool:
         )
         deletion.delete()
     return True
+
+
+def _refuse_past_quota(project: Project, deletion_id: int) -> None:
+    """The quota's rule for the bytes a restore brings back into the project, as for a push.
+
+    Bytes in the bin do not count toward the quota, so without this rule deleting, pushing
+    another image into the room made and restoring would grow a project past it at will. Asked
+    before the restore's transaction, as a push asks, so that a refusal stays in the audit log.
+    """
+    deletion = RecycledDeletion.objects.filter(project=project, id=deletion_id).first()
+    if deletion is None or project.quota_bytes is None:
+        return
+    in_the_project = ManifestReference.objects.filter(blob_id=OuterRef("id"), manifest__repository__project=project)
+    returning = (
+        Blob.objects.filter(recycled_by__deletion=deletion)
+        .exclude(Exists(in_the_project))
+        .aggregate(total=Sum("size"))["total"]
+    )
+    if not returning:
+        return
+    # The repository may be gone (deleted whole): the check only needs its name and project.
+    repository = Repository(name=deletion.repository_name, project=project)
+    try:
+        check_quota(repository, None, int(returning), needs="restoring this deletion needs")
+    except Denied as refused:
+        raise RestoreConflict(refused.message) from None
 
 
 def _bytes_to_free(deletions: list[RecycledDeletion]) -> dict[int, int]:
