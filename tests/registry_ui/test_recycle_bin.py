@@ -144,3 +144,14 @@ def test_the_garbage_collection_page_shows_what_the_bins_keep(
     in_the_bin = len(b"base layer bytes") + len(b"app layer") + len(CONFIG)
     assert f'data-in-recycle-bin="{in_the_bin}"' in page
     assert 'data-freed-now="0"' in page
+
+
+def test_a_window_longer_than_the_database_holds_is_a_form_error(as_user: AsUser, alice: User, team: Project) -> None:
+    response = as_user(alice).post(f"{URL}window/", {"recycle_seconds": str(2**31)})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors == {
+        "recycle_seconds": ["Ensure this value is less than or equal to 2147483647."]
+    }
+    team.refresh_from_db()
+    assert team.recycle_seconds is None
