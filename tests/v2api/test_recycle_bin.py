@@ -416,3 +416,22 @@ def test_a_restore_that_would_take_the_project_past_its_quota_is_refused_until_t
     execute_deletion("team/app", digests=[new.digest])
     assert restore(team(), deletion.id).tags == {"v1": old.digest}
     assert pulled_digest(client, "team/app", "v1") == old.digest
+
+
+def test_a_project_counts_in_its_bin_only_what_its_own_deletions_keep(push_image: PushImage) -> None:
+    """A layer another project's bin keeps too is not freed when this project's deletions go: the
+    bin's total says what they keep alone, as each deletion's figure does and as the GC page adds up."""
+    ours = push_image("team/app", tag="v1", layers=[b"shared across projects", b"ours alone" * 10])
+    theirs = push_image("other/app", tag="v1", layers=[b"shared across projects", b"theirs alone" * 10])
+    execute_deletion("team/app", digests=[ours.digest])
+    execute_deletion("other/app", digests=[theirs.digest])
+
+    (item,) = recycled_items(team())
+
+    assert recycled_bytes(team()) == item.bytes_to_free == len(b"ours alone" * 10)
+    assert collection_outlook().in_recycle_bin == (
+        recycled_bytes(team())
+        + recycled_bytes(Project.objects.get(name="other"))
+        + len(b"shared across projects")
+        + len(b'{"architecture": "amd64", "os": "linux"}')
+    )

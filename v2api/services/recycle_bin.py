@@ -124,14 +124,15 @@ def recycled_items(project: Project) -> list[RecycledItem]:
 
 
 def recycled_bytes(project: Project) -> int:
-    """Bytes that only the project's deletions in the bin keep: freed once their windows end."""
-    held = Blob.objects.filter(
-        Exists(
-            RecycledBlob.objects.filter(
-                blob_id=OuterRef("id"), deletion__project=project, deletion__expires_at__gt=timezone.now()
-            )
-        )
-    ).exclude(Exists(ManifestReference.objects.filter(blob_id=OuterRef("id"))))
+    """Bytes that only the project's deletions in the bin keep: freed once their windows end.
+    A blob another project's bin keeps too is left out, as _bytes_to_free leaves out a blob
+    another deletion keeps: emptying this bin would not free it."""
+    unexpired = RecycledBlob.objects.filter(blob_id=OuterRef("id"), deletion__expires_at__gt=timezone.now())
+    held = (
+        Blob.objects.filter(Exists(unexpired.filter(deletion__project=project)))
+        .exclude(Exists(unexpired.exclude(deletion__project=project)))
+        .exclude(Exists(ManifestReference.objects.filter(blob_id=OuterRef("id"))))
+    )
     return int(held.aggregate(total=Sum("size"))["total"] or 0)
 
 
