@@ -435,3 +435,14 @@ def test_a_project_counts_in_its_bin_only_what_its_own_deletions_keep(push_image
         + len(b"shared across projects")
         + len(b'{"architecture": "amd64", "os": "linux"}')
     )
+
+
+def test_an_expired_deletion_can_no_longer_be_deleted_permanently_either(push_image: PushImage) -> None:
+    """It left the bin with its window: the collector frees it, and nobody is told it was deleted now."""
+    push_image("team/app", tag="v1")
+    execute_deletion("team/app", tags=["v1"])
+    deletion = the_deletion()
+    expire(deletion)
+
+    assert not delete_permanently(team(), deletion.id)
+    assert not AuditEvent.objects.filter(action="recycle.delete").exists()

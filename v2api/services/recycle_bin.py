@@ -182,9 +182,13 @@ def restore(project: Project, deletion_id: int) -> Restored:
 
 def delete_permanently(project: Project, deletion_id: int) -> bool:
     """Take a deletion out of the bin for good: the next collection frees what only it kept.
-    False if it is not in the project's bin."""
+    False if it is not in the project's bin (an expired deletion left it with its window)."""
     with transaction.atomic():
-        deletion = RecycledDeletion.objects.select_for_update().filter(project=project, id=deletion_id).first()
+        deletion = (
+            RecycledDeletion.objects.select_for_update()
+            .filter(project=project, id=deletion_id, expires_at__gt=timezone.now())
+            .first()
+        )
         if deletion is None:
             return False
         record(
