@@ -11,10 +11,11 @@ from django.test import Client
 
 from accounts.models import Project
 from registry_ui.templatetags.sizes import binary_size
-from tests.conftest import PushedImage
+from tests.conftest import PushedImage, PushImage
 from tests.registry_ui.conftest import CONFIG
-from v2api.models import RecycledDeletion, Tag
+from v2api.models import RecycledDeletion, RetentionPolicy, RetentionRule, Tag
 from v2api.services.deletion import execute_deletion, plan_deletion
+from v2api.services.retention import plan_retention
 
 AsUser = Callable[[User], Client]
 URL = "/projects/team/recycle-bin/"
@@ -155,3 +156,22 @@ def test_a_window_longer_than_the_database_holds_is_a_form_error(as_user: AsUser
     }
     team.refresh_from_db()
     assert team.recycle_seconds is None
+
+
+def test_the_retention_simulation_says_its_bytes_wait_in_the_bin_until_the_window_ends(
+    as_user: AsUser, alice: User, team: Project, push_image: PushImage
+) -> None:
+    for number in (1, 2):
+        push_image("team/app", f"build-{number}", layers=[f"build {number}".encode()])
+    Tag.objects.filter(name="build-2").update(updated_at="2030-01-01T00:00:00Z")
+    policy = RetentionPolicy.objects.create(project=team)
+    RetentionRule.objects.create(policy=policy, repositories="**", tags="build-*", keep_most_recent=1)
+
+    text = as_user(alice).get("/projects/team/retention/", {"simulate": "1"}).content.decode()
+    plan = plan_retention("team")
+
+    assert plan.bytes_freed > 0 and plan.restorable_until is not None
+    assert f'data-bytes-freed="{plan.bytes_freed}"' in text
+    assert "at the first garbage collection after <time datetime=" in text
+    assert "what it deletes stays in the project's recycle bin, restorable" in text
+    assert "grace window.</p>" not in text
