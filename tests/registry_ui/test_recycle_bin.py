@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Project
 from registry_ui.templatetags.sizes import binary_size
@@ -175,3 +176,24 @@ def test_the_retention_simulation_says_its_bytes_wait_in_the_bin_until_the_windo
     assert "at the first garbage collection after <time datetime=" in text
     assert "what it deletes stays in the project's recycle bin, restorable" in text
     assert "grace window.</p>" not in text
+
+
+def test_a_project_whose_bin_holds_deletions_is_not_deleted_with_them(
+    as_user: AsUser, root: User, app_image: PushedImage, settings: Any
+) -> None:
+    """Emptied of repositories, the project looks empty; deleting it would throw away what its bin
+    promised to keep restorable."""
+    execute_deletion("team/app", whole_repository=True)
+    deletion = RecycledDeletion.objects.get()
+
+    refused = as_user(root).post("/admin/projects/team/delete/", follow=True)
+
+    assert messages_of(refused) == [
+        f"Project team still holds 1 deletion in its recycle bin, restorable until "
+        f"{deletion.expires_at:%Y-%m-%d %H:%M} UTC; delete it permanently there first."
+    ]
+    assert Project.objects.filter(name="team").exists()
+    assert RecycledDeletion.objects.filter(id=deletion.id).exists()
+    RecycledDeletion.objects.filter(id=deletion.id).update(expires_at=timezone.now())
+    deleted = as_user(root).post("/admin/projects/team/delete/", follow=True)
+    assert messages_of(deleted) == ["Project team deleted."]
