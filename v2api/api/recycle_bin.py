@@ -100,7 +100,10 @@ class RestoreView(RecycledDeletionView):
         responses={
             200: RestoredSerializer,
             404: OpenApiResponse(description="Not in the bin: restored, deleted permanently or expired."),
-            409: OpenApiResponse(description="A tag now points to another image (or is immutable there)."),
+            409: OpenApiResponse(
+                description="A tag now points to another image (or is immutable there), or the project's quota "
+                "has no room for the bytes the restore brings back."
+            ),
         },
     )
     def post(self, request: Request, project_name: str, deletion_id: int) -> Response:
