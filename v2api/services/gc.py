@@ -98,7 +98,7 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
             result.bytes_waiting_for_grace = collectable_bytes_at(started, started) - doomed_bytes
             result.bytes_in_recycle_bin = recycled_bytes_at(started, binned)
             return result
-        result.recycled_deletions_expired = expired.delete()[1].get("v2api.RecycledDeletion", 0)
+        result.recycled_deletions_expired = _empty_expired(started)
         result.manifests_deleted = _sweep_manifests(untagged, cutoff, report)
         result.links_deleted = _sweep_links(cutoff, report)
         result.blobs_deleted, result.bytes_freed = _sweep_blobs(cutoff, started, report)
@@ -109,6 +109,23 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
         result.bytes_in_recycle_bin = recycled_bytes_at(started)
     logger.info("garbage collection: %s", result.as_dict())
     return result
+
+
+def _empty_expired(started: datetime) -> int:
+    """Remove from the bin the deletions expired when the collection started.
+
+    Their rows are locked first, as a restore and a permanent delete lock a deletion before
+    deleting its manifests and blobs: a restore that began just inside the window is waited for
+    (and has taken its deletion out of the bin once it commits), where deleting the children
+    first deadlocked with it."""
+    with transaction.atomic():
+        expired = list(
+            RecycledDeletion.objects.select_for_update()
+            .filter(expires_at__lte=started)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        return RecycledDeletion.objects.filter(id__in=expired).delete()[1].get("v2api.RecycledDeletion", 0)
 
 
 def _sweep_manifests(candidates: set[int], cutoff: datetime, report: Progress) -> int:
