@@ -63,13 +63,17 @@ def restorer(deletions: list[RecycledDeletion], failures: list[BaseException], r
 def test_restores_racing_the_collector_at_the_window_s_end_never_lose_a_blob(
     admin_user: object, push_image: PushImage, settings: Any
 ) -> None:
-    settings.REGISTRY_RECYCLE_SECONDS = 2
+    settings.REGISTRY_RECYCLE_SECONDS = 3600
     digests = []
     for number in range(IMAGES):
         image = push_image(f"race/app-{number % 3}", tag=f"v{number}", layers=[SHARED_LAYER, b"own %d" % number * 300])
         digests.append((f"race/app-{number % 3}", f"v{number}", image.digest))
     for name, _, digest in digests:
         execute_deletion(name, digests=[digest])
+    # Windows ending one after the other, so that each restore meets the collector on its own.
+    start = timezone.now() + timedelta(seconds=1)
+    for number, deletion_id in enumerate(RecycledDeletion.objects.order_by("id").values_list("id", flat=True)):
+        RecycledDeletion.objects.filter(id=deletion_id).update(expires_at=start + timedelta(seconds=0.3 * number))
     deletions = list(RecycledDeletion.objects.order_by("expires_at"))
     failures: list[BaseException] = []
     runs: list[int] = []
