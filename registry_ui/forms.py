@@ -302,6 +302,8 @@ class RecycleWindowForm(forms.Form):
         label="Keep deletions for (seconds)",
         required=False,
         min_value=0,
+        # The column's range (a PositiveIntegerField, 68 years): past it the database refused, a 500.
+        max_value=2**31 - 1,
         help_text="0: no recycle bin, deleting frees at the next collection; empty: the registry's default.",
     )
 

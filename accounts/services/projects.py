@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 
 from accounts.models import Membership, Project, Role
 from accounts.permissions import Principal, may_create_project
@@ -208,10 +209,25 @@ def delete_empty_project(project: Project) -> None:
 
     Raises ProjectNotEmpty otherwise; deleting images is a job of its own, never a side effect.
     The registry's repositories protect their project (a PROTECT foreign key), so the database
-    refuses the delete, also when a push creates a repository in it meanwhile.
+    refuses the delete, also when a push creates a repository in it meanwhile. Deletions in its
+    recycle bin (v2api's RecycledDeletion, through its reverse relation: accounts imports nothing
+    of the registry) keep it too until their windows end, or they are deleted permanently: they
+    were promised restorable.
     """
     try:
         with transaction.atomic():
+            restorable = list(
+                project.recycled_deletions.filter(expires_at__gt=timezone.now())
+                .order_by("-expires_at")
+                .values_list("expires_at", flat=True)
+            )
+            if restorable:
+                count = len(restorable)
+                held, pronoun = ("1 deletion", "it") if count == 1 else (f"{count} deletions", "them")
+                raise ProjectNotEmpty(
+                    f"Project {project.name} still holds {held} in its recycle bin, restorable until"
+                    f" {restorable[0]:%Y-%m-%d %H:%M} UTC; delete {pronoun} permanently there first."
+                )
             Project.objects.filter(id=project.id).delete()
             record(actions.PROJECT_DELETE, project=project.name, resource=project.name)
     except (ProtectedError, IntegrityError):

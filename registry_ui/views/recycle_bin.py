@@ -20,11 +20,11 @@ from v2api.models import RecycledDeletion
 from v2api.services.recycle_bin import (
     RestoreConflict,
     delete_permanently,
-    recycle_window,
     recycled_bytes,
     recycled_items,
     restore,
 )
+from v2api.services.recycle_windows import recycle_window
 
 GONE = "That deletion is no longer in the recycle bin: restored, deleted permanently, or its window ended."
 

@@ -104,3 +104,44 @@ def skopeo_fails(*arguments: str) -> str:
     completed = subprocess.run(["skopeo", *arguments], capture_output=True, text=True, timeout=120)
     assert completed.returncode != 0, completed.stdout
     return completed.stderr
+
+
+def test_an_image_the_collector_deletes_untagged_waits_in_the_bin_and_is_restored_by_digest(
+    registry: LiveRegistry, tmp_path: Path
+) -> None:
+    old = build_image(tmp_path / "old", tag="v1", layer_sizes=(150_000,))
+    new = build_image(tmp_path / "new", tag="v1", layer_sizes=(60_000,))
+    push(registry, old, f"docker://{registry.host}/untag/app:v1")
+    push(registry, new, f"docker://{registry.host}/untag/app:v1")
+    assert api(registry, "patch", "projects/untag/", {"recycle_seconds": 3600}).status_code == 200
+    policy = api(registry, "put", "projects/untag/retention/", {"delete_untagged": True, "rules": []})
+    assert policy.status_code == 200, policy.text
+    on_disk = bytes_on_disk(registry.storage_root)
+
+    dry_run = json.loads(
+        (output := registry.manage("collectgarbage", "--grace-seconds", "0", "--dry-run"))[output.index("{") :]
+    )
+    collection = collect(registry)
+    (item,) = api(registry, "get", "projects/untag/recycle-bin/").json()
+    gone = skopeo_fails(
+        "inspect", *registry_options(registry), f"docker://{registry.host}/untag/app@{old.manifest.digest}"
+    )
+    restored = api(registry, "post", f"projects/untag/recycle-bin/{item['id']}/restore/")
+    skopeo(
+        "copy",
+        "--src-tls-verify=false",
+        f"--src-creds={registry.admin_creds}",
+        f"docker://{registry.host}/untag/app@{old.manifest.digest}",
+        f"oci:{tmp_path / 'pulled'}:pulled",
+    )
+
+    assert (item["action"], item["tags"], item["manifests"]) == ("gc.untagged", {}, [old.manifest.digest])
+    assert item["bytes_to_free"] > 150_000
+    assert (dry_run["manifests_deleted"], dry_run["bytes_freed"]) == (collection["manifests_deleted"], 0) == (1, 0)
+    assert dry_run["bytes_in_recycle_bin"] == collection["bytes_in_recycle_bin"] >= item["bytes_to_free"]
+    assert bytes_on_disk(registry.storage_root) == on_disk
+    assert "manifest unknown" in gone
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["tags"] == {}
+    for descriptor in old.layers:
+        assert layout_blob(tmp_path / "pulled", descriptor.digest) == layout_blob(old.path, descriptor.digest)

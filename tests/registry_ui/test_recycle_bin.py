@@ -8,13 +8,15 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Project
 from registry_ui.templatetags.sizes import binary_size
-from tests.conftest import PushedImage
+from tests.conftest import PushedImage, PushImage
 from tests.registry_ui.conftest import CONFIG
-from v2api.models import RecycledDeletion, Tag
+from v2api.models import RecycledDeletion, RetentionPolicy, RetentionRule, Tag
 from v2api.services.deletion import execute_deletion, plan_deletion
+from v2api.services.retention import plan_retention
 
 AsUser = Callable[[User], Client]
 URL = "/projects/team/recycle-bin/"
@@ -144,3 +146,54 @@ def test_the_garbage_collection_page_shows_what_the_bins_keep(
     in_the_bin = len(b"base layer bytes") + len(b"app layer") + len(CONFIG)
     assert f'data-in-recycle-bin="{in_the_bin}"' in page
     assert 'data-freed-now="0"' in page
+
+
+def test_a_window_longer_than_the_database_holds_is_a_form_error(as_user: AsUser, alice: User, team: Project) -> None:
+    response = as_user(alice).post(f"{URL}window/", {"recycle_seconds": str(2**31)})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors == {
+        "recycle_seconds": ["Ensure this value is less than or equal to 2147483647."]
+    }
+    team.refresh_from_db()
+    assert team.recycle_seconds is None
+
+
+def test_the_retention_simulation_says_its_bytes_wait_in_the_bin_until_the_window_ends(
+    as_user: AsUser, alice: User, team: Project, push_image: PushImage
+) -> None:
+    for number in (1, 2):
+        push_image("team/app", f"build-{number}", layers=[f"build {number}".encode()])
+    Tag.objects.filter(name="build-2").update(updated_at="2030-01-01T00:00:00Z")
+    policy = RetentionPolicy.objects.create(project=team)
+    RetentionRule.objects.create(policy=policy, repositories="**", tags="build-*", keep_most_recent=1)
+
+    text = as_user(alice).get("/projects/team/retention/", {"simulate": "1"}).content.decode()
+    plan = plan_retention("team")
+
+    assert plan.bytes_freed > 0 and plan.restorable_until is not None
+    assert f'data-bytes-freed="{plan.bytes_freed}"' in text
+    assert "at the first garbage collection after <time datetime=" in text
+    assert "what it deletes stays in the project's recycle bin, restorable" in text
+    assert "grace window.</p>" not in text
+
+
+def test_a_project_whose_bin_holds_deletions_is_not_deleted_with_them(
+    as_user: AsUser, root: User, app_image: PushedImage, settings: Any
+) -> None:
+    """Emptied of repositories, the project looks empty; deleting it would throw away what its bin
+    promised to keep restorable."""
+    execute_deletion("team/app", whole_repository=True)
+    deletion = RecycledDeletion.objects.get()
+
+    refused = as_user(root).post("/admin/projects/team/delete/", follow=True)
+
+    assert messages_of(refused) == [
+        f"Project team still holds 1 deletion in its recycle bin, restorable until "
+        f"{deletion.expires_at:%Y-%m-%d %H:%M} UTC; delete it permanently there first."
+    ]
+    assert Project.objects.filter(name="team").exists()
+    assert RecycledDeletion.objects.filter(id=deletion.id).exists()
+    RecycledDeletion.objects.filter(id=deletion.id).update(expires_at=timezone.now())
+    deleted = as_user(root).post("/admin/projects/team/delete/", follow=True)
+    assert messages_of(deleted) == ["Project team deleted."]

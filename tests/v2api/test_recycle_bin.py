@@ -19,10 +19,13 @@ from tests.tasks.conftest import blob_file, bytes_on_disk
 from v2api.models import ImmutableTagRule, Job, RecycledDeletion, RetentionPolicy, RetentionRule, Tag
 from v2api.services.deletion import execute_deletion, plan_deletion
 from v2api.services.gc import collect_garbage
+from v2api.services.gc_outlook import collection_outlook
 from v2api.services.job_requests import DeletionRequest
 from v2api.services.jobs import run_job
+from v2api.services.quotas import human_size
 from v2api.services.recycle_bin import RestoreConflict, delete_permanently, recycled_bytes, recycled_items, restore
 from v2api.services.retention import apply_retention
+from v2api.services.usage import project_stored_bytes
 from v2api.tasks import request_job
 
 pytestmark = pytest.mark.django_db
@@ -315,3 +318,131 @@ def test_bytes_in_the_bin_do_not_count_toward_the_quota(client: Client, push_ima
     assert json.loads(refused.content)["errors"][0]["message"].startswith("quota exceeded: project team uses")
     assert accepted.status_code == 201
     assert recycled_bytes(team()) > 1000
+
+
+def delete_untagged_images() -> None:
+    RetentionPolicy.objects.create(project=team(), delete_untagged=True)
+
+
+def test_an_image_the_collector_deletes_untagged_goes_to_the_bin_and_comes_back_by_digest(
+    client: Client, push_image: PushImage, storage_root: Path
+) -> None:
+    old = push_image("team/app", tag="v1", layers=[b"base" * 10, b"old" * 100], config=b'{"v": 1}')
+    delete_untagged_images()
+    new = push_image("team/app", tag="v1", layers=[b"base" * 10, b"new" * 100], config=b'{"v": 2}')
+    only_the_old_image = len(b"old" * 100) + len(b'{"v": 1}')
+    before = bytes_on_disk(storage_root)
+
+    outlook = collection_outlook()
+    dry_run = collect_garbage(NO_GRACE, dry_run=True)
+    run = collect_garbage(NO_GRACE)
+
+    assert outlook.freed_now == outlook.waiting_for_grace == 0
+    assert (dry_run.manifests_deleted, dry_run.blobs_deleted, dry_run.bytes_freed) == (1, 0, 0)
+    assert (run.manifests_deleted, run.blobs_deleted, run.bytes_freed) == (1, 0, 0)
+    assert dry_run.bytes_in_recycle_bin == run.bytes_in_recycle_bin == only_the_old_image
+    assert bytes_on_disk(storage_root) == before
+    assert pulled_digest(client, "team/app", old.digest) is None
+    (item,) = recycled_items(team())
+    assert (item.deletion.action, item.deletion.tags, item.manifests) == ("gc.untagged", {}, [old.digest])
+    assert item.bytes_to_free == recycled_bytes(team()) == only_the_old_image
+
+    restored = restore(team(), item.deletion.id)
+
+    assert (restored.tags, restored.manifests) == ({}, [old.digest])
+    assert pulled_digest(client, "team/app", old.digest) == old.digest
+    assert pulled_digest(client, "team/app", "v1") == new.digest
+    assert client.get(f"/v2/team/app/blobs/{old.layer_digests[1]}").status_code == 200
+
+
+def test_untagged_images_in_the_bin_are_freed_exactly_by_the_first_collection_after_the_window(
+    push_image: PushImage, storage_root: Path
+) -> None:
+    old = push_image("team/app", tag="v1", layers=[b"base" * 10, b"old" * 100], config=b'{"v": 1}')
+    delete_untagged_images()
+    push_image("team/app", tag="v1", layers=[b"base" * 10, b"new" * 100], config=b'{"v": 2}')
+    collect_garbage(NO_GRACE)
+    (item,) = recycled_items(team())
+    before = bytes_on_disk(storage_root)
+
+    expire(item.deletion)
+    dry_run = collect_garbage(NO_GRACE, dry_run=True)
+    run = collect_garbage(NO_GRACE)
+
+    assert (dry_run.manifests_deleted, dry_run.recycled_deletions_expired) == (0, 1)
+    assert dry_run.bytes_freed == run.bytes_freed == item.bytes_to_free == before - bytes_on_disk(storage_root) > 0
+    assert run.bytes_in_recycle_bin == 0
+    assert not blob_file(storage_root, old.layer_digests[1]).exists()
+    assert not RecycledDeletion.objects.exists()
+
+
+def test_a_project_without_a_bin_has_its_untagged_images_freed_by_the_collection_at_once(
+    push_image: PushImage, storage_root: Path
+) -> None:
+    push_image("team/app", tag="v1", layers=[b"old" * 100], config=b'{"v": 1}')
+    delete_untagged_images()
+    Project.objects.filter(name="team").update(recycle_seconds=0)
+    push_image("team/app", tag="v1", layers=[b"new" * 100], config=b'{"v": 2}')
+    before = bytes_on_disk(storage_root)
+
+    dry_run = collect_garbage(NO_GRACE, dry_run=True)
+    run = collect_garbage(NO_GRACE)
+
+    assert dry_run.bytes_freed == run.bytes_freed == before - bytes_on_disk(storage_root) > 0
+    assert dry_run.bytes_in_recycle_bin == run.bytes_in_recycle_bin == 0
+    assert not RecycledDeletion.objects.exists()
+
+
+def test_a_restore_that_would_take_the_project_past_its_quota_is_refused_until_there_is_room(
+    client: Client, push_image: PushImage
+) -> None:
+    """Else deleting, pushing another image in the room made and restoring would grow a project
+    past its quota, by as much as one likes."""
+    old = push_image("team/app", tag="v1", layers=[b"a" * 1000])
+    Project.objects.filter(name="team").update(quota_bytes=1500)
+    execute_deletion("team/app", digests=[old.digest])
+    new = push_image("team/app", tag="v2", layers=[b"b" * 1000])
+    deletion = the_deletion()
+
+    with pytest.raises(RestoreConflict) as refused:
+        restore(team(), deletion.id)
+
+    assert str(refused.value) == (
+        f"quota exceeded: project team uses {human_size(project_stored_bytes('team'))} of 1.5 KiB;"
+        " restoring this deletion needs 1000 bytes"
+    )
+    assert pulled_digest(client, "team/app", "v1") is None
+    assert project_stored_bytes("team") <= 1500
+    execute_deletion("team/app", digests=[new.digest])
+    assert restore(team(), deletion.id).tags == {"v1": old.digest}
+    assert pulled_digest(client, "team/app", "v1") == old.digest
+
+
+def test_a_project_counts_in_its_bin_only_what_its_own_deletions_keep(push_image: PushImage) -> None:
+    """A layer another project's bin keeps too is not freed when this project's deletions go: the
+    bin's total says what they keep alone, as each deletion's figure does and as the GC page adds up."""
+    ours = push_image("team/app", tag="v1", layers=[b"shared across projects", b"ours alone" * 10])
+    theirs = push_image("other/app", tag="v1", layers=[b"shared across projects", b"theirs alone" * 10])
+    execute_deletion("team/app", digests=[ours.digest])
+    execute_deletion("other/app", digests=[theirs.digest])
+
+    (item,) = recycled_items(team())
+
+    assert recycled_bytes(team()) == item.bytes_to_free == len(b"ours alone" * 10)
+    assert collection_outlook().in_recycle_bin == (
+        recycled_bytes(team())
+        + recycled_bytes(Project.objects.get(name="other"))
+        + len(b"shared across projects")
+        + len(b'{"architecture": "amd64", "os": "linux"}')
+    )
+
+
+def test_an_expired_deletion_can_no_longer_be_deleted_permanently_either(push_image: PushImage) -> None:
+    """It left the bin with its window: the collector frees it, and nobody is told it was deleted now."""
+    push_image("team/app", tag="v1")
+    execute_deletion("team/app", tags=["v1"])
+    deletion = the_deletion()
+    expire(deletion)
+
+    assert not delete_permanently(team(), deletion.id)
+    assert not AuditEvent.objects.filter(action="recycle.delete").exists()

@@ -34,7 +34,9 @@ class RecycledDeletionSerializer(serializers.Serializer[RecycledItem]):
     id = serializers.IntegerField(source="deletion.id")
     repository = serializers.CharField(source="deletion.repository_name")
     action = serializers.CharField(
-        source="deletion.action", help_text="How it was deleted: `tag.delete`, `image.delete`, `repository.delete`."
+        source="deletion.action",
+        help_text="How it was deleted: `tag.delete`, `image.delete`, `repository.delete`, or `gc.untagged` "
+        "(an untagged image the garbage collection deleted; restored untagged).",
     )
     tags = serializers.DictField(
         source="deletion.tags", child=serializers.CharField(), help_text="Each deleted tag and the digest it was on."
@@ -98,7 +100,10 @@ class RestoreView(RecycledDeletionView):
         responses={
             200: RestoredSerializer,
             404: OpenApiResponse(description="Not in the bin: restored, deleted permanently or expired."),
-            409: OpenApiResponse(description="A tag now points to another image (or is immutable there)."),
+            409: OpenApiResponse(
+                description="A tag now points to another image (or is immutable there), or the project's quota "
+                "has no room for the bytes the restore brings back."
+            ),
         },
     )
     def post(self, request: Request, project_name: str, deletion_id: int) -> Response:

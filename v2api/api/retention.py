@@ -121,6 +121,11 @@ class RetentionSimulationSerializer(serializers.Serializer[dict[str, Any]]):
         help_text="Images left without a tag go with their last tag, with what only they need."
     )
     bytes_to_free = serializers.IntegerField()
+    restorable_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Until when what a run deletes stays in the project's recycle bin, restorable; the collection "
+        "after it frees `bytes_to_free`. Null: the project keeps no bin, the next collection frees them.",
+    )
     tags = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()), help_text="The tags that go, by repository."
     )

@@ -19,6 +19,7 @@ from v2api.errors import NameUnknown
 from v2api.models import ProjectUsageSnapshot
 from v2api.services.deletion import plan_deletion
 from v2api.services.job_requests import DeletionRequest
+from v2api.services.recycle_bin import recycled_bytes
 from v2api.services.usage import Usage, project_usage, repository_usage
 from v2api.services.usage_history import HISTORY_DAYS, usage_history
 
@@ -46,6 +47,10 @@ class RepositoryUsageSerializer(UsageSerializer):
 
 class ProjectUsageSerializer(UsageSerializer):
     project = serializers.CharField()
+    recycled_bytes = serializers.IntegerField(
+        help_text="Bytes only deletions in the project's recycle bin keep, not in `total_bytes` nor the quota: "
+        "freed by the first garbage collection after their windows end (the Usage tab's figure)."
+    )
 
 
 class UsageSnapshotSerializer(serializers.ModelSerializer[ProjectUsageSnapshot]):
@@ -120,7 +125,8 @@ class ProjectUsageView(ProjectScopedView):
 
     @extend_schema(parameters=[PROJECT_NAME])
     def get(self, request: Request, project_name: str) -> Response:
-        return Response(usage_data(project_usage(self.project.name), project=self.project.name))
+        data = usage_data(project_usage(self.project.name), project=self.project.name)
+        return Response({**data, "recycled_bytes": recycled_bytes(self.project)})
 
 
 HISTORY_DAYS_PARAMETER = OpenApiParameter(

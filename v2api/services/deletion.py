@@ -23,7 +23,8 @@ from v2api.errors import ManifestUnknown, NameUnknown
 from v2api.models import ImmutableTagRule, Manifest, ManifestReference, Repository, RetentionPolicy, Tag
 from v2api.services.garbage import bytes_freed_without, untagged_garbage
 from v2api.services.immutability import immutable_tag_message, immutable_tags, refuse_deleting_immutable_tags
-from v2api.services.recycle_bin import recycle, recycle_window
+from v2api.services.recycle_bin import recycle
+from v2api.services.recycle_windows import recycle_window
 from v2api.storage import blobstore
 
 

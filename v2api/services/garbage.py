@@ -7,6 +7,7 @@ window, REGISTRY_GC_GRACE_SECONDS), garbage is:
 
 - an untagged manifest, in a project whose retention policy deletes them, that nothing kept
   needs (not an index's child, not a referrer of something kept, not pushed after the cutoff);
+  where the project keeps a recycle bin it goes there, and its blobs with it until the window ends;
 - a repository's link to a blob, made before the cutoff, that no manifest of that repository
   references;
 - a blob stored before the cutoff that no manifest references, no repository links and no
@@ -40,6 +41,7 @@ from v2api.models import (
     RetentionPolicy,
     Tag,
 )
+from v2api.services.recycle_windows import keeps_a_bin
 from v2api.storage import blobstore
 
 # Manifest ids, or a queryset of manifests (a subquery, for a whole project's).
@@ -108,7 +110,10 @@ def _link_is_garbage(cutoff: datetime, gone: Manifests) -> Q:
 
 
 def garbage_blobs(
-    cutoff: datetime, gone: Manifests | None = None, recycled_after: datetime | None = None
+    cutoff: datetime,
+    gone: Manifests | None = None,
+    recycled_after: datetime | None = None,
+    binned: Manifests = (),
 ) -> QuerySet[Blob]:
     """Blobs stored before `cutoff` that no manifest references and no repository links.
 
@@ -117,7 +122,8 @@ def garbage_blobs(
     link that exists keeps its blob: the sweep's re-check, where a link a push has just made or
     refreshed must keep the blob it links. With `recycled_after`, a deletion in the recycle bin
     that expires after it keeps its blobs too (what a collection then frees); without, the bin
-    counts as emptied (what a deletion frees once its window has passed).
+    counts as emptied (what a deletion frees once its window has passed). `binned` (among `gone`)
+    are the untagged manifests a collection puts in the recycle bin: their blobs stay with them.
     """
     references = ManifestReference.objects.filter(blob_id=OuterRef("id"))
     links = RepositoryBlob.objects.filter(blob_id=OuterRef("id"))
@@ -128,7 +134,20 @@ def garbage_blobs(
     blobs = Blob.objects.filter(created_at__lt=cutoff).exclude(Exists(references)).exclude(Exists(links))
     if recycled_after is not None:
         blobs = blobs.exclude(Exists(_recycled_after(recycled_after)))
+    if binned:
+        blobs = blobs.exclude(Exists(_referenced_by(binned)))
     return blobs
+
+
+def binned_by_collection(untagged: Collection[int]) -> set[int]:
+    """The untagged manifests a collection puts in the recycle bin rather than deletes outright:
+    those of projects that keep one. Their blobs are freed by the first collection after the window."""
+    if not untagged:
+        return set()
+    in_a_bin = Project.objects.filter(keeps_a_bin()).values("id")
+    return set(
+        Manifest.objects.filter(id__in=list(untagged), repository__project__in=in_a_bin).values_list("id", flat=True)
+    )
 
 
 def blob_files_without_row(cutoff: datetime) -> list[tuple[Digest, int]]:
@@ -159,18 +178,32 @@ def collectable_bytes() -> int:
 
 def collectable_bytes_at(cutoff: datetime, now: datetime | None = None) -> int:
     """Bytes of the blobs a collection started `now` with this cutoff (now minus its grace
-    window) frees: the recycle bin's deletions expired by `now` have gone by then."""
-    return total_size(garbage_blobs(cutoff, gone=untagged_garbage(cutoff), recycled_after=now or timezone.now()))
+    window) frees: the recycle bin's deletions expired by `now` have gone by then, and the
+    untagged manifests it puts in the bin keep their blobs."""
+    untagged = untagged_garbage(cutoff)
+    return total_size(
+        garbage_blobs(
+            cutoff, gone=untagged, recycled_after=now or timezone.now(), binned=binned_by_collection(untagged)
+        )
+    )
 
 
-def recycled_bytes_at(now: datetime) -> int:
-    """Bytes only the recycle bin's deletions unexpired at `now` keep: a collection frees them
-    once those deletions expire (or are deleted permanently) and the grace window has passed."""
-    return total_size(garbage_blobs(now, gone=untagged_garbage(now)).filter(Exists(_recycled_after(now))))
+def recycled_bytes_at(now: datetime, binned: Manifests = ()) -> int:
+    """Bytes only the recycle bin's deletions unexpired at `now` keep, and the `binned` untagged
+    manifests a collection is about to put there: a collection frees them once those deletions
+    expire (or are deleted permanently) and the grace window has passed."""
+    kept = Q(Exists(_recycled_after(now)))
+    if binned:
+        kept |= Q(Exists(_referenced_by(binned)))
+    return total_size(garbage_blobs(now, gone=untagged_garbage(now)).filter(kept))
 
 
 def _recycled_after(moment: datetime) -> QuerySet[RecycledBlob]:
     return RecycledBlob.objects.filter(blob_id=OuterRef("id"), deletion__expires_at__gt=moment)
+
+
+def _referenced_by(manifests: Manifests) -> QuerySet[ManifestReference]:
+    return ManifestReference.objects.filter(blob_id=OuterRef("id"), manifest__in=manifests)
 
 
 def total_size(blobs: QuerySet[Blob]) -> int:

@@ -8,7 +8,8 @@ while a manifest of that repository references it or while it is younger than th
 
 The recycle bin (services/recycle_bin.py) keeps the blobs of its deletions from the collector until
 they expire; a collection first empties the bin of the deletions expired when it starts, so their
-blobs are freed by that same collection (once past the grace window).
+blobs are freed by that same collection (once past the grace window). The untagged manifests it
+deletes go into the bin too, where the project keeps one: their blobs wait for the window's end.
 
 Sweep: untagged manifests, then links, then blobs, in batches, then the files without a row.
 Each batch locks its rows with `FOR UPDATE SKIP LOCKED` and re-checks them in a new statement,
@@ -28,8 +29,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from oci.digests import Digest
-from v2api.models import Blob, Manifest, ManifestReference, RecycledDeletion, RepositoryBlob, Tag
+from v2api.models import Blob, Manifest, ManifestReference, RecycledDeletion, Repository, RepositoryBlob, Tag
 from v2api.services.garbage import (
+    binned_by_collection,
     blob_files_without_row,
     collectable_bytes_at,
     garbage_blobs,
@@ -38,6 +40,7 @@ from v2api.services.garbage import (
     untagged_garbage,
 )
 from v2api.services.locks import exclusive
+from v2api.services.recycle_bin import COLLECTED_UNTAGGED, recycle
 from v2api.storage import blobstore
 
 logger = logging.getLogger(__name__)
@@ -85,16 +88,17 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
             result.recycled_deletions_expired = expired.count()
             result.manifests_deleted = len(untagged)
             result.links_deleted = garbage_links(cutoff, gone=untagged).count()
-            doomed = garbage_blobs(cutoff, gone=untagged, recycled_after=started)
+            binned = binned_by_collection(untagged)
+            doomed = garbage_blobs(cutoff, gone=untagged, recycled_after=started, binned=binned)
             result.blobs_deleted = doomed.count()
             rowless = blob_files_without_row(cutoff)
             result.files_without_row_deleted = len(rowless)
             doomed_bytes = sum(doomed.values_list("size", flat=True))
             result.bytes_freed = doomed_bytes + sum(size for _, size in rowless)
             result.bytes_waiting_for_grace = collectable_bytes_at(started, started) - doomed_bytes
-            result.bytes_in_recycle_bin = recycled_bytes_at(started)
+            result.bytes_in_recycle_bin = recycled_bytes_at(started, binned)
             return result
-        result.recycled_deletions_expired = expired.delete()[1].get("v2api.RecycledDeletion", 0)
+        result.recycled_deletions_expired = _empty_expired(started)
         result.manifests_deleted = _sweep_manifests(untagged, cutoff, report)
         result.links_deleted = _sweep_links(cutoff, report)
         result.blobs_deleted, result.bytes_freed = _sweep_blobs(cutoff, started, report)
@@ -105,6 +109,23 @@ def collect_garbage(grace: timedelta, dry_run: bool = False, progress: Progress 
         result.bytes_in_recycle_bin = recycled_bytes_at(started)
     logger.info("garbage collection: %s", result.as_dict())
     return result
+
+
+def _empty_expired(started: datetime) -> int:
+    """Remove from the bin the deletions expired when the collection started.
+
+    Their rows are locked first, as a restore and a permanent delete lock a deletion before
+    deleting its manifests and blobs: a restore that began just inside the window is waited for
+    (and has taken its deletion out of the bin once it commits), where deleting the children
+    first deadlocked with it."""
+    with transaction.atomic():
+        expired = list(
+            RecycledDeletion.objects.select_for_update()
+            .filter(expires_at__lte=started)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        return RecycledDeletion.objects.filter(id__in=expired).delete()[1].get("v2api.RecycledDeletion", 0)
 
 
 def _sweep_manifests(candidates: set[int], cutoff: datetime, report: Progress) -> int:
@@ -131,10 +152,22 @@ def _sweep_manifests(candidates: set[int], cutoff: datetime, report: Progress) -
                 )
                 if new_referrer:
                     still_needed.add(manifest_id)
-            doomed = [manifest_id for manifest_id in locked if manifest_id not in still_needed]
-            deleted += Manifest.objects.filter(id__in=doomed, pushed_at__lt=cutoff).delete()[1].get("v2api.Manifest", 0)
+            doomed = set(
+                Manifest.objects.filter(id__in=locked, pushed_at__lt=cutoff)
+                .exclude(id__in=still_needed)
+                .values_list("id", flat=True)
+            )
+            _recycle_untagged(doomed)
+            deleted += Manifest.objects.filter(id__in=doomed).delete()[1].get("v2api.Manifest", 0)
         report("untagged manifests", done, len(candidates))
     return deleted
+
+
+def _recycle_untagged(manifest_ids: set[int]) -> None:
+    """Into the recycle bin of their projects (those that keep one), a deletion per repository."""
+    for repository in Repository.objects.filter(manifests__id__in=manifest_ids).distinct().select_related("project"):
+        in_repository = set(repository.manifests.filter(id__in=manifest_ids).values_list("id", flat=True))
+        recycle(repository, [], in_repository, COLLECTED_UNTAGGED)
 
 
 def _sweep_links(cutoff: datetime, report: Progress) -> int:

@@ -1,25 +1,28 @@
 """The recycle bin: what a deletion removes stays restorable for a window, then the collector frees it.
 
 Every deletion passes through deletion.execute_deletion (a DELETE by tag or digest, the API, the
-dashboard, deletion jobs, retention), which hands it to `recycle` inside its own transaction, so no
-path forgets the bin. A recycled deletion keeps a copy of each manifest its tags named or it
-deleted (and of their index children), and a row per blob they reference: garbage.garbage_blobs
-keeps those blobs while the deletion is unexpired, so a manifest in the bin keeps its layers. The
-window is the project's `recycle_seconds`, else REGISTRY_RECYCLE_SECONDS; 0 keeps no bin.
+dashboard, deletion jobs, retention), which hands it to `recycle` inside its own transaction, as
+the collector does with the untagged manifests it deletes (gc.py), so no path forgets the bin. A
+recycled deletion keeps a copy of each manifest its tags named or it deleted (and of their index
+children), and a row per blob they reference: garbage.garbage_blobs keeps those blobs while the
+deletion is unexpired, so a manifest in the bin keeps its layers. The window is the project's
+`recycle_seconds`, else REGISTRY_RECYCLE_SECONDS; 0 keeps no bin.
 
 A restore stores the manifests again (a re-push of the same digest meanwhile is simply found) and
 puts each tag back on its digest, in the repository it was in, created again if it was deleted
 whole or left the catalog once emptied. A tag that now points elsewhere is a conflict, never moved.
+An untagged manifest the collector deleted comes back untagged, by digest, pushed anew: tag it
+before the grace window passes, or the next collection puts it back in the bin.
 Bytes in the bin do not count toward the project's quota, which counts what the project's manifests
 reference (as Harbor's counts its artifacts, not its disk): a full project makes room by deleting,
-and the bin is bounded by its window.
+and the bin is bounded by its window. A restore brings bytes back into the project, so it meets
+the quota as a push does.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
@@ -28,6 +31,7 @@ from accounts.models import Project
 from audit import actions
 from audit.recorder import record
 from oci.digests import Digest
+from v2api.errors import Denied
 from v2api.models import (
     Blob,
     Manifest,
@@ -42,11 +46,17 @@ from v2api.models import (
 from v2api.parsing import parse_manifest
 from v2api.services.immutability import immutable_tag_message, immutable_tags
 from v2api.services.manifests import restore_manifest
+from v2api.services.quotas import check_quota
+from v2api.services.recycle_windows import recycle_window
 from v2api.services.repositories import get_or_create_repository
+
+# The action of a deletion of untagged manifests by the collector (gc.py), as the bin lists it.
+COLLECTED_UNTAGGED = "gc.untagged"
 
 
 class RestoreConflict(Exception):
-    """A tag of the deletion now names another image: restoring would move it."""
+    """A tag of the deletion now names another image (restoring would move it), or its bytes
+    would take the project past its quota."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +68,6 @@ class RecycledItem:
     manifests: list[str]
     # What deleting it permanently lets the next collection free (blobs nothing else keeps).
     bytes_to_free: int
-
-
-def recycle_window(project: Project) -> timedelta:
-    """How long the project's deletions stay restorable (0: they are not kept)."""
-    seconds = settings.REGISTRY_RECYCLE_SECONDS if project.recycle_seconds is None else project.recycle_seconds
-    return timedelta(seconds=seconds)
 
 
 def recycle(repository: Repository, tags: Iterable[str], manifest_ids: set[int], action: str) -> datetime | None:
@@ -120,14 +124,15 @@ def recycled_items(project: Project) -> list[RecycledItem]:
 
 
 def recycled_bytes(project: Project) -> int:
-    """Bytes that only the project's deletions in the bin keep: freed once their windows end."""
-    held = Blob.objects.filter(
-        Exists(
-            RecycledBlob.objects.filter(
-                blob_id=OuterRef("id"), deletion__project=project, deletion__expires_at__gt=timezone.now()
-            )
-        )
-    ).exclude(Exists(ManifestReference.objects.filter(blob_id=OuterRef("id"))))
+    """Bytes that only the project's deletions in the bin keep: freed once their windows end.
+    A blob another project's bin keeps too is left out, as _bytes_to_free leaves out a blob
+    another deletion keeps: emptying this bin would not free it."""
+    unexpired = RecycledBlob.objects.filter(blob_id=OuterRef("id"), deletion__expires_at__gt=timezone.now())
+    held = (
+        Blob.objects.filter(Exists(unexpired.filter(deletion__project=project)))
+        .exclude(Exists(unexpired.exclude(deletion__project=project)))
+        .exclude(Exists(ManifestReference.objects.filter(blob_id=OuterRef("id"))))
+    )
     return int(held.aggregate(total=Sum("size"))["total"] or 0)
 
 
@@ -145,8 +150,10 @@ def restore(project: Project, deletion_id: int) -> Restored:
 
     The deletion leaves the bin. Raises RecycledDeletion.DoesNotExist when it is not in the
     project's bin (restored, deleted permanently, or expired), RestoreConflict when one of its
-    tags now names another image (immutable or not); then nothing is restored.
+    tags now names another image (immutable or not) or when its bytes do not fit in the
+    project's quota; then nothing is restored.
     """
+    _refuse_past_quota(project, deletion_id)
     with transaction.atomic():
         deletion = (
             RecycledDeletion.objects.select_for_update()
@@ -175,9 +182,13 @@ def restore(project: Project, deletion_id: int) -> Restored:
 
 def delete_permanently(project: Project, deletion_id: int) -> bool:
     """Take a deletion out of the bin for good: the next collection frees what only it kept.
-    False if it is not in the project's bin."""
+    False if it is not in the project's bin (an expired deletion left it with its window)."""
     with transaction.atomic():
-        deletion = RecycledDeletion.objects.select_for_update().filter(project=project, id=deletion_id).first()
+        deletion = (
+            RecycledDeletion.objects.select_for_update()
+            .filter(project=project, id=deletion_id, expires_at__gt=timezone.now())
+            .first()
+        )
         if deletion is None:
             return False
         record(
@@ -192,6 +203,32 @@ def delete_permanently(project: Project, deletion_id: int) -> bool:
         )
         deletion.delete()
     return True
+
+
+def _refuse_past_quota(project: Project, deletion_id: int) -> None:
+    """The quota's rule for the bytes a restore brings back into the project, as for a push.
+
+    Bytes in the bin do not count toward the quota, so without this rule deleting, pushing
+    another image into the room made and restoring would grow a project past it at will. Asked
+    before the restore's transaction, as a push asks, so that a refusal stays in the audit log.
+    """
+    deletion = RecycledDeletion.objects.filter(project=project, id=deletion_id).first()
+    if deletion is None or project.quota_bytes is None:
+        return
+    in_the_project = ManifestReference.objects.filter(blob_id=OuterRef("id"), manifest__repository__project=project)
+    returning = (
+        Blob.objects.filter(recycled_by__deletion=deletion)
+        .exclude(Exists(in_the_project))
+        .aggregate(total=Sum("size"))["total"]
+    )
+    if not returning:
+        return
+    # The repository may be gone (deleted whole): the check only needs its name and project.
+    repository = Repository(name=deletion.repository_name, project=project)
+    try:
+        check_quota(repository, None, int(returning), needs="restoring this deletion needs")
+    except Denied as refused:
+        raise RestoreConflict(refused.message) from None
 
 
 def _bytes_to_free(deletions: list[RecycledDeletion]) -> dict[int, int]:

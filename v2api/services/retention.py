@@ -20,6 +20,7 @@ from v2api.services.deletion import execute_deletion, plan_rows
 from v2api.services.garbage import bytes_freed_without
 from v2api.services.globs import matches
 from v2api.services.immutability import immutable_tags
+from v2api.services.recycle_windows import recycle_window
 
 
 @dataclass
@@ -29,6 +30,8 @@ class RetentionPlan:
     tags_by_repository: dict[str, list[str]] = field(default_factory=dict)
     manifests_deleted: int = 0
     bytes_freed: int = 0
+    # Until when what a run deletes stays in the project's recycle bin, its bytes with it (None: no bin).
+    restorable_until: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -36,6 +39,7 @@ class RetentionPlan:
             "tags_deleted": sum(len(tags) for tags in self.tags_by_repository.values()),
             "manifests_deleted": self.manifests_deleted,
             "bytes_to_free": self.bytes_freed,
+            "restorable_until": self.restorable_until.isoformat() if self.restorable_until else None,
             "tags": {repository: tags for repository, tags in sorted(self.tags_by_repository.items())},
         }
 
@@ -44,9 +48,16 @@ def plan_retention(project_name: str, now: datetime | None = None) -> RetentionP
     """The tags the project's rules remove, and the bytes that frees. No rules: nothing goes."""
     now = now or timezone.now()
     plan = RetentionPlan(project=project_name)
-    policy = RetentionPolicy.objects.filter(project__name=project_name).prefetch_related("rules").first()
+    policy = (
+        RetentionPolicy.objects.filter(project__name=project_name)
+        .select_related("project")
+        .prefetch_related("rules")
+        .first()
+    )
     if policy is None:
         return plan
+    window = recycle_window(policy.project)
+    plan.restorable_until = now + window if window else None
     rules = list(policy.rules.all())
     tags = list(
         Tag.objects.filter(repository__project__name=project_name)

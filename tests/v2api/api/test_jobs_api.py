@@ -550,6 +550,7 @@ def test_project_usage_counts_a_layer_its_repositories_share_once(api: Api, dave
         "total_bytes": total,
         "shared_bytes": len(CONFIG),
         "freeable_bytes": total - len(CONFIG),
+        "recycled_bytes": 0,
     }
 
 

@@ -192,3 +192,13 @@ def test_a_deletion_plan_says_until_when_the_deletion_is_restorable(
 
     assert without["restorable_until"] is None
     assert with_bin["restorable_until"] is not None
+
+
+def test_the_project_usage_says_the_bytes_in_the_bin_as_the_usage_tab_does(
+    api: Api, dave: User, deleted: dict[str, str]
+) -> None:
+    usage = api("get", "projects/team/usage/", dave).json()
+
+    # The config is v2's too: only the layer waits in the bin.
+    assert usage["recycled_bytes"] == len(b"first" * 100)
+    assert usage["total_bytes"] == api("get", "repositories/team/app/usage/", dave).json()["total_bytes"]

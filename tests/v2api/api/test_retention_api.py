@@ -274,6 +274,7 @@ def test_a_project_without_rules_simulates_removing_nothing(api: Api, dave: User
         "tags_deleted": 0,
         "manifests_deleted": 0,
         "bytes_to_free": 0,
+        "restorable_until": None,
         "tags": {},
     }
 
