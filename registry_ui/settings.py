@@ -3,12 +3,12 @@
 
 import secrets
 import warnings
-from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 from oci.names import is_repository_name
+from registry_ui.beat_schedule import beat_schedule
 from registry_ui.directory_settings import directory_settings
 from registry_ui.env import (
     database_from_url,
@@ -368,51 +368,7 @@ REGISTRY_NOTIFICATION_HEADERS = json_object_setting(
     "REGISTRY_NOTIFICATION_HEADERS", env_secret("REGISTRY_NOTIFICATION_HEADERS", "{}")
 )
 
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "flush-pull-events": {
-        "task": "audit.tasks.flush_pull_events",
-        "schedule": timedelta(seconds=REGISTRY_AUDIT_FLUSH_SECONDS),
-    },
-    "purge-audit-events": {"task": "audit.tasks.purge_audit_events", "schedule": timedelta(days=1)},
-    "send-due-deliveries": {
-        "task": "webhooks.tasks.send_due_deliveries",
-        "schedule": timedelta(seconds=REGISTRY_WEBHOOK_SEND_INTERVAL_SECONDS),
-    },
-    "purge-deliveries": {"task": "webhooks.tasks.purge_deliveries", "schedule": timedelta(hours=1)},
-    "collect-garbage": {
-        "task": "v2api.tasks.collect_garbage_on_schedule",
-        "schedule": timedelta(seconds=REGISTRY_GC_INTERVAL_SECONDS),
-    },
-    "purge-stale-uploads": {
-        "task": "v2api.tasks.purge_stale_uploads_on_schedule",
-        "schedule": timedelta(seconds=REGISTRY_UPLOAD_PURGE_INTERVAL_SECONDS),
-    },
-    "apply-retention": {
-        "task": "v2api.tasks.apply_retention_on_schedule",
-        "schedule": timedelta(seconds=REGISTRY_RETENTION_INTERVAL_SECONDS),
-    },
-    "replicate-on-schedule": {
-        "task": "v2api.tasks.replicate_on_schedule",
-        "schedule": timedelta(seconds=REGISTRY_REPLICATION_CHECK_SECONDS),
-    },
-    "reap-stale-jobs": {
-        "task": "v2api.tasks.reap_stale_jobs",
-        "schedule": timedelta(seconds=REGISTRY_JOB_CHECK_INTERVAL_SECONDS),
-    },
-    "resend-waiting-jobs": {
-        "task": "v2api.tasks.resend_waiting_jobs",
-        "schedule": timedelta(seconds=REGISTRY_JOB_CHECK_INTERVAL_SECONDS),
-    },
-    "record-usage-snapshots": {
-        "task": "v2api.tasks.record_usage_snapshots",
-        "schedule": timedelta(seconds=REGISTRY_USAGE_SNAPSHOT_INTERVAL_SECONDS),
-    },
-}
-if "AUTH_LDAP_SERVER_URI" in _DIRECTORIES:
-    CELERY_BEAT_SCHEDULE["recheck-directory-people"] = {
-        "task": "accounts.tasks.recheck_directory_people",
-        "schedule": timedelta(seconds=REGISTRY_LDAP_RECHECK_SECONDS),
-    }
+CELERY_BEAT_SCHEDULE = beat_schedule(globals(), directory="AUTH_LDAP_SERVER_URI" in _DIRECTORIES)
 
 # --- Production: behind nginx, several web containers -----------------------------------------
 # Blob downloads handed to nginx: a GET answers `X-Accel-Redirect: <prefix>/<path under the

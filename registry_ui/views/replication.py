@@ -10,7 +10,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.models import Project
-from registry_ui.forms import ReplicationRuleForm, apply_errors
+from registry_ui.forms import apply_errors
+from registry_ui.integration_forms import ReplicationRuleForm
 from registry_ui.views.access import require_system_admin
 from v2api.models import Job, ReplicationRule
 from v2api.services import replication_rules

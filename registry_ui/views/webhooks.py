@@ -10,7 +10,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.models import Project
-from registry_ui.forms import WebhookChangeForm, WebhookForm, apply_errors
+from registry_ui.forms import apply_errors
+from registry_ui.integration_forms import WebhookChangeForm, WebhookForm
 from registry_ui.views.access import get_project_for_user, principal_of
 from registry_ui.views.projects import project_tabs
 from webhooks.models import Webhook

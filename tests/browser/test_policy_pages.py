@@ -50,7 +50,7 @@ def test_an_admin_makes_tags_immutable_makes_a_token_and_reads_the_collection_pa
         page.screenshot(path=screenshot_dir / "46-immutable-tags.png", full_page=True)
 
         page.get_by_role("link", name="Access tokens").click()
-        page.get_by_label("Name").fill("laptop")
+        page.get_by_label("Name", exact=True).fill("laptop")
         page.get_by_role("button", name="Create token").click()
         expect(page.get_by_text("Store the secret now")).to_be_visible()
         assert page.locator(".secret code").text_content().startswith("hl_pat_")

@@ -71,7 +71,7 @@ def test_a_person_signs_on_gets_the_role_of_their_group_and_pushes_with_a_token_
         expect(page.locator("header")).not_to_contain_text("admin")
 
         page.get_by_role("link", name="Access tokens").click()
-        page.get_by_label("Name").fill("laptop")
+        page.get_by_label("Name", exact=True).fill("laptop")
         page.get_by_role("button", name="Create token").click()
         secret = page.locator(".secret code").text_content()
         assert secret is not None and secret.startswith("hl_pat_")
