@@ -7,7 +7,10 @@ import pytest
 from django.test import Client
 
 from accounts.models import Project
-from tests.conftest import PushBlob, PushImage, digest_of, error_codes, path_of
+from audit import actions
+from audit.models import AuditEvent
+from oci import media_types
+from tests.conftest import PushBlob, PushImage, descriptor, digest_of, error_codes, manifest_bytes, path_of
 from v2api.services.quotas import human_size
 from v2api.services.usage import project_usage
 
@@ -175,3 +178,53 @@ def test_a_layer_the_project_already_holds_is_not_counted_twice(
 )
 def test_sizes_in_the_message_read_as_docker_prints_them(size: int, text: str) -> None:
     assert human_size(size) == text
+
+
+def test_an_image_whose_layers_each_fit_but_not_together_is_refused_at_its_manifest(
+    client: Client, base_image: None
+) -> None:
+    """Layers no manifest references count nothing while they wait for their manifest, so each of
+    these passes its own check; the manifest that would make them the project's is refused, and
+    the refusal is in the audit log."""
+    layers = [b"1" * 400, b"2" * 400]
+    for layer in layers:
+        assert finish(client, start(client, "team/app"), layer, layer).status_code == 201
+    document = {
+        "schemaVersion": 2,
+        "mediaType": media_types.OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", CONFIG),
+        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", layer) for layer in layers],
+    }
+
+    response = client.put(
+        "/v2/team/app/manifests/v2", data=manifest_bytes(document), content_type=media_types.OCI_MANIFEST
+    )
+
+    assert response.status_code == 403
+    assert error_codes(response) == ["DENIED"]
+    assert (
+        message_of(response) == "quota exceeded: project team uses 540 bytes of 1000 bytes; this image needs 800 bytes"
+    )
+    assert client.get("/v2/team/app/manifests/v2").status_code == 404
+    assert project_usage("team").total_bytes == 540
+    refusals = AuditEvent.objects.filter(action=actions.QUOTA_EXCEEDED, project="team")
+    assert [event.detail["needed_bytes"] for event in refusals] == [800]
+
+
+def test_an_image_of_layers_the_project_already_holds_needs_no_room(client: Client, base_image: None) -> None:
+    """The config and the 500-byte layer of v1 again, under another tag and with another
+    annotation: nothing new enters the project, so the full project takes it."""
+    document = {
+        "schemaVersion": 2,
+        "mediaType": media_types.OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", CONFIG),
+        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", BASE)],
+        "annotations": {"rebuilt": "yes"},
+    }
+    Project.objects.filter(name="team").update(quota_bytes=540)
+
+    response = client.put(
+        "/v2/team/app/manifests/v1-again", data=manifest_bytes(document), content_type=media_types.OCI_MANIFEST
+    )
+
+    assert response.status_code == 201, response.content

@@ -29,6 +29,7 @@ from v2api.models import Blob, Manifest, ManifestReference, Repository, Reposito
 from v2api.parsing import Descriptor, ParsedManifest, parse_manifest
 from v2api.services.immutability import refuse_moving_immutable_tag
 from v2api.services.prepared import PreparedQuery, sql_now, unix_time
+from v2api.services.quotas import QuotaExceeded, check_image_quota
 from v2api.services.repositories import get_or_create_repository
 
 # Called with the repository and tag once a push by tag commits: on-push replication (added in
@@ -186,6 +187,25 @@ def put_manifest(
         raise DigestInvalid(detail={"expected": str(reference), "actual": str(digest)})
     parsed = parse_manifest(content, content_type)
 
+    try:
+        return _store_manifest(
+            repository_name, reference, content, digest, parsed, children_may_be_missing, blobs_may_be_missing
+        )
+    except QuotaExceeded as refusal:
+        # Checked inside the push's transaction, recorded once it has rolled back.
+        refusal.record()
+        raise
+
+
+def _store_manifest(
+    repository_name: str,
+    reference: Digest | str,
+    content: bytes,
+    digest: Digest,
+    parsed: ParsedManifest,
+    children_may_be_missing: bool,
+    blobs_may_be_missing: bool,
+) -> PushedManifest:
     with transaction.atomic():
         blobs = _blobs_in_repository(repository_name, parsed.blobs)
         children = _children_in_repository(repository_name, parsed.children)
@@ -199,6 +219,8 @@ def put_manifest(
             raise MultipleErrors(missing)
         # Only now: a refused push leaves no empty repository behind in the catalog.
         repository = get_or_create_repository(repository_name)
+        if not blobs_may_be_missing:  # a proxy project checks its images before it fetches them
+            check_image_quota(repository, parsed.blobs)
         manifest = _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
         if isinstance(reference, str):
             point_tag(repository, reference, manifest)

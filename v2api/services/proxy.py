@@ -39,7 +39,7 @@ from v2api.errors import (
 from v2api.models import Manifest, ManifestReference, Repository, Tag
 from v2api.parsing import ParsedManifest, parse_manifest
 from v2api.services import manifests as manifest_service
-from v2api.services.quotas import check_quota
+from v2api.services.quotas import QuotaExceeded, check_image_quota
 from v2api.services.repositories import project_proxy_url
 from v2api.upstream import Upstream, UpstreamClient, UpstreamError, UpstreamManifest
 
@@ -128,23 +128,14 @@ def _store_manifest(
 
 def _check_quota_for_blobs(repository_name: str, parsed: ParsedManifest) -> None:
     """Refuse an image whose blobs would take the project past its quota before storing it:
-    the manifest's refusal is a message clients print, where a layer's is only a status.
-
-    What no manifest of the project references yet counts, stored or not: a layer fetched by
-    digest before its manifest counted nothing, and passed its own check alone.
-    """
+    the manifest's refusal is a message clients print, where a layer's is only a status."""
     project = Project.objects.get(name=project_name_of(repository_name))
-    if project.quota_bytes is None:
-        return
-    referenced = set(
-        ManifestReference.objects.filter(
-            manifest__repository__project=project, blob__digest__in=[str(blob.digest) for blob in parsed.blobs]
-        ).values_list("blob__digest", flat=True)
-    )
-    missing = sum(descriptor.size for descriptor in parsed.blobs if str(descriptor.digest) not in referenced)
-    if missing:
+    try:
         # Unsaved: a refused image leaves no empty repository behind.
-        check_quota(Repository(name=repository_name, project=project), None, missing, needs="this image needs")
+        check_image_quota(Repository(name=repository_name, project=project), parsed.blobs)
+    except QuotaExceeded as refusal:
+        refusal.record()  # outside any transaction here
+        raise
 
 
 def _link_into_indexes(repository_name: str, digest: Digest) -> None:

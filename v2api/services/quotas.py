@@ -22,6 +22,7 @@ from audit.recorder import record
 from oci.digests import Digest
 from v2api.errors import Denied
 from v2api.models import ManifestReference, Repository, Upload
+from v2api.parsing import Descriptor
 from v2api.services.usage import project_stored_bytes
 
 logger = logging.getLogger(__name__)
@@ -57,12 +58,28 @@ class QuotaUse:
         return "warn" if self.percent >= WARNING_PERCENT else "ok"
 
 
+class QuotaExceeded(Denied):
+    """A quota refusal, and the `quota.exceeded` event it owes the audit log and the webhooks:
+    check_quota records it at once, unless the caller checked inside a transaction that the
+    refusal rolls back (a manifest push), which records it after."""
+
+    def __init__(self, message: str, detail: dict[str, Any], project: Project, resource: str, event: dict[str, Any]):
+        super().__init__(message, detail=detail)
+        self.project, self.resource, self.event = project, resource, event
+
+    def record(self) -> None:
+        _record_once_a_while(
+            actions.QUOTA_EXCEEDED, self.project, resource=self.resource, outcome=Outcome.FAILURE, detail=self.event
+        )
+
+
 def check_quota(
     repository: Repository,
     digest: Digest | None,
     size: int,
     finishing: Upload | None = None,
     needs: str | None = None,
+    record_refusal: bool = True,
 ) -> None:
     """Refuse `size` bytes entering `repository` if they take the project past its quota.
 
@@ -117,20 +134,38 @@ def check_quota(
         "used_bytes": used_bytes,
         "needed_bytes": size,
     }
-    # Callers check outside any transaction (before the bytes are installed), so the refusal is
-    # recorded, and its webhooks told (the quota event), although the request fails.
-    _record_once_a_while(
-        actions.QUOTA_EXCEEDED,
-        project,
-        resource=repository.name,
-        outcome=Outcome.FAILURE,
-        detail={**detail, **({"digest": str(digest)} if digest is not None else {})},
-    )
-    raise Denied(
+    refusal = QuotaExceeded(
         f"quota exceeded: project {project.name} uses {human_size(used_bytes)} of"
         f" {human_size(project.quota_bytes)}; {needs} {human_size(size)}",
-        detail=detail,
+        detail,
+        project,
+        repository.name,
+        {**detail, **({"digest": str(digest)} if digest is not None else {})},
     )
+    if record_refusal:
+        # Outside any transaction (uploads check before the bytes are installed): the refusal is
+        # recorded, and its webhooks told, although the request fails.
+        refusal.record()
+    raise refusal
+
+
+def check_image_quota(repository: Repository, descriptors: list[Descriptor]) -> None:
+    """Refuse an image whose blobs would take the project past its quota (QuotaExceeded, not
+    recorded: the caller is inside the push's transaction). What no manifest of the project
+    references yet counts, stored or not: a layer uploaded, mounted or fetched on its own counted
+    nothing while no manifest referenced it, and passed its own check alone, so without this an
+    image of many layers, each under the quota, would take the project far past it."""
+    if repository.project.quota_bytes is None:
+        return
+    referenced = set(
+        ManifestReference.objects.filter(
+            manifest__repository__project_id=repository.project.id,
+            blob__digest__in=[str(descriptor.digest) for descriptor in descriptors],
+        ).values_list("blob__digest", flat=True)
+    )
+    new_bytes = sum({str(d.digest): d.size for d in descriptors if str(d.digest) not in referenced}.values())
+    if new_bytes:
+        check_quota(repository, None, new_bytes, needs="this image needs", record_refusal=False)
 
 
 def _record_once_a_while(action: str, project: Project, **event: Any) -> None:
