@@ -26,6 +26,7 @@ from audit import pulls
 from oci import media_types
 from oci.digests import Digest
 from oci.names import project_name_of
+from registry_ui.celery import app as celery_app
 from registry_ui.directory_settings import directory_settings
 from tests.directory import Directory, running_directory
 from tests.migrations import migrate_to_the_latest
@@ -419,3 +420,20 @@ def back_to_the_latest_migrations() -> Iterator[None]:
     """For a test that migrates the database to an earlier day (tests/migrations.py)."""
     yield
     migrate_to_the_latest()
+
+
+@pytest.fixture
+def broker_through_proxy() -> Iterator[TcpProxy]:
+    """Celery's broker reached through a TCP proxy the test can cut or stall."""
+    direct = celery_app.conf.broker_url
+    broker = urlsplit(direct)
+    with tcp_proxy(broker.hostname or "127.0.0.1", broker.port or 6379) as proxy:
+        celery_app.conf.broker_url = broker._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+        # Celery keeps its broker connections in pools made from broker_url; a forked worker
+        # drops them the same way, so the next send connects to the new URL.
+        celery_app._after_fork()
+        try:
+            yield proxy
+        finally:
+            celery_app.conf.broker_url = direct
+            celery_app._after_fork()

@@ -3,9 +3,7 @@ broker is back: the request goes to Redis through a proxy the test cuts (the sha
 touched), and a real worker runs the job that beat's re-send sends."""
 
 import subprocess
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -13,31 +11,14 @@ from django.contrib.messages import get_messages
 from django.test import Client
 
 from accounts.models import Project
-from registry_ui.celery import app
 from tests.accounts.conftest import Api
 from tests.tasks.conftest import wait_for
-from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.tcp_proxy import TcpProxy
 from v2api.models import Job, ReplicationRule
 from v2api.services.replication_rules import RuleSettings, save_replication_rule
 from v2api.tasks import replicate_on_schedule, resend_waiting_jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def broker_through_proxy() -> Iterator[TcpProxy]:
-    direct = app.conf.broker_url
-    broker = urlsplit(direct)
-    with tcp_proxy(broker.hostname or "127.0.0.1", broker.port or 6379) as proxy:
-        app.conf.broker_url = broker._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
-        # Celery keeps its broker connections in pools made from broker_url; a forked worker
-        # drops them the same way, so the next send connects to the new URL.
-        app._after_fork()
-        try:
-            yield proxy
-        finally:
-            app.conf.broker_url = direct
-            app._after_fork()
 
 
 def test_a_job_requested_while_the_broker_is_down_answers_503_and_runs_once_beat_resends_it(

@@ -4,36 +4,18 @@ committed, and beat sends them. The broker is reached through a proxy the test s
 Redis is never touched."""
 
 import time
-from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 
 from accounts.models import Project
-from registry_ui.celery import app
 from tests.conftest import PushImage
-from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.tcp_proxy import TcpProxy
 from tests.webhooks.receiver import Receiver
 from webhooks.models import Delivery
 from webhooks.services.delivery import deliver_each, due_deliveries
 from webhooks.services.webhooks import create_webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def broker_through_proxy() -> Iterator[TcpProxy]:
-    direct = app.conf.broker_url
-    broker = urlsplit(direct)
-    with tcp_proxy(broker.hostname or "127.0.0.1", broker.port or 6379) as proxy:
-        app.conf.broker_url = broker._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
-        # Celery keeps its broker connections in pools made from broker_url.
-        app._after_fork()
-        try:
-            yield proxy
-        finally:
-            app.conf.broker_url = direct
-            app._after_fork()
 
 
 def test_a_push_is_not_held_by_a_stalled_broker_and_its_event_goes_out_from_beat(
