@@ -31,8 +31,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
 def _server_went_away(raw_connection: Any) -> bool:
     if raw_connection.closed:
         return True
+    # poll, not select: select refuses descriptors past 1023, which a threaded worker holding
+    # many sockets and files reaches, and every request would then open a new connection.
+    watcher = select.poll()
     try:
-        readable, _, _ = select.select([raw_connection.fileno()], [], [], 0)
+        watcher.register(raw_connection.fileno(), select.POLLIN)
+        return bool(watcher.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)

@@ -2,6 +2,7 @@
 CONN_HEALTH_CHECKS asks, without a `SELECT 1` round trip (registry_ui/postgresql): a connection the
 server closed between requests is replaced, a healthy one kept and used as it is."""
 
+import os
 import select
 import time
 
@@ -65,3 +66,22 @@ def test_a_connection_the_server_closed_between_requests_is_replaced_before_the_
 
     assert count == 0
     assert backend_pid() != pid
+
+
+def test_a_healthy_connection_with_a_descriptor_past_1023_is_kept() -> None:
+    # A threaded worker holding many sockets and blob files gets descriptors past select()'s
+    # FD_SETSIZE; a check that cannot look at the socket would reconnect on every request.
+    connection.close()
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        pid = backend_pid()
+        assert connection.connection.fileno() >= 1024
+
+        close_old_connections()
+        Repository.objects.count()
+
+        assert backend_pid() == pid
+    finally:
+        connection.close()
+        for descriptor in spare:
+            os.close(descriptor)

@@ -6,19 +6,26 @@ for `EXECUTE` of a statement prepared once per connection, and most of the diffe
 Postgres CPU that the web workers then lacked under load (issue 6).
 
 Each connection prepares a statement the first time it runs it; prepared statements outlive
-transactions, rolled back or not, and go away with the connection. SQLite runs the plain SQL.
+transactions, rolled back or not, and go away with the connection. A migration run while the
+registry serves may change the type of a column one returns: Postgres then refuses the old
+statement ("cached plan must not change result type") and it is prepared again, at once outside
+a transaction, at the next use inside one (the failed EXECUTE aborted it). SQLite runs the plain
+SQL.
 """
 
 import re
 import weakref
 from typing import Any
 
-from django.db import connection
+from django.db import NotSupportedError, connection
 from django.utils import timezone
 
-# Statement names prepared on each live psycopg2 connection; a closed connection's entry goes
-# with its object.
-_prepared_on: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+# Statement names prepared on each live psycopg2 connection, True while usable and False once
+# a schema change made them stale; a closed connection's entry goes with its object.
+_prepared_on: "weakref.WeakKeyDictionary[Any, dict[str, bool]]" = weakref.WeakKeyDictionary()
+
+# SQLSTATE feature_not_supported, which Postgres raises for a stale plan.
+_STALE_PLAN = "0A000"
 
 
 class PreparedQuery:
@@ -41,12 +48,27 @@ class PreparedQuery:
                 cursor.execute(self.sql, parameters)
                 return cursor.fetchone()
             # connection.cursor() has connected, so the raw connection is the one this runs on.
-            prepared = _prepared_on.setdefault(connection.connection, set())
-            if self.name not in prepared:
-                cursor.execute(self.prepare_sql)
-                prepared.add(self.name)
-            cursor.execute(self.execute_sql, parameters)
+            prepared = _prepared_on.setdefault(connection.connection, {})
+            if not prepared.get(self.name):
+                self._prepare(cursor, prepared)
+            try:
+                cursor.execute(self.execute_sql, parameters)
+            except NotSupportedError as error:
+                if getattr(error.__cause__, "pgcode", None) != _STALE_PLAN:
+                    raise
+                prepared[self.name] = False
+                if connection.in_atomic_block:
+                    raise
+                self._prepare(cursor, prepared)
+                cursor.execute(self.execute_sql, parameters)
             return cursor.fetchone()
+
+    def _prepare(self, cursor: Any, prepared: dict[str, bool]) -> None:
+        if self.name in prepared:
+            cursor.execute(f"DEALLOCATE {self.name}")
+            del prepared[self.name]
+        cursor.execute(self.prepare_sql)
+        prepared[self.name] = True
 
 
 def sql_now() -> str | None:
