@@ -188,51 +188,39 @@ def put_manifest(
     parsed = parse_manifest(content, content_type)
 
     try:
-        return _store_manifest(
-            repository_name, reference, content, digest, parsed, children_may_be_missing, blobs_may_be_missing
-        )
+        with transaction.atomic():
+            blobs = _blobs_in_repository(repository_name, parsed.blobs)
+            children = _children_in_repository(repository_name, parsed.children)
+            missing: list[RegistryError] = [
+                ManifestBlobUnknown(detail={"digest": str(descriptor.digest)})
+                for descriptor in ([] if blobs_may_be_missing else parsed.blobs)
+                + ([] if children_may_be_missing else parsed.children)
+                if str(descriptor.digest) not in blobs and str(descriptor.digest) not in children
+            ]
+            if missing:
+                raise MultipleErrors(missing)
+            # Only now: a refused push leaves no empty repository behind in the catalog.
+            repository = get_or_create_repository(repository_name)
+            if not blobs_may_be_missing:  # a proxy project checks its images before it fetches them
+                check_image_quota(repository, parsed.blobs)
+            manifest = _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
+            if isinstance(reference, str):
+                point_tag(repository, reference, manifest)
+                for hook in after_tag_push:
+                    # robust: the push has committed, so a hook that fails is logged, not the push's answer.
+                    transaction.on_commit(partial(hook, repository_name, reference), robust=True)
+            record(
+                actions.PUSH,
+                project=project_name_of(repository_name),
+                resource=f"{repository_name}:{reference}"
+                if isinstance(reference, str)
+                else f"{repository_name}@{digest}",
+                detail={"digest": str(digest), "media_type": parsed.media_type},
+            )
     except QuotaExceeded as refusal:
         # Checked inside the push's transaction, recorded once it has rolled back.
         refusal.record()
         raise
-
-
-def _store_manifest(
-    repository_name: str,
-    reference: Digest | str,
-    content: bytes,
-    digest: Digest,
-    parsed: ParsedManifest,
-    children_may_be_missing: bool,
-    blobs_may_be_missing: bool,
-) -> PushedManifest:
-    with transaction.atomic():
-        blobs = _blobs_in_repository(repository_name, parsed.blobs)
-        children = _children_in_repository(repository_name, parsed.children)
-        missing: list[RegistryError] = [
-            ManifestBlobUnknown(detail={"digest": str(descriptor.digest)})
-            for descriptor in ([] if blobs_may_be_missing else parsed.blobs)
-            + ([] if children_may_be_missing else parsed.children)
-            if str(descriptor.digest) not in blobs and str(descriptor.digest) not in children
-        ]
-        if missing:
-            raise MultipleErrors(missing)
-        # Only now: a refused push leaves no empty repository behind in the catalog.
-        repository = get_or_create_repository(repository_name)
-        if not blobs_may_be_missing:  # a proxy project checks its images before it fetches them
-            check_image_quota(repository, parsed.blobs)
-        manifest = _get_or_create_manifest(repository, digest, content, parsed, blobs, children)
-        if isinstance(reference, str):
-            point_tag(repository, reference, manifest)
-            for hook in after_tag_push:
-                # robust: the push has committed, so a hook that fails is logged, not the push's answer.
-                transaction.on_commit(partial(hook, repository_name, reference), robust=True)
-        record(
-            actions.PUSH,
-            project=project_name_of(repository_name),
-            resource=f"{repository_name}:{reference}" if isinstance(reference, str) else f"{repository_name}@{digest}",
-            detail={"digest": str(digest), "media_type": parsed.media_type},
-        )
     return PushedManifest(digest=digest, subject=parsed.subject)
 
 
