@@ -73,9 +73,10 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
     address = edge.settle_client_address(environ, settings.REGISTRY_TRUST_PROXY_HEADERS)
     try:
         caller = auth.identify(credentials, address)
-        name = auth.repository_name_for(caller, name, PULL)
-        if not is_repository_name(name):
-            return None
+        served = auth.repository_name_for(caller, name, PULL)
+        if served != name and not is_repository_name(served):
+            return None  # the mirror's name is too long: the full stack says so
+        name = served
         if route is edge.MANIFEST:
             found = _manifest(environ, name, arguments["reference"], with_content=method == "GET")
         else:
